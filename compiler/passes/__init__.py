@@ -1,0 +1,1 @@
+"""dnnc.passes"""

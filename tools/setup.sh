@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install everything dnnc and its tests need on a bare Debian machine: the cross compiler and emulator
+# for the Cortex-M4 target, clang and cppcheck for the generated-code checks, and the Python package.
+set -euo pipefail
+APT_PACKAGES="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang cppcheck"
+missing=""
+for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+# torch first and pinned: 2.13.0 is the CPU wheel available locally; other pins download gigabytes.
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e '.[test]'
