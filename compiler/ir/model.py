@@ -1,0 +1,138 @@
+"""The dnnc IR: a short list of typed layers holding numpy arrays (contract: notes/ir-spec.md).
+
+After all passes (`dnnc.passes.pipeline`), an IRModel contains only Linear, MaxPool, Threshold,
+OutputAffine and ArgMax layers; that is what backends consume. Two more layer types exist only in the
+imported (pre-pass) form: InputAffine (the in-graph input normalization) and BatchNormSign (float32 BN
+affine + sign as the deployment ONNX computes it). Passes replace them.
+
+Integer semantics of every layer are those of `dnnc.ir.interpreter` (docs/compiler.md).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Layer:
+    name: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+
+@dataclass
+class InputAffine(Layer):
+    """Pre-pass only: u = mul * raw + add on every raw input element (folded into the first Linear)."""
+
+    mul: int = 1
+    add: int = 0
+
+
+@dataclass
+class Linear(Layer):
+    """Dense or conv with integer weight codes; sums weight * u with u = in_mul * x + in_add.
+
+    Padded conv positions contribute 0 (padding lives in the u domain). A dense layer after a conv
+    sees its input flattened in (C, H, W) order.
+    """
+
+    kind: str = "dense"  # "dense" | "conv"
+    weight: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))
+    weight_values: tuple[int, ...] = ()
+    weight_dtype: str = ""
+    stride: int = 1
+    pad: int = 0
+    in_dtype: str = "BIPOLAR"  # "UINT8" (raw input) | "BIPOLAR"
+    in_mul: int = 1
+    in_add: int = 0
+    acc_min: int = 0
+    acc_max: int = 0
+    acc_bits: int = 32
+    layout: dict = field(default_factory=dict)
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weight.shape[0])
+
+    @property
+    def fan_in(self) -> int:
+        return int(np.prod(self.weight.shape[1:]))
+
+    @property
+    def weight_bits(self) -> int:
+        """Bits per weight code in a dense encoding (binary 1, ternary 2, 4/5 levels 3, ...)."""
+        return max(1, int(np.ceil(np.log2(len(self.weight_values))))) if self.weight_values else 8
+
+
+@dataclass
+class MaxPool(Layer):
+    """Max over k x k windows with stride `stride` on integer accumulators (NCHW, floor, no padding)."""
+
+    k: int = 2
+    stride: int = 2
+
+
+@dataclass
+class BatchNormSign(Layer):
+    """Pre-pass only: out = +1 iff float32(float32(acc * scale[c]) + bias[c]) >= 0, else -1."""
+
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+@dataclass
+class Threshold(Layer):
+    """Per-channel integer sign threshold, output BIPOLAR.
+
+    direction[c] = +1: out = +1 iff acc >= threshold[c]; -1: out = +1 iff acc <= threshold[c];
+    0: out = const[c] regardless of acc.
+    """
+
+    direction: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    threshold: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    const: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+
+    @property
+    def channels(self) -> int:
+        return int(self.direction.shape[0])
+
+
+@dataclass
+class OutputAffine(Layer):
+    """logits[k] = float32(float32(float32(acc[k]) * scale[k]) + bias[k]); two roundings, no FMA."""
+
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+@dataclass
+class ArgMax(Layer):
+    """class = lowest index of the maximum logit."""
+
+
+@dataclass
+class IRModel:
+    name: str
+    input_shape: tuple[int, ...]
+    layers: list[Layer]
+    num_classes: int
+    meta: dict = field(default_factory=dict)
+
+    def copy(self) -> IRModel:
+        """A deep copy: passes return new models and never mutate their input."""
+        return copy.deepcopy(self)
+
+    def linears(self) -> list[Linear]:
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    @property
+    def output_linear(self) -> Linear:
+        """The Linear feeding OutputAffine (its accumulators are the 'acc' output)."""
+        return self.linears()[-1]
+
+    def is_lowered(self) -> bool:
+        """True once only backend-facing layer types remain (no InputAffine / BatchNormSign)."""
+        return not any(isinstance(layer, (InputAffine, BatchNormSign)) for layer in self.layers)
