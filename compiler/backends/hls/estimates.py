@@ -106,7 +106,7 @@ def estimate(stage: Stage) -> Resources:
     if stage.op == "Thresholding":
         return thresholding(stage)
     if stage.op == "ConvolutionInputGenerator":
-        (kh, _), (ih, iw) = a["ConvKernelDim"], a["IFMDim"]
+        (kh, _), (_, iw) = a["ConvKernelDim"], a["IFMDim"]
         bits = kh * iw * a["IFMChannels"] * dtype_bits(a["inputDataType"])  # k line buffers
         return _buffer(bits, stage.simd * dtype_bits(a["inputDataType"]))
     if stage.op == "StreamingMaxPool":

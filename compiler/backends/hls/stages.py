@@ -83,7 +83,7 @@ class Stage:
         if self.op == "Thresholding":
             return math.prod(a.get("numInputVectors", [1])) * a["NumChannels"] // self.pe
         if self.op == "ConvolutionInputGenerator":
-            (kh, kw), (ih, iw), (oh, ow) = a["ConvKernelDim"], a["IFMDim"], a["OFMDim"]
+            (kh, kw), (_, iw), (oh, ow) = a["ConvKernelDim"], a["IFMDim"], a["OFMDim"]
             dil_h = a.get("Dilation", [1, 1])[0]
             sw = a["Stride"][1]
             c = a["IFMChannels"] // self.simd
