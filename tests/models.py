@@ -1,0 +1,88 @@
+"""Hand-built DiscreteNet edge models shared by every backend's tests (IR, C, HLS).
+
+They exercise what trained models rarely hit: gamma < 0 (with multi-bit weights that must not be
+flipped), gamma = 0 (constant channels, both signs of beta), batch-norm means placed so that
+accumulators land exactly on thresholds, fan-ins that are not multiples of 32, conv with zero padding
+and stride, max-pool before a negative-gamma threshold, and a net whose output layer is its first.
+`edge_models()` yields (name, DiscreteNet) for every weight set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+
+WEIGHT_SET_NAMES = ("binary", "ternary", "quaternary", "quinary")
+
+
+def _weights(rng, shape, weight_set):
+    codes = np.array(WEIGHT_SETS[weight_set][0], np.int8)
+    return rng.choice(codes, size=shape).astype(np.int8)
+
+
+def _bn(rng, c, ws, first, tie_acc=None):
+    """BN with gamma < 0 on ~1/3 of channels, gamma = 0 on two (beta >= 0 and < 0), exact ties elsewhere.
+
+    gamma*inv_std is a power of two on tie channels so float32 A*acc + B cancels exactly at acc == mean.
+    """
+    gamma = rng.choice([0.5, 1.0, 2.0], size=c) * rng.choice([1.0, 1.0, -1.0], size=c)
+    gamma[rng.random(c) < 0.3] *= rng.uniform(0.3, 3.0)  # some channels with non-dyadic scale
+    inv_std = np.ones(c)
+    if c >= 4:
+        gamma[1], gamma[2] = 0.0, 0.0
+    beta = np.zeros(c)
+    if c >= 4:
+        beta[1], beta[2] = 0.25, -0.25
+    scale = ws / (255.0 if first else 1.0)
+    acc = tie_acc if tie_acc is not None else rng.integers(-6, 7, size=c)
+    mean = scale * np.asarray(acc, np.float64)  # real-domain mean at an integer accumulator
+    beta += np.where(rng.random(c) < 0.2, rng.normal(0, 0.5, size=c), 0.0)  # some off-tie channels
+    return BatchNorm(gamma=gamma, beta=beta, mean=mean, inv_std=inv_std)
+
+
+def _out(rng, k, fan_in, weight_set):
+    return LinearLayer("dense", _weights(rng, (k, fan_in), weight_set), weight_set,
+                       bias=rng.normal(0, 0.3, size=k), out_scale=1.0 / np.sqrt(fan_in + 1))
+
+
+def dense_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 5, 7) input (35 pixels) -> 37 -> 33 -> 10; fan-ins 35, 37, 33 (none a multiple of 32)."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0 = _weights(rng, (37, 35), weight_set)
+    # first-layer ties: acc = sum w (2p - 255) has the parity of 255 * sum(w) (in_mul = 2)
+    par = (255 * w0.astype(np.int64).sum(axis=1)) % 2
+    tie0 = 2 * rng.integers(-150, 150, size=37) + par
+    h0 = LinearLayer("dense", w0, weight_set, bn=_bn(rng, 37, ws, True, tie0))
+    w1 = _weights(rng, (33, 37), weight_set)
+    par1 = w1.astype(np.int64).sum(axis=1) % 2  # bipolar inputs: acc has the parity of sum(w)
+    tie1 = 2 * rng.integers(-3, 4, size=33) + par1
+    h1 = LinearLayer("dense", w1, weight_set, bn=_bn(rng, 33, ws, False, tie1))
+    return DiscreteNet((1, 5, 7), [h0, h1], _out(rng, 10, 33, weight_set), arch=f"edge-dense-{weight_set}")
+
+
+def conv_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 11, 11) -> conv 3x3 pad 1 stride 2 (6 ch, 6x6) -> conv 3x3 pad 1 (5 ch) + pool 2 (3x3) -> 10."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0 = _weights(rng, (6, 1, 3, 3), weight_set)
+    par = (255 * w0.astype(np.int64).reshape(6, -1).sum(axis=1)) % 2
+    tie0 = 2 * rng.integers(-100, 100, size=6) + par
+    h0 = LinearLayer("conv", w0, weight_set, stride=2, padding=1, bn=_bn(rng, 6, ws, True, tie0))
+    w1 = _weights(rng, (5, 6, 3, 3), weight_set)
+    h1 = LinearLayer("conv", w1, weight_set, stride=1, padding=1, pool=2,
+                     bn=_bn(rng, 5, ws, False, rng.integers(-8, 9, size=5)))
+    return DiscreteNet((1, 11, 11), [h0, h1], _out(rng, 10, 5 * 3 * 3, weight_set), arch=f"edge-conv-{weight_set}")
+
+
+def output_only_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """The output layer is the first layer: (1, 4, 9) pixels -> 7 classes, input normalization kept."""
+    rng = np.random.default_rng(seed)
+    return DiscreteNet((1, 4, 9), [], _out(rng, 7, 36, weight_set), arch=f"edge-linear-{weight_set}")
+
+
+def edge_models():
+    for ws in WEIGHT_SET_NAMES:
+        yield f"dense-{ws}", dense_model(ws)
+        yield f"conv-{ws}", conv_model(ws)
+    yield "output-only-quaternary", output_only_model("quaternary")
