@@ -15,6 +15,8 @@ from dnnc.errors import DnncError
 
 # name -> "module:attribute"; loaded lazily so `dnnc --help` does not import torch.
 COMMANDS = {
+    "train": "dnnc.commands.train:train",
+    "evaluate": "dnnc.commands.evaluate:evaluate",
 }
 
 

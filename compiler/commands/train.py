@@ -1,0 +1,54 @@
+"""`dnnc train`: train a network with the paper's recipe and write model.pt plus its history JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from dnnc.fsutil import atomic_output_file
+
+
+def history_path(output: Path) -> Path:
+    """model.pt -> model.history.json (written beside the checkpoint)."""
+    return output.with_name(output.stem + ".history.json")
+
+
+@click.command("train")
+@click.option("--arch", required=True, help="Preset (mnist-pi, mnist-cnn, cifar-vgg, svhn-vgg, tiny-fc, "
+              "tiny-cnn) or the paper's notation, e.g. '32C5-P2-64C5-P2-FC512-FC10'.")
+@click.option("--weights", required=True, type=click.Choice(["real", "binary", "ternary", "quaternary", "quinary"]))
+@click.option("--activation", type=click.Choice(["tanh", "sign"]), default=None,
+              help="Default: sign for discrete weights, tanh for real weights.")
+@click.option("--init", "init", default="pretrain", show_default=True,
+              help="pretrain (train the real tanh net first), random, or a checkpoint PATH.")
+@click.option("--dataset", default="mnist10k", show_default=True, help="mnist10k | mnist:DIR | cifar10:DIR | svhn:DIR")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Epochs per stage [default: 40].")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None, help="Real-net epochs [default: 40].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--two-stage", is_flag=True, help="Train the discrete tanh net first, then the sign net from it.")
+@click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
+@click.option("--batch-size", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
+          train_limit, batch_size, output: Path) -> None:
+    """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
+    from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, train_model
+    from dnnc.train.checkpoint import save_checkpoint
+
+    activation = activation or ("tanh" if weights == "real" else "sign")
+    ckpt = train_model(arch=arch, weights=weights, activation=activation, init=init, dataset=dataset,
+                       epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+                       pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
+                       seed=seed, device=device, two_stage=two_stage, train_limit=train_limit,
+                       batch_size=batch_size, progress=True)
+    hist = {"arch": ckpt["arch"], "weights": weights, "activation": activation, "dataset": ckpt["dataset"],
+            "best": ckpt["best"], "options": ckpt["options"], "history": ckpt["history"]}
+    with atomic_output_file(history_path(output)) as tmp:
+        tmp.write_text(json.dumps(hist, indent=1) + "\n")
+        save_checkpoint(ckpt, output)
+    click.echo(f"wrote {output} (best epoch {ckpt['best']['epoch']}, validation error "
+               f"{100 * ckpt['best']['val_error']:.2f} %, {ckpt['options']['seconds']:.0f} s)", err=True)
+    sys.stderr.flush()

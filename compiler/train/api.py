@@ -1,0 +1,115 @@
+"""train_model: the paper's recipe end to end, returning a checkpoint dict (used by `dnnc train` and tests).
+
+Discrete weights with init 'pretrain' (the default): train the real tanh net, initialize the
+distributions from it by eq. 11, then train the sign net (two_stage: first the discrete tanh net, then
+the sign net from its logits and BN). init 'random' skips pre-training; init PATH starts from a
+checkpoint (a real net: eq. 11; a discrete net of the same weight set: its logits and BN).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from dnnc.data.datasets import Dataset, load_dataset
+from dnnc.errors import DnncError
+from dnnc.train import init as winit
+from dnnc.train.arch import check_input, parse_arch
+from dnnc.train.checkpoint import from_checkpoint, load_checkpoint, to_checkpoint
+from dnnc.train.loop import Recipe, error_rate, fit, reestimate_bn
+from dnnc.train.model import Net
+from dnnc.train.weights import DISCRETE
+
+DEFAULT_EPOCHS = 40
+DEFAULT_PRETRAIN_EPOCHS = 40
+
+
+def set_threads() -> None:
+    """Use at most 2 threads (the machine is shared); DNNC_THREADS overrides."""
+    torch.set_num_threads(int(os.environ.get("DNNC_THREADS", min(2, os.cpu_count() or 1))))
+
+
+def _device(device: str) -> str:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DnncError("--device cuda: CUDA is not available on this machine")
+    if device not in ("cpu", "cuda"):
+        raise DnncError(f"unknown device {device!r} (cpu, cuda)")
+    return device
+
+
+def validate_options(arch: str, weights: str, activation: str, init: str, dataset: str | Dataset):
+    """Check everything that can be checked before training (so bad input fails before any work)."""
+    a = parse_arch(arch)
+    if weights not in ("real", *DISCRETE):
+        raise DnncError(f"unknown weight set {weights!r} (real, {', '.join(DISCRETE)})")
+    if activation not in ("tanh", "sign"):
+        raise DnncError(f"unknown activation {activation!r} (tanh, sign)")
+    if weights == "real" and activation != "tanh":
+        raise DnncError("--weights real needs --activation tanh (the real pre-training net)")
+    if init not in ("pretrain", "random") and not Path(init).is_file():
+        raise DnncError(f"--init {init}: not 'pretrain', 'random' or an existing checkpoint file")
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    check_input(a, data.input_shape, data.classes)
+    return a, data
+
+
+def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str = "sign",
+                init: str = "pretrain", dataset: str | Dataset = "mnist10k", epochs: int = DEFAULT_EPOCHS,
+                pretrain_epochs: int = DEFAULT_PRETRAIN_EPOCHS, seed: int = 0, device: str = "cpu",
+                two_stage: bool = False, train_limit: int | None = None, batch_size: int = 100,
+                progress: bool = False) -> dict:
+    """Train and return the checkpoint dict (see dnnc.train.checkpoint for its layout)."""
+    a, data = validate_options(arch, weights, activation, init, dataset)
+    dev = _device(device)
+    set_threads()
+    x_tr, y_tr = data.split("train")
+    if train_limit:
+        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+    train = (torch.from_numpy(x_tr), torch.from_numpy(y_tr))
+    val = tuple(torch.from_numpy(t) for t in data.split("val"))
+    torch.manual_seed(seed)
+    history: list[dict] = []
+    t_start = time.perf_counter()
+
+    def stage(model: Net, n: int, name: str, stage_seed: int) -> Net:
+        if n <= 0:  # no training: still give the prediction path its own BN statistics
+            reestimate_bn(model, train[0], batch_size, torch.Generator().manual_seed(stage_seed))
+        else:
+            history.extend(fit(model, train, val, Recipe(n, batch_size), stage_seed, name, progress))
+        return model
+
+    model = Net(a, data.input_shape, weights, activation).to(dev)
+    if init not in ("pretrain", "random"):
+        src = from_checkpoint(load_checkpoint(init), dev)
+        if src.discrete:
+            winit.init_from_discrete(model, src)
+        elif model.discrete:
+            winit.init_from_real(model, src)
+        else:
+            model.load_state_dict(src.state_dict())
+        history.extend(load_checkpoint(init).get("history", []))
+    elif init == "random":
+        winit.init_random(model, seed)
+    elif model.discrete:
+        real = stage(Net(a, data.input_shape, "real", "tanh").to(dev), pretrain_epochs, "pretrain", seed)
+        winit.init_from_real(model, real)
+    if two_stage and model.discrete and activation == "sign":
+        tanh_net = Net(a, data.input_shape, weights, "tanh").to(dev)
+        winit.init_from_discrete(tanh_net, model)
+        stage(tanh_net, epochs, "stage1-tanh", seed + 1)
+        winit.init_from_discrete(model, tanh_net)
+    stage(model, epochs, f"{weights}-{activation}", seed + 2)
+    val_err = error_rate(model, *val)
+    best = min((h for h in history if h["stage"] == f"{weights}-{activation}"),
+               key=lambda h: h["val_error"], default={"epoch": 0})
+    return to_checkpoint(
+        model, dataset=data.name, seed=seed, history=history,
+        best={"epoch": best["epoch"], "val_error": val_err},
+        options={"init": init, "epochs": epochs, "pretrain_epochs": pretrain_epochs, "two_stage": two_stage,
+                 "train_limit": train_limit, "batch_size": batch_size, "device": dev,
+                 "seconds": time.perf_counter() - t_start,
+                 "train_samples": len(train[0]), "numpy_version": np.__version__},
+    )

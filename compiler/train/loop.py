@@ -1,0 +1,128 @@
+"""The optimization recipe (training-method.md b.9) for one stage of training.
+
+Adam with two learning rates (logits 1e-2, everything else 1e-3), loss = mean cross-entropy + 1e-10 *
+sum of squared logits, logits clipped to [-5, 5] after every step; after every epoch one pass over the
+shuffled training set re-estimates the batch-norm running statistics on the prediction path (MAP
+weights, hard sign), then the validation error of that deterministic net drives the plateau schedule
+(halve the learning rates; patience 10, cooldown 50) and model selection (best validation error).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from dnnc.train.model import Net
+from tqdm import tqdm
+
+LOGIT_L2 = 1e-10
+
+
+@dataclass
+class Recipe:
+    epochs: int
+    batch_size: int = 100
+    lr_logits: float = 1e-2
+    lr_other: float = 1e-3
+    weight_decay_real: float = 1e-4  # L2 of the real pre-training net's weights
+    patience: int = 10
+    cooldown: int = 50
+    factor: float = 0.5
+
+
+def to_input(raw: np.ndarray | torch.Tensor, device: str = "cpu") -> torch.Tensor:
+    """uint8 images -> float32 x = (2p - 255)/255 (the checkpoint's recorded normalization)."""
+    t = torch.as_tensor(raw).to(device)
+    return (t.to(torch.float32) * 2.0 - 255.0) / 255.0
+
+
+def _batches(n: int, size: int, gen: torch.Generator | None):
+    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
+    for lo in range(0, n, size):
+        yield order[lo:lo + size]
+
+
+@torch.no_grad()
+def reestimate_bn(model: Net, x_raw: torch.Tensor, batch_size: int, gen: torch.Generator | None) -> None:
+    """One pass of prediction-path batch statistics into the running EMAs (alpha = 0.1)."""
+    for idx in _batches(len(x_raw), batch_size, gen):
+        model.predict(to_input(x_raw[idx], _device(model)), update_bn=True)
+
+
+@torch.no_grad()
+def error_rate(model: Net, x_raw: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Error of the deterministic prediction path (MAP weights, running BN, sign(0) = +1)."""
+    wrong = 0
+    for lo in range(0, len(x_raw), batch_size):
+        logits = model.predict(to_input(x_raw[lo:lo + batch_size], _device(model)))
+        wrong += int((logits.argmax(1).cpu() != y[lo:lo + batch_size]).sum())
+    return wrong / max(len(x_raw), 1)
+
+
+def _device(model: Net) -> str:
+    return str(model.bias.device)
+
+
+def _optimizer(model: Net, recipe: Recipe) -> torch.optim.Optimizer:
+    others = [*model.gamma, *model.beta, model.bias]
+    if model.discrete:
+        groups = [{"params": list(model.params), "lr": recipe.lr_logits},
+                  {"params": others, "lr": recipe.lr_other}]
+    else:
+        groups = [{"params": list(model.params), "lr": recipe.lr_other,
+                   "weight_decay": recipe.weight_decay_real},
+                  {"params": others, "lr": recipe.lr_other}]
+    return torch.optim.Adam(groups, betas=(0.9, 0.999), eps=1e-8)
+
+
+def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: str,
+        progress: bool = True) -> list[dict]:
+    """Train `model` in place for recipe.epochs; leave it at the best-validation epoch; return history.
+
+    train, val: (uint8 images tensor, int64 labels tensor).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    (x_tr, y_tr), (x_va, y_va) = train, val
+    opt = _optimizer(model, recipe)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=recipe.factor,
+                                                       patience=recipe.patience, cooldown=recipe.cooldown)
+    history: list[dict] = []
+    best_err, best_state = float("inf"), copy.deepcopy(model.state_dict())
+    dev = _device(model)
+    bar = tqdm(range(1, recipe.epochs + 1), desc=stage, unit="epoch", file=sys.stderr,
+               disable=not progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        for idx in _batches(len(x_tr), recipe.batch_size, gen):
+            logits = model(to_input(x_tr[idx], dev))
+            loss = F.cross_entropy(logits, y_tr[idx].to(dev))
+            if model.discrete:
+                loss = loss + LOGIT_L2 * sum(p.square().sum() for p in model.params)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            model.clip_logits()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        model.eval()
+        reestimate_bn(model, x_tr, recipe.batch_size, gen)
+        val_err = error_rate(model, x_va, y_va)
+        sched.step(val_err)
+        if val_err < best_err:
+            best_err, best_state = val_err, copy.deepcopy(model.state_dict())
+        rec = {"stage": stage, "epoch": epoch, "loss": total / max(count, 1), "val_error": val_err,
+               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        history.append(rec)
+        bar.set_postfix(loss=f"{rec['loss']:.4f}", val_err=f"{val_err:.4f}", best=f"{best_err:.4f}")
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return history
