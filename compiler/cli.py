@@ -17,6 +17,9 @@ from dnnc.errors import DnncError
 COMMANDS = {
     "train": "dnnc.commands.train:train",
     "evaluate": "dnnc.commands.evaluate:evaluate",
+    "export": "dnnc.commands.export:export",
+    "inspect": "dnnc.commands.inspect:inspect",
+    "verify": "dnnc.commands.verify:verify",
 }
 
 

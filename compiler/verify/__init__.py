@@ -1,1 +1,103 @@
-"""dnnc.verify"""
+"""The shared verify framework: any executor's outputs vs onnxruntime on the deployment ONNX, bit for bit.
+
+`run_verify(loaded, target, samples, seed)`: target "ir" runs the IR interpreter; any other target name is
+loaded from targets/<name>.toml and dispatched to its backend's `run(ir, target_cfg, raw) -> Outputs`.
+Inputs come from `dnnc.verify.inputs.make_inputs` (real digits, random, threshold-edge).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from dnnc.errors import DnncError
+from dnnc.ir.outputs import Outputs
+
+
+@dataclass
+class VerifyReport:
+    target: str
+    samples: int
+    mismatches: int
+    ties_hit: int = 0  # exact accumulator == threshold hits (all layers, channels, positions)
+    tie_samples: int = 0  # samples with at least one such hit
+    inputs: dict = field(default_factory=dict)  # {"real": n, "random": n, "edge": n}
+    mismatch_by_output: dict = field(default_factory=dict)  # {"acc": n, "logits": n, "class": n}
+    first_mismatch: int | None = None
+    float64_class_disagreements: int | None = None  # vs netspec.forward_float64 (when a .pt was loaded)
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)  # backend-specific facts
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+    def summary_line(self) -> str:
+        src = ", ".join(f"{k} {v}" for k, v in self.inputs.items())
+        line = (f"verify target={self.target} samples={self.samples} ({src}) mismatches={self.mismatches} "
+                f"ties_hit={self.ties_hit} (in {self.tie_samples} samples)")
+        if self.float64_class_disagreements is not None:
+            line += f" float64_class_disagreements={self.float64_class_disagreements}"
+        if self.mismatches:
+            line += f" first_mismatch={self.first_mismatch} by_output={self.mismatch_by_output}"
+        return line
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def compare(ref: Outputs, got: Outputs) -> tuple[np.ndarray, dict]:
+    """(bool mismatch per sample, mismatches per output name); shape/dtype errors count as mismatches."""
+    n = len(ref)
+    if got.acc.shape != ref.acc.shape or got.logits.shape != ref.logits.shape or got.cls.shape != ref.cls.shape:
+        raise DnncError(f"executor returned shapes acc {got.acc.shape}, logits {got.logits.shape}, "
+                        f"class {got.cls.shape}; expected {ref.acc.shape}, {ref.logits.shape}, {ref.cls.shape}")
+    acc = np.any(np.asarray(got.acc, np.int64) != ref.acc.astype(np.int64), axis=1)
+    lg = np.any(np.asarray(got.logits, np.float32).view(np.uint32) != ref.logits.view(np.uint32), axis=1)
+    cl = np.asarray(got.cls, np.int64) != ref.cls
+    mask = acc | lg | cl
+    assert mask.shape == (n,)
+    return mask, {"acc": int(acc.sum()), "logits": int(lg.sum()), "class": int(cl.sum())}
+
+
+def execute(loaded, target_name: str, raw: np.ndarray) -> tuple[Outputs, dict]:
+    """Run one executor on raw inputs: (outputs, extra facts)."""
+    if target_name == "ir":
+        from dnnc.ir.interpreter import run
+
+        return run(loaded.ir, raw), {}
+    from dnnc.backends import backend_for
+    from dnnc.targets import load_target
+
+    cfg = load_target(target_name)
+    out = backend_for(cfg).run(loaded.ir, cfg, raw)
+    return out, {}
+
+
+def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int = 0) -> VerifyReport:
+    from dnnc.verify.inputs import count_ties, make_inputs, split_counts
+    from dnnc.verify.reference import run_onnx
+
+    if samples < 1:
+        raise DnncError(f"--samples must be >= 1, got {samples}")
+    t0 = time.perf_counter()
+    raw = make_inputs(loaded, samples, seed)
+    n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
+    ref = run_onnx(loaded.onnx, raw)
+    got, extra = execute(loaded, target_name, raw)
+    mask, by_output = compare(ref, got)
+    ties, tie_samples = count_ties(loaded.ir, raw)
+    f64 = None
+    if getattr(loaded, "net", None) is not None:
+        from dnnc.netspec import forward_float64
+
+        f64 = int((forward_float64(loaded.net, raw)[1] != ref.cls).sum())
+    bad = np.flatnonzero(mask)
+    return VerifyReport(
+        target=target_name, samples=len(raw), mismatches=int(mask.sum()), ties_hit=ties, tie_samples=tie_samples,
+        inputs={"real": n_real, "random": n_rand, "edge": n_edge}, mismatch_by_output=by_output,
+        first_mismatch=int(bad[0]) if bad.size else None, float64_class_disagreements=f64,
+        seconds=round(time.perf_counter() - t0, 3), extra=extra,
+    )

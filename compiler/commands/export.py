@@ -1,0 +1,34 @@
+"""`dnnc export model.pt -o model.onnx`: the deployment ONNX (standard ops, finn_datatype annotations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from dnnc.errors import DnncError
+from dnnc.frontend import load_net, model_name
+from dnnc.interchange.export import export_onnx, save_onnx
+
+
+@click.command("export")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
+              show_default=True, help="Most probable weights, or weights sampled from the distribution.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the written file.")
+def export(model: str, output: str, collapse: str, seed: int, as_json: bool) -> None:
+    """Collapse a checkpoint to its discrete network and write the deployment ONNX (atomically)."""
+    src = Path(model)
+    if not src.is_file():
+        raise DnncError(f"{src}: no such file")
+    if src.suffix != ".pt":
+        raise DnncError(f"{src}: expected a .pt checkpoint")
+    net = load_net(src, collapse, seed)
+    proto = export_onnx(net, model_name(src))
+    save_onnx(proto, output)
+    info = {"output": str(output), "nodes": len(proto.graph.node), "opset": proto.opset_import[0].version,
+            "ir_version": proto.ir_version, "collapse": collapse, "seed": seed}
+    click.echo(json.dumps(info) if as_json else f"wrote {output} ({info['nodes']} nodes, opset {info['opset']}, "
+               f"IR {info['ir_version']}, collapse {collapse})")

@@ -1,0 +1,27 @@
+"""`dnnc verify MODEL --target T`: every output of target T vs onnxruntime on the deployment ONNX, exactly."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from dnnc.frontend import load_model
+from dnnc.verify import run_verify
+
+
+@click.command("verify")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="ir", show_default=True,
+              help='"ir" (the IR interpreter) or a target name from targets/ (host, cortex-m4, fpga-hls, ...).')
+@click.option("--samples", "-n", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Number of inputs: real test digits, then random, then threshold-edge inputs.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for random and edge inputs.")
+@click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
+              show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary line.")
+def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_json: bool) -> None:
+    """Compare TARGET's outputs (acc, logits, class) with onnxruntime bit for bit; exit 1 on any mismatch."""
+    loaded = load_model(model, collapse=collapse, seed=seed)
+    report = run_verify(loaded, target, samples, seed)
+    click.echo(report.to_json() if as_json else report.summary_line())
+    sys.exit(0 if report.ok else 1)

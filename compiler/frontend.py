@@ -1,0 +1,61 @@
+"""The compiler's front door: a .pt checkpoint or a deployment .onnx -> (reference ONNX, lowered IR).
+
+A .pt is collapsed to a DiscreteNet (dnnc.train.collapse) and exported in memory, so every command sees
+the same pair: `onnx` (the deployment ONNX, the reference for verification) and `ir` (after all passes).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from dnnc.errors import DnncError
+from dnnc.interchange.export import export_onnx
+from dnnc.interchange.onnx_reader import load_onnx_file, onnx_to_ir
+from dnnc.ir.model import IRModel
+from dnnc.netspec import DiscreteNet
+from dnnc.passes.pipeline import run_pipeline
+
+
+@dataclass
+class LoadedModel:
+    onnx: onnx.ModelProto  # the deployment ONNX: the reference
+    ir: IRModel  # after all passes
+    source: Path
+    net: DiscreteNet | None = None  # the collapsed discrete network when loaded from a .pt
+
+
+def model_name(path: Path) -> str:
+    """A C-identifier-safe model name from the file name (e.g. 'tiny-fc.pt' -> 'tiny_fc')."""
+    name = re.sub(r"\W", "_", path.stem) or "model"
+    return name if not name[0].isdigit() else f"m_{name}"
+
+
+def load_net(path: str | os.PathLike, collapse: str = "most-probable", seed: int = 0) -> DiscreteNet:
+    """Collapse a training checkpoint to its discrete network."""
+    from dnnc.train.checkpoint import load_checkpoint
+    from dnnc.train.collapse import collapse as do_collapse
+
+    return do_collapse(load_checkpoint(path), collapse, seed)
+
+
+def from_net(net: DiscreteNet, name: str = "model", source: str | os.PathLike = "<memory>") -> LoadedModel:
+    proto = export_onnx(net, name)
+    return LoadedModel(onnx=proto, ir=run_pipeline(onnx_to_ir(proto, name)), source=Path(source), net=net)
+
+
+def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: int = 0) -> LoadedModel:
+    """Load a .pt checkpoint (collapse + export in memory) or a deployment .onnx; DnncError for bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise DnncError(f"{path}: no such file")
+    name = model_name(path)
+    if path.suffix == ".pt":
+        return from_net(load_net(path, collapse, seed), name, path)
+    if path.suffix != ".onnx":
+        raise DnncError(f"{path}: expected a .pt checkpoint or an .onnx file")
+    proto = load_onnx_file(path)
+    return LoadedModel(onnx=proto, ir=run_pipeline(onnx_to_ir(proto, name)), source=path)

@@ -1,0 +1,167 @@
+"""Verification inputs: real test digits first, then random full-range inputs, then threshold-edge inputs.
+
+Edge inputs are built so that accumulators land exactly on thresholds (the only place where a wrong tie
+rule shows): for the first layer, pixels of one receptive field are adjusted greedily until a chosen
+channel's accumulator equals its threshold; for deeper layers, random pixel perturbations are hill-climbed
+towards the smallest |acc - threshold|. `count_ties` reports how many exact hits a batch contains.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from dnnc.ir.interpreter import apply_layer, trace
+from dnnc.ir.model import IRModel, Linear, MaxPool, Threshold
+
+MNIST_SHAPE = (1, 28, 28)
+
+
+def split_counts(samples: int, has_real: bool) -> tuple[int, int, int]:
+    """(real, random, edge): up to 2000 real digits (half the budget), the rest half random, half edge."""
+    n_real = min(2000, (samples + 1) // 2) if has_real else 0
+    n_edge = (samples - n_real) // 2
+    return n_real, samples - n_real - n_edge, n_edge
+
+
+def random_inputs(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform uint8 over the full range, plus all-0 / all-255 and saturated (0/255) images."""
+    x = rng.integers(0, 256, size=(n, *shape), dtype=np.uint8)
+    sat = rng.random(n) < 0.25
+    x[sat] = np.where(rng.random((int(sat.sum()), *shape)) < 0.5, 0, 255).astype(np.uint8)
+    if n >= 1:
+        x[0] = 0
+    if n >= 2:
+        x[1] = 255
+    return x
+
+
+def _threshold_inputs(model: IRModel) -> list[tuple[int, Threshold]]:
+    """(index of the layer whose output the threshold reads, Threshold) for every Threshold."""
+    return [(i - 1, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Threshold)]
+
+
+def count_ties(model: IRModel, raw: np.ndarray) -> tuple[int, int]:
+    """(exact threshold hits over all samples/channels/positions, samples with at least one hit)."""
+    if not len(raw):
+        return 0, 0
+    values = trace(model, raw)
+    hits = np.zeros(len(raw), np.int64)
+    for src, thr in _threshold_inputs(model):
+        a = values[src]
+        shape = (1, -1) + (1,) * (a.ndim - 2)
+        eq = (a == thr.threshold.reshape(shape)) & (thr.direction.reshape(shape) != 0)
+        hits += eq.reshape(len(raw), -1).sum(axis=1)
+    return int(hits.sum()), int((hits > 0).sum())
+
+
+def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Greedy pixel edits so that one random first-layer channel's accumulator equals its threshold."""
+    lin = model.layers[0]
+    nxt = model.layers[1] if len(model.layers) > 1 else None
+    thr = model.layers[2] if isinstance(nxt, MaxPool) and len(model.layers) > 2 else nxt
+    if not isinstance(lin, Linear) or not isinstance(thr, Threshold):
+        return base
+    live = np.flatnonzero(thr.direction != 0)
+    if not live.size:
+        return base
+    out = base.copy()
+    for n in range(len(out)):
+        c = int(rng.choice(live))
+        x = out[n].astype(np.int64)
+        if lin.kind == "dense":
+            idx = np.arange(x.size)
+            w = lin.weight[c].astype(np.int64).reshape(-1)
+        else:
+            _, oh, ow = lin.out_shape
+            i, j = int(rng.integers(oh)), int(rng.integers(ow))
+            _, kh, kw = lin.weight.shape[1:]
+            cc, a, b = np.meshgrid(np.arange(lin.weight.shape[1]), np.arange(kh), np.arange(kw), indexing="ij")
+            r, s = i * lin.stride + a - lin.pad, j * lin.stride + b - lin.pad
+            ok = (r >= 0) & (r < x.shape[1]) & (s >= 0) & (s < x.shape[2])
+            idx = np.ravel_multi_index((cc[ok], r[ok], s[ok]), x.shape)
+            w = lin.weight[c].astype(np.int64)[ok]
+        flat = x.reshape(-1)
+        acc = int((w * (lin.in_mul * flat[idx] + lin.in_add)).sum())
+        need = int(thr.threshold[c]) - acc
+        if lin.in_mul == 0 or need % lin.in_mul:
+            need -= need % lin.in_mul if lin.in_mul else need  # nearest reachable accumulator below t
+        d_total = need // lin.in_mul if lin.in_mul else 0
+        order = [k for k in rng.permutation(len(idx)) if w[k] != 0]
+        order.sort(key=lambda k: -abs(w[k]))
+        for k in order:
+            if d_total == 0:
+                break
+            p = int(idx[k])
+            d = int(np.clip(int(d_total / w[k]), -flat[p], 255 - flat[p]))
+            flat[p] += d
+            d_total -= int(w[k]) * d
+        out[n] = flat.reshape(x.shape).astype(np.uint8)
+    return out
+
+
+def _deep_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator, target: int, iters: int) -> np.ndarray:
+    """Hill-climb pixel perturbations towards min |acc - t| at threshold layer `target` (layer index)."""
+    thr = model.layers[target]
+    live = thr.direction != 0
+    if not live.any() or not len(base):
+        return base
+    prefix = model.layers[:target]
+
+    def score(x: np.ndarray) -> np.ndarray:
+        a = x
+        for layer in prefix:
+            a = apply_layer(layer, a)
+        shape = (1, -1) + (1,) * (a.ndim - 2)
+        d = np.abs(a - thr.threshold.reshape(shape)).astype(np.float64)
+        d = np.where(live.reshape(shape), d, np.inf)
+        return d.reshape(len(x), -1).min(axis=1)
+
+    x = base.copy()
+    best = score(x)
+    flat_n = int(np.prod(x.shape[1:]))
+    for _ in range(iters):
+        if not (best > 0).any():
+            break
+        cand = x.reshape(len(x), -1).copy()
+        k = max(1, flat_n // 50)
+        pos = rng.integers(0, flat_n, size=(len(x), k))
+        cand[np.arange(len(x))[:, None], pos] = rng.integers(0, 256, size=(len(x), k), dtype=np.uint8)
+        cand = cand.reshape(x.shape)
+        s = score(cand)
+        take = (s <= best) & (best > 0)
+        x[take], best[take] = cand[take], s[take]
+    return x
+
+
+def edge_inputs(model: IRModel, base: np.ndarray, rng: np.random.Generator, iters: int = 12) -> np.ndarray:
+    """Half first-layer greedy ties, the rest split over deeper threshold layers (hill-climbing)."""
+    n = len(base)
+    thr_idx = [i for i, layer in enumerate(model.layers) if isinstance(layer, Threshold)]
+    deep = thr_idx[1:]
+    n_first = n if not deep else (n + 1) // 2
+    parts = [_first_layer_edge(model, base[:n_first], rng)]
+    rest = base[n_first:]
+    for j, t in enumerate(deep):
+        chunk = rest[j * len(rest) // len(deep):(j + 1) * len(rest) // len(deep)]
+        seeded = _first_layer_edge(model, chunk, rng)
+        parts.append(_deep_edge(model, seeded, rng, t, iters))
+    return np.concatenate(parts) if parts else base
+
+
+def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
+    """np.uint8 (samples, C, H, W): real test digits first, then random, then threshold-edge inputs."""
+    model: IRModel = loaded.ir
+    shape = tuple(model.input_shape)
+    rng = np.random.default_rng(seed)
+    has_real = shape == MNIST_SHAPE
+    n_real, n_rand, n_edge = split_counts(samples, has_real)
+    parts = []
+    if n_real:
+        from dnnc.data.bundled import mnist10k
+
+        parts.append(mnist10k("test")[0][:n_real])
+    parts.append(random_inputs(rng, n_rand, shape))
+    if n_edge:
+        pool = np.concatenate(parts) if parts else random_inputs(rng, n_edge, shape)
+        base = pool[rng.integers(0, len(pool), size=n_edge)] if len(pool) else random_inputs(rng, n_edge, shape)
+        parts.append(edge_inputs(model, base, rng))
+    return np.concatenate(parts).astype(np.uint8)
