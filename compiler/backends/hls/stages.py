@@ -47,6 +47,22 @@ class Stage:
     op: str  # MVAU | Thresholding | ConvolutionInputGenerator | StreamingMaxPool | LabelSelect | ...
     attrs: dict = field(default_factory=dict)
     layer: str = ""  # IR layer this stage implements (for the report)
+    in_kind: str = ""  # stream element kind: bits | i8 | u8 | i16 | i32 (see runtime/hls/dnnc_hls.h)
+    out_kind: str = ""
+    out_elems: int = 0  # elements this stage writes per frame
+    params: dict = field(default_factory=dict)  # numpy arrays for the ROMs, in stream order
+
+    @property
+    def in_width(self) -> int:
+        if self.op in ("StreamingDataWidthConverter", "InputConvert"):
+            return int(self.attrs["inWidth"])
+        return self.simd if self.op in ("MVAU", "ConvolutionInputGenerator") else self.pe
+
+    @property
+    def out_width(self) -> int:
+        if self.op in ("StreamingDataWidthConverter", "InputConvert"):
+            return int(self.attrs["outWidth"])
+        return self.simd if self.op == "ConvolutionInputGenerator" else self.pe
 
     @property
     def pe(self) -> int:
