@@ -1,0 +1,469 @@
+"""QONNX import: lower the deployable subset of a QONNX graph (Brevitas, FINN, dnnc) into the dnnc IR.
+
+The graph is walked along its one activation path. Constants (weights, scales, thresholds) are evaluated
+on the side; weight quantizers become integer codes times a power-of-two scale (`qonnx_quant`). The
+activation is always in one of three states:
+
+  raw     value = s * (m * x + a)       x = raw uint8 input; the first Linear sums w * (m*x + a)
+  bipolar value = s * y, y in {-1, +1}  after a sign (BipolarQuant, 1-bit Quant, MultiThreshold)
+  acc     value = chain(acc)            after MatMul/Gemm/Conv; Mul/Add/BN compose into `AffineChain`
+
+A sign on an acc state becomes an integer `Threshold` (ties decided in real arithmetic); the graph output
+must be an exact float32 affine of the last accumulator (`OutputAffine`). Anything else raises a
+one-line DnncError naming the node and why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from dnnc.errors import DnncError
+from dnnc.interchange.qonnx_affine import AffineChain, output_affine
+from dnnc.interchange.qonnx_quant import (
+    QONNX_DOMAINS,
+    QUANT_OPS,
+    QTensor,
+    attrs,
+    check_pow2,
+    integer_const,
+    is_pow2,
+    node_label,
+    quant_params,
+    quantize_const,
+    reshape_like,
+    tensor_value,
+)
+from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+
+PASS_THROUGH = ("Identity", "Dropout")
+FLATTEN = ("Flatten", "Reshape")
+
+
+def is_qonnx(model: onnx.ModelProto) -> bool:
+    """A QONNX file is recognized by nodes in a QONNX/FINN custom domain (also inside local functions)."""
+    nodes = list(model.graph.node) + [n for f in model.functions for n in f.node]
+    return any(n.domain in QONNX_DOMAINS for n in nodes)
+
+
+def datatype_annotations(model: onnx.ModelProto) -> dict[str, str]:
+    out = {}
+    for ann in model.graph.quantization_annotation:
+        for kv in ann.quant_parameter_tensor_names:
+            if kv.key == "finn_datatype":
+                out[ann.tensor_name] = kv.value
+    return out
+
+
+@dataclass
+class _State:
+    kind: str  # "raw" | "bipolar" | "acc"
+    shape: tuple[int, ...]  # without batch; conv tensors (C, H, W)
+    flat: bool = False
+    s: float = 1.0  # raw / bipolar scale
+    m: int = 1
+    a: int = 0
+    chain: AffineChain | None = None
+    meta: dict = field(default_factory=dict)
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, name: str):
+        if model.functions:
+            from onnx import inliner
+
+            model = inliner.inline_local_functions(model)
+        self.g = model.graph
+        self.name = name
+        self.dtypes = datatype_annotations(model)
+        self.consts: dict[str, object] = {i.name: tensor_value(i) for i in self.g.initializer}
+        self.producer = {o: n for n in self.g.node for o in n.output}
+        self.layers: list = []
+        self.trace: dict = {"thresholds": {}}
+
+    # ---- constants -------------------------------------------------------------------------------
+    def const(self, name: str, node: onnx.NodeProto):
+        if name in self.consts:
+            return self.consts[name]
+        src = self.producer.get(name)
+        if src is None:
+            raise DnncError(f"{node_label(node)}: input '{name}' is neither a constant nor the activation")
+        vals = [self.const(i, src) if i else None for i in src.input]
+        self.consts[name] = self._eval_const(src, vals)
+        return self.consts[name]
+
+    def _eval_const(self, node: onnx.NodeProto, vals: list):
+        op, a = node.op_type, attrs(node)
+        if op == "Constant":
+            return tensor_value(a["value"]) if "value" in a else np.asarray(next(iter(a.values())))
+        if op in QUANT_OPS:
+            if any(isinstance(v, QTensor) for v in vals):
+                raise DnncError(f"{node_label(node)}: quantizer applied twice")
+            return quantize_const(node, [np.asarray(v) for v in vals if v is not None])
+        x = vals[0]
+        if isinstance(x, QTensor):
+            if op == "Transpose":
+                return reshape_like(node, x, lambda t: np.transpose(t, a.get("perm")))
+            if op == "Reshape":
+                return reshape_like(node, x, lambda t: t.reshape([int(d) for d in vals[1]]))
+            if op in PASS_THROUGH:
+                return x
+            raise DnncError(f"{node_label(node)}: {op} on quantized weights is not supported")
+        if op == "Transpose":
+            return np.transpose(x, a.get("perm"))
+        if op == "Reshape":
+            return np.reshape(x, [int(d) for d in vals[1]])
+        if op in PASS_THROUGH or op == "Cast":
+            return x
+        if op in ("Mul", "Div", "Add", "Sub"):
+            fn = {"Mul": np.multiply, "Div": np.divide, "Add": np.add, "Sub": np.subtract}[op]
+            return fn(np.asarray(x, np.float32), np.asarray(vals[1], np.float32))
+        if op in ("Unsqueeze", "Squeeze"):
+            axes = a.get("axes", [int(v) for v in vals[1]] if len(vals) > 1 and vals[1] is not None else None)
+            return np.expand_dims(x, axes) if op == "Unsqueeze" else np.squeeze(x, tuple(axes) if axes else None)
+        raise DnncError(f"{node_label(node)}: unsupported constant op {op}")
+
+    def weight(self, name: str, node: onnx.NodeProto) -> QTensor:
+        w = self.const(name, node)
+        if isinstance(w, QTensor):
+            return w
+        return integer_const(name, np.asarray(w), self.dtypes.get(name))
+
+    def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State) -> np.ndarray:
+        v = np.asarray(v, np.float64)
+        c = st.shape[0]
+        if v.size == 1:
+            return np.full(c, float(v.ravel()[0]))
+        sq = v.reshape(-1) if v.ndim <= 1 or sum(d > 1 for d in v.shape) <= 1 else None
+        axis_ok = v.ndim <= 1 or (v.ndim >= 2 and v.shape[-len(st.shape)] == c if len(st.shape) > 1 else True)
+        if sq is None or sq.size != c or not axis_ok:
+            raise DnncError(f"{node_label(node)}: operand of shape {v.shape} is not per-channel for {st.shape}")
+        return sq
+
+    # ---- main walk -------------------------------------------------------------------------------
+    def run(self) -> IRModel:
+        out_name = self._main_output()
+        needed = self._ancestors(out_name)
+        dynamic = self._dynamic()
+        inp = self.g.input[0].name if len(self.g.input) else ""
+        st, cur = self._input_state(), inp
+        for node in self.g.node:
+            if id(node) not in needed:
+                continue
+            dyn = [i for i in node.input if i in dynamic]
+            if not dyn:
+                continue
+            if dyn != [cur] or node.input[0] != cur:
+                raise DnncError(f"{node_label(node)}: branching or multi-input activation graphs are not supported")
+            if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
+                raise DnncError(f"{node_label(node)}: unknown op domain '{node.domain}'")
+            if node.op_type in ("ArgMax", "TopK") and node.output[0] == out_name:
+                break
+            st = self.step(node, st)
+            cur = node.output[0]
+        if st.kind != "acc":
+            raise DnncError(f"graph output '{out_name}' is not the accumulator of a final MatMul/Gemm/Conv")
+        res = output_affine(st.chain.ops, f"graph output '{out_name}'")
+        if isinstance(res, str):
+            raise DnncError(res)
+        scale, bias = res
+        k = st.shape[0]
+        shape = (k,)
+        self.layers.append(OutputAffine("out_affine", shape, shape, scale=np.broadcast_to(scale, k).copy(),
+                                        bias=np.broadcast_to(bias, k).copy()))
+        self.layers.append(ArgMax("argmax", shape, ()))
+        in_shape = self.layers[0].in_shape
+        return IRModel(self.name, tuple(in_shape), self.layers, k, meta={"source_format": "qonnx",
+                                                                         "qonnx": self.trace})
+
+    def _main_output(self) -> str:
+        outs = [o.name for o in self.g.output]
+        if not outs:
+            raise DnncError("the QONNX graph has no outputs")
+        if "logits" in outs:
+            return "logits"
+        src = self.producer.get(outs[0])
+        if src is not None and src.op_type in ("ArgMax", "TopK") and src.input[0]:
+            return outs[0]
+        return outs[0]
+
+    def _ancestors(self, name: str) -> set[int]:
+        seen: set[int] = set()
+        todo = [name]
+        while todo:
+            n = self.producer.get(todo.pop())
+            if n is not None and id(n) not in seen:
+                seen.add(id(n))
+                todo.extend(i for i in n.input if i)
+        return seen
+
+    def _dynamic(self) -> set[str]:
+        dyn = {i.name for i in self.g.input if i.name not in self.consts}
+        for n in self.g.node:
+            if any(i in dyn for i in n.input):
+                dyn.update(n.output)
+        return dyn
+
+    def _input_state(self) -> _State:
+        ins = [i for i in self.g.input if i.name not in self.consts]
+        if len(ins) != 1:
+            raise DnncError(f"the QONNX graph must have exactly one data input, found {len(ins)}")
+        vi = ins[0]
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim][1:]
+        if not dims or any(d <= 0 for d in dims):
+            raise DnncError(f"graph input '{vi.name}' needs a static shape, got {dims}")
+        shape = tuple(dims) if len(dims) == 3 else (int(np.prod(dims)), 1, 1)
+        dt = self.dtypes.get(vi.name, "FLOAT32")
+        if dt == "UINT8":
+            return _State("raw", shape)
+        return _State("float_input", shape, meta={"dtype": dt, "name": vi.name})
+
+    def step(self, node: onnx.NodeProto, st: _State) -> _State:
+        op = node.op_type
+        if st.kind == "float_input":
+            return self._input_quant(node, st)
+        if op in PASS_THROUGH:
+            return st
+        if op in FLATTEN:
+            return self._flatten(node, st)
+        if op == "Transpose":
+            perm = attrs(node).get("perm")
+            full = (1, *st.shape)
+            kept = [p for p in perm if full[p] != 1]
+            if kept != sorted(kept):
+                raise DnncError(f"{node_label(node)}: a Transpose that reorders data is not supported")
+            return st
+        if op in ("MatMul", "Gemm", "Conv"):
+            return self._linear(node, st)
+        if op == "MaxPool":
+            return self._maxpool(node, st)
+        if st.kind == "acc":
+            return self._acc_op(node, st)
+        if op in ("Mul", "Div", "Add", "Sub"):
+            return self._scalar_op(node, st)
+        if op in (*QUANT_OPS, "MultiThreshold") and st.kind == "raw":
+            raise DnncError(f"{node_label(node)}: quantizing or binarizing the raw input is not supported")
+        raise DnncError(f"{node_label(node)}: op {op} is not supported here ({st.kind} activation)")
+
+    def _input_quant(self, node: onnx.NodeProto, st: _State) -> _State:
+        name = st.meta["name"]
+        if node.op_type in ("Quant", "IntQuant"):
+            p = quant_params(node, [None, *[self.const(i, node) for i in node.input[1:4]]])
+            if p["bits"] != 8 or p["signed"] or p["narrow"] or np.asarray(p["scale"]).size != 1:
+                raise DnncError(f"{node_label(node)}: the input quantizer must be 8-bit unsigned, not narrow, "
+                                "per-tensor")
+            check_pow2(node, p["scale"], "input scale")
+            self.trace["input_scale"] = float(np.asarray(p["scale"]).ravel()[0])
+            return _State("raw", st.shape, s=self.trace["input_scale"])
+        raise DnncError(f"graph input '{name}' is {st.meta['dtype']}; dnnc needs raw integer inputs "
+                        "(annotate it finn_datatype UINT8 or quantize it with an 8-bit unsigned Quant)")
+
+    def _flatten(self, node: onnx.NodeProto, st: _State) -> _State:
+        if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
+            raise DnncError(f"{node_label(node)}: Flatten axis must be 1")
+        if node.op_type == "Reshape":
+            target = [int(d) for d in np.asarray(self.const(node.input[1], node)).ravel()]
+            n = int(np.prod(st.shape))
+            if len(target) != 2 or target[1] not in (-1, n) or target[0] not in (1, -1, 0):
+                raise DnncError(f"{node_label(node)}: only a flatten to (N, {n}) is supported, got {target}")
+        if st.kind == "acc" and any(d != 1 for d in st.shape[1:]):
+            raise DnncError(f"{node_label(node)}: flattening before the sign activation is not supported")
+        st.flat = True
+        return st
+
+    def _scalar_op(self, node: onnx.NodeProto, st: _State) -> _State:
+        v = np.asarray(self.const(node.input[1], node), np.float64)
+        if v.size != 1:
+            raise DnncError(f"{node_label(node)}: per-channel {node.op_type} on a {st.kind} tensor is not supported")
+        k = float(v.ravel()[0])
+        if node.op_type in ("Mul", "Div"):
+            k = 1.0 / k if node.op_type == "Div" and k != 0 else k
+            if not is_pow2(abs(k)) or (st.kind == "bipolar" and k < 0):
+                raise DnncError(f"{node_label(node)}: scale {k:g} is not a positive power of two; "
+                                "it cannot be folded exactly")
+            st.s *= abs(k)
+            st.m *= -1 if k < 0 else 1
+            st.a *= -1 if k < 0 else 1
+            return st
+        if st.kind != "raw":
+            raise DnncError(f"{node_label(node)}: adding to a bipolar activation is not supported")
+        k = -k if node.op_type == "Sub" else k
+        for shift in range(17):
+            q = k / st.s * 2**shift
+            if q == int(q):
+                st.m, st.a, st.s = st.m * 2**shift, st.a * 2**shift + int(q), st.s / 2**shift
+                if abs(st.m) > 2**15 or abs(st.a) > 2**23:
+                    break
+                return st
+        raise DnncError(f"{node_label(node)}: input offset {k:g} is not a multiple of a power-of-two fraction "
+                        "of the input scale; it cannot be folded exactly")
+
+    def _linear(self, node: onnx.NodeProto, st: _State) -> _State:
+        if st.kind == "acc":
+            raise DnncError(f"{node_label(node)}: two linear layers without a sign activation between them")
+        a = attrs(node)
+        w = self.weight(node.input[1], node)
+        bias = None
+        if node.op_type == "Conv":
+            if st.flat or len(st.shape) != 3:
+                raise DnncError(f"{node_label(node)}: Conv needs a (C, H, W) input")
+            ks = a.get("kernel_shape", list(w.codes.shape[2:]))
+            strides, pads = a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0])
+            if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])) or \
+                    len(set(strides)) != 1 or len(set(pads)) != 1 or a.get("auto_pad", "NOTSET") != "NOTSET":
+                raise DnncError(f"{node_label(node)}: only square stride, symmetric padding, group 1 and "
+                                "dilation 1 are supported")
+            codes, scale = w.codes, w.scale
+            s, p = int(strides[0]), int(pads[0])
+            _c, h, wd = st.shape
+            oh, ow = (h + 2 * p - ks[0]) // s + 1, (wd + 2 * p - ks[1]) // s + 1
+            out_shape, kind = (codes.shape[0], oh, ow), "conv"
+            if len(node.input) > 2 and node.input[2]:
+                bias = np.asarray(self.const(node.input[2], node), np.float64)
+        else:
+            codes, scale = w.codes, w.scale
+            if node.op_type == "Gemm":
+                if a.get("transA", 0) or float(a.get("alpha", 1.0)) != 1.0 or float(a.get("beta", 1.0)) != 1.0:
+                    raise DnncError(f"{node_label(node)}: Gemm with transA, alpha or beta != 1 is not supported")
+                if len(node.input) > 2 and node.input[2]:
+                    bias = np.asarray(self.const(node.input[2], node), np.float64)
+                if not a.get("transB", 0):
+                    codes, scale = codes.T, scale.T
+            else:
+                codes, scale = codes.T, scale.T  # MatMul x @ W: W is (in, out)
+            if codes.ndim != 2 or codes.shape[1] != int(np.prod(st.shape)):
+                raise DnncError(f"{node_label(node)}: weight shape {codes.shape[::-1]} does not match "
+                                f"the input size {int(np.prod(st.shape))}")
+            out_shape, kind, s, p = (codes.shape[0],), "dense", 1, 0
+        per_out = scale.reshape(scale.shape[0], -1)
+        if np.any(per_out != per_out[:, :1]):
+            raise DnncError(f"{node_label(node)}: weight scale varies within an output channel")
+        idx = len(self.layers)
+        in_dtype = "UINT8" if st.kind == "raw" else "BIPOLAR"
+        layer = Linear(f"l{idx}_{kind}", tuple(st.shape), tuple(out_shape), kind=kind,
+                       weight=codes.astype(np.int8), weight_values=tuple(w.values), weight_dtype=w.dtype,
+                       stride=s, pad=p, in_dtype=in_dtype, in_mul=st.m if st.kind == "raw" else 1,
+                       in_add=st.a if st.kind == "raw" else 0)
+        self.layers.append(layer)
+        chain = AffineChain(out_shape[0], per_out[:, 0] * st.s)
+        if bias is not None:
+            chain.add(self.scalar_or_channel(node, bias, _State("acc", out_shape)))
+        return _State("acc", tuple(out_shape), chain=chain)
+
+    def _acc_op(self, node: onnx.NodeProto, st: _State) -> _State:
+        op = node.op_type
+        if op in ("Mul", "Div", "Add", "Sub"):
+            v = self.scalar_or_channel(node, self.const(node.input[1], node), st)
+            if op == "Div":
+                st.chain.mul(1.0 / v)
+            elif op == "Mul":
+                st.chain.mul(v)
+            else:
+                st.chain.add(-v if op == "Sub" else v)
+            return st
+        if op == "BatchNormalization":
+            g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st) for i in node.input[1:5])
+            st.chain.batchnorm(g, b, m, var, float(attrs(node).get("epsilon", 1e-5)))
+            return st
+        if op in QUANT_OPS or op == "MultiThreshold":
+            return self._sign(node, st)
+        raise DnncError(f"{node_label(node)}: op {op} is not supported after a linear layer")
+
+    def _sign(self, node: onnx.NodeProto, st: _State) -> _State:
+        op, a = node.op_type, attrs(node)
+        if op == "MultiThreshold":
+            t = np.asarray(self.const(node.input[1], node), np.float64)
+            if t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, st.shape[0]):
+                raise DnncError(f"{node_label(node)}: {t.shape[-1]} thresholds per channel (multi-bit "
+                                "activation); only sign activations are supported")
+            out_scale, out_bias = float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0))
+            if a.get("out_dtype") != "BIPOLAR" or out_bias != -out_scale / 2 or not is_pow2(out_scale / 2):
+                raise DnncError(f"{node_label(node)}: only a bipolar output (out_scale=2s, out_bias=-s, s a "
+                                f"power of two) is supported, got {a.get('out_dtype')} {out_scale} {out_bias}")
+            if a.get("data_layout", "NCHW") not in ("NCHW", "NC"):
+                raise DnncError(f"{node_label(node)}: data_layout {a.get('data_layout')} is not supported")
+            tvec, s = t[:, 0], out_scale / 2
+        elif op == "BipolarQuant":
+            sc = np.asarray(self.const(node.input[1], node), np.float64)
+            check_pow2(node, sc, "activation scale")
+            if sc.size != 1:
+                raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
+            tvec, s = np.zeros(1), float(sc.ravel()[0])
+        else:
+            p = quant_params(node, [None, *[self.const(i, node) for i in node.input[1:4]]])
+            if not (p["bits"] == 1 and p["signed"]):
+                raise DnncError(f"{node_label(node)}: {p['bits']}-bit activations are not supported "
+                                "(dnnc deploys sign activations only)")
+            check_pow2(node, p["scale"], "activation scale")
+            if np.asarray(p["scale"]).size != 1:
+                raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
+            tvec, s = np.zeros(1), float(np.asarray(p["scale"]).ravel()[0])
+        direction, thr, const = st.chain.decide(tvec)
+        ma, mb = st.chain.margin_params(tvec)
+        name = f"l{len(self.layers)}_sign"
+        self.layers.append(Threshold(name, st.shape, st.shape, direction=direction, threshold=thr, const=const))
+        self.trace["thresholds"][name] = {"tensor": node.output[0], "scale": s, "a": ma, "b": mb}
+        return _State("bipolar", st.shape, s=s)
+
+    def _maxpool(self, node: onnx.NodeProto, st: _State) -> _State:
+        a = attrs(node)
+        ks, strides = a.get("kernel_shape", []), a.get("strides", a.get("kernel_shape", []))
+        if len(set(ks)) != 1 or len(set(strides)) != 1 or any(a.get("pads", [0])) or a.get("ceil_mode", 0) \
+                or any(d != 1 for d in a.get("dilations", [1])) or len(st.shape) != 3 or st.flat:
+            raise DnncError(f"{node_label(node)}: only square, unpadded, floor-mode 2-D max-pooling is supported")
+        k, s = int(ks[0]), int(strides[0])
+        c, h, w = st.shape
+        out = (c, (h - k) // s + 1, (w - k) // s + 1)
+        pool = MaxPool(f"l{len(self.layers)}_pool", st.shape, out, k=k, stride=s)
+        if st.kind == "acc":
+            if not st.chain.increasing():
+                raise DnncError(f"{node_label(node)}: max-pooling after a negative scale is not supported")
+            self.layers.append(pool)
+            return _State("acc", out, chain=st.chain)
+        if st.kind == "bipolar" and isinstance(self.layers[-1], Threshold):
+            return self._pool_before_sign(node, pool, st, out)
+        raise DnncError(f"{node_label(node)}: MaxPool on the raw input is not supported")
+
+    def _pool_before_sign(self, node, pool: MaxPool, st: _State, out) -> _State:
+        """max(sign(v(acc))) = sign(v(max acc)) when v increases: move the pool before the threshold."""
+        thr, lin = self.layers[-1], self.layers[-2]
+        if not isinstance(lin, Linear):
+            raise DnncError(f"{node_label(node)}: two max-pools in a row are not supported")
+        neg = thr.direction < 0
+        if neg.any():
+            if tuple(sorted(-v for v in lin.weight_values)) != tuple(lin.weight_values):
+                raise DnncError(f"{node_label(node)}: max-pool after a negative-gamma channel needs a "
+                                f"symmetric weight set, not {lin.weight_dtype}")
+            lin.weight[neg] = -lin.weight[neg]  # acc' = -acc: 'acc <= t' becomes 'acc' >= -t'
+            thr.threshold[neg] = -thr.threshold[neg]
+            thr.direction[neg] = 1
+            margin = self.trace["thresholds"][thr.name]
+            margin["a"][neg] = -margin["a"][neg]
+        old, idx = thr.name, len(self.layers) - 1
+        pool.name, thr.name = f"l{idx}_pool", f"l{idx + 1}_sign"
+        info = self.trace["thresholds"].pop(old)
+        info["tensor"] = node.output[0]
+        self.trace["thresholds"][thr.name] = info
+        thr.in_shape = thr.out_shape = out
+        self.layers[-1:] = [pool, thr]
+        return _State("bipolar", out, s=st.s)
+
+
+def import_qonnx(model: onnx.ModelProto, name: str = "model") -> IRModel:
+    """Lower a QONNX ModelProto into the dnnc IR (integer thresholds already decided); DnncError else."""
+    safe = re.sub(r"\W", "_", name) or "model"
+    try:
+        return _Importer(model, safe if not safe[0].isdigit() else f"m_{safe}").run()
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise DnncError(f"malformed QONNX graph: {type(exc).__name__}: {exc}") from None
+
+
+def load_qonnx(model: onnx.ModelProto, name: str = "model") -> tuple[onnx.ModelProto, IRModel]:
+    """(deployment ONNX, imported IR) for a QONNX file: the deployment ONNX computes exactly what the
+    imported IR computes, in standard ops, so the rest of dnnc (passes, verify) treats it like its own."""
+    from dnnc.interchange.onnx_writer import ir_to_onnx
+
+    ir = import_qonnx(model, name)
+    return ir_to_onnx(ir, doc="imported from QONNX"), ir

@@ -1,0 +1,194 @@
+"""Straight-through-estimator baselines trained with Brevitas, exported as QONNX (the paper's comparison).
+
+BNN-style STE (Hubara et al. 2016): real latent weights clipped to [-1, 1], binary or ternary weights
+through Brevitas' constant-scale (1.0) quantizers, sign activations through `SignedBinaryActPerTensorConst`
+(clamp to [-1, 1] then sign: the saturating STE). Stochastic binarization (Lin et al. 2015): during
+training the weights are binarized as sign(w + u), u ~ U(-1, 1), i.e. +1 with probability
+hard_sigmoid(w); the gradient reaches w straight through; test time uses sign(w).
+
+The network takes raw pixels (float 0..255) and normalizes them in the graph by (2p - 255)/256 — powers
+of two only, so dnnc folds it exactly. The output is (W x + b) / 2^k, 2^k ~ sqrt(fan_in). The result is
+exported through Brevitas' own QONNX export (dynamo=False: the classic TorchScript path) and its input
+annotated UINT8, so `dnnc compile` reads it like any third-party QONNX file.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from pathlib import Path
+
+import onnx
+import torch
+import torch.nn.functional as F
+from dnnc.errors import DnncError
+from dnnc.train.arch import Arch, check_input, parse_arch
+
+METHODS = ("ste", "ste-stochastic")
+
+
+def _quantizers(weights: str):
+    from brevitas.quant import (
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+        SignedTernaryWeightPerTensorConst,
+    )
+
+    class BinaryWeight(SignedBinaryWeightPerTensorConst):
+        scaling_const = 1.0
+
+    class TernaryWeight(SignedTernaryWeightPerTensorConst):
+        scaling_const = 1.0
+
+    if weights not in ("binary", "ternary"):
+        raise DnncError(f"--method ste trains binary or ternary weights, not {weights!r}")
+    return (BinaryWeight if weights == "binary" else TernaryWeight), SignedBinaryActPerTensorConst
+
+
+class SteNet(torch.nn.Module):
+    """Brevitas layers for an Arch: [linear -> (pool) -> BN -> sign]* -> linear + bias, scaled by 2^-k."""
+
+    def __init__(self, arch: Arch, input_shape: tuple[int, int, int], weights: str):
+        super().__init__()
+        import brevitas.nn as qnn
+
+        wq, aq = _quantizers(weights)
+        c, h, w = input_shape
+        self.body = torch.nn.ModuleList()
+        fan_in = c * h * w
+        for i, spec in enumerate(arch.layers):
+            last = i == len(arch.layers) - 1
+            if spec.kind == "conv":
+                mods = [qnn.QuantConv2d(c, spec.out, spec.kernel, padding=spec.kernel // 2, bias=False,
+                                        weight_quant=wq)]
+                if spec.pool:
+                    mods.append(torch.nn.MaxPool2d(2))
+                    h, w = h // 2, w // 2
+                mods.append(torch.nn.BatchNorm2d(spec.out))
+                c = spec.out
+                fan_in = c * h * w
+            else:
+                mods = [torch.nn.Flatten(1)] if i == 0 or arch.layers[i - 1].kind == "conv" else []
+                mods.append(qnn.QuantLinear(fan_in, spec.out, bias=last, weight_quant=wq))
+                if not last:
+                    mods.append(torch.nn.BatchNorm1d(spec.out))
+                self.out_shift = round(math.log2(math.sqrt(fan_in)))
+                fan_in = spec.out
+            if not last:
+                mods.append(qnn.QuantIdentity(act_quant=aq, return_quant_tensor=False))
+            self.body.append(torch.nn.Sequential(*mods))
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        x = raw * (1.0 / 128.0) - 255.0 / 256.0  # (2p - 255) / 256: exact powers of two
+        for block in self.body:
+            x = block(x)
+        return x * (2.0 ** -self.out_shift)
+
+    def latent(self) -> list[torch.nn.Parameter]:
+        return [m.weight for m in self.modules() if hasattr(m, "weight_quant")]
+
+
+def _batches(n: int, size: int, gen: torch.Generator):
+    order = torch.randperm(n, generator=gen)
+    return [order[i:i + size] for i in range(0, n, size)]
+
+
+@torch.no_grad()
+def error_rate(model: SteNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
+    model.eval()
+    wrong = sum(int((model(x[i:i + batch]).argmax(1) != y[i:i + batch]).sum()) for i in range(0, len(x), batch))
+    return wrong / max(1, len(x))
+
+
+def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste", epochs: int = 10,
+              seed: int = 0, batch_size: int = 100, train_limit: int | None = None, lr: float = 1e-3,
+              max_steps: int | None = None, dataset: str = "mnist10k", progress: bool = False) -> dict:
+    """Train an STE baseline; returns {"model", "history", "best", "options"} (model: the best SteNet)."""
+    from dnnc.data.datasets import load_dataset
+
+    if method not in METHODS:
+        raise DnncError(f"unknown STE method {method!r} ({', '.join(METHODS)})")
+    if method == "ste-stochastic" and weights != "binary":
+        raise DnncError("--method ste-stochastic is stochastic binarization: use --weights binary")
+    a = parse_arch(arch)
+    data = load_dataset(dataset)
+    check_input(a, data.input_shape, data.classes)
+    _quantizers(weights)
+    torch.set_num_threads(int(os.environ.get("DNNC_THREADS", min(2, os.cpu_count() or 1))))
+    torch.manual_seed(seed)
+    model = SteNet(a, data.input_shape, weights)
+    x_tr, y_tr = (torch.from_numpy(t) for t in data.split("train"))
+    if train_limit:
+        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+    x_tr = x_tr.float()
+    x_va, y_va = (torch.from_numpy(t) for t in data.split("val"))
+    x_va = x_va.float()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
+    gen = torch.Generator().manual_seed(seed)
+    history, best, best_state, steps, t0 = [], {"epoch": 0, "val_error": 1.0}, None, 0, time.perf_counter()
+    from tqdm import tqdm
+
+    for epoch in tqdm(range(1, epochs + 1), desc=f"{method} {weights}", disable=not progress, file=None):
+        model.train()
+        for idx in _batches(len(x_tr), batch_size, gen):
+            saved = None
+            if method == "ste-stochastic":  # sign(w + U(-1,1)) = +1 with probability hard_sigmoid(w)
+                saved = [w.detach().clone() for w in model.latent()]
+                with torch.no_grad():
+                    for w in model.latent():
+                        w.add_(torch.rand(w.shape, generator=gen) * 2 - 1)
+            loss = F.cross_entropy(model(x_tr[idx]), y_tr[idx])
+            opt.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                for w, s in zip(model.latent(), saved or []):
+                    w.copy_(s)
+            opt.step()
+            with torch.no_grad():
+                for w in model.latent():
+                    w.clamp_(-1.0, 1.0)  # BNN: clip the latent weights
+            steps += 1
+            if max_steps and steps >= max_steps:
+                break
+        sched.step()
+        err = error_rate(model, x_va, y_va)
+        history.append({"stage": method, "epoch": epoch, "loss": loss.item(), "val_error": err})
+        if err <= best["val_error"]:
+            best, best_state = {"epoch": epoch, "val_error": err}, copy.deepcopy(model.state_dict())
+        if max_steps and steps >= max_steps:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return {"model": model, "history": history, "best": best, "arch": a.text, "dataset": data.name,
+            "input_shape": data.input_shape, "options": {
+                "method": method, "weights": weights, "epochs": epochs, "seed": seed, "batch_size": batch_size,
+                "train_limit": train_limit, "lr": lr, "steps": steps, "seconds": time.perf_counter() - t0}}
+
+
+def export_ste(model: SteNet, input_shape: tuple[int, ...], path: str | os.PathLike) -> onnx.ModelProto:
+    """Brevitas' own QONNX export (classic path), input annotated UINT8 (raw pixels), saved to `path`."""
+    from brevitas.export import export_qonnx
+    from dnnc.interchange.datatypes import annotate
+
+    model.eval()
+    tmp = Path(path).with_suffix(".brevitas.onnx")
+    try:
+        export_qonnx(model, torch.zeros(1, *input_shape), export_path=str(tmp), dynamo=False)
+        proto = onnx.load(str(tmp))
+    finally:
+        tmp.unlink(missing_ok=True)
+    annotate(proto.graph, proto.graph.input[0].name, "UINT8")
+    onnx.save(proto, str(path))
+    return proto
+
+
+def test_error(model: SteNet, dataset: str = "mnist10k") -> float:
+    from dnnc.data.datasets import load_dataset
+
+    x, y = (torch.from_numpy(t) for t in load_dataset(dataset).split("test"))
+    return error_rate(model, x.float(), y)
+
