@@ -28,6 +28,7 @@ def _bn(rng, c, ws, first, tie_acc=None):
     gamma = rng.choice([0.5, 1.0, 2.0], size=c) * rng.choice([1.0, 1.0, -1.0], size=c)
     gamma[rng.random(c) < 0.3] *= rng.uniform(0.3, 3.0)  # some channels with non-dyadic scale
     inv_std = np.ones(c)
+    gamma[0], gamma[-1] = -abs(gamma[0]), abs(gamma[-1])  # always at least one gamma < 0 and one > 0
     if c >= 4:
         gamma[1], gamma[2] = 0.0, 0.0
     beta = np.zeros(c)
