@@ -31,10 +31,19 @@ def history_path(output: Path) -> Path:
 @click.option("--two-stage", is_flag=True, help="Train the discrete tanh net first, then the sign net from it.")
 @click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--method", type=click.Choice(["distribution", "ste", "ste-stochastic"]), default="distribution",
+              show_default=True, help="ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
-          train_limit, batch_size, output: Path) -> None:
+          train_limit, batch_size, method, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
+    if method != "distribution":  # issue 6: STE baselines (dnnc.train.ste), sign activations only
+        from dnnc.train.ste import train_ste_command
+
+        hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit, batch_size)
+        click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
+                   f"{100 * hist['test_error']:.2f} %)", err=True)
+        return
     from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, train_model
     from dnnc.train.checkpoint import save_checkpoint
 

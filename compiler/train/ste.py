@@ -192,3 +192,25 @@ def test_error(model: SteNet, dataset: str = "mnist10k") -> float:
     x, y = (torch.from_numpy(t) for t in load_dataset(dataset).split("test"))
     return error_rate(model, x.float(), y)
 
+
+
+def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
+                      dataset: str, train_limit: int | None, batch_size: int) -> dict:
+    """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
+    import json
+
+    from dnnc.fsutil import atomic_output_file
+
+    output = Path(output)
+    if output.suffix != ".onnx":
+        raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
+    res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
+                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True)
+    hist = {"arch": res["arch"], "weights": weights, "activation": "sign", "dataset": res["dataset"],
+            "best": res["best"], "options": res["options"], "history": res["history"],
+            "test_error": test_error(res["model"], dataset)}
+    with atomic_output_file(output.with_name(output.stem + ".history.json")) as tmp:
+        tmp.write_text(json.dumps(hist, indent=1) + "\n")
+        with atomic_output_file(output) as tmp_model:
+            export_ste(res["model"], res["input_shape"], tmp_model)
+    return hist
