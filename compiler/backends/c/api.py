@@ -1,0 +1,95 @@
+"""The C backend's three entry points (see dnnc.backends): compile, run, bench."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from dnnc.backends.c import emit
+from dnnc.backends.c.build import compile_exe, execute, is_bare_metal, write_harness
+from dnnc.backends.c.plan import make_plan
+from dnnc.errors import DnncError
+from dnnc.ir.model import IRModel
+from dnnc.ir.outputs import Outputs
+
+
+def compile(model: IRModel, target: dict, outdir: Path) -> None:
+    """Write the C library for `target` into `outdir` (an existing, empty directory)."""
+    emit.write(make_plan(model, target), target, Path(outdir))
+
+
+def _prepare(model: IRModel, target: dict, tmp: Path, template: str):
+    plan = make_plan(model, target)
+    lib = tmp / "lib"
+    lib.mkdir()
+    emit.write(plan, target, lib)
+    write_harness(plan, target, tmp, template, Path(template).stem)
+    return plan, lib
+
+
+def run(model: IRModel, target: dict, raw: np.ndarray, *, sanitize: bool = False, cc: str | None = None) -> Outputs:
+    """Outputs of the generated C on raw uint8 inputs (N, C, H, W), executed on the target (or its emulator)."""
+    raw = np.ascontiguousarray(raw)
+    if raw.dtype != np.uint8 or raw.shape[1:] != tuple(model.input_shape):
+        raise DnncError(f"inputs must be uint8 (N, {', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
+    with tempfile.TemporaryDirectory(prefix="dnnc-c-") as tmp:
+        tmp = Path(tmp)
+        plan, lib = _prepare(model, target, tmp, "harness.c.j2")
+        (tmp / "in.bin").write_bytes(raw.tobytes())
+        exe = compile_exe(target, lib, tmp, ["harness.c"], "harness.elf",
+                          ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"'], sanitize=sanitize, cc=cc)
+        execute(target, exe, tmp, timeout=60 + 0.05 * raw.shape[0])
+        k = plan.num_classes
+        rec = np.fromfile(tmp / "out.bin", np.uint32)
+    if rec.size != raw.shape[0] * (1 + 2 * k):
+        raise DnncError(f"target '{target['name']}': harness wrote {rec.size} words, expected {raw.shape[0] * (1 + 2 * k)}")
+    rec = rec.reshape(raw.shape[0], 1 + 2 * k)
+    return Outputs(acc=rec[:, 1:1 + k].view(np.int32).copy(), logits=rec[:, 1 + k:].view(np.float32).copy(),
+                   cls=rec[:, 0].astype(np.int64))
+
+
+def _sizes(target: dict, lib: Path, tmp: Path) -> dict:
+    """text/data/bss bytes of the compiled library object (the target's `size` tool, Berkeley format)."""
+    cmd = [target["cc"], *target.get("cpu_flags", []), *target.get("cflags", []), "-ffp-contract=off",
+           *emit.defines(target), f"-I{lib / 'runtime'}", f"-I{lib}", "-c", str(lib / "model.c"), "-o", "model.o"]
+    subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
+    out = subprocess.run([target["size"], "model.o"], cwd=tmp, check=True, capture_output=True, text=True).stdout
+    text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
+    return {"text_bytes": text, "data_bytes": data, "bss_bytes": bss, "flash_bytes": text + data,
+            "ram_bytes": data + bss}
+
+
+def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: int | None = None) -> dict:
+    """Cost per inference on the first input of `raw` (zeros if None).
+
+    Bare metal: exact-to-a-few instructions count per inference on the emulator (-icount shift=0, SysTick
+    over `repeat` back-to-back inferences). Host: median/min latency over `repeat` timed inferences.
+    Both: library sizes (text, data, bss) from the target's `size` tool.
+    """
+    shape = (1, *model.input_shape)
+    raw = np.zeros(shape, np.uint8) if raw is None else np.ascontiguousarray(raw[:1])
+    bare = is_bare_metal(target)
+    repeat = repeat or (3 if bare else 2000)
+    with tempfile.TemporaryDirectory(prefix="dnnc-bench-") as tmp:
+        tmp = Path(tmp)
+        plan, lib = _prepare(model, target, tmp, "bench.c.j2")
+        (tmp / "in.bin").write_bytes(raw.tobytes())
+        exe = compile_exe(target, lib, tmp, ["bench.c"], "bench.elf",
+                          ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"', f"-DDNNC_REPEAT={repeat}"])
+        execute(target, exe, tmp)
+        result = {"target": target["name"], "model": model.name, "arena_bytes": plan.arena_words * 4,
+                  "const_bytes": plan.flash_bytes, **_sizes(target, lib, tmp)}
+        if bare:
+            ticks, rep, empty = (int(v) for v in np.fromfile(tmp / "out.bin", np.uint32))
+            ns_per_tick = 1e9 / float(target["emulator"]["systick_hz"])
+            result["instructions"] = round((ticks - empty) * ns_per_tick / rep)
+            result["instructions_resolution"] = ns_per_tick / rep
+            result["repeat"] = rep
+        else:
+            ns = np.fromfile(tmp / "out.bin", np.uint64).astype(np.float64)
+            result.update(latency_us_median=float(np.median(ns)) / 1e3, latency_us_min=float(ns.min()) / 1e3,
+                          repeat=int(ns.size))
+    result["macs"] = sum(s.macs for s in plan.stages)
+    return result

@@ -1,0 +1,197 @@
+"""Render a C plan through templates/c/ into an output directory (library, runtime, build files, report).
+
+Deterministic: the same plan renders to byte-identical files (no dates, no absolute paths).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import jinja2
+import numpy as np
+from dnnc import __version__
+from dnnc.backends.c.plan import Array, Plan
+from dnnc.errors import DnncError
+from dnnc.resources import resource_dir
+
+CONV_FIELDS = (
+    "in_c",
+    "in_h",
+    "in_w",
+    "out_c",
+    "kh",
+    "kw",
+    "stride",
+    "pad",
+    "conv_h",
+    "conv_w",
+    "pool_k",
+    "pool_s",
+    "out_h",
+    "out_w",
+    "in_u8",
+    "in_mul",
+    "in_add",
+    "kpad",
+    "w16",
+    "kind",
+    "in_wpp",
+    "w",
+    "tot",
+    "tapsum",
+    "thr",
+    "flip",
+)
+DENSE_U8_FIELDS = (
+    "nin",
+    "nout",
+    "group",
+    "levels",
+    "vg",
+    "ngroups",
+    "chunk",
+    "in_mul",
+    "in_add",
+    "values",
+    "codes",
+)
+RUNTIME_HEADERS = ("dnnc_runtime.h", "dnnc_layers.h", "dnnc_bitact.h", "dnnc_intin.h", "dnnc_popcount.h")
+C_KEYWORDS = {
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+}
+
+
+def _literal(ctype: str, v) -> str:
+    if ctype == "float":
+        f = float(np.float32(v))
+        return f"{f.hex()}f"
+    v = int(v)
+    if ctype == "uint32_t":
+        return f"0x{v:08x}u"
+    if ctype == "int32_t" and v == -(2**31):
+        return "(-2147483647 - 1)"
+    return str(v)
+
+
+def carray(a: Array, per_line: int = 8) -> str:
+    """The comma-separated initializer of a const array (number formatting only)."""
+    per_line = 12 if a.ctype in ("int8_t", "uint8_t", "int16_t") else per_line
+    vals = [_literal(a.ctype, v) for v in a.values.reshape(-1).tolist()]
+    lines = ["    " + ", ".join(vals[i : i + per_line]) + "," for i in range(0, len(vals), per_line)]
+    return "\n".join(lines) if lines else "    0"
+
+
+def environment(subdir: str = "c") -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates") / subdir)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    env.filters["carray"] = carray
+    return env
+
+
+def defines(target: dict) -> list[str]:
+    return ["-DDNNC_POPCOUNT_BUILTIN"] if target.get("popcount") == "builtin" else []
+
+
+def _budget(used: int, budget: int) -> tuple[str, str]:
+    if not budget:
+        return "-", "n/a"
+    return f"{budget:,}", "yes" if used <= budget else "**no**"
+
+
+def context(plan: Plan, target: dict) -> dict:
+    if not plan.name.isidentifier() or plan.name in C_KEYWORDS:
+        raise DnncError(f"model name '{plan.name}' is not a valid C identifier")
+    c, h, w = plan.input_shape
+    for st in plan.stages:
+        st.scratch_bytes = 4 * sum(max(1, v) for v in st.scratch.values())
+    act_words = plan.arena["A"][1]
+    flash_fit = _budget(plan.flash_bytes, int(target.get("flash_bytes", 0)))
+    ram_fit = _budget(plan.arena_words * 4, int(target.get("ram_bytes", 0)))
+    return {
+        "name": plan.name,
+        "NAME": plan.name.upper(),
+        "version": __version__,
+        "target": target["name"],
+        "in_c": c,
+        "in_h": h,
+        "in_w": w,
+        "num_classes": plan.num_classes,
+        "stages": plan.stages,
+        "arena": plan.arena,
+        "arena_words": plan.arena_words,
+        "conv_fields": CONV_FIELDS,
+        "dense_u8_fields": DENSE_U8_FIELDS,
+        "cc": target["cc"],
+        "ar": target["ar"],
+        "cpu_flags": target.get("cpu_flags", []),
+        "cflags": target.get("cflags", []),
+        "warn_flags": target.get("warn_flags", []),
+        "defines": defines(target),
+        "flash_bytes": plan.flash_bytes,
+        "arena_bytes": plan.arena_words * 4,
+        "act_bytes": act_words * 4,
+        "scratch_bytes": (plan.arena_words - 2 * act_words) * 4,
+        "flash_budget": flash_fit[0],
+        "flash_fits": flash_fit[1],
+        "ram_budget": ram_fit[0],
+        "ram_fits": ram_fit[1],
+    }
+
+
+def write(plan: Plan, target: dict, outdir: Path) -> None:
+    """Write model.h, model.c, runtime/, Makefile, CMakeLists.txt and report.md into outdir."""
+    env = environment()
+    ctx = context(plan, target)
+    outdir = Path(outdir)
+    for tpl, out in (
+        ("model.h.j2", "model.h"),
+        ("model.c.j2", "model.c"),
+        ("Makefile.j2", "Makefile"),
+        ("CMakeLists.txt.j2", "CMakeLists.txt"),
+        ("report.md.j2", "report.md"),
+    ):
+        (outdir / out).write_text(env.get_template(tpl).render(**ctx))
+    rt = outdir / "runtime"
+    rt.mkdir(exist_ok=True)
+    for hdr in RUNTIME_HEADERS:
+        shutil.copyfile(resource_dir("runtime") / hdr, rt / hdr)

@@ -1,0 +1,394 @@
+"""Lower a backend-facing IRModel to a C plan: packed constant arrays, layer descriptors and an arena map.
+
+The plan is plain data (dicts, lists, numpy arrays) that templates/c/ renders; no C text is built here.
+Stages: every Linear with what follows it: [MaxPool] Threshold (hidden) or OutputAffine ArgMax (output).
+Packing follows runtime/dnnc_runtime.h (bit 1 = +1, LSB first, zero padding, conv activations HWC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from dnnc.errors import DnncError
+from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+
+# sorted weight codes -> (runtime kind macro, planes); see runtime/dnnc_bitact.h
+KINDS = {
+    (-1, 1): ("DNNC_W_BINARY", 1),
+    (-1, 0, 1): ("DNNC_W_TERNARY", 2),
+    (-3, -1, 1, 3): ("DNNC_W_QUATER", 2),
+    (-2, -1, 0, 1, 2): ("DNNC_W_QUINARY", 3),
+}
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass
+class Array:
+    """One const array of the generated model.c."""
+
+    name: str
+    ctype: str  # uint32_t, int32_t, int16_t, int8_t, uint8_t, float
+    values: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size * np.dtype(_NP[self.ctype]).itemsize)
+
+
+_NP = {
+    "uint32_t": np.uint32,
+    "int32_t": np.int32,
+    "int16_t": np.int16,
+    "int8_t": np.int8,
+    "uint8_t": np.uint8,
+    "float": np.float32,
+}
+
+
+@dataclass
+class Stage:
+    name: str
+    op: str  # dense_u8 | dense_bits | conv | output
+    fields: dict  # descriptor struct fields (ints or array names)
+    arrays: list[Array] = field(default_factory=list)
+    weight_bytes: int = 0
+    threshold_bytes: int = 0
+    scratch: dict = field(default_factory=dict)  # buffer name -> words
+    in_buf: str = "raw"  # raw | A | B
+    out_buf: str = ""  # A | B | "" (output stage)
+    out_words: int = 0
+    src: str = ""  # the IR layers, for comments and report
+    macs: int = 0
+
+
+@dataclass
+class Plan:
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    stages: list[Stage]
+    arena: dict  # buffer -> (offset_words, words)
+    arena_words: int
+    out_acc: str  # scratch buffer holding the output accumulators
+
+    @property
+    def flash_bytes(self) -> int:
+        return sum(a.nbytes for s in self.stages for a in s.arrays)
+
+
+def _pack_bits(bits: np.ndarray) -> np.ndarray:
+    """bool (..., nwords*32) -> uint32 (..., nwords), element i at bit i % 32 of word i // 32."""
+    b = bits.reshape(*bits.shape[:-1], -1, 32).astype(np.uint64)
+    return (b << np.arange(32, dtype=np.uint64)).sum(axis=-1).astype(np.uint32)
+
+
+def _planes(wfull: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
+    """Weights scattered to packed positions (O, nwords*32) -> interleaved planes (O, nwords*planes)."""
+    kind = KINDS[values][0]
+    mag = np.abs(wfull.astype(np.int16))
+    planes = [wfull > 0]
+    if kind == "DNNC_W_TERNARY":
+        planes.append(mag == 1)
+    elif kind == "DNNC_W_QUATER":
+        planes.append(mag == 3)
+    elif kind == "DNNC_W_QUINARY":
+        planes += [mag == 1, mag == 2]
+    words = np.stack([_pack_bits(p) for p in planes], axis=-1)  # (O, nwords, planes)
+    return words.reshape(words.shape[0], -1)
+
+
+def _thresholds(thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """(int32 thr, flip bools) so that out = (acc >= thr) XOR flip (runtime dnnc_threshold_pack)."""
+    out_t = np.full(thr.direction.shape, I32_MIN, np.int64)
+    flip = np.zeros(thr.direction.shape, bool)
+    for c, (d, t) in enumerate(zip(thr.direction.tolist(), thr.threshold.tolist())):
+        if d == 0:  # constant channel
+            flip[c] = int(thr.const[c]) < 0
+            continue
+        t = int(t) if d > 0 else int(t) + 1  # acc <= t  <=>  not (acc >= t + 1)
+        if t <= I32_MIN:  # acc >= t always holds
+            flip[c] = d < 0
+        elif t > I32_MAX:  # acc >= t never holds
+            flip[c] = d > 0
+        else:
+            out_t[c], flip[c] = t, d < 0
+    return out_t.astype(np.int32), flip
+
+
+def _flip_words(flip: np.ndarray) -> np.ndarray:
+    n = flip.shape[0]
+    padded = np.zeros(-(-n // 32) * 32, bool)
+    padded[:n] = flip
+    return _pack_bits(padded)
+
+
+def _input_positions(layer: Linear, in_layout: tuple) -> tuple[np.ndarray, int]:
+    """Packed bit position of every IR input element (C, H, W order) and the packed word count."""
+    if in_layout[0] == "vec":
+        n = in_layout[1]
+        return np.arange(n), -(-n // 32)
+    _, c, h, w, wpp = in_layout
+    ci, yi, xi = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
+    return ((yi * w + xi) * wpp * 32 + ci).reshape(-1), h * w * wpp
+
+
+class _Planner:
+    def __init__(self, model: IRModel, target: dict):
+        self.model = model
+        self.target = target
+        self.lut_bytes = int(target.get("lut_bytes", 32768))
+
+    def check_kind(self, layer: Linear) -> tuple[str, int]:
+        values = tuple(int(v) for v in layer.weight_values)
+        if values not in KINDS:
+            raise DnncError(
+                f"layer '{layer.name}': weight values {values} are not a supported set "
+                f"(binary, ternary, quaternary, quinary)"
+            )
+        return KINDS[values]
+
+    def dense_u8(self, layer: Linear, st: Stage) -> None:
+        values = tuple(int(v) for v in layer.weight_values)
+        levels = len(values)
+        group = {2: 8, 3: 5, 4: 4, 5: 3}[levels]
+        vg = levels**group
+        o, n = layer.weight.shape
+        ngroups = -(-n // group)
+        digits = np.zeros((o, ngroups * group), np.int64)
+        digits[:, :n] = np.searchsorted(np.array(values), layer.weight.astype(np.int64))
+        codes = (digits.reshape(o, ngroups, group) * levels ** np.arange(group)).sum(axis=-1).astype(np.uint8)
+        chunk = max(1, min(ngroups, self.lut_bytes // (4 * vg)))
+        st.arrays += [
+            Array(f"{st.name}_values", "int8_t", np.array(values, np.int8)),
+            Array(f"{st.name}_codes", "uint8_t", codes.reshape(-1)),
+        ]
+        st.weight_bytes = codes.size
+        st.fields.update(
+            nin=n,
+            nout=o,
+            group=group,
+            levels=levels,
+            vg=vg,
+            ngroups=ngroups,
+            chunk=chunk,
+            in_mul=layer.in_mul,
+            in_add=layer.in_add,
+            values=f"{st.name}_values",
+            codes=f"{st.name}_codes",
+        )
+        st.scratch.update(u=ngroups * group, tab=chunk * vg, acc=o)
+        st.macs = o * n
+
+    def dense_bits(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
+        kind, _ = self.check_kind(layer)
+        o = layer.weight.shape[0]
+        w2 = layer.weight.reshape(o, -1)
+        pos, nwords = _input_positions(layer, in_layout)
+        if pos.shape[0] != w2.shape[1]:
+            raise DnncError(
+                f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
+            )
+        wfull = np.zeros((o, nwords * 32), np.int8)
+        wfull[:, pos] = w2
+        planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
+        tot = np.abs(w2.astype(np.int64)).sum(axis=1).astype(np.int32)
+        st.arrays += [
+            Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
+            Array(f"{st.name}_tot", "int32_t", tot),
+        ]
+        st.weight_bytes = planes.size * 4 + tot.size * 4
+        st.fields.update(kind=kind, n=nwords, nout=o, w=f"{st.name}_w", tot=f"{st.name}_tot")
+        st.scratch.update(acc=o)
+        st.macs = o * w2.shape[1]
+
+    def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
+        o, c, kh, kw = layer.weight.shape
+        _, h, w = layer.in_shape
+        s, p = layer.stride, layer.pad
+        ch, cw = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        pk, ps = (pool.k, pool.stride) if pool else (1, 1)
+        oh, ow = (ch - pk) // ps + 1, (cw - pk) // ps + 1
+        f = {
+            "in_c": c,
+            "in_h": h,
+            "in_w": w,
+            "out_c": o,
+            "kh": kh,
+            "kw": kw,
+            "stride": s,
+            "pad": p,
+            "conv_h": ch,
+            "conv_w": cw,
+            "pool_k": pk,
+            "pool_s": ps,
+            "out_h": oh,
+            "out_w": ow,
+            "in_u8": 0,
+            "in_mul": layer.in_mul,
+            "in_add": layer.in_add,
+            "kpad": 0,
+            "w16": "NULL",
+            "kind": "DNNC_W_BINARY",
+            "in_wpp": 0,
+            "w": "NULL",
+            "tot": "NULL",
+            "tapsum": "NULL",
+        }
+        if layer.in_dtype == "UINT8":
+            umax = max(abs(layer.in_add), abs(255 * layer.in_mul + layer.in_add))
+            if umax > 32767:
+                raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
+            k = c * kh * kw
+            kpad = k + (k % 2)
+            w16 = np.zeros((o, kpad), np.int16)
+            w16[:, :k] = layer.weight.reshape(o, -1)
+            st.arrays.append(Array(f"{st.name}_w16", "int16_t", w16.reshape(-1)))
+            st.weight_bytes = w16.size * 2
+            f.update(in_u8=1, kpad=kpad, w16=f"{st.name}_w16")
+            st.scratch.update(col=-(-kpad // 2), uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
+        else:
+            if in_layout[0] != "hwc":
+                raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
+            kind, _ = self.check_kind(layer)
+            wpp = in_layout[4]
+            wfull = np.zeros((o, kh, kw, wpp * 32), np.int8)
+            wfull[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
+            planes = _planes(wfull.reshape(o, -1), tuple(int(v) for v in layer.weight_values))
+            tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
+            tapsum = layer.weight.astype(np.int64).sum(axis=1).reshape(o, -1).astype(np.int16)
+            st.arrays += [
+                Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
+                Array(f"{st.name}_tot", "int32_t", tot),
+                Array(f"{st.name}_tapsum", "int16_t", tapsum.reshape(-1)),
+            ]
+            st.weight_bytes = planes.size * 4 + tot.size * 4 + tapsum.size * 2
+            f.update(
+                kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", tapsum=f"{st.name}_tapsum"
+            )
+            st.scratch.update(col=kh * kw * wpp, uimg=0)
+        st.scratch.update(acc=o, mx=o)
+        st.fields.update(f)
+        st.macs = o * ch * cw * c * kh * kw
+        wpp_out = -(-o // 32)
+        return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
+
+    def plan(self) -> Plan:
+        layers = list(self.model.layers)
+        if len(self.model.input_shape) != 3:
+            raise DnncError(
+                f"model '{self.model.name}': input shape {self.model.input_shape} is not (C, H, W)"
+            )
+        stages: list[Stage] = []
+        in_layout: tuple = ("raw",)
+        i, bufs = 0, ("A", "B")
+        while i < len(layers):
+            layer = layers[i]
+            if not isinstance(layer, Linear):
+                raise DnncError(f"layer '{layer.name}': expected a Linear layer, got {type(layer).__name__}")
+            if (layer.in_dtype == "UINT8") != (i == 0):
+                raise DnncError(f"layer '{layer.name}': only the first layer may read the raw input")
+            nxt = layers[i + 1 : i + 4]
+            st = Stage(
+                name=f"L{len(stages)}",
+                op="",
+                fields={},
+                src=layer.name,
+                in_buf="raw" if i == 0 else bufs[(len(stages) - 1) % 2],
+            )
+            pool = nxt[0] if nxt and isinstance(nxt[0], MaxPool) else None
+            rest = nxt[1:] if pool else nxt
+            if rest and isinstance(rest[0], Threshold):
+                thr = rest[0]
+                st.out_buf = bufs[len(stages) % 2]
+                if layer.kind == "conv":
+                    st.op = "conv"
+                    in_layout, st.out_words = self.conv(layer, st, in_layout, pool)
+                elif pool is not None:
+                    raise DnncError(f"layer '{pool.name}': max-pool after a dense layer is not supported")
+                else:
+                    self._dense(layer, st, in_layout)
+                    in_layout = ("vec", layer.weight.shape[0])
+                    st.out_words = -(-layer.weight.shape[0] // 32)
+                t, flip = _thresholds(thr)
+                st.arrays += [
+                    Array(f"{st.name}_thr", "int32_t", t),
+                    Array(f"{st.name}_flip", "uint32_t", _flip_words(flip)),
+                ]
+                st.threshold_bytes = t.size * 4 + _flip_words(flip).size * 4
+                st.fields.update(thr=f"{st.name}_thr", flip=f"{st.name}_flip")
+                st.src += f" + {thr.name}" if pool is None else f" + {pool.name} + {thr.name}"
+                i += 2 + (pool is not None)
+            elif (
+                len(rest) >= 2
+                and pool is None
+                and isinstance(rest[0], OutputAffine)
+                and isinstance(rest[1], ArgMax)
+                and layer.kind == "dense"
+            ):
+                aff = rest[0]
+                self._dense(layer, st, in_layout)
+                st.op = "output"
+                st.fields["inner"] = "dense_u8" if layer.in_dtype == "UINT8" else "dense_bits"
+                k = layer.weight.shape[0]
+                st.arrays += [
+                    Array(f"{st.name}_scale", "float", aff.scale.astype(np.float32)),
+                    Array(f"{st.name}_bias", "float", aff.bias.astype(np.float32)),
+                ]
+                if not (np.all(np.isfinite(aff.scale)) and np.all(np.isfinite(aff.bias))):
+                    raise DnncError(f"layer '{aff.name}': scale/bias must be finite")
+                st.fields.update(k=k, scale=f"{st.name}_scale", bias=f"{st.name}_bias")
+                st.src += f" + {aff.name} + {rest[1].name}"
+                stages.append(st)
+                if i + 3 != len(layers):
+                    raise DnncError(f"layer '{layers[i + 3].name}': layers after the output layer")
+                break
+            else:
+                raise DnncError(
+                    f"layer '{layer.name}': unsupported layer sequence after it "
+                    f"({', '.join(type(x).__name__ for x in nxt)})"
+                )
+            stages.append(st)
+        if not stages or stages[-1].op != "output":
+            raise DnncError(f"model '{self.model.name}': no output layer (Linear + OutputAffine + ArgMax)")
+        return self._arena(stages)
+
+    def _dense(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
+        if layer.in_dtype == "UINT8":
+            st.op = "dense_u8"
+            self.dense_u8(layer, st)
+        else:
+            st.op = "dense_bits"
+            self.dense_bits(layer, st, in_layout)
+
+    def _arena(self, stages: list[Stage]) -> Plan:
+        act = max([s.out_words for s in stages] + [1])
+        arena = {"A": (0, act), "B": (act, act)}
+        off = 2 * act
+        names = sorted({k for s in stages for k in s.scratch})
+        # scratch buffers are reused across stages: each stage lays its own out from `off`
+        scratch_words = 0
+        for s in stages:
+            o = 0
+            s.fields["_off"] = {}
+            for k in ("u", "tab", "uimg", "col", "acc", "mx"):
+                if k in s.scratch:
+                    s.fields["_off"][k] = off + o
+                    o += max(1, s.scratch[k])
+            scratch_words = max(scratch_words, o)
+        del names
+        return Plan(
+            name=self.model.name,
+            input_shape=tuple(self.model.input_shape),
+            num_classes=self.model.num_classes,
+            stages=stages,
+            arena=arena,
+            arena_words=off + scratch_words,
+            out_acc="acc",
+        )
+
+
+def make_plan(model: IRModel, target: dict) -> Plan:
+    if not model.is_lowered():
+        raise DnncError(f"model '{model.name}': IR is not lowered (run the pass pipeline first)")
+    return _Planner(model, target).plan()

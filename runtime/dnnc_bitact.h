@@ -1,0 +1,137 @@
+/* dnnc runtime: dot products of discrete weights with bit-packed ±1 activations. C99, header only.
+ *
+ * Activations follow the packing convention of dnnc_runtime.h (bit 1 = +1, LSB first, zero padding).
+ * Weights of one output are stored word by word, the planes of a word adjacent ("interleaved"):
+ *
+ *   kind            planes per word      weight = sign * magnitude
+ *   DNNC_W_BINARY   s                    s: 1 = +1, 0 = -1                     |w| = 1
+ *   DNNC_W_TERNARY  s, m                 m: 1 = nonzero                        |w| = m
+ *   DNNC_W_QUATER   s, b1                codes {-3,-1,1,3}                      |w| = 1 + 2*b1
+ *   DNNC_W_QUINARY  s, b0, b1            codes {-2,-1,0,1,2}                    |w| = b0 + 2*b1
+ *
+ * Every plane holds 0 in padding positions (and s = 0 where w = 0). With d = s XOR x (1 where the
+ * product w*x is negative) the functions return the weighted disagreement count
+ *     cnt = sum_i |w_i| * d_i,      so that      sum_i w_i x_i = tot - 2 * cnt,
+ * where tot = sum_i |w_i| over the real inputs is a compile-time constant per output. Padding bits
+ * give d = 0 (binary/quaternary) or are masked (ternary/quinary), so padding never changes a sum.
+ */
+#ifndef DNNC_BITACT_H
+#define DNNC_BITACT_H
+
+#include <stdint.h>
+
+#include "dnnc_popcount.h"
+
+#define DNNC_W_BINARY 0
+#define DNNC_W_TERNARY 1
+#define DNNC_W_QUATER 2
+#define DNNC_W_QUINARY 3
+
+static inline int32_t dnnc_planes(int32_t kind)
+{
+    return kind == DNNC_W_BINARY ? 1 : (kind == DNNC_W_QUINARY ? 3 : 2);
+}
+
+/* Harley-Seal: 8 words per step through a carry-save tree, one popcount per 8 words. `D(j)` is the
+ * disagreement word j. Used by the binary and ternary kernels, the hot loops of hidden layers. */
+#define DNNC_HS_COUNT(n, D, result)                                                                \
+    do {                                                                                           \
+        uint32_t ones_ = 0, twos_ = 0, fours_ = 0, tot8_ = 0;                                      \
+        int32_t j_ = 0;                                                                            \
+        for (; j_ + 8 <= (n); j_ += 8) {                                                           \
+            uint32_t d0_ = D(j_), d1_ = D(j_ + 1), d2_ = D(j_ + 2), d3_ = D(j_ + 3);               \
+            uint32_t ta_, tb_, fa_, fb_, e_;                                                       \
+            DNNC_CSA(ta_, ones_, ones_, d0_, d1_);                                                 \
+            DNNC_CSA(tb_, ones_, ones_, d2_, d3_);                                                 \
+            DNNC_CSA(fa_, twos_, twos_, ta_, tb_);                                                 \
+            d0_ = D(j_ + 4); d1_ = D(j_ + 5); d2_ = D(j_ + 6); d3_ = D(j_ + 7);                    \
+            DNNC_CSA(ta_, ones_, ones_, d0_, d1_);                                                 \
+            DNNC_CSA(tb_, ones_, ones_, d2_, d3_);                                                 \
+            DNNC_CSA(fb_, twos_, twos_, ta_, tb_);                                                 \
+            DNNC_CSA(e_, fours_, fours_, fa_, fb_);                                                \
+            tot8_ += dnnc_popcount32(e_);                                                          \
+        }                                                                                          \
+        (result) = 8u * tot8_ + 4u * dnnc_popcount32(fours_) + 2u * dnnc_popcount32(twos_)         \
+                   + dnnc_popcount32(ones_);                                                       \
+        for (; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_));                                 \
+    } while (0)
+
+static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t r;
+#define DNNC_D_(j) (w[(j)] ^ x[(j)])
+    DNNC_HS_COUNT(n, DNNC_D_, r);
+#undef DNNC_D_
+    return r;
+}
+
+static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t r;
+#define DNNC_D_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
+    DNNC_HS_COUNT(n, DNNC_D_, r);
+#undef DNNC_D_
+    return r;
+}
+
+static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t c1 = 0, c2 = 0;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        uint32_t d = w[2 * j] ^ x[j];
+        c1 += dnnc_popcount32(d);
+        c2 += dnnc_popcount32(d & w[2 * j + 1]);
+    }
+    return c1 + 2u * c2;
+}
+
+static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t c1 = 0, c2 = 0;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        uint32_t d = w[3 * j] ^ x[j];
+        c1 += dnnc_popcount32(d & w[3 * j + 1]);
+        c2 += dnnc_popcount32(d & w[3 * j + 2]);
+    }
+    return c1 + 2u * c2;
+}
+
+/* Weighted disagreement count of one output's weights `w` (n words, planes interleaved) with x. */
+static inline uint32_t dnnc_count(int32_t kind, const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    switch (kind) {
+    case DNNC_W_BINARY: return dnnc_count_binary(w, x, n);
+    case DNNC_W_TERNARY: return dnnc_count_ternary(w, x, n);
+    case DNNC_W_QUATER: return dnnc_count_quater(w, x, n);
+    default: return dnnc_count_quinary(w, x, n);
+    }
+}
+
+/* acc[o] = sum_i w[o][i] x[i] for nout outputs; x has n words, w is [nout][n][planes]. */
+static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_t *tot, const uint32_t *x,
+                                   int32_t n, int32_t nout, int32_t *acc)
+{
+    const int32_t stride = n * dnnc_planes(kind);
+    int32_t o;
+    for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count(kind, w + o * stride, x, n);
+}
+
+/* Fused threshold-and-pack: bit o of out = (acc[o] >= thr[o]) XOR flip bit o, padding bits 0.
+ * A channel with direction -1 (out = +1 iff acc <= t) is stored as thr = t + 1 with its flip bit set;
+ * a constant channel as thr = INT32_MIN with flip = 0 (+1) or 1 (-1). */
+static inline void dnnc_threshold_pack(const int32_t *acc, int32_t n, const int32_t *thr, const uint32_t *flip,
+                                       uint32_t *out)
+{
+    int32_t wi, nw = (n + 31) / 32;
+    for (wi = 0; wi < nw; wi++) {
+        uint32_t bits = 0;
+        int32_t b, lim = n - 32 * wi < 32 ? n - 32 * wi : 32;
+        const int32_t *a = acc + 32 * wi, *t = thr + 32 * wi;
+        for (b = 0; b < lim; b++) bits |= (uint32_t)(a[b] >= t[b]) << b;
+        out[wi] = bits ^ flip[wi];
+    }
+}
+
+#endif /* DNNC_BITACT_H */

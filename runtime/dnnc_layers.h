@@ -1,0 +1,144 @@
+/* dnnc runtime: layer drivers that generated code calls (descriptor structs + one call per layer).
+ * C99, header only, no allocation: every buffer is a pointer into the caller's arena. */
+#ifndef DNNC_LAYERS_H
+#define DNNC_LAYERS_H
+
+#include <stdint.h>
+
+#include "dnnc_bitact.h"
+#include "dnnc_intin.h"
+
+/* First layer, dense, on the raw input (table lookup, see dnnc_intin.h). */
+typedef struct {
+    int32_t nin, nout;         /* inputs (C*H*W of the raw input), outputs */
+    int32_t group, levels, vg; /* inputs per code byte, weight levels, levels^group table entries */
+    int32_t ngroups, chunk;    /* code bytes per output (row length), groups per table chunk */
+    int32_t in_mul, in_add;    /* u = in_mul * p + in_add */
+    const int8_t *values;      /* [levels] sorted weight codes */
+    const uint8_t *codes;      /* [nout][ngroups] */
+} dnnc_dense_u8_t;
+
+/* u: int32[ngroups*group], tab: int32[chunk*vg], acc: int32[nout]. */
+static inline void dnnc_dense_u8(const dnnc_dense_u8_t *L, const uint8_t *raw, int32_t *u, int32_t *tab, int32_t *acc)
+{
+    int32_t c0, o;
+    dnnc_input_u(raw, L->nin, L->ngroups * L->group, L->in_mul, L->in_add, u);
+    for (c0 = 0; c0 < L->ngroups; c0 += L->chunk) {
+        const int32_t nc = L->ngroups - c0 < L->chunk ? L->ngroups - c0 : L->chunk;
+        dnnc_lut_build(u, L->group, L->levels, L->vg, L->values, c0, nc, tab);
+        for (o = 0; o < L->nout; o++) {
+            const int32_t s = dnnc_lut_sum(tab, L->codes + o * L->ngroups + c0, nc, L->vg);
+            acc[o] = c0 ? acc[o] + s : s;
+        }
+    }
+}
+
+/* Conv (+ optional max-pool on accumulators) + threshold-and-pack, on the raw input or packed bits.
+ * Packed activations are HWC: pixel (y, x) owns words [(y*W + x)*wpp, +wpp), wpp = ceil(C/32). */
+typedef struct {
+    int32_t in_c, in_h, in_w, out_c, kh, kw, stride, pad;
+    int32_t conv_h, conv_w;    /* conv output size */
+    int32_t pool_k, pool_s;    /* max-pool window and stride (1, 1 = no pool) */
+    int32_t out_h, out_w;      /* output size after pooling */
+    int32_t in_u8;             /* 1: first layer on the raw input */
+    int32_t in_mul, in_add;    /* raw input: u = in_mul * p + in_add */
+    int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
+    const int16_t *w16;        /* raw input: [out_c][kpad] weights, order (c, ky, kx) */
+    int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
+    const uint32_t *w;         /* packed input: [out_c][kh*kw*in_wpp][planes], taps (ky, kx) */
+    const int32_t *tot;        /* packed input: [out_c] sum of |w| over the whole window */
+    const int16_t *tapsum;     /* packed input: [out_c][kh*kw] sum over channels of w at a tap */
+    const int32_t *thr;        /* [out_c] thresholds (see dnnc_threshold_pack) */
+    const uint32_t *flip;      /* [out_wpp] flip bits, the same for every pixel */
+} dnnc_conv_t;
+
+/* Accumulators of all outputs at conv pixel (oy, ox) from packed input x. Padded taps are gathered as
+ * all-zero words (i.e. computed as -1 activations, contributing -sum_c w) and corrected by +tapsum. */
+static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x, int32_t oy, int32_t ox,
+                                        uint32_t *col, int32_t *acc)
+{
+    const int32_t wpp = L->in_wpp, taps = L->kh * L->kw;
+    const int32_t y0 = oy * L->stride - L->pad, x0 = ox * L->stride - L->pad;
+    int32_t ky, kx, j, o, border = 0;
+    for (ky = 0; ky < L->kh; ky++) {
+        for (kx = 0; kx < L->kw; kx++) {
+            const int32_t iy = y0 + ky, ix = x0 + kx;
+            uint32_t *dst = col + (ky * L->kw + kx) * wpp;
+            if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w) {
+                for (j = 0; j < wpp; j++) dst[j] = 0;
+                border = 1;
+            } else {
+                const uint32_t *src = x + (iy * L->in_w + ix) * wpp;
+                for (j = 0; j < wpp; j++) dst[j] = src[j];
+            }
+        }
+    }
+    dnnc_dense_bits(L->kind, L->w, L->tot, col, taps * wpp, L->out_c, acc);
+    if (!border) return;
+    for (ky = 0; ky < L->kh; ky++) {
+        for (kx = 0; kx < L->kw; kx++) {
+            const int32_t iy = y0 + ky, ix = x0 + kx;
+            if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w)
+                for (o = 0; o < L->out_c; o++) acc[o] += L->tapsum[o * taps + ky * L->kw + kx];
+        }
+    }
+}
+
+/* Accumulators of all outputs at conv pixel (oy, ox) from the padded u image. */
+static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg, int32_t oy, int32_t ox, int16_t *col,
+                                      int32_t *acc)
+{
+    const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad;
+    int32_t c, ky, kx, o, k = 0;
+    for (c = 0; c < L->in_c; c++) {
+        for (ky = 0; ky < L->kh; ky++) {
+            const int16_t *row = uimg + (c * hp + oy * L->stride + ky) * wp + ox * L->stride;
+            for (kx = 0; kx < L->kw; kx++) col[k++] = row[kx];
+        }
+    }
+    for (; k < L->kpad; k++) col[k] = 0;
+    for (o = 0; o < L->out_c; o++) acc[o] = dnnc_dot16(L->w16 + o * L->kpad, col, L->kpad / 2);
+}
+
+/* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
+ * Scratch: col (int16[kpad] or uint32[kh*kw*in_wpp]), uimg (int16, raw input only), acc, mx (int32[out_c]). */
+static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col, int16_t *uimg,
+                             int32_t *acc, int32_t *mx)
+{
+    const int32_t out_wpp = (L->out_c + 31) / 32;
+    int32_t py, px, wy, wx, o;
+    if (L->in_u8)
+        dnnc_input_uimg((const uint8_t *)in, L->in_c, L->in_h, L->in_w, L->pad, L->in_mul, L->in_add, uimg);
+    for (py = 0; py < L->out_h; py++) {
+        for (px = 0; px < L->out_w; px++) {
+            for (wy = 0; wy < L->pool_k; wy++) {
+                for (wx = 0; wx < L->pool_k; wx++) {
+                    const int32_t oy = py * L->pool_s + wy, ox = px * L->pool_s + wx;
+                    if (L->in_u8)
+                        dnnc_conv_u8_pixel(L, uimg, oy, ox, (int16_t *)col, acc);
+                    else
+                        dnnc_conv_bits_pixel(L, (const uint32_t *)in, oy, ox, (uint32_t *)col, acc);
+                    for (o = 0; o < L->out_c; o++)
+                        if ((wy == 0 && wx == 0) || acc[o] > mx[o]) mx[o] = acc[o];
+                }
+            }
+            dnnc_threshold_pack(mx, L->out_c, L->thr, L->flip, out + (py * L->out_w + px) * out_wpp);
+        }
+    }
+}
+
+/* Output layer: logits[k] = float32(float32(float32(acc[k]) * scale[k]) + bias[k]) (two roundings; build
+ * with -ffp-contract=off), returns the lowest index of the maximum logit. */
+static inline int32_t dnnc_output(const int32_t *acc, int32_t k, const float *scale, const float *bias, float *logits)
+{
+    int32_t i, best = 0;
+    for (i = 0; i < k; i++) {
+        const float prod = (float)acc[i] * scale[i];
+        const float sum = prod + bias[i];
+        logits[i] = sum;
+        if (sum > logits[best]) best = i;
+    }
+    return best;
+}
+
+#endif /* DNNC_LAYERS_H */

@@ -1,0 +1,36 @@
+/* dnnc runtime: population count and carry-save accumulation of 32-bit words. C99, header only.
+ *
+ * Strategy is chosen per target (targets/<t>.toml, key `popcount`, passed as a -D flag):
+ *   DNNC_POPCOUNT_BUILTIN  __builtin_popcount (one instruction on hosts that have one);
+ *   default (SWAR)         branch-free shifts and masks, for cores without a popcount instruction such
+ *                          as the Cortex-M4 (there the builtin is a libgcc call of ~14 instructions).
+ * Long runs of words are counted with a Harley-Seal carry-save adder tree (dnnc_bitact.h), so the SWAR
+ * count runs once per 8 words instead of once per word.
+ */
+#ifndef DNNC_POPCOUNT_H
+#define DNNC_POPCOUNT_H
+
+#include <stdint.h>
+
+static inline uint32_t dnnc_popcount32(uint32_t x)
+{
+#if defined(DNNC_POPCOUNT_BUILTIN)
+    return (uint32_t)__builtin_popcount(x);
+#else
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+    return (x * 0x01010101u) >> 24;
+#endif
+}
+
+/* Carry-save adder on bit vectors: a + b + c == 2*hi + lo in every bit position.
+ * `hi` must not alias a, b or c; `lo` may alias a. */
+#define DNNC_CSA(hi, lo, a, b, c)                                                                  \
+    do {                                                                                           \
+        uint32_t dnnc_u_ = (a) ^ (b);                                                              \
+        (hi) = ((a) & (b)) | (dnnc_u_ & (c));                                                      \
+        (lo) = dnnc_u_ ^ (c);                                                                      \
+    } while (0)
+
+#endif /* DNNC_POPCOUNT_H */

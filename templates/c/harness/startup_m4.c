@@ -1,0 +1,34 @@
+/* Minimal Cortex-M4F startup for bare-metal dnnc builds (QEMU mps2-an386 or a real part): vector table,
+ * FPU enable in CPACR, .data copy, .bss clear, main(), then semihosting exit with main's status. */
+#include <stdint.h>
+
+#include "dnnc_io.h"
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+int main(void);
+
+void dnnc_reset_handler(void);
+void dnnc_fault_handler(void);
+
+void dnnc_reset_handler(void)
+{
+    volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
+    uint32_t *src = &_sidata, *dst = &_sdata;
+    *cpacr |= 0xFu << 20; /* CP10, CP11: full access to the FPU */
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    while (dst < &_edata) *dst++ = *src++;
+    for (dst = &_sbss; dst < &_ebss;) *dst++ = 0;
+    dnnc_exit(main());
+}
+
+void dnnc_fault_handler(void)
+{
+    dnnc_puts("dnnc: fault\n");
+    dnnc_exit(1);
+}
+
+__attribute__((section(".isr_vector"), used)) static void (*const dnnc_vectors[16])(void) = {
+    (void (*)(void))(uintptr_t)&_estack, dnnc_reset_handler, dnnc_fault_handler, dnnc_fault_handler,
+    dnnc_fault_handler, dnnc_fault_handler, dnnc_fault_handler, 0, 0, 0, 0, dnnc_fault_handler,
+    dnnc_fault_handler, 0, dnnc_fault_handler, dnnc_fault_handler,
+};
