@@ -18,13 +18,14 @@ def _u_kind(lo: int, hi: int) -> str:
     return "i16" if -(2**15) <= lo and hi < 2**15 else "i32"
 
 
-def _mvau_weights(layer: Linear) -> np.ndarray:
-    """(MH, MW) weight matrix with columns in stream order."""
+def _mvau_weights(layer: Linear, fmap: tuple[int, ...]) -> np.ndarray:
+    """(MH, MW) weight matrix with columns in stream order; `fmap` is the (C, H, W) shape the stream
+    feeding this layer carries (the IR may already show a dense layer's input as flat)."""
     w = layer.weight.astype(np.int8)
     if layer.kind == "conv":
         return w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)  # (O, kh, kw, C)
-    shape = tuple(layer.in_shape)
-    if len(shape) == 3 and shape[1] * shape[2] > 1:
+    shape = tuple(fmap)
+    if len(shape) == 3 and shape[1] * shape[2] > 1 and int(np.prod(shape)) == w.shape[1]:
         c, h, wd = shape
         return w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
     return w.reshape(w.shape[0], -1)
@@ -52,6 +53,7 @@ def lower(model: IRModel) -> list[Stage]:
     kind = "u8"  # kind of the stream feeding the next stage
     i = 0
     n_lin = 0
+    fmap: tuple[int, ...] = tuple(model.input_shape)  # (C, H, W) of the stream between layers
     while i < len(layers):
         layer = layers[i]
         if not isinstance(layer, Linear):
@@ -88,7 +90,7 @@ def lower(model: IRModel) -> list[Stage]:
             }, layer.name, kind, out_kind, oh * ow * c * kh * kw))
             kind = out_kind
             nv = [1, oh, ow]
-        weights = _mvau_weights(layer)
+        weights = _mvau_weights(layer, fmap)
         mh, mw = weights.shape
         xnor = kind == "bits" and tuple(layer.weight_values) == (-1, 1)
         nxt = layers[i + 1] if i + 1 < len(layers) else None
@@ -109,6 +111,7 @@ def lower(model: IRModel) -> list[Stage]:
         mv = Stage(f"{name}_mvau", "MVAU", attrs, layer.name, kind, "bits" if fused else "i32", mh * nvp, params)
         stages.append(mv)
         i += 1
+        fmap = tuple(layer.out_shape)
         if fused:
             params.update(_threshold_params(nxt))
             kind = "bits"
@@ -124,6 +127,7 @@ def lower(model: IRModel) -> list[Stage]:
                 "ImgDim": [h, wd], "PoolDim": [nxt.k, nxt.k], "NumChannels": c, "PE": 1, "CeilMode": 0,
                 "dataType": attrs["outputDataType"], "tied": True,
             }, nxt.name, "i32", "i32", oh * ow * c))
+            fmap = tuple(nxt.out_shape)
             i += 1
             nxt = layers[i] if i < len(layers) else None
             if not isinstance(nxt, Threshold):
