@@ -49,7 +49,7 @@ def finn_thresholds(stage: Stage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xnor = bool(stage.attrs.get("binaryXnorMode", 0))
     w = np.asarray(p["weight"]).astype(np.int64).T.copy() if "weight" in p else np.zeros((0, 0), np.int64)
     if "thr" not in p:
-        return w, np.zeros((0, 1), np.int64), np.zeros(0, np.int64)
+        return (w + 1) // 2 if xnor else w, np.zeros((0, 1), np.int64), np.zeros(0, np.int64)
     t, d, c = (np.asarray(p[k]).astype(np.int64) for k in ("thr", "dir", "cst"))
     k = stage.attrs.get("MW", 0)
     lo, hi = (0, k) if xnor else (int(p.get("acc_min", t.min(initial=0))), int(p.get("acc_max", t.max(initial=0))))
@@ -69,8 +69,28 @@ def finn_thresholds(stage: Stage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return w, out.reshape(-1, 1), flag
 
 
-def _attr_values(stage: Stage) -> dict:
-    a = stage.attrs
+def binary_producers(stages: list[Stage]) -> set[str]:
+    """Stages whose bipolar output feeds an XNOR MVAU: FINN encodes them BINARY ({0, 1}, 1 = +1), as
+    its ConvertBipolarMatMulToXnorPopcount does; the stream wires in between carry the same bits."""
+    marked: set[str] = set()
+    for i, s in enumerate(stages):
+        if s.op == "MVAU" and s.attrs.get("binaryXnorMode"):
+            j = i - 1
+            while j >= 0 and stages[j].op in ("StreamingDataWidthConverter", "ConvolutionInputGenerator"):
+                marked.add(stages[j].name)
+                j -= 1
+            if j >= 0:
+                marked.add(stages[j].name)
+    return marked
+
+
+def _attr_values(stage: Stage, binary: bool = False) -> dict:
+    a = dict(stage.attrs)
+    if binary:
+        for key in ("outputDataType", "dataType") + (
+                ("inputDataType",) if stage.op == "ConvolutionInputGenerator" else ()):
+            if key in a:
+                a[key] = "BINARY"
     if stage.op == "StreamingDataWidthConverter":
         bits = dtype_bits(a["dataType"])
         return {"shape": [1, a["NumElems"]], "inWidth": a["inWidth"] * bits, "outWidth": a["outWidth"] * bits,
@@ -102,13 +122,13 @@ class _Builder:
             self.types[name] = dtype
         return name
 
-    def hw(self, stage: Stage, inputs: list[str], output: str, **extra) -> None:
+    def hw(self, stage: Stage, inputs: list[str], output: str, binary: bool = False, **extra) -> None:
         res = estimate(stage)
         node = helper.make_node(
             stage.op, inputs, [output], name=stage.name, domain=DOMAIN, backend="fpgadataflow",
             preferred_impl_style="hls", cycles_estimate=stage.cycles(),
             res_estimate=f"{{'LUT': {res.lut}, 'BRAM_18K': {res.bram18}, 'DSP': {res.dsp}}}",
-            **_attr_values(stage), **extra)
+            **_attr_values(stage, binary), **extra)
         self.nodes.append(node)
 
 
@@ -132,6 +152,7 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
     cur = b.tensor("global_in", [1, h, w, c], "UINT8")
     graph_input = b.infos.pop()
     shape = [1, h, w, c]
+    binary = binary_producers(d.stages)
     for s in d.stages:
         a = s.attrs
         if s.op == "InputConvert":
@@ -161,7 +182,7 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
         new_shape = _shape_after(s, shape)
         is_out = s.op == "MVAU" and a["noActivation"] and d.stages[-1].op == "LabelSelect" and not any(
             x.op == "MVAU" for x in d.stages[d.stages.index(s) + 1:])
-        out_dt = a.get("outputDataType", a.get("dataType", "INT32"))
+        out_dt = "BINARY" if s.name in binary else a.get("outputDataType", a.get("dataType", "INT32"))
         if s.op == "LabelSelect":
             sc = b.init("affine_scale", s.params["scale"].astype(np.float32))
             bi = b.init("affine_bias", s.params["bias"].astype(np.float32))
@@ -170,19 +191,27 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
             b.nodes.append(helper.make_node("Add", [tmp, bi], ["logits"], name="affine_Add"))
             b.hw(s, ["logits"], "class")
             continue
-        out = "acc" if is_out else b.tensor(f"{s.name}_out", new_shape, out_dt)
+        xnor_out = is_out and a.get("binaryXnorMode")
+        out = "acc" if is_out and not xnor_out else b.tensor(f"{s.name}_out", new_shape, out_dt)
         if s.op == "MVAU":
             wmat, thr, flag = finn_thresholds(s)
             inputs = [cur, b.init(f"{s.name}_weights", wmat.astype(np.float32), a["weightDataType"])]
             if thr.size:
                 inputs.append(b.init(f"{s.name}_thresholds", thr.astype(np.float32), a["accDataType"]))
-            b.hw(s, inputs, out)
+            b.hw(s, inputs, out, s.name in binary)
+            if xnor_out:  # popcount P -> dot = 2 P - MW (FINN's ConvertBipolarMatMulToXnorPopcount)
+                two = b.init(f"{s.name}_two", np.array(2, np.float32))
+                neg = b.init(f"{s.name}_neg_mw", np.array(-a["MW"], np.float32))
+                tmp = b.tensor(f"{s.name}_doubled", new_shape, int_dtype(0, 2 * a["MW"]))
+                b.nodes.append(helper.make_node("Mul", [out, two], [tmp], name=f"{s.name}_Mul2"))
+                b.nodes.append(helper.make_node("Add", [tmp, neg], ["acc"], name=f"{s.name}_AddNegMW"))
+                out = "acc"
         elif s.op == "Thresholding":
             _, thr, flag = finn_thresholds(s)
             tname = b.init(f"{s.name}_thresholds", thr.astype(np.float32), a["inputDataType"])
-            b.hw(s, [cur, tname], out, dnnc_direction=[int(x) for x in flag])
+            b.hw(s, [cur, tname], out, s.name in binary, dnnc_direction=[int(x) for x in flag])
         else:
-            b.hw(s, [cur], out)
+            b.hw(s, [cur], out, s.name in binary)
         cur, shape = out, new_shape
     k = model.num_classes
     outputs = [helper.make_tensor_value_info("acc", TensorProto.FLOAT, [1, k]),

@@ -136,7 +136,8 @@ def lower(model: IRModel) -> list[Stage]:
                 "NumChannels": c, "PE": 1, "numInputVectors": [1, oh, ow], "numSteps": 1, "ActVal": 0,
                 "inputDataType": attrs["outputDataType"], "weightDataType": attrs["outputDataType"],
                 "outputDataType": "BIPOLAR", "tied": True,
-            }, nxt.name, "i32", "bits", oh * ow * c, _threshold_params(nxt)))
+            }, nxt.name, "i32", "bits", oh * ow * c,
+                {**_threshold_params(nxt), "acc_min": layer.acc_min, "acc_max": layer.acc_max}))
             kind = "bits"
             i += 1
             continue
