@@ -37,8 +37,9 @@ static inline int32_t dnnc_planes(int32_t kind)
 #define DNNC_HS_COUNT(n, D, result)                                                                \
     do {                                                                                           \
         uint32_t ones_ = 0, twos_ = 0, fours_ = 0, tot8_ = 0;                                      \
-        int32_t j_ = 0;                                                                            \
-        for (; j_ + 8 <= (n); j_ += 8) {                                                           \
+        const int32_t n8_ = (n) / 8 * 8;                                                           \
+        int32_t j_;                                                                                \
+        for (j_ = 0; j_ < n8_; j_ += 8) {                                                          \
             uint32_t d0_ = D(j_), d1_ = D(j_ + 1), d2_ = D(j_ + 2), d3_ = D(j_ + 3);               \
             uint32_t ta_, tb_, fa_, fb_, e_;                                                       \
             DNNC_CSA(ta_, ones_, ones_, d0_, d1_);                                                 \
@@ -53,7 +54,7 @@ static inline int32_t dnnc_planes(int32_t kind)
         }                                                                                          \
         (result) = 8u * tot8_ + 4u * dnnc_popcount32(fours_) + 2u * dnnc_popcount32(twos_)         \
                    + dnnc_popcount32(ones_);                                                       \
-        for (; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_));                                 \
+        for (j_ = n8_; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_));                         \
     } while (0)
 
 static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)

@@ -1,0 +1,90 @@
+"""The C backend against onnxruntime and the IR interpreter, exactly, on the hand-built edge models.
+
+Host builds run under -fsanitize=address,undefined; the Cortex-M4 build runs on QEMU (mps2-an386).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+
+import numpy as np
+import pytest
+from dnnc.backends import c as cbackend
+from dnnc.backends.c.plan import _thresholds
+from dnnc.frontend import from_net
+from dnnc.ir.interpreter import run as interpret
+from dnnc.ir.model import Threshold
+from dnnc.targets import load_target
+from dnnc.verify import compare
+from dnnc.verify.inputs import make_inputs
+from dnnc.verify.reference import run_onnx
+from models import edge_models
+
+EDGE = list(edge_models())
+IDS = [name for name, _ in EDGE]
+needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                               reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
+
+
+def _check(loaded, target: str, samples: int, **kw) -> None:
+    raw = make_inputs(loaded, samples, seed=1)
+    ref = run_onnx(loaded.onnx, raw)
+    got = cbackend.run(loaded.ir, load_target(target), raw, **kw)
+    mask, by_output = compare(ref, got)
+    assert not mask.any(), f"{target}: {int(mask.sum())} mismatches {by_output}"
+    assert np.array_equal(got.acc, interpret(loaded.ir, raw).acc)
+
+
+@pytest.mark.parametrize("name,net", EDGE, ids=IDS)
+def test_edge_models_host_sanitized(name, net):
+    _check(from_net(net, "edge"), "host", 300, sanitize=True)
+
+
+@needs_arm
+@pytest.mark.parametrize("name,net", EDGE, ids=IDS)
+def test_edge_models_cortex_m4(name, net):
+    _check(from_net(net, "edge"), "cortex-m4", 200)
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
+@pytest.mark.parametrize("name", ["conv-quinary", "dense-ternary"])
+def test_clang_build_is_exact(name):
+    _check(from_net(dict(EDGE)[name], "edge"), "host", 100, cc="clang")
+
+
+@needs_arm
+@pytest.mark.parametrize("name", ["conv-binary", "dense-quaternary", "output-only-quaternary"])
+def test_library_makefile_builds_warning_free_for_cortex_m4(tmp_path, name):
+    import subprocess
+
+    cbackend.compile(from_net(dict(EDGE)[name], "edge").ir, load_target("cortex-m4"), tmp_path)
+    proc = subprocess.run(["make", "-C", str(tmp_path), "CFLAGS=-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "libedge.a").is_file()
+
+
+def test_compile_is_deterministic(tmp_path):
+    ir = from_net(dict(EDGE)["conv-ternary"], "edge").ir
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        cbackend.compile(ir, load_target("cortex-m4"), tmp_path / d)
+    cmp = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "fits" in report and "| L0 |" in report
+
+
+def test_threshold_encoding_extremes():
+    """(acc >= thr) XOR flip reproduces every direction/const, including thresholds beyond int32."""
+    big = 2**31
+    t = np.array([5, -7, 0, 0, -big - 3, big + 3, big - 1, -big - 1, big - 1, -big], np.int64)
+    d = np.array([1, -1, 0, 0, 1, 1, -1, -1, 1, -1], np.int8)
+    const = np.array([1, 1, 1, -1, 1, 1, 1, 1, 1, 1], np.int8)
+    thr = Threshold("t", (10,), (10,), direction=d, threshold=t, const=const)
+    enc_t, flip = _thresholds(thr)
+    for acc in (-big, -8, -7, -6, 0, 4, 5, 6, big - 2, big - 1):
+        want = np.where(d > 0, acc >= t, np.where(d < 0, acc <= t, const > 0))
+        got = (acc >= enc_t.astype(np.int64)) ^ flip
+        assert np.array_equal(got, want), acc
