@@ -1,0 +1,99 @@
+"""A Brevitas-trained TFC-style network (784-64-64-64-10, binary weights, bipolar activations), exported
+with Brevitas' own QONNX export, imported by dnnc and checked against qonnx's executor and every backend."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+pytest.importorskip("brevitas")
+pytest.importorskip("qonnx")
+
+from dnnc.data.bundled import mnist10k
+from dnnc.frontend import load_model
+from dnnc.interchange.qonnx_import import import_qonnx
+from dnnc.interchange.qonnx_reference import compare
+from dnnc.ir.model import Threshold
+from dnnc.verify.inputs import make_inputs
+
+TFC = "FC64-FC64-FC64-FC10"
+
+
+@pytest.fixture(scope="module")
+def tfc(tmp_path_factory):
+    """Train ~200 STE steps, force negative and zero gammas in every BN, export through Brevitas."""
+    from dnnc.train.ste import export_ste, train_ste
+
+    res = train_ste(TFC, "binary", "ste", epochs=3, max_steps=200, seed=0)
+    model = res["model"]
+    with torch.no_grad():
+        for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
+            bn.weight[:8] = -bn.weight[:8].abs()  # negative gamma channels (TFC_1W1A has them in every BN)
+            bn.weight[8] = 0.0  # a constant channel
+    path = tmp_path_factory.mktemp("tfc") / "tfc_w1a1.onnx"
+    export_ste(model, (1, 28, 28), path)
+    return path, res
+
+
+def test_export_is_brevitas_qonnx_with_negative_gamma(tfc):
+    path, res = tfc
+    proto = onnx.load(str(path))
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("BipolarQuant") == 7  # 4 weight + 3 activation quantizers
+    assert {n.domain for n in proto.graph.node if n.op_type == "BipolarQuant"} == {"qonnx.custom_op.general"}
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    bn_gammas = [inits[n.input[1]] for n in proto.graph.node if n.op_type == "BatchNormalization"]
+    assert len(bn_gammas) == 3 and all((g < 0).sum() >= 8 and (g == 0).sum() >= 1 for g in bn_gammas)
+    assert res["best"]["val_error"] < 0.5  # it learned something in 200 steps
+
+
+def test_import_has_negative_and_constant_channels(tfc):
+    ir = import_qonnx(onnx.load(str(tfc[0])))
+    thresholds = [layer for layer in ir.layers if isinstance(layer, Threshold)]
+    assert len(thresholds) == 3
+    for t in thresholds:
+        assert (t.direction == -1).sum() >= 8 and (t.direction == 0).sum() >= 1
+
+
+def test_zero_mismatches_against_qonnx_executor(tfc):
+    proto = onnx.load(str(tfc[0]))
+    ir = import_qonnx(proto)
+    x, _ = mnist10k("test")
+    rng = np.random.default_rng(1)
+    raw = np.concatenate([x[:150], rng.integers(0, 256, (50, 1, 28, 28), dtype=np.uint8)])
+    res = compare(proto, ir, raw)
+    assert (res.mismatches, res.unexplained) == (0, 0), res.summary_line()
+    # threshold-edge inputs (acc exactly at a threshold): float executors may round either way there;
+    # every disagreement must be explained as such a tie
+    edge = make_inputs(load_model(tfc[0]), 60, seed=0)[-20:]
+    assert compare(proto, ir, edge).unexplained == 0
+
+
+def test_dnnc_verify_ir(tfc):
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "verify", str(tfc[0]), "-n", "300"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "mismatches=0" in r.stdout
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m4", "fpga-hls"])
+def test_backends_bit_exact(tfc, target):
+    from dnnc.backends import backend_for
+    from dnnc.targets import load_target
+
+    try:
+        backend_for(load_target(target))
+    except Exception as exc:  # noqa: BLE001 - the backend may not be registered yet
+        pytest.skip(f"backend for {target} not available: {exc}")
+    if target == "cortex-m4" and importlib.util.find_spec("dnnc.backends.c") is None:
+        pytest.skip("C backend missing")
+    from dnnc.verify import run_verify
+
+    report = run_verify(load_model(tfc[0]), target, samples=60 if target == "cortex-m4" else 200, seed=0)
+    assert report.mismatches == 0, report.summary_line()
