@@ -20,6 +20,8 @@ COMMANDS = {
     "export": "dnnc.commands.export:export",
     "inspect": "dnnc.commands.inspect:inspect",
     "verify": "dnnc.commands.verify:verify",
+    "compile": "dnnc.commands.compile:compile_cmd",
+    "bench": "dnnc.commands.bench:bench",
 }
 
 

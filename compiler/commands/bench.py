@@ -1,0 +1,77 @@
+"""`dnnc bench MODEL --target cortex-m4|host`: measured cost per inference of the generated C.
+
+cortex-m4: instructions per inference on the emulator (deterministic) and the library's sizes. host: latency
+of the generated C and of onnxruntime (fp32 deployment ONNX, one thread) side by side in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+import numpy as np
+from dnnc.backends import backend_for
+from dnnc.backends.c.build import is_bare_metal
+from dnnc.frontend import load_model
+from dnnc.targets import load_target
+
+
+def onnxruntime_latency_us(proto, raw: np.ndarray, repeat: int) -> dict:
+    """Median and minimum latency of onnxruntime on one input (batch 1, one thread, default optimizations)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feed = {"input": raw[:1]}
+    for _ in range(20):
+        sess.run(["class"], feed)
+    ns = []
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        sess.run(["class"], feed)
+        ns.append(time.perf_counter_ns() - t0)
+    return {"onnxruntime_us_median": float(np.median(ns)) / 1e3, "onnxruntime_us_min": float(np.min(ns)) / 1e3}
+
+
+def run_bench(model: str, target: str, repeat: int | None = None) -> dict:
+    cfg = load_target(target)
+    loaded = load_model(model)
+    shape = tuple(loaded.ir.input_shape)
+    if shape == (1, 28, 28):
+        from dnnc.data.bundled import mnist10k
+
+        raw = mnist10k("test")[0][:1]
+    else:
+        raw = np.random.default_rng(0).integers(0, 256, size=(1, *shape), dtype=np.uint8)
+    result = backend_for(cfg).bench(loaded.ir, cfg, raw, repeat)
+    if not is_bare_metal(cfg) and "latency_us_median" in result:
+        result.update(onnxruntime_latency_us(loaded.onnx, raw, result["repeat"]))
+        result["speedup_vs_onnxruntime"] = result["onnxruntime_us_median"] / max(result["latency_us_median"], 1e-9)
+    return result
+
+
+@click.command("bench")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help="cortex-m4 (emulated instruction count) or host (latency).")
+@click.option("--repeat", type=click.IntRange(min=1), default=None,
+              help="Inferences measured (default: 3 on the emulator, 2000 on the host).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench(model: str, target: str, repeat: int | None, as_json: bool) -> None:
+    """Measure the generated C's cost per inference on TARGET."""
+    r = run_bench(model, target, repeat)
+    if as_json:
+        click.echo(json.dumps(r, sort_keys=True))
+        return
+    line = f"{r['model']} on {r['target']}:"
+    if "instructions" in r:
+        line += f" {r['instructions']:,} instructions/inference"
+    if "latency_us_median" in r:
+        line += (f" {r['latency_us_median']:.2f} us/inference (median of {r['repeat']}), onnxruntime "
+                 f"{r['onnxruntime_us_median']:.2f} us ({r['speedup_vs_onnxruntime']:.1f}x)")
+    line += (f"; text {r['text_bytes']:,} B, data {r['data_bytes']:,} B, bss {r['bss_bytes']:,} B"
+             f" (arena {r['arena_bytes']:,} B)")
+    click.echo(line)

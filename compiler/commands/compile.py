@@ -1,0 +1,55 @@
+"""`dnnc compile MODEL --target T -o OUTDIR`: the target's artifact (C library, HLS project, ...) from a .pt or .onnx.
+
+The command is target-agnostic: it dispatches to backend_for(load_target(T)).compile, so a new backend
+plugs in through its targets/<t>.toml alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from dnnc.backends import backend_for
+from dnnc.errors import DnncError
+from dnnc.frontend import load_model
+from dnnc.fsutil import atomic_output_dir
+from dnnc.targets import load_target
+
+
+@click.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", required=True, help="A target name from targets/ (cortex-m4, host, fpga-hls, ...).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
+@click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
+              show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the written directory.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="fpga-hls: fold for this many frames/s at the clock (default: balance on the slowest stage).")
+@click.option("--clock-ns", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="fpga-hls: clock period in ns (default: the target's clock_ns).")
+@click.option("--folding", "folding_file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help='fpga-hls: explicit folding, a JSON file {"<stage>": {"PE": p, "SIMD": s}}.')
+def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str, seed: int, as_json: bool,
+                fps: float | None, clock_ns: float | None, folding_file: str | None) -> None:
+    """Compile MODEL for TARGET into OUTDIR (written atomically; same input -> byte-identical files)."""
+    cfg = load_target(target)
+    backend = backend_for(cfg)
+    hls_opts = {"fps": fps, "clock_ns": clock_ns, "folding": folding_file}
+    given = [k for k, v in hls_opts.items() if v is not None]
+    if given and cfg.get("backend") != "hls":
+        raise DnncError(f"--{given[0].replace('_', '-')} applies to fpga-hls targets only, not '{target}'")
+    if folding_file is not None:
+        try:
+            cfg["folding"] = json.loads(Path(folding_file).read_text())
+        except (OSError, ValueError) as exc:
+            raise DnncError(f"{folding_file}: not a JSON folding file ({exc})") from None
+    cfg.update({k: v for k, v in (("fps", fps), ("clock_ns", clock_ns)) if v is not None})
+    loaded = load_model(model, collapse=collapse, seed=seed)
+    with atomic_output_dir(output, force=force) as tmp:
+        backend.compile(loaded.ir, cfg, tmp)
+        files = sorted(str(p.relative_to(tmp)) for p in Path(tmp).rglob("*") if p.is_file())
+    info = {"output": str(output), "target": target, "model": loaded.ir.name, "files": files}
+    click.echo(json.dumps(info) if as_json else f"wrote {output} for {target}: {', '.join(files)}")
