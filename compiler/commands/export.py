@@ -18,11 +18,22 @@ from dnnc.interchange.export import export_onnx, save_onnx
               show_default=True, help="Most probable weights, or weights sampled from the distribution.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the written file.")
-def export(model: str, output: str, collapse: str, seed: int, as_json: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["onnx", "qonnx"]), default="onnx", show_default=True,
+              help="onnx: the deployment ONNX; qonnx: QONNX (MultiThreshold/Quant) for qonnx and FINN.")
+def export(model: str, output: str, collapse: str, seed: int, as_json: bool, fmt: str) -> None:
     """Collapse a checkpoint to its discrete network and write the deployment ONNX (atomically)."""
     src = Path(model)
     if not src.is_file():
         raise DnncError(f"{src}: no such file")
+    if fmt == "qonnx":  # issue 6: any loadable model (.pt, .onnx, QONNX) -> QONNX
+        from dnnc.frontend import load_model
+        from dnnc.interchange.qonnx_export import ir_to_qonnx
+
+        proto = ir_to_qonnx(load_model(src, collapse, seed).ir)
+        save_onnx(proto, output)
+        info = {"output": str(output), "format": "qonnx", "nodes": len(proto.graph.node), "ir_version": proto.ir_version}
+        click.echo(json.dumps(info) if as_json else f"wrote {output} (QONNX, {info['nodes']} nodes)")
+        return
     if src.suffix != ".pt":
         raise DnncError(f"{src}: expected a .pt checkpoint")
     net = load_net(src, collapse, seed)

@@ -280,6 +280,9 @@ class _Importer:
         k = float(v.ravel()[0])
         if node.op_type in ("Mul", "Div"):
             k = 1.0 / k if node.op_type == "Div" and k != 0 else k
+            if st.kind == "raw" and k == int(k) and k != 0 and not is_pow2(abs(k)):
+                st.m, st.a = st.m * int(k), st.a * int(k)  # an integer input multiplier stays in u
+                return st
             if not is_pow2(abs(k)) or (st.kind == "bipolar" and k < 0):
                 raise DnncError(f"{node_label(node)}: scale {k:g} is not a positive power of two; "
                                 "it cannot be folded exactly")
