@@ -20,7 +20,7 @@ from dnnc.backends.hls.emit import project_context, render_report, write_hls
 from dnnc.backends.hls.estimates import Summary, summarize
 from dnnc.backends.hls.folding import FoldResult, apply_folding, fold
 from dnnc.backends.hls.lower import connect, lower
-from dnnc.backends.hls.stages import Stage
+from dnnc.backends.hls.stages import Stage, dtype_bits
 from dnnc.errors import DnncError
 from dnnc.ir.model import IRModel
 from dnnc.ir.outputs import Outputs
@@ -43,6 +43,11 @@ def design(model: IRModel, target: dict) -> Design:
     if clock_ns <= 0:
         raise DnncError(f"target '{target.get('name')}': clock_ns must be > 0, got {clock_ns}")
     stages = lower(model)
+    dsp_bits = int(target.get("mvau_dsp_min_bits", 0))
+    for s in stages:  # multipliers of at least this many bits (weight + input) go to DSP slices
+        if s.op == "MVAU" and dsp_bits and not s.attrs["binaryXnorMode"] and (
+                dtype_bits(s.attrs["weightDataType"]) + dtype_bits(s.attrs["inputDataType"]) >= dsp_bits):
+            s.attrs["resType"] = "dsp"
     if target.get("folding"):
         result = apply_folding(stages, target["folding"])
     else:

@@ -117,6 +117,11 @@ def fold(stages: list[Stage], target_cycles: int | None, max_lanes: int | None) 
 def apply_folding(stages: list[Stage], config: dict) -> FoldResult:
     """Explicit folding {stage: {"PE": p, "SIMD": s}}; unknown stage names are an error."""
     index = {s.name: i for i, s in enumerate(stages)}
+    if not isinstance(config, dict) or not all(
+        isinstance(v, dict) and all(isinstance(v.get(k, 1), int) and v.get(k, 1) > 0 for k in ("PE", "SIMD"))
+        for v in config.values()
+    ):
+        raise DnncError('folding: expected {"<stage>": {"PE": <int > 0>, "SIMD": <int > 0>}, ...}')
     for name, cfg in config.items():
         if name not in index:
             raise DnncError(f"folding: no stage named '{name}' (stages: {', '.join(index)})")

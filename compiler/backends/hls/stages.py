@@ -88,7 +88,9 @@ class Stage:
             rules = [("elements % width", a["NumElems"] % a["inWidth"] == 0 and a["NumElems"] % a["outWidth"] == 0)]
         for text, ok in rules:
             if not ok:
-                raise DnncError(f"stage '{self.name}': folding violates {text} == 0 ({a})")
+                sizes = {k: a[k] for k in ("MW", "MH", "NumChannels", "IFMChannels", "Labels", "NumElems",
+                                           "inWidth", "outWidth", "PE", "SIMD") if k in a}
+                raise DnncError(f"stage '{self.name}': folding violates {text} == 0 ({sizes})")
 
     def cycles(self) -> int:
         """Expected cycles per frame, FINN's `get_exp_cycles` for the same node."""
