@@ -165,3 +165,29 @@ def test_sanitizers_clean(target):
     model = build([("conv", 3, 3, 1, 1), ("pool", 2), ("dense", 7)], (1, 6, 6), 3, "TERNARY", seed=11)
     raw = inputs(model, 8)
     assert_exact(hls.run(model, target, raw, sanitize=True), interpreter.run(model, raw))
+
+
+@pytest.mark.parametrize("cxx", ["g++", "clang++"])
+def test_strict_warnings(target, cxx, tmp_path):
+    """Every kernel instantiated (input convert, window generator with padding, max-pool, thresholding,
+    width converters, XNOR and multi-bit MVAUs, label select) builds with zero diagnostics."""
+    import shutil
+
+    from dnnc.backends.hls import csim
+    from dnnc.backends.hls.emit import write_hls
+
+    if shutil.which(cxx) is None:
+        pytest.skip(f"{cxx} not installed")
+    model = build([("conv", 4, 3, 1, 1), ("pool", 2), ("conv", 4, 3, 1, 0), ("dense", 9)], (2, 8, 8), 3,
+                  "BIPOLAR", seed=13)
+    strict = dict(target, csim={"cxx": cxx, "flags": [
+        "-std=c++14", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror",
+        "-Wno-unknown-pragmas", "-ffp-contract=off"]})
+    d = hls.design(model, strict)
+    ops = {s.op for s in d.stages}
+    assert {"InputConvert", "ConvolutionInputGenerator", "StreamingMaxPool", "Thresholding", "MVAU",
+            "StreamingDataWidthConverter", "LabelSelect"} <= ops
+    write_hls(hls._context(model, strict, d), tmp_path)
+    exe = csim.build(tmp_path, model.name, strict)
+    raw = inputs(model, 6)
+    assert_exact(csim.execute(exe, raw, model.num_classes), interpreter.run(model, raw))

@@ -108,3 +108,48 @@ def test_balance_mode_matches_bottleneck():
     assert result.target_cycles == 784
     assert max(s.cycles() for s in stages) == 784
     assert stages[2].pe * stages[2].simd == 8  # 64*64/784 -> needs >= 5.2 lanes; 8 is the least legal
+
+
+def tfc_net():
+    """A TFC-shaped dnnc network: 784-64-64-64-10, binary weights, sign activations, random BN."""
+    import numpy as np
+    from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
+
+    rng = np.random.default_rng(0)
+    hidden = []
+    for fan_in in (784, 64, 64):
+        w = rng.choice(np.array([-1, 1], np.int8), size=(64, fan_in))
+        bn = BatchNorm(gamma=rng.normal(size=64), beta=rng.normal(size=64),
+                       mean=rng.normal(size=64) * (50 if fan_in == 784 else 3), inv_std=np.ones(64))
+        hidden.append(LinearLayer("dense", w, "binary", bn=bn))
+    out = LinearLayer("dense", rng.choice(np.array([-1, 1], np.int8), size=(10, 64)), "binary",
+                      bias=rng.normal(size=10), out_scale=1 / 8.06)
+    return DiscreteNet((1, 28, 28), hidden, out, arch="tfc")
+
+
+def test_tfc_network_with_finn_folding_lowers_and_simulates_exactly():
+    """The real lowering of a TFC-shaped net, FINN's folding: the MVAU cycles are FINN's, the three
+    XNOR MVAUs' estimates equal the hand-worked FINN-R numbers above, and C-simulation is exact."""
+    import numpy as np
+    from dnnc.backends import hls
+    from dnnc.frontend import from_net
+    from dnnc.targets import load_target
+    from dnnc.verify.inputs import make_inputs
+    from dnnc.verify.reference import run_onnx
+
+    loaded = from_net(tfc_net(), "tfc")
+    folding = {"L0_mvau": {"PE": 16, "SIMD": 49}, "L1_mvau": {"PE": 8, "SIMD": 8},
+               "L2_mvau": {"PE": 8, "SIMD": 8}, "L3_mvau": {"PE": 10, "SIMD": 8}}
+    target = dict(load_target("fpga-hls"), folding=folding)
+    d = hls.design(loaded.ir, target)
+    mvaus = [s for s in d.stages if s.op == "MVAU"]
+    assert [s.cycles() for s in mvaus] == [64, 64, 64, 8]
+    assert [s.attrs["binaryXnorMode"] for s in mvaus] == [0, 1, 1, 1]  # dnnc's first layer sees pixels
+    res = [estimate(s) for s in mvaus[1:]]
+    assert [(r.lut, r.bram18) for r in res] == [(889, 2), (889, 2), (883, 3)]
+    assert d.summary.max_cycles == 64 and d.summary.fps == pytest.approx(1e8 / 64)
+    raw = make_inputs(loaded, 50, seed=0)
+    ref = run_onnx(loaded.onnx, raw)
+    got = hls.run(loaded.ir, target, raw)
+    assert np.array_equal(got.acc, ref.acc) and np.array_equal(got.cls, ref.cls)
+    assert np.array_equal(got.logits.view(np.uint32), ref.logits.view(np.uint32))
