@@ -151,9 +151,12 @@ class _Planner:
     def dense_u8(self, layer: Linear, st: Stage) -> None:
         values = tuple(int(v) for v in layer.weight_values)
         levels = len(values)
-        group = {2: 8, 3: 5, 4: 4, 5: 3}[levels]
-        vg = levels**group
         o, n = layer.weight.shape
+        # inputs per code byte: the largest table (levels^g <= 256) amortizes best over many outputs; few
+        # outputs cannot pay for big tables. Cost model: tables ~2 instructions/entry, lookups ~4 each.
+        gmax = {2: 8, 3: 5, 4: 4, 5: 3}[levels]
+        group = min(range(1, gmax + 1), key=lambda g: -(-n // g) * (2 * levels**g + 4 * o))
+        vg = levels**group
         ngroups = -(-n // group)
         digits = np.zeros((o, ngroups * group), np.int64)
         digits[:, :n] = np.searchsorted(np.array(values), layer.weight.astype(np.int64))
