@@ -1,0 +1,77 @@
+"""C backend benchmark: instructions per inference on the emulated Cortex-M4, flash/RAM, host latency vs onnxruntime.
+
+Networks are the mnist-pi (784-1200-1200-10) and mnist-cnn (32C5-P2-64C5-P2-FC512-FC10, 'same' convs) presets
+with random discrete weights and batch norms: the generated code and its cost do not depend on the weight
+values (the kernels are branch-free over weights; only max-pool compares depend on data), so an untrained
+network of the right shape costs exactly what a trained one does. Run: `python benchmarks/bench_c.py`
+(add `--json` for one JSON object).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+from dnnc.backends.c import bench
+from dnnc.commands.bench import onnxruntime_latency_us
+from dnnc.data.bundled import mnist10k
+from dnnc.frontend import from_net
+from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+from dnnc.targets import load_target
+from dnnc.train.arch import parse_arch
+
+
+def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:
+    """A DiscreteNet of the preset's shape with random weight codes and batch norms."""
+    rng = np.random.default_rng(seed)
+    codes = np.array(WEIGHT_SETS[weight_set][0], np.int8)
+    shape: tuple[int, ...] = (1, 28, 28)
+    hidden = []
+    arch = parse_arch(preset)
+    for spec in arch.layers[:-1]:
+        if spec.kind == "conv":
+            w = rng.choice(codes, size=(spec.out, shape[0], spec.kernel, spec.kernel)).astype(np.int8)
+            layer = LinearLayer("conv", w, weight_set, padding=spec.kernel // 2, pool=spec.pool)
+            div = 2 if spec.pool else 1
+            shape = (spec.out, shape[1] // div, shape[2] // div)
+        else:
+            w = rng.choice(codes, size=(spec.out, int(np.prod(shape)))).astype(np.int8)
+            layer = LinearLayer("dense", w, weight_set)
+            shape = (spec.out,)
+        n = spec.out
+        layer.bn = BatchNorm(gamma=rng.uniform(0.5, 1.5, n), beta=rng.normal(0, 0.1, n), mean=rng.normal(0, 1, n),
+                             inv_std=np.full(n, 0.1))
+        hidden.append(layer)
+    fan, k = int(np.prod(shape)), arch.layers[-1].out
+    out = LinearLayer("dense", rng.choice(codes, size=(k, fan)).astype(np.int8), weight_set,
+                      bias=rng.normal(0, 0.1, k), out_scale=1 / np.sqrt(fan + 1))
+    return DiscreteNet((1, 28, 28), hidden, out, arch=arch.text)
+
+
+def measure(preset: str, weight_set: str, host_repeat: int = 2000) -> dict:
+    loaded = from_net(random_net(preset, weight_set), "model")
+    raw = mnist10k("test")[0][:1]
+    m4 = bench(loaded.ir, load_target("cortex-m4"), raw)
+    host = bench(loaded.ir, load_target("host"), raw, host_repeat)
+    ort = onnxruntime_latency_us(loaded.onnx, raw, host_repeat)
+    return {"preset": preset, "weights": weight_set, "macs": m4["macs"], "m4_instructions": m4["instructions"],
+            "m4_text_bytes": m4["text_bytes"], "m4_ram_bytes": m4["ram_bytes"], "const_bytes": m4["const_bytes"],
+            "host_us": host["latency_us_median"], **ort,
+            "speedup": ort["onnxruntime_us_median"] / host["latency_us_median"]}
+
+
+def main() -> None:
+    rows = [measure(p, w) for p in ("mnist-pi", "mnist-cnn") for w in ("ternary", "binary")]
+    if "--json" in sys.argv:
+        print(json.dumps(rows))
+        return
+    print("| preset | weights | MACs | Cortex-M4 instructions | flash (text) | RAM (arena) | host µs | onnxruntime µs | speedup |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    for r in rows:
+        print(f"| {r['preset']} | {r['weights']} | {r['macs']:,} | {r['m4_instructions']:,} | {r['m4_text_bytes']:,} | "
+              f"{r['m4_ram_bytes']:,} | {r['host_us']:.1f} | {r['onnxruntime_us_median']:.1f} | {r['speedup']:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
