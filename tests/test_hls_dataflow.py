@@ -131,3 +131,19 @@ def test_compile_is_deterministic(tmp_path):
     for f in sorted((tmp_path / "a").rglob("*")):
         if f.is_file():
             assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes(), f
+
+
+def test_folding_config_round_trips(tmp_path):
+    """dataflow.json's folding config, fed back as an explicit folding, reproduces the design."""
+    loaded = from_net(EDGE[1][1], "conv_binary")
+    target = dict(load_target("fpga-hls"), fps=3e5)
+    hls.compile(loaded.ir, target, tmp_path)
+    config = json.loads((tmp_path / "dataflow.json").read_text())["folding"]["config"]
+    again = hls.design(loaded.ir, dict(load_target("fpga-hls"), folding=config))
+    first = hls.design(loaded.ir, target)
+    assert [(s.name, s.attrs.get("PE"), s.attrs.get("SIMD")) for s in again.stages] == [
+        (s.name, s.attrs.get("PE"), s.attrs.get("SIMD")) for s in first.stages]
+    bad = dict(config, L1_swg={"SIMD": 1})
+    if config["L1_mvau"]["SIMD"] != 1:
+        with pytest.raises(Exception, match="must equal"):
+            hls.design(loaded.ir, dict(load_target("fpga-hls"), folding=bad))

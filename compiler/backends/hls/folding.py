@@ -3,7 +3,7 @@
 Modes:
   * target fps at a clock: target cycles = (1e9 / clock_ns) / fps; every stage gets the smallest PE*SIMD
     whose cycles meet it (ties: larger SIMD first, as FINN's SetFolding raises SIMD before PE). A stage
-    that cannot meet it even fully unfolded runs fully unfolded and is reported.
+    that cannot meet it gets the least parallelism reaching its best cycles and is reported.
   * balance (no fps): the target is the slowest stage's best cycles under `max_lanes` (PE*SIMD cap), so
     every other stage gets just enough parallelism to keep pace with the bottleneck.
   * explicit: a {stage name: {"PE": p, "SIMD": s}} mapping (e.g. FINN's published folding config).
@@ -51,6 +51,9 @@ def _options(stages: list[Stage], i: int, max_lanes: int | None) -> list[tuple[i
 
 def _set(stages: list[Stage], i: int, pe: int, simd: int) -> None:
     s = stages[i]
+    if s.op == "ConvolutionInputGenerator":
+        s.attrs["SIMD"] = simd
+        return
     s.attrs["PE"] = pe
     if s.op == "MVAU":
         s.attrs["SIMD"] = simd
@@ -100,15 +103,23 @@ def fold(stages: list[Stage], target_cycles: int | None, max_lanes: int | None) 
         # stages without folding (max-pool, FINN's formula ignores PE) may be slower still
         fixed = [s.cycles() for s in stages if s.op == "StreamingMaxPool"]
         target_cycles = max([target_cycles, *fixed])
-    unmet = []
+    unmet: list[str] = []
     for i in _heads(stages):
         cands = _options(stages, i, max_lanes if mode == "balance" else None)
+        cycles = []
         for _, negq, p in cands:
             _set(stages, i, p, -negq)
-            if _group_cycles(stages, i) <= target_cycles:
-                break
-        else:
-            unmet.append(stages[i].name)
+            cycles.append(_group_cycles(stages, i))
+        ok = [k for k, c in enumerate(cycles) if c <= target_cycles]
+        # unreachable: the least parallelism that reaches the group's best (e.g. an MVAU keeping pace
+        # with its window generator, which cannot use more SIMD lanes than input channels)
+        pick = ok[0] if ok else cycles.index(min(cycles))
+        _, negq, p = cands[pick]
+        _set(stages, i, p, -negq)
+        if not ok:
+            group = [stages[i - 1]] if stages[i].op == "MVAU" and i > 0 and stages[
+                i - 1].op == "ConvolutionInputGenerator" else []
+            unmet += [s.name for s in [*group, stages[i]] if s.cycles() > target_cycles]
     for s in stages:
         s.check()
     return FoldResult(target_cycles=target_cycles, mode=mode, unmet=unmet)
@@ -122,11 +133,17 @@ def apply_folding(stages: list[Stage], config: dict) -> FoldResult:
         for v in config.values()
     ):
         raise DnncError('folding: expected {"<stage>": {"PE": <int > 0>, "SIMD": <int > 0>}, ...}')
-    for name, cfg in config.items():
+    # window generators last, so that a SIMD contradicting their MVAU's is caught below
+    items = sorted(config.items(), key=lambda kv: stages[index[kv[0]]].op == "ConvolutionInputGenerator"
+                   if kv[0] in index else False)
+    for name, cfg in items:
         if name not in index:
             raise DnncError(f"folding: no stage named '{name}' (stages: {', '.join(index)})")
         i = index[name]
         _set(stages, i, int(cfg.get("PE", 1)), int(cfg.get("SIMD", 1)))
-    for s in stages:
+    for i, s in enumerate(stages):
         s.check()
+        if s.op == "ConvolutionInputGenerator" and stages[i + 1].simd != s.simd:
+            raise DnncError(f"folding: stage '{s.name}' SIMD {s.simd} must equal its MVAU "
+                            f"'{stages[i + 1].name}' SIMD {stages[i + 1].simd}")
     return FoldResult(target_cycles=None, mode="explicit", unmet=[])
