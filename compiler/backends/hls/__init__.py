@@ -25,7 +25,7 @@ from dnnc.errors import DnncError
 from dnnc.ir.model import IRModel
 from dnnc.ir.outputs import Outputs
 
-__all__ = ["Design", "compile", "design", "run"]
+__all__ = ["Design", "bench", "compile", "design", "run"]
 
 
 @dataclass
@@ -90,3 +90,9 @@ def run(model: IRModel, target: dict, raw: np.ndarray, sanitize: bool = False) -
         write_hls(_context(model, target, d), hls_dir)
         exe = csim.build(hls_dir, model.name, target, sanitize=sanitize)
         return csim.execute(exe, raw, model.num_classes)
+
+
+def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: int | None = None) -> dict:
+    """No measured cost without an FPGA: the per-stage estimates are in `dnnc compile`'s report.md."""
+    raise DnncError(f"target '{target.get('name')}': nothing to measure without hardware; the cycle, fps and "
+                    "resource estimates are in report.md / dataflow.json written by `dnnc compile`")
