@@ -97,3 +97,10 @@ def test_backends_bit_exact(tfc, target):
 
     report = run_verify(load_model(tfc[0]), target, samples=60 if target == "cortex-m4" else 200, seed=0)
     assert report.mismatches == 0, report.summary_line()
+
+
+def test_dnnc_verify_reference_qonnx_cli(tfc):
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "verify", str(tfc[0]), "-t", "host", "-n", "100",
+                        "--reference", "qonnx"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "0 unexplained" in r.stdout

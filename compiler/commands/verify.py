@@ -19,9 +19,20 @@ from dnnc.verify import run_verify
 @click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
               show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary line.")
-def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_json: bool) -> None:
+@click.option("--reference", type=click.Choice(["onnxruntime", "qonnx"]), default="onnxruntime", show_default=True,
+              help="qonnx (QONNX files): compare with qonnx's executor; float ties are counted, not failures.")
+def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_json: bool, reference: str) -> None:
     """Compare TARGET's outputs (acc, logits, class) with onnxruntime bit for bit; exit 1 on any mismatch."""
     loaded = load_model(model, collapse=collapse, seed=seed)
+    if reference == "qonnx":  # issue 6
+        import json
+
+        from dnnc.interchange.qonnx_reference import verify_file
+
+        res = verify_file(model, loaded, target, samples, seed)
+        click.echo(json.dumps({"target": target, "reference": "qonnx", **res.__dict__}) if as_json
+                   else f"verify target={target} reference={res.summary_line()}")
+        sys.exit(0 if res.unexplained == 0 else 1)
     report = run_verify(loaded, target, samples, seed)
     click.echo(report.to_json() if as_json else report.summary_line())
     sys.exit(0 if report.ok else 1)

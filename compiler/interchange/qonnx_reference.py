@@ -17,6 +17,7 @@ import onnx
 from dnnc.errors import DnncError
 from dnnc.ir import interpreter
 from dnnc.ir.model import IRModel, Threshold
+from dnnc.ir.outputs import Outputs
 
 TIE_REL = 1e-5  # float32 BN/Mul/Add chains are accurate to a few ulp (~1e-7 relative) of their terms
 
@@ -65,14 +66,18 @@ def run_qonnx(proto: onnx.ModelProto, raw: np.ndarray, input_scale: float = 1.0,
     return np.concatenate(main), {t: np.concatenate(v) for t, v in extra.items()}
 
 
-def compare(proto: onnx.ModelProto, ir: IRModel, raw: np.ndarray) -> Comparison:
-    """Run the QONNX file in qonnx and `ir` (as imported, before passes) in the IR interpreter."""
+def compare(proto: onnx.ModelProto, ir: IRModel, raw: np.ndarray, got: Outputs | None = None) -> Comparison:
+    """Run the QONNX file in qonnx and `ir` (as imported, before passes) in the IR interpreter.
+
+    `got`: outputs of another executor (a compiled target) to compare instead of the interpreter's; the
+    interpreter's trace still explains the ties.
+    """
     info = ir.meta.get("qonnx", {})
     thr_info: dict = info.get("thresholds", {})
     ref, hidden = run_qonnx(proto, raw, float(info.get("input_scale", 1.0)),
                             tuple(v["tensor"] for v in thr_info.values()))
     values = interpreter.trace(ir, raw)
-    out = interpreter.run(ir, raw)
+    out = interpreter.run(ir, raw) if got is None else got
     if ref.ndim == 1 or ref.dtype.kind in "iu":
         ours = out.cls.reshape(ref.shape)
         differ = ref.astype(np.int64) != ours
@@ -99,3 +104,17 @@ def compare(proto: onnx.ModelProto, ir: IRModel, raw: np.ndarray) -> Comparison:
             undecided &= ~first
     ties = int(explained.sum())
     return Comparison(len(raw), int(differ.sum()), ties, int(differ.sum()) - ties)
+
+
+def verify_file(path, loaded, target: str, samples: int, seed: int) -> Comparison:
+    """`dnnc verify --reference qonnx`: TARGET's outputs vs qonnx's executor on the verify inputs."""
+    from dnnc.interchange.qonnx_import import import_qonnx, is_qonnx
+    from dnnc.verify import execute
+    from dnnc.verify.inputs import make_inputs
+
+    proto = onnx.load(str(path))
+    if not is_qonnx(proto):
+        raise DnncError(f"{path}: --reference qonnx needs a QONNX file (custom-domain nodes)")
+    raw = make_inputs(loaded, samples, seed)
+    got, _ = execute(loaded, target, raw)
+    return compare(proto, import_qonnx(proto, loaded.ir.name), raw, got)
