@@ -151,7 +151,7 @@ def test_conv_pool_padding_matches_interpreter(target):
     assert_exact(hls.run(model, target, raw), interpreter.run(model, raw))
 
 
-@pytest.mark.parametrize("fps", [0, 1e3, 1e5, 1e7])
+@pytest.mark.parametrize("fps", [0, 1e3, 1e7])
 def test_foldings_do_not_change_outputs(target, fps):
     model = build([("conv", 4, 3, 1, 0), ("dense", 12)], (2, 6, 6), 4, "BIPOLAR", seed=7)
     raw = inputs(model, 16)
