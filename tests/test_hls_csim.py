@@ -191,3 +191,15 @@ def test_strict_warnings(target, cxx, tmp_path):
     exe = csim.build(tmp_path, model.name, strict)
     raw = inputs(model, 6)
     assert_exact(csim.execute(exe, raw, model.num_classes), interpreter.run(model, raw))
+
+
+def test_wide_xnor_words(target):
+    """SIMD > 64: XNOR-popcount over several 64-bit words with a partial last word (130 = 64 + 64 + 2)."""
+    model = build([("dense", 130), ("dense", 65)], (1, 10, 20), 5, "BIPOLAR", seed=17)
+    folding = {"L0_mvau": {"PE": 2, "SIMD": 200}, "L1_mvau": {"PE": 5, "SIMD": 130},
+               "L2_mvau": {"PE": 5, "SIMD": 65}}
+    cfg = dict(target, folding=folding)
+    d = hls.design(model, cfg)
+    assert [s.attrs["binaryXnorMode"] for s in d.stages if s.op == "MVAU"] == [0, 1, 1]
+    raw = inputs(model, 30)
+    assert_exact(hls.run(model, cfg, raw), interpreter.run(model, raw))

@@ -66,6 +66,14 @@ struct is_bits<Bits<N> > {
   static const bool value = true;
 };
 
+/* Population count of a 64-bit word, SWAR form: no compiler builtin, so it synthesizes as plain logic. */
+inline int32_t popcount64(uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return int32_t((x * 0x0101010101010101ull) >> 56);
+}
+
 /* XNOR-popcount: bipolar activations x binary weights; sum = 2 * matches - N. */
 template <unsigned N>
 inline int32_t dot(const Bits<N> &a, const Bits<N> &w) {
@@ -75,7 +83,7 @@ inline int32_t dot(const Bits<N> &a, const Bits<N> &w) {
     uint64_t m = ~(a.w[k] ^ w.w[k]);
     const unsigned valid = (k + 1) * 64 <= N ? 64u : N % 64;
     if (valid < 64) m &= (uint64_t(1) << valid) - 1;
-    matches += __builtin_popcountll(m);
+    matches += popcount64(m);
   }
   return 2 * matches - int32_t(N);
 }
