@@ -147,3 +147,24 @@ def test_folding_config_round_trips(tmp_path):
     if config["L1_mvau"]["SIMD"] != 1:
         with pytest.raises(Exception, match="must equal"):
             hls.design(loaded.ir, dict(load_target("fpga-hls"), folding=bad))
+
+
+@pytest.mark.parametrize("index", [0, 1, 8])
+def test_qonnx_reads_the_description(index, tmp_path):
+    """qonnx's ModelWrapper sees every shape and resolves every finn_datatype; weights obey their type."""
+    qonnx_mw = pytest.importorskip("qonnx.core.modelwrapper")
+    from qonnx.core.datatype import DataType
+
+    name, net = EDGE[index]
+    loaded = from_net(net, name.replace("-", "_"))
+    hls.compile(loaded.ir, load_target("fpga-hls"), tmp_path)
+    model = qonnx_mw.ModelWrapper(str(tmp_path / "dataflow.onnx"))
+    assert model.check_all_tensor_shapes_specified()
+    for ann in model.graph.quantization_annotation:
+        assert model.get_tensor_datatype(ann.tensor_name) == DataType[ann.quant_parameter_tensor_names[0].value]
+    for node in model.graph.node:
+        if node.op_type == "MVAU":
+            attrs = _attrs(node)
+            w = model.get_initializer(node.input[1])
+            assert w.shape == (attrs["MW"], attrs["MH"])
+            assert DataType[attrs["weightDataType"]].allowed(w).all()

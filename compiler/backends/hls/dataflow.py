@@ -158,7 +158,7 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
         if s.op == "InputConvert":
             mul = b.init(f"{s.name}_mul", np.array(a["mul"], np.float32))
             add = b.init(f"{s.name}_add", np.array(a["add"], np.float32))
-            tmp = b.tensor(f"{s.name}_scaled", shape, "INT32")
+            tmp = b.tensor(f"{s.name}_scaled", shape, int_dtype(min(0, a["mul"] * 255), max(0, a["mul"] * 255)))
             b.nodes.append(helper.make_node("Mul", [cur, mul], [tmp], name=f"{s.name}_Mul"))
             cur = b.tensor(f"{s.name}_out", shape, a["outputDataType"])
             b.nodes.append(helper.make_node("Add", [tmp, add], [cur], name=f"{s.name}_Add"))

@@ -61,6 +61,12 @@ def mvau_bram18(stage: Stage) -> int:
         or a["mem_mode"] == "external"
     ):
         return 0
+    return bram18(width, omega)
+
+
+def bram18(width: int, depth: float) -> int:
+    """RAMB18 count for a width x depth memory (FINN-R's table of SDP aspect ratios, UG573)."""
+    omega = depth
     if width == 1:
         return math.ceil(omega / 16384)
     if width == 2:
@@ -92,10 +98,10 @@ def thresholding(stage: Stage) -> Resources:
 
 
 def _buffer(bits: int, width: int) -> Resources:
-    """Approximation for stream buffers: BRAM18 (18 Kib) above 1 Kib, else LUTRAM (64 b / LUT)."""
+    """Approximation for stream buffers: BRAM18 above 1 Kib (same aspect-ratio table as FINN-R's
+    weight memories), else LUTRAM (64 b / LUT)."""
     if bits > 1024:
-        return Resources(lut=100 + 2 * width, bram18=math.ceil(bits / 18432) * math.ceil(width / 36), dsp=0,
-                         model="approx")
+        return Resources(lut=100 + 2 * width, bram18=bram18(width, bits / width), dsp=0, model="approx")
     return Resources(lut=100 + 2 * width + math.ceil(bits / 64), bram18=0, dsp=0, model="approx")
 
 
@@ -105,13 +111,12 @@ def estimate(stage: Stage) -> Resources:
         return Resources(lut=mvau_lut(stage), bram18=mvau_bram18(stage), dsp=mvau_dsp(stage), model="FINN-R")
     if stage.op == "Thresholding":
         return thresholding(stage)
-    if stage.op == "ConvolutionInputGenerator":
-        (kh, _), (_, iw) = a["ConvKernelDim"], a["IFMDim"]
-        bits = kh * iw * a["IFMChannels"] * dtype_bits(a["inputDataType"])  # k line buffers
+    if stage.op == "ConvolutionInputGenerator":  # the emitted kernel buffers one (unpadded) frame
+        bits = a["ifm_h"] * a["ifm_w"] * a["IFMChannels"] * dtype_bits(a["inputDataType"])
         return _buffer(bits, stage.simd * dtype_bits(a["inputDataType"]))
-    if stage.op == "StreamingMaxPool":
-        k, iw = a["PoolDim"][0], a["ImgDim"][1]
-        bits = k * iw * a["NumChannels"] * dtype_bits(a["dataType"])
+    if stage.op == "StreamingMaxPool":  # likewise one frame of accumulators
+        ih, iw = a["ImgDim"]
+        bits = ih * iw * a["NumChannels"] * dtype_bits(a["dataType"])
         return _buffer(bits, stage.pe * dtype_bits(a["dataType"]))
     if stage.op == "LabelSelect":
         return Resources(lut=100 + a["Labels"] * 32 // 8, bram18=0, dsp=0, model="approx")
