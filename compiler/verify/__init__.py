@@ -8,12 +8,14 @@ Inputs come from `dnnc.verify.inputs.make_inputs` (real digits, random, threshol
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from dnnc.errors import DnncError
 from dnnc.ir.outputs import Outputs
+from tqdm import tqdm
 
 
 @dataclass
@@ -83,12 +85,17 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
     if samples < 1:
         raise DnncError(f"--samples must be >= 1, got {samples}")
     t0 = time.perf_counter()
-    raw = make_inputs(loaded, samples, seed)
+    with tqdm(total=4, desc=f"verify {target_name}", unit="step", disable=None, file=sys.stderr) as bar:
+        raw = make_inputs(loaded, samples, seed)
+        bar.update()
+        ref = run_onnx(loaded.onnx, raw)
+        bar.update()
+        got, extra = execute(loaded, target_name, raw)
+        bar.update()
+        mask, by_output = compare(ref, got)
+        ties, tie_samples = count_ties(loaded.ir, raw)
+        bar.update()
     n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
-    ref = run_onnx(loaded.onnx, raw)
-    got, extra = execute(loaded, target_name, raw)
-    mask, by_output = compare(ref, got)
-    ties, tie_samples = count_ties(loaded.ir, raw)
     f64 = None
     if getattr(loaded, "net", None) is not None:
         from dnnc.netspec import forward_float64
