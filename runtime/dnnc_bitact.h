@@ -57,6 +57,203 @@ static inline int32_t dnnc_planes(int32_t kind)
         for (j_ = n8_; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_));                         \
     } while (0)
 
+#if defined(__ARM_ARCH_7EM__) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
+#define DNNC_V7EM_ASM 1
+#endif
+
+#if defined(DNNC_V7EM_ASM)
+#include <arm_acle.h>
+
+/* Cortex-M4/M7 (Armv7E-M): 4 words per iteration, LDM loads, a two-level carry-save tree (ones, twos) and
+ * one SWAR count of the carry-out ("fours") per block into per-byte counters: 33 instructions per 4 binary
+ * words, 38 per 4 ternary words. Blocks are processed at most 31 at a time (byte counters stay < 256).
+ * n must be a multiple of 4 (the compiler pads rows with zero words). */
+#define DNNC_POP_BYTES_ASM(f)                                                                      \
+    "lsr r4, " f ", #1\n\t"                                                                       \
+    "and r4, r4, #0x55555555\n\t"                                                                 \
+    "sub " f ", " f ", r4\n\t"                                                                    \
+    "and r4, " f ", #0x33333333\n\t"                                                              \
+    "lsr " f ", " f ", #2\n\t"                                                                    \
+    "and " f ", " f ", #0x33333333\n\t"                                                           \
+    "add " f ", " f ", r4\n\t"                                                                    \
+    "add " f ", " f ", " f ", lsr #4\n\t"                                                         \
+    "and " f ", " f ", #0x0F0F0F0F\n\t"
+
+static inline uint32_t dnnc_bytesum(uint32_t v)
+{
+    return __usada8(v, 0u, 0u); /* sum of the four bytes, one instruction */
+}
+
+/* Per-byte popcounts of v (each byte <= 8). */
+static inline uint32_t dnnc_popbytes(uint32_t v)
+{
+    v = v - ((v >> 1) & 0x55555555u);
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    return (v + (v >> 4)) & 0x0F0F0F0Fu;
+}
+
+/* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
+static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
+{
+    return dnnc_bytesum(dnnc_popbytes(ones) + (dnnc_popbytes(twos) << 1) + (dnnc_popbytes(fours) << 2));
+}
+
+/* Binary: 8 words per iteration through a three-level carry-save tree (ones, twos, fours) and one SWAR
+ * count of the carry-out ("eights") into per-byte counters: 61 instructions per 8 words. A remaining block of
+ * 4 words goes through the same tree in C. */
+static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t ones = 0, twos = 0, fours = 0, eights = 0;
+    int32_t left = n >> 3;
+    while (left > 0) {
+        const int32_t nb = left < 31 ? left : 31;
+        /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
+        register const uint32_t *rw __asm__("r0") = w;
+        register const uint32_t *rx __asm__("r1") = x;
+        register uint32_t ro __asm__("r2") = ones;
+        register uint32_t rt __asm__("r3") = twos;
+        register uint32_t rf __asm__("r12") = fours;
+        register uint32_t acc __asm__("lr") = (uint32_t)nb;
+        left -= nb;
+        __asm__ volatile(
+            "add r4, %[x], %[a], lsl #5\n\t"
+            "push {r4}\n\t"
+            "mov %[a], #0\n\t"
+            "1:\n\t"
+            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
+            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+            "eor r4, r4, r8\n\t"
+            "eor r5, r5, r9\n\t"
+            "eor r6, r6, r10\n\t"
+            "eor r7, r7, r11\n\t"
+            "eor r8, %[o], r4\n\t"
+            "and r9, %[o], r4\n\t"
+            "and r10, r8, r5\n\t"
+            "orr r9, r9, r10\n\t"
+            "eor %[o], r8, r5\n\t"
+            "eor r8, %[o], r6\n\t"
+            "and r10, %[o], r6\n\t"
+            "and r11, r8, r7\n\t"
+            "orr r10, r10, r11\n\t"
+            "eor %[o], r8, r7\n\t"
+            "eor r8, %[t], r9\n\t"
+            "and r11, %[t], r9\n\t"
+            "and r4, r8, r10\n\t"
+            "orr r11, r11, r4\n\t"
+            "eor %[t], r8, r10\n\t"
+            "ldmia %[x]!, {r4, r5, r6, r7}\n\t"
+            "ldmia %[w]!, {r8, r9, r10}\n\t"
+            "eor r4, r4, r8\n\t"
+            "eor r5, r5, r9\n\t"
+            "eor r6, r6, r10\n\t"
+            "ldr r8, [%[w]], #4\n\t"
+            "eor r7, r7, r8\n\t"
+            "eor r8, %[o], r4\n\t"
+            "and r9, %[o], r4\n\t"
+            "and r10, r8, r5\n\t"
+            "orr r9, r9, r10\n\t"
+            "eor %[o], r8, r5\n\t"
+            "eor r8, %[o], r6\n\t"
+            "and r10, %[o], r6\n\t"
+            "and r4, r8, r7\n\t"
+            "orr r10, r10, r4\n\t"
+            "eor %[o], r8, r7\n\t"
+            "eor r8, %[t], r9\n\t"
+            "and r4, %[t], r9\n\t"
+            "and r5, r8, r10\n\t"
+            "orr r4, r4, r5\n\t"
+            "eor %[t], r8, r10\n\t"
+            "eor r8, %[f], r11\n\t"
+            "and r5, %[f], r11\n\t"
+            "and r6, r8, r4\n\t"
+            "orr r5, r5, r6\n\t"
+            "eor %[f], r8, r4\n\t"
+            DNNC_POP_BYTES_ASM("r5")
+            "add %[a], %[a], r5\n\t"
+            "ldr r4, [sp]\n\t"
+            "cmp %[x], r4\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #4\n\t"
+            : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        w = rw;
+        x = rx;
+        ones = ro;
+        twos = rt;
+        fours = rf;
+        eights += dnnc_bytesum(acc);
+    }
+    if (n & 4) {
+        uint32_t ta, tb, fa;
+        DNNC_CSA(ta, ones, ones, w[0] ^ x[0], w[1] ^ x[1]);
+        DNNC_CSA(tb, ones, ones, w[2] ^ x[2], w[3] ^ x[3]);
+        DNNC_CSA(fa, twos, twos, ta, tb);
+        eights += dnnc_popcount32(fours & fa); /* fours + fa = 2 (fours & fa) + (fours ^ fa) */
+        fours ^= fa;
+    }
+    return 8u * eights + dnnc_pc_124(ones, twos, fours);
+}
+
+static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t ones = 0, twos = 0, fours = 0;
+    int32_t left = n >> 2;
+    while (left > 0) {
+        /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
+        register const uint32_t *rw __asm__("r0") = w;
+        register const uint32_t *rx __asm__("r1") = x;
+        register int32_t nb __asm__("r2") = left < 31 ? left : 31;
+        register uint32_t ro __asm__("r3") = ones;
+        register uint32_t rt __asm__("r12") = twos;
+        register uint32_t acc __asm__("lr") = 0;
+        left -= nb;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
+            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+            "eor r4, r4, r8\n\t"
+            "and r4, r4, r5\n\t"
+            "eor r6, r6, r9\n\t"
+            "and r6, r6, r7\n\t"
+            "ldmia %[w]!, {r5, r7, r8, r9}\n\t"
+            "eor r5, r5, r10\n\t"
+            "and r5, r5, r7\n\t"
+            "eor r8, r8, r11\n\t"
+            "and r8, r8, r9\n\t"
+            "eor r7, %[o], r4\n\t"
+            "and r9, %[o], r4\n\t"
+            "and r10, r7, r6\n\t"
+            "orr r9, r9, r10\n\t"
+            "eor %[o], r7, r6\n\t"
+            "eor r7, %[o], r5\n\t"
+            "and r10, %[o], r5\n\t"
+            "and r11, r7, r8\n\t"
+            "orr r10, r10, r11\n\t"
+            "eor %[o], r7, r8\n\t"
+            "eor r7, %[t], r9\n\t"
+            "and r11, %[t], r9\n\t"
+            "and r4, r7, r10\n\t"
+            "orr r11, r11, r4\n\t"
+            "eor %[t], r7, r10\n\t"
+            DNNC_POP_BYTES_ASM("r11")
+            "add %[a], %[a], r11\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n\t"
+            : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        w = rw;
+        x = rx;
+        ones = ro;
+        twos = rt;
+        fours += dnnc_bytesum(acc);
+    }
+    return 4u * fours + dnnc_pc_124(ones, twos, 0u);
+}
+
+#else /* portable C */
+
 static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t r;
@@ -74,6 +271,8 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 #undef DNNC_D_
     return r;
 }
+
+#endif
 
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {
@@ -97,6 +296,12 @@ static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, 
         c2 += dnnc_popcount32(d & w[3 * j + 2]);
     }
     return c1 + 2u * c2;
+}
+
+static inline void dnnc_zero_words(uint32_t *p, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; i++) p[i] = 0;
 }
 
 /* Weighted disagreement count of one output's weights `w` (n words, planes interleaved) with x. */

@@ -45,7 +45,8 @@ typedef struct {
     int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
     const int16_t *w16;        /* raw input: [out_c][kpad] weights, order (c, ky, kx) */
     int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
-    const uint32_t *w;         /* packed input: [out_c][kh*kw*in_wpp][planes], taps (ky, kx) */
+    int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
+    const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
     const int32_t *tot;        /* packed input: [out_c] sum of |w| over the whole window */
     const int16_t *tapsum;     /* packed input: [out_c][kh*kw] sum over channels of w at a tap */
     const int32_t *thr;        /* [out_c] thresholds (see dnnc_threshold_pack) */
@@ -73,7 +74,7 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
             }
         }
     }
-    dnnc_dense_bits(L->kind, L->w, L->tot, col, taps * wpp, L->out_c, acc);
+    dnnc_dense_bits(L->kind, L->w, L->tot, col, L->ncol, L->out_c, acc);
     if (!border) return;
     for (ky = 0; ky < L->kh; ky++) {
         for (kx = 0; kx < L->kw; kx++) {
@@ -109,6 +110,8 @@ static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out
     int32_t py, px, wy, wx, o;
     if (L->in_u8)
         dnnc_input_uimg((const uint8_t *)in, L->in_c, L->in_h, L->in_w, L->pad, L->in_mul, L->in_add, uimg);
+    else
+        dnnc_zero_words((uint32_t *)col + L->kh * L->kw * L->in_wpp, L->ncol - L->kh * L->kw * L->in_wpp);
     for (py = 0; py < L->out_h; py++) {
         for (px = 0; px < L->out_w; px++) {
             for (wy = 0; wy < L->pool_k; wy++) {

@@ -29,8 +29,9 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str) -> subprocess.Com
         raise DnncError(f"{what}: timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
-        raise DnncError(f"{what} failed (exit {proc.returncode}): {msg[0] if msg else ''}"
-                        + (f" ... ({len(msg)} lines, first shown)" if len(msg) > 1 else ""))
+        first = next((m for m in msg if "error" in m.lower()), msg[0] if msg else "")
+        raise DnncError(f"{what} failed (exit {proc.returncode}): {first.strip()}"
+                        + (f" ({len(msg)} lines of output)" if len(msg) > 1 else ""))
     return proc
 
 

@@ -37,6 +37,7 @@ CONV_FIELDS = (
     "w16",
     "kind",
     "in_wpp",
+    "ncol",
     "w",
     "tot",
     "tapsum",

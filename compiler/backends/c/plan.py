@@ -58,6 +58,7 @@ class Stage:
     in_buf: str = "raw"  # raw | A | B
     out_buf: str = ""  # A | B | "" (output stage)
     out_words: int = 0
+    in_words: int = 0  # packed input words read (>= the producer's out_words; the excess is zeroed)
     src: str = ""  # the IR layers, for comments and report
     macs: int = 0
 
@@ -114,6 +115,10 @@ def _thresholds(thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
         else:
             out_t[c], flip[c] = t, d < 0
     return out_t.astype(np.int32), flip
+
+
+def _pad4(n: int) -> int:
+    return -(-n // 4) * 4
 
 
 def _flip_words(flip: np.ndarray) -> np.ndarray:
@@ -192,7 +197,8 @@ class _Planner:
             raise DnncError(
                 f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
             )
-        wfull = np.zeros((o, nwords * 32), np.int8)
+        n4 = _pad4(nwords)  # kernels count 4 words per step; pad words are 0 in weights and activations
+        wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
         planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
         tot = np.abs(w2.astype(np.int64)).sum(axis=1).astype(np.int32)
@@ -201,7 +207,8 @@ class _Planner:
             Array(f"{st.name}_tot", "int32_t", tot),
         ]
         st.weight_bytes = planes.size * 4 + tot.size * 4
-        st.fields.update(kind=kind, n=nwords, nout=o, w=f"{st.name}_w", tot=f"{st.name}_tot")
+        st.fields.update(kind=kind, n=n4, n_real=nwords, nout=o, w=f"{st.name}_w", tot=f"{st.name}_tot")
+        st.in_words = n4
         st.scratch.update(acc=o)
         st.macs = o * w2.shape[1]
 
@@ -234,6 +241,7 @@ class _Planner:
             "w16": "NULL",
             "kind": "DNNC_W_BINARY",
             "in_wpp": 0,
+            "ncol": 0,
             "w": "NULL",
             "tot": "NULL",
             "tapsum": "NULL",
@@ -255,9 +263,12 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            wfull = np.zeros((o, kh, kw, wpp * 32), np.int8)
-            wfull[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
-            planes = _planes(wfull.reshape(o, -1), tuple(int(v) for v in layer.weight_values))
+            ncol = _pad4(kh * kw * wpp)
+            wfull = np.zeros((o, ncol * 32), np.int8)
+            wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
+            wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
+            wfull[:, : kh * kw * wpp * 32] = wtap.reshape(o, -1)
+            planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
             tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
             tapsum = layer.weight.astype(np.int64).sum(axis=1).reshape(o, -1).astype(np.int16)
             st.arrays += [
@@ -269,7 +280,8 @@ class _Planner:
             f.update(
                 kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", tapsum=f"{st.name}_tapsum"
             )
-            st.scratch.update(col=kh * kw * wpp, uimg=0)
+            f["ncol"] = ncol
+            st.scratch.update(col=ncol, uimg=0)
         st.scratch.update(acc=o, mx=o)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
@@ -365,7 +377,7 @@ class _Planner:
             self.dense_bits(layer, st, in_layout)
 
     def _arena(self, stages: list[Stage]) -> Plan:
-        act = max([s.out_words for s in stages] + [1])
+        act = max([s.out_words for s in stages] + [s.in_words for s in stages] + [1])
         arena = {"A": (0, act), "B": (act, act)}
         off = 2 * act
         names = sorted({k for s in stages for k in s.scratch})
