@@ -80,6 +80,61 @@ static inline void dnnc_input_uimg(const uint8_t *raw, int32_t c, int32_t h, int
                 uimg[(ci * hp + y + pad) * wp + x + pad] = (int16_t)(mul * (int32_t)raw[(ci * h + y) * w + x] + add);
 }
 
+/* Four outputs at once: acc[j] = sum_k w[o=j][k] * u[k] with w stored as [pair][4 outputs][2] int16 (the
+ * input pair is loaded once for four outputs). */
+static inline void dnnc_dot16x4(const int16_t *w, const int16_t *u, int32_t npairs, int32_t *acc)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+#if defined(__ARM_FEATURE_DSP)
+    for (k = 0; k + 2 <= npairs; k += 2) {
+        int32_t up, vp, w0, w1, w2, w3;
+        memcpy(&up, u + 2 * k, sizeof up);
+        memcpy(&vp, u + 2 * k + 2, sizeof vp);
+        memcpy(&w0, w + 8 * k, sizeof w0);
+        memcpy(&w1, w + 8 * k + 2, sizeof w1);
+        memcpy(&w2, w + 8 * k + 4, sizeof w2);
+        memcpy(&w3, w + 8 * k + 6, sizeof w3);
+        a0 = __smlad(w0, up, a0);
+        a1 = __smlad(w1, up, a1);
+        a2 = __smlad(w2, up, a2);
+        a3 = __smlad(w3, up, a3);
+        memcpy(&w0, w + 8 * k + 8, sizeof w0);
+        memcpy(&w1, w + 8 * k + 10, sizeof w1);
+        memcpy(&w2, w + 8 * k + 12, sizeof w2);
+        memcpy(&w3, w + 8 * k + 14, sizeof w3);
+        a0 = __smlad(w0, vp, a0);
+        a1 = __smlad(w1, vp, a1);
+        a2 = __smlad(w2, vp, a2);
+        a3 = __smlad(w3, vp, a3);
+    }
+    for (; k < npairs; k++) {
+        int32_t up, w0, w1, w2, w3;
+        memcpy(&up, u + 2 * k, sizeof up);
+        memcpy(&w0, w + 8 * k, sizeof w0);
+        memcpy(&w1, w + 8 * k + 2, sizeof w1);
+        memcpy(&w2, w + 8 * k + 4, sizeof w2);
+        memcpy(&w3, w + 8 * k + 6, sizeof w3);
+        a0 = __smlad(w0, up, a0);
+        a1 = __smlad(w1, up, a1);
+        a2 = __smlad(w2, up, a2);
+        a3 = __smlad(w3, up, a3);
+    }
+#else
+    for (k = 0; k < npairs; k++) {
+        const int32_t u0 = u[2 * k], u1 = u[2 * k + 1];
+        const int16_t *q = w + 8 * k;
+        a0 += q[0] * u0 + q[1] * u1;
+        a1 += q[2] * u0 + q[3] * u1;
+        a2 += q[4] * u0 + q[5] * u1;
+        a3 += q[6] * u0 + q[7] * u1;
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 /* sum_k a[k] * b[k] over 2*npairs int16 elements (both arrays 4-byte aligned). */
 static inline int32_t dnnc_dot16(const int16_t *a, const int16_t *b, int32_t npairs)
 {

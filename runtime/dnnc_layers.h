@@ -43,7 +43,7 @@ typedef struct {
     int32_t in_u8;             /* 1: first layer on the raw input */
     int32_t in_mul, in_add;    /* raw input: u = in_mul * p + in_add */
     int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
-    const int16_t *w16;        /* raw input: [out_c][kpad] weights, order (c, ky, kx) */
+    const int16_t *w16;        /* raw input: [ceil(out_c/4)][kpad/2][4][2]: pairs of (c, ky, kx), 4 outputs */
     int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
     int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
     const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
@@ -98,7 +98,7 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
         }
     }
     for (; k < L->kpad; k++) col[k] = 0;
-    for (o = 0; o < L->out_c; o++) acc[o] = dnnc_dot16(L->w16 + o * L->kpad, col, L->kpad / 2);
+    for (o = 0; o < L->out_c; o += 4) dnnc_dot16x4(L->w16 + o * L->kpad, col, L->kpad / 2, acc + o);
 }
 
 /* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
@@ -121,8 +121,10 @@ static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out
                         dnnc_conv_u8_pixel(L, uimg, oy, ox, (int16_t *)col, acc);
                     else
                         dnnc_conv_bits_pixel(L, (const uint32_t *)in, oy, ox, (uint32_t *)col, acc);
-                    for (o = 0; o < L->out_c; o++)
-                        if ((wy == 0 && wx == 0) || acc[o] > mx[o]) mx[o] = acc[o];
+                    if (wy == 0 && wx == 0)
+                        for (o = 0; o < L->out_c; o++) mx[o] = acc[o];
+                    else
+                        for (o = 0; o < L->out_c; o++) mx[o] = acc[o] > mx[o] ? acc[o] : mx[o];
                 }
             }
             dnnc_threshold_pack(mx, L->out_c, L->thr, L->flip, out + (py * L->out_w + px) * out_wpp);

@@ -252,8 +252,10 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
-            w16 = np.zeros((o, kpad), np.int16)
-            w16[:, :k] = layer.weight.reshape(o, -1)
+            o4 = -(-o // 4) * 4  # outputs in groups of 4, weight pairs interleaved: [o4/4][kpad/2][4][2]
+            w16 = np.zeros((o4, kpad), np.int16)
+            w16[:o, :k] = layer.weight.reshape(o, -1)
+            w16 = w16.reshape(o4 // 4, 4, kpad // 2, 2).transpose(0, 2, 1, 3)
             st.arrays.append(Array(f"{st.name}_w16", "int16_t", w16.reshape(-1)))
             st.weight_bytes = w16.size * 2
             f.update(in_u8=1, kpad=kpad, w16=f"{st.name}_w16")
@@ -282,7 +284,7 @@ class _Planner:
             )
             f["ncol"] = ncol
             st.scratch.update(col=ncol, uimg=0)
-        st.scratch.update(acc=o, mx=o)
+        st.scratch.update(acc=-(-o // 4) * 4, mx=o)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
