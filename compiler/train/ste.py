@@ -2,7 +2,8 @@
 
 BNN-style STE (Hubara et al. 2016): real latent weights clipped to [-1, 1], binary or ternary weights
 through Brevitas' constant-scale (1.0) quantizers, sign activations through `SignedBinaryActPerTensorConst`
-(clamp to [-1, 1] then sign: the saturating STE). Stochastic binarization (Lin et al. 2015): during
+(clamp to [-1, 1] then sign: the saturating STE). Latent weights start uniform in [-1, 1] and learn with
+10x the base Adam rate (BN parameters use the base rate), so ternary weights (threshold 0.5) can move. Stochastic binarization (Lin et al. 2015): during
 training the weights are binarized as sign(w + u), u ~ U(-1, 1), i.e. +1 with probability
 hard_sigmoid(w); the gradient reaches w straight through; test time uses sign(w).
 
@@ -27,9 +28,12 @@ from dnnc.errors import DnncError
 from dnnc.train.arch import Arch, check_input, parse_arch
 
 METHODS = ("ste", "ste-stochastic")
+LATENT_LR_FACTOR = 10.0  # latent weights in [-1, 1] need larger steps than BN parameters to flip
 
 
 def _quantizers(weights: str):
+    if weights not in ("binary", "ternary"):
+        raise DnncError(f"--method ste trains binary or ternary weights, not {weights!r}")
     from brevitas.quant import (
         SignedBinaryActPerTensorConst,
         SignedBinaryWeightPerTensorConst,
@@ -42,8 +46,6 @@ def _quantizers(weights: str):
     class TernaryWeight(SignedTernaryWeightPerTensorConst):
         scaling_const = 1.0
 
-    if weights not in ("binary", "ternary"):
-        raise DnncError(f"--method ste trains binary or ternary weights, not {weights!r}")
     return (BinaryWeight if weights == "binary" else TernaryWeight), SignedBinaryActPerTensorConst
 
 
@@ -112,20 +114,26 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
         raise DnncError(f"unknown STE method {method!r} ({', '.join(METHODS)})")
     if method == "ste-stochastic" and weights != "binary":
         raise DnncError("--method ste-stochastic is stochastic binarization: use --weights binary")
+    _quantizers(weights)
     a = parse_arch(arch)
     data = load_dataset(dataset)
     check_input(a, data.input_shape, data.classes)
-    _quantizers(weights)
     torch.set_num_threads(int(os.environ.get("DNNC_THREADS", min(2, os.cpu_count() or 1))))
     torch.manual_seed(seed)
     model = SteNet(a, data.input_shape, weights)
+    gen0 = torch.Generator().manual_seed(seed)
     x_tr, y_tr = (torch.from_numpy(t) for t in data.split("train"))
     if train_limit:
         x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
     x_tr = x_tr.float()
     x_va, y_va = (torch.from_numpy(t) for t in data.split("val"))
     x_va = x_va.float()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    with torch.no_grad():  # latent weights live in the clip range [-1, 1] (ternary threshold 0.5)
+        for w in model.latent():
+            w.uniform_(-1.0, 1.0, generator=gen0)
+    latent = {id(w) for w in model.latent()}
+    opt = torch.optim.Adam([{"params": model.latent(), "lr": LATENT_LR_FACTOR * lr},
+                            {"params": [p for p in model.parameters() if id(p) not in latent], "lr": lr}])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     gen = torch.Generator().manual_seed(seed)
     history, best, best_state, steps, t0 = [], {"epoch": 0, "val_error": 1.0}, None, 0, time.perf_counter()
