@@ -57,7 +57,7 @@ def compile_exe(target: dict, libdir: Path, workdir: Path, sources: list[str], e
     cc = _tool(cc or target["cc"])
     flags = [*target.get("cpu_flags", []), *target.get("cflags", []), *target.get("warn_flags", []), "-Werror",
              "-ffp-contract=off", *emit.defines(target), *defines, f"-I{libdir}", f"-I{libdir / 'runtime'}", "-I."]
-    srcs = [str(libdir / "model.c"), *sources]
+    srcs = [*([str(libdir / "model.c")] if (libdir / "model.c").is_file() else []), *sources]
     if is_bare_metal(target):
         flags += ["-DDNNC_SEMIHOSTING", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
                   "--specs=nano.specs", "-Tlink.ld", "-Wl,--gc-sections"]
