@@ -1,7 +1,8 @@
 """The IR's integer reference interpreter (numpy): the semantics every backend must reproduce.
 
-Integer layers are computed exactly: products and sums of small integers are formed in float64 BLAS
-(exact while |sum| < 2^53, which range analysis guarantees with a wide margin) and converted to int64.
+Integer layers are computed exactly: products and sums of small integers are formed with float BLAS,
+float32 when every partial sum is provably below 2^24 (bound from the weights and the actual inputs),
+else float64 (exact below 2^53), and converted to int64.
 The float32 layers (BatchNormSign before folding, OutputAffine) round exactly like the deployment ONNX:
 one float32 multiply, then one float32 add, no fused multiply-add.
 """
@@ -32,21 +33,36 @@ def _exact_int(x: np.ndarray) -> np.ndarray:
     return np.rint(x).astype(np.int64)
 
 
+def _sum_dtype(w: np.ndarray, u: np.ndarray) -> type:
+    """float32 when every partial sum is provably below 2^24 (exact, half the memory), else float64."""
+    bound = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)) * float(np.abs(u).max(initial=0))
+    return np.float32 if bound < 2**24 else np.float64
+
+
 def _linear(layer: Linear, x: np.ndarray) -> np.ndarray:
     u = x.astype(np.int64) * layer.in_mul + layer.in_add
-    w = layer.weight.astype(np.float64)
+    ft = _sum_dtype(layer.weight, u)
+    w = layer.weight.astype(ft)
     if layer.kind == "dense":
-        return _exact_int(u.reshape(u.shape[0], -1).astype(np.float64) @ w.T)
+        return _exact_int(u.reshape(u.shape[0], -1).astype(ft) @ w.T)
     n, c, h, wd = u.shape
     o, _, kh, kw = w.shape
     p, s = layer.pad, layer.stride
-    up = np.pad(u.astype(np.float64), ((0, 0), (0, 0), (p, p), (p, p)))  # zeros in the u domain
+    up = np.pad(u.astype(ft), ((0, 0), (0, 0), (p, p), (p, p))).transpose(0, 2, 3, 1)  # NHWC, zeros in u domain
     oh = (h + 2 * p - kh) // s + 1
     ow = (wd + 2 * p - kw) // s + 1
-    cols = np.lib.stride_tricks.sliding_window_view(up, (kh, kw), axis=(2, 3))[:, :, ::s, ::s][:, :, :oh, :ow]
-    cols = cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    acc = cols @ w.reshape(o, -1).T  # (n*oh*ow, o)
-    return _exact_int(acc.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+    taps = [(a, b) for a in range(kh) for b in range(kw)]
+    views = [up[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :] for a, b in taps]
+    if c * kh * kw <= 64:  # small receptive field (e.g. the first conv): one im2col matmul
+        cols = np.stack(views, axis=3).reshape(n * oh * ow, len(taps) * c)  # (tap, channel) order
+        wmat = w.transpose(2, 3, 1, 0).reshape(len(taps) * c, o)
+        return _exact_int((cols @ wmat).reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+    acc = np.zeros((n, oh, ow, o), ft)
+    for a in range(kh):  # one matmul per kernel tap: no im2col blow-up
+        for b in range(kw):
+            patch = np.ascontiguousarray(up[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :])
+            acc += (patch.reshape(-1, patch.shape[-1]) @ np.ascontiguousarray(w[:, :, a, b].T)).reshape(acc.shape)
+    return _exact_int(acc.transpose(0, 3, 1, 2))
 
 
 def _maxpool(layer: MaxPool, a: np.ndarray) -> np.ndarray:
@@ -110,8 +126,13 @@ def trace(model: IRModel, raw: np.ndarray) -> list[np.ndarray]:
     return values
 
 
-def run(model: IRModel, raw: np.ndarray) -> Outputs:
+def run(model: IRModel, raw: np.ndarray, batch: int = 256) -> Outputs:
     """Execute the model on raw inputs (uint8, (N, C, H, W)) and return its three outputs."""
+    raw = np.asarray(raw)
+    if len(raw) > batch:
+        parts = [run(model, raw[i:i + batch], batch) for i in range(0, len(raw), batch)]
+        return Outputs(acc=np.concatenate([p.acc for p in parts]), logits=np.concatenate([p.logits for p in parts]),
+                       cls=np.concatenate([p.cls for p in parts]))
     values = trace(model, raw)
     idx = {id(layer): i for i, layer in enumerate(model.layers)}
     acc = values[idx[id(model.output_linear)]]

@@ -43,6 +43,9 @@ def count_ties(model: IRModel, raw: np.ndarray) -> tuple[int, int]:
     """(exact threshold hits over all samples/channels/positions, samples with at least one hit)."""
     if not len(raw):
         return 0, 0
+    if len(raw) > 256:
+        parts = [count_ties(model, raw[i:i + 256]) for i in range(0, len(raw), 256)]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
     values = trace(model, raw)
     hits = np.zeros(len(raw), np.int64)
     for src, thr in _threshold_inputs(model):
@@ -107,6 +110,8 @@ def _deep_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator, targe
     prefix = model.layers[:target]
 
     def score(x: np.ndarray) -> np.ndarray:
+        if len(x) > 256:
+            return np.concatenate([score(x[i:i + 256]) for i in range(0, len(x), 256)])
         a = x
         for layer in prefix:
             a = apply_layer(layer, a)
