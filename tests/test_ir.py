@@ -58,3 +58,27 @@ def test_interpreter_matches_naive_loops():
         assert np.array_equal(out.logits[n].view(np.uint32), logits.view(np.uint32))
         assert out.cls[n] == int(np.argmax(logits))
     assert out.acc.dtype == np.int32 and out.logits.dtype == np.float32 and out.cls.dtype == np.int64
+
+
+def test_inspect_summary_counts_match_batch_norm():
+    """inspect's threshold counts and memory agree with an independent count from the BN constants."""
+    from dnnc.interchange.export import net_to_ir
+    from dnnc.ir.model import BatchNormSign
+    from dnnc.ir.summary import describe, format_text
+    from dnnc.passes.pipeline import run_pipeline
+    from models import conv_model
+
+    pre = net_to_ir(conv_model("quinary"))
+    desc = describe(run_pipeline(pre))
+    bns = [x for x in pre.layers if isinstance(x, BatchNormSign)]
+    thr = [d for d in desc["layers"] if d["type"] == "Threshold"]
+    assert len(bns) == len(thr) == 2
+    for bn, d in zip(bns, thr, strict=True):
+        assert d["channels"] == bn.scale.size == d["ge"] + d["le_gamma_negative"] + d["constant"]
+        assert d["constant_gamma_zero"] == int((bn.scale == 0).sum()) == 2
+        assert d["le_gamma_negative"] + d["ge"] + d["constant_saturated"] == int((bn.scale != 0).sum())
+        assert d["le_gamma_negative"] <= int((bn.scale < 0).sum())
+    lin = [d for d in desc["layers"] if d["type"] == "Linear"]
+    assert [d["weight_bits"] for d in lin] == [3, 3, 3]  # 5 levels need 3 bits
+    assert desc["memory"]["weight_bytes"] == sum(-(-int(np.prod(d["weight_shape"])) * 3 // 8) for d in lin)
+    assert "gamma<0" in format_text(desc)
