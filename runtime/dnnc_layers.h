@@ -33,6 +33,20 @@ static inline void dnnc_dense_u8(const dnnc_dense_u8_t *L, const uint8_t *raw, i
     }
 }
 
+/* First layer, dense, on the raw input with plain int8 weights [nout][nin] (hosts: vectorized by the
+ * compiler): acc[o] = mul * sum_i w[o][i] p[i] + add * rowsum[o]. */
+static inline void dnnc_dense_u8_direct(const int8_t *w, const int32_t *rowsum, int32_t nin, int32_t nout,
+                                        int32_t mul, int32_t add, const uint8_t *raw, int32_t *acc)
+{
+    int32_t o, i;
+    for (o = 0; o < nout; o++) {
+        const int8_t *r = w + o * nin;
+        int32_t s = 0;
+        for (i = 0; i < nin; i++) s += (int32_t)r[i] * (int32_t)raw[i];
+        acc[o] = mul * s + add * rowsum[o];
+    }
+}
+
 /* Conv (+ optional max-pool on accumulators) + threshold-and-pack, on the raw input or packed bits.
  * Packed activations are HWC: pixel (y, x) owns words [(y*W + x)*wpp, +wpp), wpp = ceil(C/32). */
 typedef struct {

@@ -153,6 +153,18 @@ class _Planner:
             )
         return KINDS[values]
 
+    def dense_u8_direct(self, layer: Linear, st: Stage) -> None:
+        """First dense layer as plain int8 weights (hosts: the compiler vectorizes the u8 x s8 dot products)."""
+        o, n = layer.weight.shape
+        rowsum = layer.weight.astype(np.int64).sum(axis=1).astype(np.int32)
+        st.arrays += [Array(f"{st.name}_w8", "int8_t", layer.weight.reshape(-1).astype(np.int8)),
+                      Array(f"{st.name}_rowsum", "int32_t", rowsum)]
+        st.weight_bytes = o * n + o * 4
+        st.fields.update(nin=n, nout=o, in_mul=layer.in_mul, in_add=layer.in_add, w8=f"{st.name}_w8",
+                         rowsum=f"{st.name}_rowsum")
+        st.scratch.update(acc=o)
+        st.macs = o * n
+
     def dense_u8(self, layer: Linear, st: Stage) -> None:
         values = tuple(int(v) for v in layer.weight_values)
         levels = len(values)
@@ -345,8 +357,8 @@ class _Planner:
             ):
                 aff = rest[0]
                 self._dense(layer, st, in_layout)
+                st.fields["inner"] = st.op
                 st.op = "output"
-                st.fields["inner"] = "dense_u8" if layer.in_dtype == "UINT8" else "dense_bits"
                 k = layer.weight.shape[0]
                 st.arrays += [
                     Array(f"{st.name}_scale", "float", aff.scale.astype(np.float32)),
@@ -371,7 +383,10 @@ class _Planner:
         return self._arena(stages)
 
     def _dense(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
-        if layer.in_dtype == "UINT8":
+        if layer.in_dtype == "UINT8" and self.target.get("first_dense", "lut") == "direct":
+            st.op = "dense_u8_direct"
+            self.dense_u8_direct(layer, st)
+        elif layer.in_dtype == "UINT8":
             st.op = "dense_u8"
             self.dense_u8(layer, st)
         else:
