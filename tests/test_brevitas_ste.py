@@ -30,7 +30,7 @@ def tfc(tmp_path_factory):
     """Train ~200 STE steps, force negative and zero gammas in every BN, export through Brevitas."""
     from dnnc.train.ste import export_ste, train_ste
 
-    res = train_ste(TFC, "binary", "ste", epochs=3, max_steps=200, seed=0)
+    res = train_ste(TFC, "binary", "ste", epochs=2, max_steps=200, seed=0, batch_size=50)
     model = res["model"]
     with torch.no_grad():
         for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)):
@@ -66,7 +66,7 @@ def test_zero_mismatches_against_qonnx_executor(tfc):
     ir = import_qonnx(proto)
     x, _ = mnist10k("test")
     rng = np.random.default_rng(1)
-    raw = np.concatenate([x[:150], rng.integers(0, 256, (50, 1, 28, 28), dtype=np.uint8)])
+    raw = np.concatenate([x[:120], rng.integers(0, 256, (40, 1, 28, 28), dtype=np.uint8)])
     res = compare(proto, ir, raw)
     assert (res.mismatches, res.unexplained) == (0, 0), res.summary_line()
     # threshold-edge inputs (acc exactly at a threshold): float executors may round either way there;
@@ -100,7 +100,53 @@ def test_backends_bit_exact(tfc, target):
 
 
 def test_dnnc_verify_reference_qonnx_cli(tfc):
-    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "verify", str(tfc[0]), "-t", "host", "-n", "100",
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "verify", str(tfc[0]), "-t", "host", "-n", "50",
                         "--reference", "qonnx"], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert "0 unexplained" in r.stdout
+
+
+@pytest.mark.parametrize("arch,weights,dynamo", [("FC32-FC32-FC10", "binary", True),
+                                                 ("tiny-cnn", "ternary", False)])
+def test_export_paths_conv_and_dynamo_match_qonnx_and_brevitas(tmp_path, arch, weights, dynamo):
+    """Both Brevitas exporters (dynamo: Gemm/Reshape, IR 10; classic: MatMul/Flatten, IR 9), conv + pool."""
+    from brevitas.export import export_qonnx
+    from dnnc.interchange.datatypes import annotate
+    from dnnc.ir import interpreter
+    from dnnc.train.arch import parse_arch
+    from dnnc.train.ste import SteNet
+
+    torch.manual_seed(0)
+    model = SteNet(parse_arch(arch), (1, 28, 28), weights)
+    with torch.no_grad():
+        for bn in (m for m in model.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))):
+            bn.weight.uniform_(-1, 1)
+            bn.bias.uniform_(-1, 1)
+            bn.running_mean.uniform_(-20, 20)
+            bn.running_var.uniform_(1, 50)
+    model.eval()
+    path = tmp_path / "m.onnx"
+    export_qonnx(model, torch.zeros(1, 1, 28, 28), export_path=str(path), dynamo=dynamo)
+    proto = onnx.load(str(path))
+    annotate(proto.graph, proto.graph.input[0].name, "UINT8")
+    ir = import_qonnx(proto)
+    raw = np.random.default_rng(0).integers(0, 256, (30, 1, 28, 28), dtype=np.uint8)
+    assert compare(proto, ir, raw).unexplained == 0
+    with torch.no_grad():
+        ref = model(torch.tensor(raw, dtype=torch.float32)).numpy()
+    ours = interpreter.run(ir, raw)
+    assert np.array_equal(ref.argmax(1), ours.cls)
+
+
+def test_cli_train_ste(tmp_path):
+    out = tmp_path / "ste.onnx"
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "train", "--method", "ste-stochastic", "--arch", "tiny-fc",
+                        "--weights", "binary", "--epochs", "1", "--train-limit", "300", "-o", str(out)],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and (tmp_path / "ste.history.json").is_file()
+    bad = subprocess.run([sys.executable, "-m", "dnnc.cli", "train", "--method", "ste", "--arch", "tiny-fc",
+                          "--weights", "quinary", "-o", str(tmp_path / "x.onnx")], capture_output=True, text=True,
+                         check=False)
+    assert bad.returncode == 2 and "binary or ternary" in bad.stderr
+    assert not (tmp_path / "x.onnx").exists()
