@@ -144,6 +144,17 @@ def test_dense_matches_interpreter(target, wset):
     assert_exact(hls.run(model, target, raw), interpreter.run(model, raw))
 
 
+def test_stride_beyond_kernel_and_odd_pool(target):
+    """Stride > kernel (rows no window uses are dropped), padding >= stride, pool with a ragged edge."""
+    model = build([("conv", 3, 2, 3, 1), ("conv", 5, 1, 2, 0), ("dense", 6)], (3, 11, 10), 4, "TERNARY",
+                  seed=19)
+    raw = inputs(model, 20)
+    assert_exact(hls.run(model, target, raw), interpreter.run(model, raw))
+    model = build([("conv", 4, 3, 1, 2), ("pool", 3), ("dense", 5)], (1, 8, 7), 3, "INT3Q", seed=23)
+    raw = inputs(model, 20)
+    assert_exact(hls.run(model, target, raw, sanitize=True), interpreter.run(model, raw))
+
+
 def test_conv_pool_padding_matches_interpreter(target):
     model = build([("conv", 6, 3, 1, 1), ("pool", 2), ("conv", 4, 3, 2, 1), ("dense", 10)], (2, 9, 9), 5,
                   "INT3", seed=5)

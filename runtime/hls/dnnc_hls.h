@@ -183,7 +183,8 @@ void thresholding(hls::stream<InBeat> &in, hls::stream<Bits<PE> > &out, const Ac
 /* Sliding-window generator (FINN ConvolutionInputGenerator) with symmetric zero padding and stride.
  * Input: IH x IW pixels of C channels in SIMD-lane beats; output per output pixel the window in
  * (kh, kw, c) order. Padded positions are 0, which a Bits beat cannot hold: OutBeat must then be a Vec.
- * The C-simulation model buffers one frame; the cycle estimate is FINN's line-buffer formula. */
+ * A ring of KH input rows: rows are read in order just before the first output row that needs them,
+ * rows no window uses are read and dropped. */
 template <unsigned KH, unsigned KW, unsigned IH, unsigned IW, unsigned C, unsigned SIMD, unsigned STRIDE,
           unsigned PAD, typename InBeat, typename OutBeat>
 void swg(hls::stream<InBeat> &in, hls::stream<OutBeat> &out) {
@@ -192,14 +193,16 @@ void swg(hls::stream<InBeat> &in, hls::stream<OutBeat> &out) {
   const unsigned CF = C / SIMD;
   const unsigned OH = (IH + 2 * PAD - KH) / STRIDE + 1;
   const unsigned OW = (IW + 2 * PAD - KW) / STRIDE + 1;
-  static InBeat frame[IH][IW][C / SIMD];
-  for (unsigned y = 0; y < IH; ++y)
-    for (unsigned x = 0; x < IW; ++x)
-      for (unsigned cf = 0; cf < CF; ++cf) {
+  static InBeat ring[KH][IW][C / SIMD];
+  unsigned next_row = 0;
+  for (unsigned oy = 0; oy < OH; ++oy) {
+    const int last = int(oy * STRIDE + KH) - 1 - int(PAD);  // last input row of this window row
+    for (; int(next_row) <= last && next_row < IH; ++next_row)
+      for (unsigned x = 0; x < IW; ++x)
+        for (unsigned cf = 0; cf < CF; ++cf) {
 #pragma HLS PIPELINE II = 1
-        frame[y][x][cf] = in.read();
-      }
-  for (unsigned oy = 0; oy < OH; ++oy)
+          ring[next_row % KH][x][cf] = in.read();
+        }
     for (unsigned ox = 0; ox < OW; ++ox)
       for (unsigned ky = 0; ky < KH; ++ky)
         for (unsigned kx = 0; kx < KW; ++kx)
@@ -208,40 +211,49 @@ void swg(hls::stream<InBeat> &in, hls::stream<OutBeat> &out) {
             const int iy = int(oy * STRIDE + ky) - int(PAD);
             const int ix = int(ox * STRIDE + kx) - int(PAD);
             const bool inside = iy >= 0 && iy < int(IH) && ix >= 0 && ix < int(IW);
+            const unsigned ry = inside ? unsigned(iy) % KH : 0;
+            const unsigned rx = inside ? unsigned(ix) : 0;
             OutBeat o = OutBeat();
             for (unsigned s = 0; s < SIMD; ++s) {
 #pragma HLS UNROLL
-              set_lane(o, s, inside ? int32_t(lane(frame[inside ? iy : 0][inside ? ix : 0][cf], s)) : 0);
+              set_lane(o, s, inside ? int32_t(lane(ring[ry][rx][cf], s)) : 0);
             }
             out.write(o);
           }
+  }
+  for (; next_row < IH; ++next_row)  // rows below the last window
+    for (unsigned x = 0; x < IW; ++x)
+      for (unsigned cf = 0; cf < CF; ++cf) {
+#pragma HLS PIPELINE II = 1
+        (void)in.read();
+      }
 }
 
-/* Streaming max-pool on accumulators (K x K windows, stride K, floor mode), C channels in PE lanes. */
+/* Streaming max-pool on accumulators (K x K windows, stride K, floor mode), C channels in PE lanes.
+ * One output row of running maxima; rows and columns beyond the last full window are read and dropped. */
 template <unsigned K, unsigned IH, unsigned IW, unsigned C, unsigned PE, typename Beat>
 void maxpool(hls::stream<Beat> &in, hls::stream<Beat> &out) {
   static_assert(C % PE == 0, "NumChannels % PE must be 0");
   const unsigned CF = C / PE;
-  static Beat frame[IH][IW][C / PE];
+  const unsigned OH = IH / K;
+  const unsigned OW = IW / K;
+  static Beat row[IW / K][C / PE];
   for (unsigned y = 0; y < IH; ++y)
     for (unsigned x = 0; x < IW; ++x)
       for (unsigned cf = 0; cf < CF; ++cf) {
 #pragma HLS PIPELINE II = 1
-        frame[y][x][cf] = in.read();
-      }
-  for (unsigned oy = 0; oy < IH / K; ++oy)
-    for (unsigned ox = 0; ox < IW / K; ++ox)
-      for (unsigned cf = 0; cf < CF; ++cf) {
-#pragma HLS PIPELINE II = 1
-        Beat o = frame[oy * K][ox * K][cf];
-        for (unsigned ky = 0; ky < K; ++ky)
-          for (unsigned kx = 0; kx < K; ++kx)
-            for (unsigned p = 0; p < PE; ++p) {
+        const Beat b = in.read();
+        const unsigned ox = x / K;
+        if (y / K >= OH || ox >= OW) continue;
+        if (y % K == 0 && x % K == 0) {
+          row[ox][cf] = b;
+        } else {
+          for (unsigned p = 0; p < PE; ++p) {
 #pragma HLS UNROLL
-              const Beat &b = frame[oy * K + ky][ox * K + kx][cf];
-              if (lane(b, p) > lane(o, p)) set_lane(o, p, lane(b, p));
-            }
-        out.write(o);
+            if (lane(b, p) > lane(row[ox][cf], p)) set_lane(row[ox][cf], p, lane(b, p));
+          }
+        }
+        if (y % K == K - 1 && x % K == K - 1) out.write(row[ox][cf]);
       }
 }
 

@@ -111,12 +111,11 @@ def estimate(stage: Stage) -> Resources:
         return Resources(lut=mvau_lut(stage), bram18=mvau_bram18(stage), dsp=mvau_dsp(stage), model="FINN-R")
     if stage.op == "Thresholding":
         return thresholding(stage)
-    if stage.op == "ConvolutionInputGenerator":  # the emitted kernel buffers one (unpadded) frame
-        bits = a["ifm_h"] * a["ifm_w"] * a["IFMChannels"] * dtype_bits(a["inputDataType"])
+    if stage.op == "ConvolutionInputGenerator":  # the emitted kernel's ring of KH input rows
+        bits = a["ConvKernelDim"][0] * a["ifm_w"] * a["IFMChannels"] * dtype_bits(a["inputDataType"])
         return _buffer(bits, stage.simd * dtype_bits(a["inputDataType"]))
-    if stage.op == "StreamingMaxPool":  # likewise one frame of accumulators
-        ih, iw = a["ImgDim"]
-        bits = ih * iw * a["NumChannels"] * dtype_bits(a["dataType"])
+    if stage.op == "StreamingMaxPool":  # one output row of running maxima
+        bits = a["ImgDim"][1] // a["PoolDim"][1] * a["NumChannels"] * dtype_bits(a["dataType"])
         return _buffer(bits, stage.pe * dtype_bits(a["dataType"]))
     if stage.op == "LabelSelect":
         return Resources(lut=100 + a["Labels"] * 32 // 8, bram18=0, dsp=0, model="approx")
