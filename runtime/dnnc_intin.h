@@ -10,8 +10,9 @@
  * group (5 ternary weights per byte: 1.6 bits per weight). Tables are built in chunks of groups to bound RAM.
  *
  * Conv: the padded u image is materialized once as int16 (zeros in the border), then every output pixel
- * gathers its receptive field (c, ky, kx order, even length) and takes int16 dot products with the
- * layer's (small) int16 weights: SMLAD, two multiply-accumulates per instruction, on cores with DSP.
+ * gathers its receptive field (c, ky, kx order, even length, packed as int16 pairs) and takes dot products
+ * with the layer's (small) int16 weights, four outputs per loaded input pair: SMLAD, two multiply-accumulates
+ * per instruction, on cores with DSP.
  */
 #ifndef DNNC_INTIN_H
 #define DNNC_INTIN_H
@@ -80,76 +81,42 @@ static inline void dnnc_input_uimg(const uint8_t *raw, int32_t c, int32_t h, int
                 uimg[(ci * hp + y + pad) * wp + x + pad] = (int16_t)(mul * (int32_t)raw[(ci * h + y) * w + x] + add);
 }
 
-/* Four outputs at once: acc[j] = sum_k w[o=j][k] * u[k] with w stored as [pair][4 outputs][2] int16 (the
- * input pair is loaded once for four outputs). */
-static inline void dnnc_dot16x4(const int16_t *w, const int16_t *u, int32_t npairs, int32_t *acc)
+/* Four outputs at once: acc[j] = sum over pairs p of the int16 pairs w[p][j] . u[p] (each uint32 holds two
+ * int16, low half first), with u[p] loaded once for the four outputs. */
+static inline void dnnc_dot32x4(const uint32_t *w, const uint32_t *u, int32_t npairs, int32_t *acc)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
-#if defined(__ARM_FEATURE_DSP)
-    for (k = 0; k + 2 <= npairs; k += 2) {
-        int32_t up, vp, w0, w1, w2, w3;
-        memcpy(&up, u + 2 * k, sizeof up);
-        memcpy(&vp, u + 2 * k + 2, sizeof vp);
-        memcpy(&w0, w + 8 * k, sizeof w0);
-        memcpy(&w1, w + 8 * k + 2, sizeof w1);
-        memcpy(&w2, w + 8 * k + 4, sizeof w2);
-        memcpy(&w3, w + 8 * k + 6, sizeof w3);
-        a0 = __smlad(w0, up, a0);
-        a1 = __smlad(w1, up, a1);
-        a2 = __smlad(w2, up, a2);
-        a3 = __smlad(w3, up, a3);
-        memcpy(&w0, w + 8 * k + 8, sizeof w0);
-        memcpy(&w1, w + 8 * k + 10, sizeof w1);
-        memcpy(&w2, w + 8 * k + 12, sizeof w2);
-        memcpy(&w3, w + 8 * k + 14, sizeof w3);
-        a0 = __smlad(w0, vp, a0);
-        a1 = __smlad(w1, vp, a1);
-        a2 = __smlad(w2, vp, a2);
-        a3 = __smlad(w3, vp, a3);
-    }
-    for (; k < npairs; k++) {
-        int32_t up, w0, w1, w2, w3;
-        memcpy(&up, u + 2 * k, sizeof up);
-        memcpy(&w0, w + 8 * k, sizeof w0);
-        memcpy(&w1, w + 8 * k + 2, sizeof w1);
-        memcpy(&w2, w + 8 * k + 4, sizeof w2);
-        memcpy(&w3, w + 8 * k + 6, sizeof w3);
-        a0 = __smlad(w0, up, a0);
-        a1 = __smlad(w1, up, a1);
-        a2 = __smlad(w2, up, a2);
-        a3 = __smlad(w3, up, a3);
-    }
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
+    /* one input pair load + one LDM of four weight pairs + four SMLAD per pair */
+    k = npairs;
+    if (k > 0)
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
+            "subs %[k], %[k], #1\n\t"
+            "bne 1b\n\t"
+            : [w] "+r"(w), [u] "+r"(u), [k] "+r"(k), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "cc", "memory");
 #else
     for (k = 0; k < npairs; k++) {
-        const int32_t u0 = u[2 * k], u1 = u[2 * k + 1];
-        const int16_t *q = w + 8 * k;
-        a0 += q[0] * u0 + q[1] * u1;
-        a1 += q[2] * u0 + q[3] * u1;
-        a2 += q[4] * u0 + q[5] * u1;
-        a3 += q[6] * u0 + q[7] * u1;
+        const int32_t u0 = (int16_t)(u[k] & 0xFFFFu), u1 = (int16_t)(u[k] >> 16);
+        const uint32_t *q = w + 4 * k;
+        a0 += (int16_t)(q[0] & 0xFFFFu) * u0 + (int16_t)(q[0] >> 16) * u1;
+        a1 += (int16_t)(q[1] & 0xFFFFu) * u0 + (int16_t)(q[1] >> 16) * u1;
+        a2 += (int16_t)(q[2] & 0xFFFFu) * u0 + (int16_t)(q[2] >> 16) * u1;
+        a3 += (int16_t)(q[3] & 0xFFFFu) * u0 + (int16_t)(q[3] >> 16) * u1;
     }
 #endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
-}
-
-/* sum_k a[k] * b[k] over 2*npairs int16 elements (both arrays 4-byte aligned). */
-static inline int32_t dnnc_dot16(const int16_t *a, const int16_t *b, int32_t npairs)
-{
-    int32_t acc = 0, k;
-#if defined(__ARM_FEATURE_DSP)
-    for (k = 0; k < npairs; k++) {
-        int32_t pa, pb;
-        memcpy(&pa, a + 2 * k, sizeof pa);
-        memcpy(&pb, b + 2 * k, sizeof pb);
-        acc = __smlad(pa, pb, acc);
-    }
-#else
-    for (k = 0; k < 2 * npairs; k++) acc += (int32_t)a[k] * (int32_t)b[k];
-#endif
-    return acc;
 }
 
 #endif /* DNNC_INTIN_H */

@@ -57,7 +57,7 @@ typedef struct {
     int32_t in_u8;             /* 1: first layer on the raw input */
     int32_t in_mul, in_add;    /* raw input: u = in_mul * p + in_add */
     int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
-    const int16_t *w16;        /* raw input: [ceil(out_c/4)][kpad/2][4][2]: pairs of (c, ky, kx), 4 outputs */
+    const uint32_t *w32;       /* raw input: [ceil(out_c/4)][kpad/2][4] int16 pairs of (c, ky, kx), 4 outputs */
     int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
     int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
     const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
@@ -99,10 +99,12 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
     }
 }
 
-/* Accumulators of all outputs at conv pixel (oy, ox) from the padded u image. */
+/* Accumulators of all outputs at conv pixel (oy, ox) from the padded u image. col: int16[kpad] gathered
+ * receptive field followed by uint32[kpad/2] packed pairs. */
 static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg, int32_t oy, int32_t ox, int16_t *col,
                                       int32_t *acc)
 {
+    uint32_t *col32 = (uint32_t *)(void *)(col + L->kpad);
     const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad;
     int32_t c, ky, kx, o, k = 0;
     for (c = 0; c < L->in_c; c++) {
@@ -112,11 +114,12 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
         }
     }
     for (; k < L->kpad; k++) col[k] = 0;
-    for (o = 0; o < L->out_c; o += 4) dnnc_dot16x4(L->w16 + o * L->kpad, col, L->kpad / 2, acc + o);
+    for (k = 0; k < L->kpad / 2; k++) col32[k] = (uint32_t)(uint16_t)col[2 * k] | (uint32_t)(uint16_t)col[2 * k + 1] << 16;
+    for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o);
 }
 
 /* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
- * Scratch: col (int16[kpad] or uint32[kh*kw*in_wpp]), uimg (int16, raw input only), acc, mx (int32[out_c]). */
+ * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol]), uimg (int16, raw input only), acc, mx (int32[out_c]). */
 static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col, int16_t *uimg,
                              int32_t *acc, int32_t *mx)
 {

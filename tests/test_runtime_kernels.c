@@ -11,7 +11,7 @@
 
 static uint32_t wbuf[3 * MAXW], xbuf[MAXW], obuf[MAXW];
 static int32_t ibuf[MAXW], tbuf[MAXW], ubuf[MAXW];
-static int16_t hw[8 * MAXW], hu[2 * MAXW];
+static uint32_t hw[4 * MAXW], hu[MAXW];
 static int32_t tab[MAXW * 64];
 static uint8_t codes[MAXW];
 static int8_t values[8];
@@ -43,10 +43,10 @@ int main(void)
             if (!rd(ibuf, 4 * n) || !rd(tbuf, 4 * n) || !rd(xbuf, 4 * nw)) return 2;
             dnnc_threshold_pack(ibuf, n, tbuf, xbuf, obuf);
             dnnc_write(fout, obuf, 4 * nw);
-        } else if (op == 3) { /* int16 dot products, four outputs */
+        } else if (op == 3) { /* int16-pair dot products, four outputs */
             const int32_t np = rd32();
             if (!rd(hw, 16 * np) || !rd(hu, 4 * np)) return 2;
-            dnnc_dot16x4(hw, hu, np, ibuf);
+            dnnc_dot32x4(hw, hu, np, ibuf);
             dnnc_write(fout, ibuf, 16);
         } else if (op == 4) { /* first-layer lookup tables over all groups */
             const int32_t ng = rd32(), group = rd32(), levels = rd32(), vg = rd32();

@@ -34,7 +34,7 @@ CONV_FIELDS = (
     "in_mul",
     "in_add",
     "kpad",
-    "w16",
+    "w32",
     "kind",
     "in_wpp",
     "ncol",

@@ -250,7 +250,7 @@ class _Planner:
             "in_mul": layer.in_mul,
             "in_add": layer.in_add,
             "kpad": 0,
-            "w16": "NULL",
+            "w32": "NULL",
             "kind": "DNNC_W_BINARY",
             "in_wpp": 0,
             "ncol": 0,
@@ -268,10 +268,14 @@ class _Planner:
             w16 = np.zeros((o4, kpad), np.int16)
             w16[:o, :k] = layer.weight.reshape(o, -1)
             w16 = w16.reshape(o4 // 4, 4, kpad // 2, 2).transpose(0, 2, 1, 3)
-            st.arrays.append(Array(f"{st.name}_w16", "int16_t", w16.reshape(-1)))
-            st.weight_bytes = w16.size * 2
-            f.update(in_u8=1, kpad=kpad, w16=f"{st.name}_w16")
-            st.scratch.update(col=-(-kpad // 2), uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
+            # one uint32 per int16 pair, low half = even element (SMLAD's bottom x bottom + top x top)
+            w32 = w16.astype(np.uint16).astype(np.uint32)
+            w32 = (w32[..., 0] | (w32[..., 1] << 16)).astype(np.uint32)
+            st.arrays.append(Array(f"{st.name}_w32", "uint32_t", w32.reshape(-1)))
+            st.weight_bytes = w32.size * 4
+            f.update(in_u8=1, kpad=kpad, w32=f"{st.name}_w32")
+            # col: int16[kpad] gathered, then uint32[kpad/2] packed pairs
+            st.scratch.update(col=kpad, uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
         else:
             if in_layout[0] != "hwc":
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
