@@ -145,6 +145,9 @@ def lower(model: IRModel) -> list[Stage]:
             if i + 1 != len(layers):
                 raise DnncError(f"layer '{nxt.name}': the output affine must be the last layer")
             k = model.num_classes
+            if mh * nvp != k:
+                raise DnncError(f"layer '{layer.name}': the output layer must produce {k} accumulators "
+                                f"(got {mh} x {nvp} positions)")
             stages.append(Stage("label_select", "LabelSelect", {
                 "Labels": k, "PE": 1, "K": 1, "inputDataType": attrs["outputDataType"],
                 "outputDataType": int_dtype(0, k - 1),
