@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dnnc.ir.model import IRModel
 from dnnc.passes.base import Pass
+from dnnc.passes.canonical_thresholds import CanonicalThresholds
 from dnnc.passes.fold_input_affine import FoldInputAffine
 from dnnc.passes.fold_input_offset import FoldInputOffset
 from dnnc.passes.fold_thresholds import FoldThresholds
@@ -24,6 +25,7 @@ def default_pipeline() -> list[Pass]:
         FoldThresholds(),
         FoldInputOffset(),
         RangeAnalysis(),
+        CanonicalThresholds(),
         PackingLayout(),
     ]
 
