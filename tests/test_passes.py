@@ -140,3 +140,28 @@ def test_input_offset_folds_only_for_dense():
     assert (dense.layers[0].in_mul, dense.layers[0].in_add) == (2, 0)
     assert (conv.layers[0].in_mul, conv.layers[0].in_add) == (2, -255)
     assert [p.name for p in default_pipeline()][:2] == ["fold-input-affine", "integer-weights"]
+
+
+@pytest.mark.parametrize("ws", WEIGHT_SET_NAMES)
+def test_exhaustive_two_pixel_net(ws):
+    """Every one of the 65536 raw inputs of a 2-pixel net: onnxruntime == IR after all passes."""
+    from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+
+    rng = np.random.default_rng(5)
+    codes = np.array(WEIGHT_SETS[ws][0], np.int8)
+    scale = WEIGHT_SETS[ws][1]
+    w0 = rng.choice(codes, size=(9, 2)).astype(np.int8)
+    acc_tie = 2 * rng.integers(-200, 200, size=9) + (255 * w0.astype(np.int64).sum(axis=1)) % 2
+    gamma = np.array([1, -1, 0.5, -2, 0, 0, 1.5, -0.75, 3.0])
+    bn = BatchNorm(gamma=gamma, beta=np.array([0, 0, 0, 0, 0.1, -0.1, 0.01, 0, 0]),
+                   mean=scale / 255 * acc_tie, inv_std=np.ones(9))
+    out = LinearLayer("dense", rng.choice(codes, size=(3, 9)).astype(np.int8), ws, bias=rng.normal(0, 1, 3),
+                      out_scale=0.3)
+    net = DiscreteNet((1, 1, 2), [LinearLayer("dense", w0, ws, bn=bn)], out)
+    proto = export_onnx(net)
+    final = run_pipeline(onnx_to_ir(proto))
+    grid = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), -1).reshape(-1, 1, 1, 2)
+    raw = grid.astype(np.uint8)
+    assert _same(run(final, raw), run_onnx(proto, raw))
+    ties, _ = count_ties(final, raw)
+    assert ties > 0
