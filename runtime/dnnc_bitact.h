@@ -352,11 +352,212 @@ static inline uint32_t dnnc_count(int32_t kind, const uint32_t *w, const uint32_
 }
 
 /* acc[o] = sum_i w[o][i] x[i] for nout outputs; x has n words, w is [nout][n][planes]. */
+#if defined(DNNC_V7EM_ASM)
+/* All outputs of a binary layer in one assembly loop (rows contiguous, n a multiple of 8, n <= 248): the
+ * per-output state (x base, end, tot and acc pointers, outputs left) lives on the stack, so nothing spills
+ * between outputs. Same 8-word carry-save body as dnnc_count_binary. */
+static inline void dnnc_dense_binary_asm(const uint32_t *w, const int32_t *tot, const uint32_t *x, int32_t n,
+                                         int32_t nout, int32_t *acc)
+{
+    /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
+    register const uint32_t *rw __asm__("r0") = w;
+    register const uint32_t *rx __asm__("r1") = x;
+    register int32_t nb __asm__("r2") = n >> 3;
+    register const int32_t *rtot __asm__("r3") = tot;
+    register int32_t *racc __asm__("r12") = acc;
+    register int32_t rn __asm__("lr") = nout;
+    __asm__ volatile(
+        "sub sp, sp, #24\n\t"
+        "str %[x], [sp]\n\t"
+        "add %[nb], %[x], %[nb], lsl #5\n\t"
+        "str %[nb], [sp, #4]\n\t"
+        "str %[tot], [sp, #8]\n\t"
+        "str %[acc], [sp, #12]\n\t"
+        "str %[nout], [sp, #16]\n\t"
+        "2:\n\t"
+        "ldr %[x], [sp]\n\t"
+        "mov %[nb], #0\n\t"
+        "mov %[tot], #0\n\t"
+        "mov %[acc], #0\n\t"
+        "mov %[nout], #0\n\t"
+        "1:\n\t"
+        "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
+        "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+        "eor r4, r4, r8\n\t"
+        "eor r5, r5, r9\n\t"
+        "eor r6, r6, r10\n\t"
+        "eor r7, r7, r11\n\t"
+        "eor r8, %[nb], r4\n\t"
+        "and r9, %[nb], r4\n\t"
+        "and r10, r8, r5\n\t"
+        "orr r9, r9, r10\n\t"
+        "eor %[nb], r8, r5\n\t"
+        "eor r8, %[nb], r6\n\t"
+        "and r10, %[nb], r6\n\t"
+        "and r11, r8, r7\n\t"
+        "orr r10, r10, r11\n\t"
+        "eor %[nb], r8, r7\n\t"
+        "eor r8, %[tot], r9\n\t"
+        "and r11, %[tot], r9\n\t"
+        "and r4, r8, r10\n\t"
+        "orr r11, r11, r4\n\t"
+        "eor %[tot], r8, r10\n\t"
+        "ldmia %[x]!, {r4, r5, r6, r7}\n\t"
+        "ldmia %[w]!, {r8, r9, r10}\n\t"
+        "eor r4, r4, r8\n\t"
+        "eor r5, r5, r9\n\t"
+        "eor r6, r6, r10\n\t"
+        "ldr r8, [%[w]], #4\n\t"
+        "eor r7, r7, r8\n\t"
+        "eor r8, %[nb], r4\n\t"
+        "and r9, %[nb], r4\n\t"
+        "and r10, r8, r5\n\t"
+        "orr r9, r9, r10\n\t"
+        "eor %[nb], r8, r5\n\t"
+        "eor r8, %[nb], r6\n\t"
+        "and r10, %[nb], r6\n\t"
+        "and r4, r8, r7\n\t"
+        "orr r10, r10, r4\n\t"
+        "eor %[nb], r8, r7\n\t"
+        "eor r8, %[tot], r9\n\t"
+        "and r4, %[tot], r9\n\t"
+        "and r5, r8, r10\n\t"
+        "orr r4, r4, r5\n\t"
+        "eor %[tot], r8, r10\n\t"
+        "eor r8, %[acc], r11\n\t"
+        "and r5, %[acc], r11\n\t"
+        "and r6, r8, r4\n\t"
+        "orr r5, r5, r6\n\t"
+        "eor %[acc], r8, r4\n\t"
+        DNNC_POP_BYTES_ASM("r5")
+        "add %[nout], %[nout], r5\n\t"
+        "ldr r4, [sp, #4]\n\t"
+        "cmp %[x], r4\n\t"
+        "bne 1b\n\t"
+        /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
+        DNNC_POP_BYTES_ASM("%[nb]")
+        DNNC_POP_BYTES_ASM("%[tot]")
+        DNNC_POP_BYTES_ASM("%[acc]")
+        "add %[nb], %[nb], %[tot], lsl #1\n\t"
+        "add %[nb], %[nb], %[acc], lsl #2\n\t"
+        "mov r4, #0\n\t"
+        "usada8 r5, %[nb], r4, r4\n\t"
+        "usada8 r6, %[nout], r4, r4\n\t"
+        "add r5, r5, r6, lsl #3\n\t"
+        "ldr r7, [sp, #8]\n\t"
+        "ldr r6, [r7], #4\n\t"
+        "str r7, [sp, #8]\n\t"
+        "sub r6, r6, r5, lsl #1\n\t"
+        "ldr r7, [sp, #12]\n\t"
+        "str r6, [r7], #4\n\t"
+        "str r7, [sp, #12]\n\t"
+        "ldr r7, [sp, #16]\n\t"
+        "subs r7, r7, #1\n\t"
+        "str r7, [sp, #16]\n\t"
+        "bne 2b\n\t"
+        "add sp, sp, #24\n\t"
+        : [w] "+r"(rw), [x] "+r"(rx), [nb] "+r"(nb), [tot] "+r"(rtot), [acc] "+r"(racc), [nout] "+r"(rn)
+        :
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+}
+
+/* All outputs of a ternary layer in one assembly loop (n a multiple of 4, n <= 124); 4-word body of
+ * dnnc_count_ternary, per-output state on the stack. */
+static inline void dnnc_dense_ternary_asm(const uint32_t *w, const int32_t *tot, const uint32_t *x, int32_t n,
+                                          int32_t nout, int32_t *acc)
+{
+    /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
+    register const uint32_t *rw __asm__("r0") = w;
+    register const uint32_t *rx __asm__("r1") = x;
+    register int32_t nb __asm__("r2") = n >> 2;
+    register const int32_t *rtot __asm__("r3") = tot;
+    register int32_t *racc __asm__("r12") = acc;
+    register int32_t rn __asm__("lr") = nout;
+    __asm__ volatile(
+        "sub sp, sp, #24\n\t"
+        "str %[x], [sp]\n\t"
+        "str %[nb], [sp, #4]\n\t"
+        "str %[tot], [sp, #8]\n\t"
+        "str %[acc], [sp, #12]\n\t"
+        "str %[nout], [sp, #16]\n\t"
+        "2:\n\t"
+        "ldr %[x], [sp]\n\t"
+        "ldr %[nb], [sp, #4]\n\t"
+        "mov %[tot], #0\n\t"
+        "mov %[acc], #0\n\t"
+        "mov %[nout], #0\n\t"
+        "1:\n\t"
+        "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
+        "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+        "eor r4, r4, r8\n\t"
+        "and r4, r4, r5\n\t"
+        "eor r6, r6, r9\n\t"
+        "and r6, r6, r7\n\t"
+        "ldmia %[w]!, {r5, r7, r8, r9}\n\t"
+        "eor r5, r5, r10\n\t"
+        "and r5, r5, r7\n\t"
+        "eor r8, r8, r11\n\t"
+        "and r8, r8, r9\n\t"
+        "eor r7, %[tot], r4\n\t"
+        "and r9, %[tot], r4\n\t"
+        "and r10, r7, r6\n\t"
+        "orr r9, r9, r10\n\t"
+        "eor %[tot], r7, r6\n\t"
+        "eor r7, %[tot], r5\n\t"
+        "and r10, %[tot], r5\n\t"
+        "and r11, r7, r8\n\t"
+        "orr r10, r10, r11\n\t"
+        "eor %[tot], r7, r8\n\t"
+        "eor r7, %[acc], r9\n\t"
+        "and r11, %[acc], r9\n\t"
+        "and r4, r7, r10\n\t"
+        "orr r11, r11, r4\n\t"
+        "eor %[acc], r7, r10\n\t"
+        DNNC_POP_BYTES_ASM("r11")
+        "add %[nout], %[nout], r11\n\t"
+        "subs %[nb], %[nb], #1\n\t"
+        "bne 1b\n\t"
+        /* cnt = 4 sum(bytes of fours) + pc(ones) + 2 pc(twos) */
+        DNNC_POP_BYTES_ASM("%[tot]")
+        DNNC_POP_BYTES_ASM("%[acc]")
+        "add %[tot], %[tot], %[acc], lsl #1\n\t"
+        "mov r4, #0\n\t"
+        "usada8 r5, %[tot], r4, r4\n\t"
+        "usada8 r6, %[nout], r4, r4\n\t"
+        "add r5, r5, r6, lsl #2\n\t"
+        "ldr r7, [sp, #8]\n\t"
+        "ldr r6, [r7], #4\n\t"
+        "str r7, [sp, #8]\n\t"
+        "sub r6, r6, r5, lsl #1\n\t"
+        "ldr r7, [sp, #12]\n\t"
+        "str r6, [r7], #4\n\t"
+        "str r7, [sp, #12]\n\t"
+        "ldr r7, [sp, #16]\n\t"
+        "subs r7, r7, #1\n\t"
+        "str r7, [sp, #16]\n\t"
+        "bne 2b\n\t"
+        "add sp, sp, #24\n\t"
+        : [w] "+r"(rw), [x] "+r"(rx), [nb] "+r"(nb), [tot] "+r"(rtot), [acc] "+r"(racc), [nout] "+r"(rn)
+        :
+        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+}
+#endif
+
 static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_t *tot, const uint32_t *x,
                                    int32_t n, int32_t nout, int32_t *acc)
 {
     const int32_t stride = n * dnnc_planes(kind);
     int32_t o;
+#if defined(DNNC_V7EM_ASM)
+    if (nout > 0 && n > 0 && kind == DNNC_W_BINARY && n % 8 == 0 && n <= 248) {
+        dnnc_dense_binary_asm(w, tot, x, n, nout, acc);
+        return;
+    }
+    if (nout > 0 && n > 0 && kind == DNNC_W_TERNARY && n % 4 == 0 && n <= 124) {
+        dnnc_dense_ternary_asm(w, tot, x, n, nout, acc);
+        return;
+    }
+#endif
     for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count(kind, w + o * stride, x, n);
 }
 

@@ -117,8 +117,10 @@ def _thresholds(thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
     return out_t.astype(np.int32), flip
 
 
-def _pad4(n: int) -> int:
-    return -(-n // 4) * 4
+def _pad4(n: int, kind: str = "") -> int:
+    """Words per packed row: a multiple of the kernels' block (8 words for binary, else 4)."""
+    b = 8 if kind == "DNNC_W_BINARY" else 4
+    return -(-n // b) * b
 
 
 def _flip_words(flip: np.ndarray) -> np.ndarray:
@@ -209,7 +211,7 @@ class _Planner:
             raise DnncError(
                 f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
             )
-        n4 = _pad4(nwords)  # kernels count 4 words per step; pad words are 0 in weights and activations
+        n4 = _pad4(nwords, kind)  # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere
         wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
         planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
@@ -281,7 +283,7 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            ncol = _pad4(kh * kw * wpp)
+            ncol = _pad4(kh * kw * wpp, kind)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
