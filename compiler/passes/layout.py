@@ -7,7 +7,8 @@ binary weights dot = 2 * popcount(~(a ^ w) & valid_mask) - fan_in (so padding ne
 Packed order of a conv receptive field is (kh, kw, C) per output pixel (channel-innermost) for
 activations stored HWC; dense after conv uses the (C, H, W) flatten order of the IR. Weights use the
 encoding given by `weight_encoding`: "sign" (binary: 1 bit), "mask_sign" (ternary: nonzero mask + sign
-bit planes), "planes" (other sets: two's-complement bit planes of the code, `weight_bits` planes).
+bit planes), "index" (other sets: the code's index into the sorted `weight_values`, `weight_bits` bits);
+these are the sizes inspect reports, and a backend may choose another encoding for speed.
 Rewrites: Linear.layout only. Preserves: all values (it is metadata for backends).
 """
 
@@ -22,7 +23,7 @@ def _encoding(values: tuple[int, ...]) -> str:
         return "sign"
     if tuple(values) == (-1, 0, 1):
         return "mask_sign"
-    return "planes"
+    return "index"
 
 
 class PackingLayout(Pass):
