@@ -88,3 +88,15 @@ def test_threshold_encoding_extremes():
         want = np.where(d > 0, acc >= t, np.where(d < 0, acc <= t, const > 0))
         got = (acc >= enc_t.astype(np.int64)) ^ flip
         assert np.array_equal(got, want), acc
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
+def test_library_cmake_builds_for_host(tmp_path):
+    import subprocess
+
+    cbackend.compile(from_net(dict(EDGE)["conv-quaternary"], "edge").ir, load_target("host"), tmp_path / "lib")
+    for cmd in (["cmake", "-S", str(tmp_path / "lib"), "-B", str(tmp_path / "build")],
+                ["cmake", "--build", str(tmp_path / "build")]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "build" / "libedge.a").is_file()
