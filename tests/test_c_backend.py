@@ -94,6 +94,7 @@ def test_threshold_encoding_extremes():
 def test_library_cmake_builds_for_host(tmp_path):
     import subprocess
 
+    (tmp_path / "lib").mkdir()
     cbackend.compile(from_net(dict(EDGE)["conv-quaternary"], "edge").ir, load_target("host"), tmp_path / "lib")
     for cmd in (["cmake", "-S", str(tmp_path / "lib"), "-B", str(tmp_path / "build")],
                 ["cmake", "--build", str(tmp_path / "build")]):
