@@ -62,26 +62,30 @@ typedef struct {
     int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
     const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
     const int32_t *tot;        /* packed input: [out_c] sum of |w| over the whole window */
-    const int16_t *tapsum;     /* packed input: [out_c][kh*kw] sum over channels of w at a tap */
+    const uint8_t *rowpat;     /* packed input: [conv_h] border pattern of each output row */
+    const uint8_t *colpat;     /* packed input: [conv_w] border pattern of each output column */
+    int32_t ncolpat, interior; /* packed input: column patterns; the all-valid pattern (-1: none) */
+    const int32_t *corr;       /* packed input: [row pattern][col pattern][out_c] padded-tap corrections */
     const int32_t *thr;        /* [out_c] thresholds (see dnnc_threshold_pack) */
     const uint32_t *flip;      /* [out_wpp] flip bits, the same for every pixel */
 } dnnc_conv_t;
 
 /* Accumulators of all outputs at conv pixel (oy, ox) from packed input x. Padded taps are gathered as
- * all-zero words (i.e. computed as -1 activations, contributing -sum_c w) and corrected by +tapsum. */
+ * all-zero words (i.e. computed as -1 activations, contributing -sum_c w); the compiler precomputes the
+ * correction (+sum of those weights) for every border pattern (row pattern x column pattern). */
 static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x, int32_t oy, int32_t ox,
                                         uint32_t *col, int32_t *acc)
 {
-    const int32_t wpp = L->in_wpp, taps = L->kh * L->kw;
+    const int32_t wpp = L->in_wpp;
     const int32_t y0 = oy * L->stride - L->pad, x0 = ox * L->stride - L->pad;
-    int32_t ky, kx, j, o, border = 0;
+    const int32_t pat = L->rowpat[oy] * L->ncolpat + L->colpat[ox];
+    int32_t ky, kx, j, o;
     for (ky = 0; ky < L->kh; ky++) {
         for (kx = 0; kx < L->kw; kx++) {
             const int32_t iy = y0 + ky, ix = x0 + kx;
             uint32_t *dst = col + (ky * L->kw + kx) * wpp;
             if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w) {
                 for (j = 0; j < wpp; j++) dst[j] = 0;
-                border = 1;
             } else {
                 const uint32_t *src = x + (iy * L->in_w + ix) * wpp;
                 for (j = 0; j < wpp; j++) dst[j] = src[j];
@@ -89,13 +93,9 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
         }
     }
     dnnc_dense_bits(L->kind, L->w, L->tot, col, L->ncol, L->out_c, acc);
-    if (!border) return;
-    for (ky = 0; ky < L->kh; ky++) {
-        for (kx = 0; kx < L->kw; kx++) {
-            const int32_t iy = y0 + ky, ix = x0 + kx;
-            if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w)
-                for (o = 0; o < L->out_c; o++) acc[o] += L->tapsum[o * taps + ky * L->kw + kx];
-        }
+    if (pat != L->interior) {
+        const int32_t *c = L->corr + pat * L->out_c;
+        for (o = 0; o < L->out_c; o++) acc[o] += c[o];
     }
 }
 

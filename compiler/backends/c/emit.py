@@ -40,7 +40,11 @@ CONV_FIELDS = (
     "ncol",
     "w",
     "tot",
-    "tapsum",
+    "rowpat",
+    "colpat",
+    "ncolpat",
+    "interior",
+    "corr",
     "thr",
     "flip",
 )

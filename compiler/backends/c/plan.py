@@ -117,6 +117,37 @@ def _thresholds(thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
     return out_t.astype(np.int32), flip
 
 
+def _border_patterns(n_out: int, stride: int, pad: int, k: int, n_in: int) -> tuple[list[int], list[tuple]]:
+    """Per conv output index along one axis: the id of its valid-tap pattern, and the patterns."""
+    ids: list[int] = []
+    masks: list[tuple] = []
+    for i in range(n_out):
+        valid = tuple(0 <= i * stride - pad + t < n_in for t in range(k))
+        if valid not in masks:
+            masks.append(valid)
+        ids.append(masks.index(valid))
+    if len(masks) > 255:
+        raise DnncError(f"conv with {len(masks)} border patterns along one axis is not supported")
+    return ids, masks
+
+
+def _border_corrections(weight: np.ndarray, rmasks: list[tuple], cmasks: list[tuple]) -> tuple[np.ndarray, int]:
+    """corr[row pattern][col pattern][o] = sum of w over channels and the padded taps of that pattern.
+
+    Padded taps are gathered as zero words, i.e. computed as -1 activations contributing -sum_c w; adding
+    corr makes them contribute exactly 0. Returns (corr int32, index of the all-valid pattern or -1)."""
+    tapsum = weight.astype(np.int64).sum(axis=1)  # (O, kh, kw)
+    corr = np.zeros((len(rmasks), len(cmasks), weight.shape[0]), np.int64)
+    interior = -1
+    for a, rm in enumerate(rmasks):
+        for b, cm in enumerate(cmasks):
+            invalid = ~np.outer(np.array(rm), np.array(cm))
+            corr[a, b] = (tapsum * invalid).sum(axis=(1, 2))
+            if not invalid.any():
+                interior = a * len(cmasks) + b
+    return corr.astype(np.int32), interior
+
+
 def _pad4(n: int, kind: str = "") -> int:
     """Words per packed row: a multiple of the kernels' block (8 words for binary, else 4)."""
     b = 8 if kind == "DNNC_W_BINARY" else 4
@@ -258,7 +289,11 @@ class _Planner:
             "ncol": 0,
             "w": "NULL",
             "tot": "NULL",
-            "tapsum": "NULL",
+            "rowpat": "NULL",
+            "colpat": "NULL",
+            "ncolpat": 0,
+            "interior": -1,
+            "corr": "NULL",
         }
         if layer.in_dtype == "UINT8":
             umax = max(abs(layer.in_add), abs(255 * layer.in_mul + layer.in_add))
@@ -290,16 +325,19 @@ class _Planner:
             wfull[:, : kh * kw * wpp * 32] = wtap.reshape(o, -1)
             planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
             tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
-            tapsum = layer.weight.astype(np.int64).sum(axis=1).reshape(o, -1).astype(np.int16)
+            rows, rmasks = _border_patterns(ch, s, p, kh, h)
+            cols, cmasks = _border_patterns(cw, s, p, kw, w)
+            corr, interior = _border_corrections(layer.weight, rmasks, cmasks)
             st.arrays += [
                 Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
                 Array(f"{st.name}_tot", "int32_t", tot),
-                Array(f"{st.name}_tapsum", "int16_t", tapsum.reshape(-1)),
+                Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
+                Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8)),
+                Array(f"{st.name}_corr", "int32_t", corr.reshape(-1)),
             ]
-            st.weight_bytes = planes.size * 4 + tot.size * 4 + tapsum.size * 2
-            f.update(
-                kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", tapsum=f"{st.name}_tapsum"
-            )
+            st.weight_bytes = sum(a.nbytes for a in st.arrays)
+            f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", rowpat=f"{st.name}_rowpat",
+                     colpat=f"{st.name}_colpat", ncolpat=len(cmasks), interior=interior, corr=f"{st.name}_corr")
             f["ncol"] = ncol
             st.scratch.update(col=ncol, uimg=0)
         st.scratch.update(acc=-(-o // 4) * 4, mx=o)
