@@ -2,10 +2,14 @@
 
 BNN-style STE (Hubara et al. 2016): real latent weights clipped to [-1, 1], binary or ternary weights
 through Brevitas' constant-scale (1.0) quantizers, sign activations through `SignedBinaryActPerTensorConst`
-(clamp to [-1, 1] then sign: the saturating STE). Latent weights start uniform in [-1, 1] and learn with
-10x the base Adam rate (BN parameters use the base rate), so ternary weights (threshold 0.5) can move. Stochastic binarization (Lin et al. 2015): during
+(clamp to [-1, 1] then sign: the saturating STE). Stochastic binarization (Lin et al. 2015): during
 training the weights are binarized as sign(w + u), u ~ U(-1, 1), i.e. +1 with probability
 hard_sigmoid(w); the gradient reaches w straight through; test time uses sign(w).
+
+Initialization: deterministic binary uses PyTorch's default (small) init and one Adam rate. Ternary
+(threshold 0.5) and stochastic binarization need the latent weights spread over [-1, 1]: they start
+uniform there and learn with 10x the base rate (with the small init, ternary weights all quantize to 0
+and stochastic signs are coin flips: measured 88.8 % and 78.9 % mnist-pi test error after 10 epochs).
 
 The network takes raw pixels (float 0..255) and normalizes them in the graph by (2p - 255)/256 — powers
 of two only, so dnnc folds it exactly. The output is (W x + b) / 2^k, 2^k ~ sqrt(fan_in). The result is
@@ -128,11 +132,13 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     x_tr = x_tr.float()
     x_va, y_va = (torch.from_numpy(t) for t in data.split("val"))
     x_va = x_va.float()
-    with torch.no_grad():  # latent weights live in the clip range [-1, 1] (ternary threshold 0.5)
-        for w in model.latent():
-            w.uniform_(-1.0, 1.0, generator=gen0)
+    unit = weights == "ternary" or method == "ste-stochastic"
+    if unit:  # latent weights spread over the clip range: ternary threshold 0.5, hard_sigmoid probabilities
+        with torch.no_grad():
+            for w in model.latent():
+                w.uniform_(-1.0, 1.0, generator=gen0)
     latent = {id(w) for w in model.latent()}
-    opt = torch.optim.Adam([{"params": model.latent(), "lr": LATENT_LR_FACTOR * lr},
+    opt = torch.optim.Adam([{"params": model.latent(), "lr": (LATENT_LR_FACTOR if unit else 1.0) * lr},
                             {"params": [p for p in model.parameters() if id(p) not in latent], "lr": lr}])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     gen = torch.Generator().manual_seed(seed)
