@@ -45,6 +45,16 @@ def run_row(arch: str, method: str, weights: str, epochs: int, seed: int, train_
             "test_error_deployed": float(np.mean(pred != y)), "train_seconds": round(seconds, 1)}
 
 
+def distribution_rows(data) -> list[dict]:
+    """Rows from benchmarks/paper_table.py --json output (mean over seeds), or a list of rows as is."""
+    if isinstance(data, list):
+        return data
+    arch, epochs = data["args"].get("arch", "?"), data["args"].get("epochs", "-")
+    return [{"method": "distribution" if w != "real" else "real (tanh)", "weights": w, "arch": arch,
+             "epochs": epochs if w != "real" else data["args"].get("pretrain_epochs", "-"),
+             "test_error_deployed": float(np.mean(errs))} for w, errs in data["errors"].items() if errs]
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| method | weights | arch | epochs | test error (deployed dnnc IR) | test error (Brevitas float) |",
              "| --- | --- | --- | --- | --- | --- |"]
@@ -63,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-limit", type=int, default=None)
     ap.add_argument("--rows", default=",".join(f"{m}:{w}" for m, w in ROWS), help="method:weights,...")
     ap.add_argument("--distribution-json", type=Path, default=None,
-                    help="JSON list of distribution-trained rows (method, weights, arch, test_error_deployed)")
+                    help="benchmarks/paper_table.py --json output (or a JSON list of rows) to show beside")
     ap.add_argument("--out", type=Path, default=None, help="Write the rows as JSON here.")
     args = ap.parse_args(argv)
-    rows = json.loads(args.distribution_json.read_text()) if args.distribution_json else []
+    rows = distribution_rows(json.loads(args.distribution_json.read_text())) if args.distribution_json else []
     for spec in args.rows.split(","):
         method, weights = spec.split(":")
         row = run_row(args.arch, method, weights, args.epochs, args.seed, args.train_limit)
