@@ -94,8 +94,13 @@ def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: 
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=recipe.factor,
                                                        patience=recipe.patience, cooldown=recipe.cooldown)
     history: list[dict] = []
-    best_err, best_state = float("inf"), copy.deepcopy(model.state_dict())
     dev = _device(model)
+    # epoch 0: the initialization itself (BN statistics of its prediction path), also a selection candidate
+    model.eval()
+    reestimate_bn(model, x_tr, recipe.batch_size, gen)
+    best_err, best_state = error_rate(model, x_va, y_va), copy.deepcopy(model.state_dict())
+    history.append({"stage": stage, "epoch": 0, "loss": None, "val_error": best_err,
+                    "lr": opt.param_groups[0]["lr"], "seconds": 0.0, "train_seconds": 0.0})
     bar = tqdm(range(1, recipe.epochs + 1), desc=stage, unit="epoch", file=sys.stderr,
                disable=not progress, leave=False)
     for epoch in bar:
@@ -111,6 +116,7 @@ def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: 
             model.clip_logits()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
+        t_train = time.perf_counter() - t0
         model.eval()
         reestimate_bn(model, x_tr, recipe.batch_size, gen)
         val_err = error_rate(model, x_va, y_va)
@@ -118,7 +124,7 @@ def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: 
         if val_err < best_err:
             best_err, best_state = val_err, copy.deepcopy(model.state_dict())
         rec = {"stage": stage, "epoch": epoch, "loss": total / max(count, 1), "val_error": val_err,
-               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0, "train_seconds": t_train}
         history.append(rec)
         bar.set_postfix(loss=f"{rec['loss']:.4f}", val_err=f"{val_err:.4f}", best=f"{best_err:.4f}")
     bar.close()
