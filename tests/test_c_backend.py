@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 from dnnc.backends import c as cbackend
-from dnnc.backends.c.plan import _thresholds
+from dnnc.backends.c.packing import thresholds as _thresholds
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold

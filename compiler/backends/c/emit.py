@@ -61,7 +61,8 @@ DENSE_U8_FIELDS = (
     "values",
     "codes",
 )
-RUNTIME_HEADERS = ("dnnc_runtime.h", "dnnc_layers.h", "dnnc_bitact.h", "dnnc_intin.h", "dnnc_popcount.h")
+RUNTIME_HEADERS = ("dnnc_runtime.h", "dnnc_layers.h", "dnnc_bitact.h", "dnnc_bitact_v7em.h", "dnnc_intin.h",
+                   "dnnc_popcount.h")
 C_KEYWORDS = {
     "auto",
     "break",

@@ -10,17 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from dnnc.backends.c.packing import (
+    KINDS,
+    border_corrections,
+    border_patterns,
+    flip_words,
+    input_positions,
+    pad_words,
+    thresholds,
+    weight_planes,
+)
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-
-# sorted weight codes -> (runtime kind macro, planes); see runtime/dnnc_bitact.h
-KINDS = {
-    (-1, 1): ("DNNC_W_BINARY", 1),
-    (-1, 0, 1): ("DNNC_W_TERNARY", 2),
-    (-3, -1, 1, 3): ("DNNC_W_QUATER", 2),
-    (-2, -1, 0, 1, 2): ("DNNC_W_QUINARY", 3),
-}
-I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass
@@ -76,99 +77,6 @@ class Plan:
     @property
     def flash_bytes(self) -> int:
         return sum(a.nbytes for s in self.stages for a in s.arrays)
-
-
-def _pack_bits(bits: np.ndarray) -> np.ndarray:
-    """bool (..., nwords*32) -> uint32 (..., nwords), element i at bit i % 32 of word i // 32."""
-    b = bits.reshape(*bits.shape[:-1], -1, 32).astype(np.uint64)
-    return (b << np.arange(32, dtype=np.uint64)).sum(axis=-1).astype(np.uint32)
-
-
-def _planes(wfull: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
-    """Weights scattered to packed positions (O, nwords*32) -> interleaved planes (O, nwords*planes)."""
-    kind = KINDS[values][0]
-    mag = np.abs(wfull.astype(np.int16))
-    planes = [wfull > 0]
-    if kind == "DNNC_W_TERNARY":
-        planes.append(mag == 1)
-    elif kind == "DNNC_W_QUATER":
-        planes.append(mag == 3)
-    elif kind == "DNNC_W_QUINARY":
-        planes += [mag == 1, mag == 2]
-    words = np.stack([_pack_bits(p) for p in planes], axis=-1)  # (O, nwords, planes)
-    return words.reshape(words.shape[0], -1)
-
-
-def _thresholds(thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
-    """(int32 thr, flip bools) so that out = (acc >= thr) XOR flip (runtime dnnc_threshold_pack)."""
-    out_t = np.full(thr.direction.shape, I32_MIN, np.int64)
-    flip = np.zeros(thr.direction.shape, bool)
-    for c, (d, t) in enumerate(zip(thr.direction.tolist(), thr.threshold.tolist())):
-        if d == 0:  # constant channel
-            flip[c] = int(thr.const[c]) < 0
-            continue
-        t = int(t) if d > 0 else int(t) + 1  # acc <= t  <=>  not (acc >= t + 1)
-        if t <= I32_MIN:  # acc >= t always holds
-            flip[c] = d < 0
-        elif t > I32_MAX:  # acc >= t never holds
-            flip[c] = d > 0
-        else:
-            out_t[c], flip[c] = t, d < 0
-    return out_t.astype(np.int32), flip
-
-
-def _border_patterns(n_out: int, stride: int, pad: int, k: int, n_in: int) -> tuple[list[int], list[tuple]]:
-    """Per conv output index along one axis: the id of its valid-tap pattern, and the patterns."""
-    ids: list[int] = []
-    masks: list[tuple] = []
-    for i in range(n_out):
-        valid = tuple(0 <= i * stride - pad + t < n_in for t in range(k))
-        if valid not in masks:
-            masks.append(valid)
-        ids.append(masks.index(valid))
-    if len(masks) > 255:
-        raise DnncError(f"conv with {len(masks)} border patterns along one axis is not supported")
-    return ids, masks
-
-
-def _border_corrections(weight: np.ndarray, rmasks: list[tuple], cmasks: list[tuple]) -> tuple[np.ndarray, int]:
-    """corr[row pattern][col pattern][o] = sum of w over channels and the padded taps of that pattern.
-
-    Padded taps are gathered as zero words, i.e. computed as -1 activations contributing -sum_c w; adding
-    corr makes them contribute exactly 0. Returns (corr int32, index of the all-valid pattern or -1)."""
-    tapsum = weight.astype(np.int64).sum(axis=1)  # (O, kh, kw)
-    corr = np.zeros((len(rmasks), len(cmasks), weight.shape[0]), np.int64)
-    interior = -1
-    for a, rm in enumerate(rmasks):
-        for b, cm in enumerate(cmasks):
-            invalid = ~np.outer(np.array(rm), np.array(cm))
-            corr[a, b] = (tapsum * invalid).sum(axis=(1, 2))
-            if not invalid.any():
-                interior = a * len(cmasks) + b
-    return corr.astype(np.int32), interior
-
-
-def _pad4(n: int, kind: str = "") -> int:
-    """Words per packed row: a multiple of the kernels' block (8 words for binary, else 4)."""
-    b = 8 if kind == "DNNC_W_BINARY" else 4
-    return -(-n // b) * b
-
-
-def _flip_words(flip: np.ndarray) -> np.ndarray:
-    n = flip.shape[0]
-    padded = np.zeros(-(-n // 32) * 32, bool)
-    padded[:n] = flip
-    return _pack_bits(padded)
-
-
-def _input_positions(layer: Linear, in_layout: tuple) -> tuple[np.ndarray, int]:
-    """Packed bit position of every IR input element (C, H, W order) and the packed word count."""
-    if in_layout[0] == "vec":
-        n = in_layout[1]
-        return np.arange(n), -(-n // 32)
-    _, c, h, w, wpp = in_layout
-    ci, yi, xi = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
-    return ((yi * w + xi) * wpp * 32 + ci).reshape(-1), h * w * wpp
 
 
 class _Planner:
@@ -237,15 +145,15 @@ class _Planner:
         kind, _ = self.check_kind(layer)
         o = layer.weight.shape[0]
         w2 = layer.weight.reshape(o, -1)
-        pos, nwords = _input_positions(layer, in_layout)
+        pos, nwords = input_positions(layer, in_layout)
         if pos.shape[0] != w2.shape[1]:
             raise DnncError(
                 f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
             )
-        n4 = _pad4(nwords, kind)  # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere
+        n4 = pad_words(nwords, kind)  # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere
         wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
-        planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
+        planes = weight_planes(wfull, tuple(int(v) for v in layer.weight_values))
         tot = np.abs(w2.astype(np.int64)).sum(axis=1).astype(np.int32)
         st.arrays += [
             Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
@@ -318,16 +226,16 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            ncol = _pad4(kh * kw * wpp, kind)
+            ncol = pad_words(kh * kw * wpp, kind)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
             wfull[:, : kh * kw * wpp * 32] = wtap.reshape(o, -1)
-            planes = _planes(wfull, tuple(int(v) for v in layer.weight_values))
+            planes = weight_planes(wfull, tuple(int(v) for v in layer.weight_values))
             tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
-            rows, rmasks = _border_patterns(ch, s, p, kh, h)
-            cols, cmasks = _border_patterns(cw, s, p, kw, w)
-            corr, interior = _border_corrections(layer.weight, rmasks, cmasks)
+            rows, rmasks = border_patterns(ch, s, p, kh, h)
+            cols, cmasks = border_patterns(cw, s, p, kw, w)
+            corr, interior = border_corrections(layer.weight, rmasks, cmasks)
             st.arrays += [
                 Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
                 Array(f"{st.name}_tot", "int32_t", tot),
@@ -383,12 +291,12 @@ class _Planner:
                     self._dense(layer, st, in_layout)
                     in_layout = ("vec", layer.weight.shape[0])
                     st.out_words = -(-layer.weight.shape[0] // 32)
-                t, flip = _thresholds(thr)
+                t, flip = thresholds(thr)
                 st.arrays += [
                     Array(f"{st.name}_thr", "int32_t", t),
-                    Array(f"{st.name}_flip", "uint32_t", _flip_words(flip)),
+                    Array(f"{st.name}_flip", "uint32_t", flip_words(flip)),
                 ]
-                st.threshold_bytes = t.size * 4 + _flip_words(flip).size * 4
+                st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
                 st.fields.update(thr=f"{st.name}_thr", flip=f"{st.name}_flip")
                 st.src += f" + {thr.name}" if pool is None else f" + {pool.name} + {thr.name}"
                 i += 2 + (pool is not None)
