@@ -40,7 +40,8 @@ def run(model: IRModel, target: dict, raw: np.ndarray, *, sanitize: bool = False
         (tmp / "in.bin").write_bytes(raw.tobytes())
         exe = compile_exe(target, lib, tmp, ["harness.c"], "harness.elf",
                           ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"'], sanitize=sanitize, cc=cc)
-        execute(target, exe, tmp, timeout=60 + 0.05 * raw.shape[0])
+        macs = sum(st.macs for st in plan.stages)  # emulation runs at ~100+ M instructions/s
+        execute(target, exe, tmp, timeout=120 + raw.shape[0] * (0.01 + 2e-8 * macs))
         k = plan.num_classes
         rec = np.fromfile(tmp / "out.bin", np.uint32)
     if rec.size != raw.shape[0] * (1 + 2 * k):
