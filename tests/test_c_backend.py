@@ -101,3 +101,16 @@ def test_library_cmake_builds_for_host(tmp_path):
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "build" / "libedge.a").is_file()
+
+
+@needs_arm
+def test_bench_cortex_m4_counts_are_deterministic_and_scale_with_work():
+    """Two runs give the same count; a model with more MACs costs more instructions."""
+    target = load_target("cortex-m4")
+    small = from_net(dict(EDGE)["dense-binary"], "edge").ir
+    big = from_net(dict(EDGE)["conv-binary"], "edge").ir
+    a, b = cbackend.bench(small, target), cbackend.bench(small, target)
+    assert a["instructions"] == b["instructions"] > 0
+    c = cbackend.bench(big, target)
+    assert c["macs"] > a["macs"] and c["instructions"] > a["instructions"]
+    assert a["text_bytes"] > 0 and a["ram_bytes"] >= a["arena_bytes"]
