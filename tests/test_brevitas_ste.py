@@ -150,3 +150,11 @@ def test_cli_train_ste(tmp_path):
                          check=False)
     assert bad.returncode == 2 and "binary or ternary" in bad.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_dnnc_compile_cortex_m4(tfc, tmp_path):
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "compile", str(tfc[0]), "--target", "cortex-m4", "-o",
+                        str(out)], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.c").is_file() or any(out.rglob("*.c"))

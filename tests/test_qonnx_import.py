@@ -205,3 +205,33 @@ def test_float_executor_disagreement_at_a_tie_is_explained_and_counted():
     raw = np.array([[3, 0, 0, 0], [4, 0, 0, 0], [2, 0, 0, 0], [0, 1, 1, 1]], np.uint8).reshape(4, 4, 1, 1)
     res = compare(proto, ir, raw)
     assert (res.mismatches, res.ties, res.unexplained) == (2, 2, 0), res.summary_line()
+
+
+def test_broadcasting_is_onnx_not_per_channel_guess():
+    """On a (N, C, H, W) accumulator a Mul by a (C,) vector broadcasts along W in ONNX: not per-channel."""
+    rng = np.random.default_rng(4)
+
+    def conv_graph(mul_shape):
+        g = G(in_shape=(1, 1, 4, 4))
+        w = g.bipolar(g.c(rng.uniform(-1, 1, (4, 1, 3, 3))))
+        a = g.op("Conv", ["x", w], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        a = g.op("Mul", [a, g.c(np.array([1.0, -2.0, 0.5, 3.0]).reshape(mul_shape))])
+        s = g.bipolar(a)
+        y = g.dense(g.op("Flatten", [s], axis=1), rng.uniform(-1, 1, (2, 64)), "bipolar")
+        return g.model(y, [1, 2])
+
+    assert "not per-channel" in _error(conv_graph((4,)))
+    proto = conv_graph((4, 1, 1))
+    assert list(import_qonnx(proto).layers[1].direction) == [1, -1, 1, 1]
+    check_against_qonnx(proto, inputs(24))
+
+
+def test_unsigned_one_bit_activation_message():
+    proto = mlp(np.random.default_rng(0))
+    sign = next(n for n in proto.graph.node if n.op_type == "BipolarQuant" and n.input[0].startswith("t"))
+    g = G()
+    sign.CopyFrom(onnx.helper.make_node("Quant", [sign.input[0], g.c(1.0, "s1"), g.c(0.0, "z1"), g.c(1.0, "b1")],
+                                        list(sign.output), name="bin01", domain=DOMAIN, signed=0, narrow=0,
+                                        rounding_mode="ROUND"))
+    proto.graph.initializer.extend(g.inits)
+    assert "bin01" in _error(proto) and "BINARY" in _error(proto)

@@ -131,16 +131,25 @@ class _Importer:
             return w
         return integer_const(name, np.asarray(w), self.dtypes.get(name))
 
-    def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State) -> np.ndarray:
+    def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State, channel_axis_given: bool = False) -> np.ndarray:
+        """A per-channel vector from an operand: a scalar, or (ONNX broadcasting) size C on axis 1 only.
+
+        `channel_axis_given`: the op defines the operand as per-channel (BN parameters, Conv/Gemm bias).
+        """
         v = np.asarray(v, np.float64)
         c = st.shape[0]
         if v.size == 1:
             return np.full(c, float(v.ravel()[0]))
-        sq = v.reshape(-1) if v.ndim <= 1 or sum(d > 1 for d in v.shape) <= 1 else None
-        axis_ok = v.ndim <= 1 or (v.ndim >= 2 and v.shape[-len(st.shape)] == c if len(st.shape) > 1 else True)
-        if sq is None or sq.size != c or not axis_ok:
-            raise DnncError(f"{node_label(node)}: operand of shape {v.shape} is not per-channel for {st.shape}")
-        return sq
+        if channel_axis_given:
+            if v.size != c:
+                raise DnncError(f"{node_label(node)}: {v.size} per-channel values for {c} channels")
+            return v.ravel()
+        full = (1, *st.shape)
+        vs = (1,) * (len(full) - v.ndim) + tuple(v.shape)
+        if len(vs) != len(full) or vs[1] != c or any(d != 1 for i, d in enumerate(vs) if i != 1):
+            raise DnncError(f"{node_label(node)}: operand of shape {v.shape} is not per-channel for "
+                            f"a tensor of shape {full}")
+        return v.ravel()
 
     # ---- main walk -------------------------------------------------------------------------------
     def run(self) -> IRModel:
@@ -179,15 +188,11 @@ class _Importer:
                                                                          "qonnx": self.trace})
 
     def _main_output(self) -> str:
+        """The output to reproduce: "logits" (dnnc's own files) or the graph's first output."""
         outs = [o.name for o in self.g.output]
         if not outs:
             raise DnncError("the QONNX graph has no outputs")
-        if "logits" in outs:
-            return "logits"
-        src = self.producer.get(outs[0])
-        if src is not None and src.op_type in ("ArgMax", "TopK") and src.input[0]:
-            return outs[0]
-        return outs[0]
+        return "logits" if "logits" in outs else outs[0]
 
     def _ancestors(self, name: str) -> set[int]:
         seen: set[int] = set()
@@ -352,7 +357,7 @@ class _Importer:
         self.layers.append(layer)
         chain = AffineChain(out_shape[0], per_out[:, 0] * st.s)
         if bias is not None:
-            chain.add(self.scalar_or_channel(node, bias, _State("acc", out_shape)))
+            chain.add(self.scalar_or_channel(node, bias, _State("acc", out_shape), True))
         return _State("acc", tuple(out_shape), chain=chain)
 
     def _acc_op(self, node: onnx.NodeProto, st: _State) -> _State:
@@ -367,7 +372,7 @@ class _Importer:
                 st.chain.add(-v if op == "Sub" else v)
             return st
         if op == "BatchNormalization":
-            g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st) for i in node.input[1:5])
+            g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st, True) for i in node.input[1:5])
             st.chain.batchnorm(g, b, m, var, float(attrs(node).get("epsilon", 1e-5)))
             return st
         if op in QUANT_OPS or op == "MultiThreshold":
@@ -396,7 +401,10 @@ class _Importer:
             tvec, s = np.zeros(1), float(sc.ravel()[0])
         else:
             p = quant_params(node, [None, *[self.const(i, node) for i in node.input[1:4]]])
-            if not (p["bits"] == 1 and p["signed"]):
+            if p["bits"] == 1 and not p["signed"]:
+                raise DnncError(f"{node_label(node)}: 1-bit unsigned (BINARY 0/1) activations are not "
+                                "supported (dnnc deploys sign activations, +-1)")
+            if p["bits"] != 1:
                 raise DnncError(f"{node_label(node)}: {p['bits']}-bit activations are not supported "
                                 "(dnnc deploys sign activations only)")
             check_pow2(node, p["scale"], "activation scale")
