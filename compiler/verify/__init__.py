@@ -25,6 +25,7 @@ class VerifyReport:
     mismatches: int
     ties_hit: int = 0  # exact accumulator == threshold hits (all layers, channels, positions)
     tie_samples: int = 0  # samples with at least one such hit
+    ties_by_layer: dict = field(default_factory=dict)  # {threshold layer: hits}
     inputs: dict = field(default_factory=dict)  # {"real": n, "random": n, "edge": n}
     mismatch_by_output: dict = field(default_factory=dict)  # {"acc": n, "logits": n, "class": n}
     first_mismatch: int | None = None
@@ -39,7 +40,8 @@ class VerifyReport:
     def summary_line(self) -> str:
         src = ", ".join(f"{k} {v}" for k, v in self.inputs.items())
         line = (f"verify target={self.target} samples={self.samples} ({src}) mismatches={self.mismatches} "
-                f"ties_hit={self.ties_hit} (in {self.tie_samples} samples)")
+                f"ties_hit={self.ties_hit} (in {self.tie_samples} samples; "
+                + ", ".join(f"{k} {v}" for k, v in self.ties_by_layer.items()) + ")")
         if self.float64_class_disagreements is not None:
             line += f" float64_class_disagreements={self.float64_class_disagreements}"
         if self.mismatches:
@@ -79,7 +81,7 @@ def execute(loaded, target_name: str, raw: np.ndarray) -> tuple[Outputs, dict]:
 
 
 def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int = 0) -> VerifyReport:
-    from dnnc.verify.inputs import count_ties, make_inputs, split_counts
+    from dnnc.verify.inputs import make_inputs, split_counts, ties_by_layer
     from dnnc.verify.reference import run_onnx
 
     if samples < 1:
@@ -93,7 +95,7 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
         got, extra = execute(loaded, target_name, raw)
         bar.update()
         mask, by_output = compare(ref, got)
-        ties, tie_samples = count_ties(loaded.ir, raw)
+        by_layer, per_sample = ties_by_layer(loaded.ir, raw)
         bar.update()
     n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
     f64 = None
@@ -103,7 +105,8 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
         f64 = int((forward_float64(loaded.net, raw)[1] != ref.cls).sum())
     bad = np.flatnonzero(mask)
     return VerifyReport(
-        target=target_name, samples=len(raw), mismatches=int(mask.sum()), ties_hit=ties, tie_samples=tie_samples,
+        target=target_name, samples=len(raw), mismatches=int(mask.sum()), ties_hit=int(per_sample.sum()),
+        tie_samples=int((per_sample > 0).sum()), ties_by_layer=by_layer,
         inputs={"real": n_real, "random": n_rand, "edge": n_edge}, mismatch_by_output=by_output,
         first_mismatch=int(bad[0]) if bad.size else None, float64_class_disagreements=f64,
         seconds=round(time.perf_counter() - t0, 3), extra=extra,

@@ -39,21 +39,26 @@ def _threshold_inputs(model: IRModel) -> list[tuple[int, Threshold]]:
     return [(i - 1, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Threshold)]
 
 
+def ties_by_layer(model: IRModel, raw: np.ndarray, batch: int = 256) -> tuple[dict[str, int], np.ndarray]:
+    """({threshold layer name: exact acc == t hits}, hits per sample) over live (non-constant) channels."""
+    counts = {thr.name: 0 for _, thr in _threshold_inputs(model)}
+    per_sample = np.zeros(len(raw), np.int64)
+    for lo in range(0, len(raw), batch):
+        values = trace(model, raw[lo:lo + batch])
+        for src, thr in _threshold_inputs(model):
+            a = values[src]
+            shape = (1, -1) + (1,) * (a.ndim - 2)
+            eq = (a == thr.threshold.reshape(shape)) & (thr.direction.reshape(shape) != 0)
+            hits = eq.reshape(len(a), -1).sum(axis=1)
+            counts[thr.name] += int(hits.sum())
+            per_sample[lo:lo + len(a)] += hits
+    return counts, per_sample
+
+
 def count_ties(model: IRModel, raw: np.ndarray) -> tuple[int, int]:
     """(exact threshold hits over all samples/channels/positions, samples with at least one hit)."""
-    if not len(raw):
-        return 0, 0
-    if len(raw) > 256:
-        parts = [count_ties(model, raw[i:i + 256]) for i in range(0, len(raw), 256)]
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
-    values = trace(model, raw)
-    hits = np.zeros(len(raw), np.int64)
-    for src, thr in _threshold_inputs(model):
-        a = values[src]
-        shape = (1, -1) + (1,) * (a.ndim - 2)
-        eq = (a == thr.threshold.reshape(shape)) & (thr.direction.reshape(shape) != 0)
-        hits += eq.reshape(len(raw), -1).sum(axis=1)
-    return int(hits.sum()), int((hits > 0).sum())
+    _, per_sample = ties_by_layer(model, raw)
+    return int(per_sample.sum()), int((per_sample > 0).sum())
 
 
 def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
