@@ -39,7 +39,10 @@ def load_net(path: str | os.PathLike, collapse: str = "most-probable", seed: int
     from dnnc.train.checkpoint import load_checkpoint
     from dnnc.train.collapse import collapse as do_collapse
 
-    return do_collapse(load_checkpoint(path), collapse, seed)
+    try:
+        return do_collapse(load_checkpoint(path), collapse, seed)
+    except (ValueError, KeyError, TypeError) as exc:  # e.g. NaN batch norm, missing entries
+        raise DnncError(f"{path}: {exc}") from None
 
 
 def from_net(net: DiscreteNet, name: str = "model", source: str | os.PathLike = "<memory>") -> LoadedModel:

@@ -154,3 +154,18 @@ def test_inputs_order_and_unknown_target():
 
     with pytest.raises(DnncError, match="unknown target"):
         run_verify(lm, "no-such-target", 4, 0)
+
+
+def test_nan_batch_norm_checkpoint_is_rejected(tmp_path):
+    import copy
+
+    from dnnc.train.checkpoint import save_checkpoint
+
+    ckpt = copy.deepcopy(_checkpoint("tiny-fc", "ternary"))
+    ckpt["layers"][0]["gamma"][3] = float("nan")
+    pt = tmp_path / "nan.pt"
+    save_checkpoint(ckpt, pt)
+    out = tmp_path / "nan.onnx"
+    res = CliRunner().invoke(main, ["export", str(pt), "-o", str(out)])
+    assert res.exit_code == 2 and "nan.pt" in res.output and "not finite" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and not out.exists()
