@@ -165,3 +165,19 @@ def test_exhaustive_two_pixel_net(ws):
     assert _same(run(final, raw), run_onnx(proto, raw))
     ties, _ = count_ties(final, raw)
     assert ties > 0
+
+
+def test_argmax_tie_goes_to_lowest_index():
+    """Two identical output rows with equal, dominant biases: logits tie exactly on every input."""
+    from models import output_only_model
+
+    net = output_only_model("binary")
+    net.output.weight[5] = net.output.weight[2]
+    net.output.bias[:] = 0.0
+    net.output.bias[[2, 5]] = 100.0
+    proto = export_onnx(net)
+    raw = random_inputs(np.random.default_rng(0), 300, net.input_shape)
+    ref = run_onnx(proto, raw)
+    assert np.array_equal(ref.logits[:, 2].view(np.uint32), ref.logits[:, 5].view(np.uint32))
+    assert (ref.cls == 2).all()
+    assert _same(run(run_pipeline(onnx_to_ir(proto)), raw), ref)
