@@ -107,6 +107,9 @@ def test_export_then_verify_and_inspect_cli(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["export", str(pt), "-o", str(out)])
     assert res.exit_code == 0 and out.is_file(), res.output
+    again = tmp_path / "again.onnx"
+    assert runner.invoke(main, ["export", str(pt), "-o", str(again)]).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()  # same model + options -> byte-identical file
     res = runner.invoke(main, ["verify", str(out), "--samples", "300"])
     assert res.exit_code == 0 and len(res.output.strip().splitlines()) == 1
     assert "target=ir samples=300" in res.output and "mismatches=0" in res.output
