@@ -106,8 +106,9 @@ def test_dnnc_verify_reference_qonnx_cli(tfc):
     assert "0 unexplained" in r.stdout
 
 
-@pytest.mark.parametrize("arch,weights,dynamo", [("FC32-FC32-FC10", "binary", True),
-                                                 ("tiny-cnn", "ternary", False)])
+@pytest.mark.parametrize("arch,weights,dynamo", [
+    pytest.param("FC32-FC32-FC10", "binary", True, marks=pytest.mark.slow),  # the dynamo exporter is slow
+    ("tiny-cnn", "ternary", False)])
 def test_export_paths_conv_and_dynamo_match_qonnx_and_brevitas(tmp_path, arch, weights, dynamo):
     """Both Brevitas exporters (dynamo: Gemm/Reshape, IR 10; classic: MatMul/Flatten, IR 9), conv + pool."""
     from brevitas.export import export_qonnx

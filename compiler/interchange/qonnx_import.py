@@ -23,22 +23,19 @@ import onnx
 from dnnc.errors import DnncError
 from dnnc.interchange.qonnx_affine import AffineChain, output_affine
 from dnnc.interchange.qonnx_quant import (
+    PASS_THROUGH,
     QONNX_DOMAINS,
     QUANT_OPS,
-    QTensor,
+    ConstEvaluator,
     attrs,
     check_pow2,
-    integer_const,
     is_pow2,
     node_label,
     quant_params,
-    quantize_const,
-    reshape_like,
-    tensor_value,
+    sign_params,
 )
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
 
-PASS_THROUGH = ("Identity", "Dropout")
 FLATTEN = ("Flatten", "Reshape")
 
 
@@ -78,58 +75,11 @@ class _Importer:
         self.g = model.graph
         self.name = name
         self.dtypes = datatype_annotations(model)
-        self.consts: dict[str, object] = {i.name: tensor_value(i) for i in self.g.initializer}
-        self.producer = {o: n for n in self.g.node for o in n.output}
+        self.ce = ConstEvaluator(self.g, self.dtypes)
+        self.consts, self.producer = self.ce.consts, self.ce.producer
+        self.const, self.weight = self.ce.const, self.ce.weight
         self.layers: list = []
         self.trace: dict = {"thresholds": {}}
-
-    # ---- constants -------------------------------------------------------------------------------
-    def const(self, name: str, node: onnx.NodeProto):
-        if name in self.consts:
-            return self.consts[name]
-        src = self.producer.get(name)
-        if src is None:
-            raise DnncError(f"{node_label(node)}: input '{name}' is neither a constant nor the activation")
-        vals = [self.const(i, src) if i else None for i in src.input]
-        self.consts[name] = self._eval_const(src, vals)
-        return self.consts[name]
-
-    def _eval_const(self, node: onnx.NodeProto, vals: list):
-        op, a = node.op_type, attrs(node)
-        if op == "Constant":
-            return tensor_value(a["value"]) if "value" in a else np.asarray(next(iter(a.values())))
-        if op in QUANT_OPS:
-            if any(isinstance(v, QTensor) for v in vals):
-                raise DnncError(f"{node_label(node)}: quantizer applied twice")
-            return quantize_const(node, [np.asarray(v) for v in vals if v is not None])
-        x = vals[0]
-        if isinstance(x, QTensor):
-            if op == "Transpose":
-                return reshape_like(node, x, lambda t: np.transpose(t, a.get("perm")))
-            if op == "Reshape":
-                return reshape_like(node, x, lambda t: t.reshape([int(d) for d in vals[1]]))
-            if op in PASS_THROUGH:
-                return x
-            raise DnncError(f"{node_label(node)}: {op} on quantized weights is not supported")
-        if op == "Transpose":
-            return np.transpose(x, a.get("perm"))
-        if op == "Reshape":
-            return np.reshape(x, [int(d) for d in vals[1]])
-        if op in PASS_THROUGH or op == "Cast":
-            return x
-        if op in ("Mul", "Div", "Add", "Sub"):
-            fn = {"Mul": np.multiply, "Div": np.divide, "Add": np.add, "Sub": np.subtract}[op]
-            return fn(np.asarray(x, np.float32), np.asarray(vals[1], np.float32))
-        if op in ("Unsqueeze", "Squeeze"):
-            axes = a.get("axes", [int(v) for v in vals[1]] if len(vals) > 1 and vals[1] is not None else None)
-            return np.expand_dims(x, axes) if op == "Unsqueeze" else np.squeeze(x, tuple(axes) if axes else None)
-        raise DnncError(f"{node_label(node)}: unsupported constant op {op}")
-
-    def weight(self, name: str, node: onnx.NodeProto) -> QTensor:
-        w = self.const(name, node)
-        if isinstance(w, QTensor):
-            return w
-        return integer_const(name, np.asarray(w), self.dtypes.get(name))
 
     def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State, channel_axis_given: bool = False) -> np.ndarray:
         """A per-channel vector from an operand: a scalar, or (ONNX broadcasting) size C on axis 1 only.
@@ -380,37 +330,7 @@ class _Importer:
         raise DnncError(f"{node_label(node)}: op {op} is not supported after a linear layer")
 
     def _sign(self, node: onnx.NodeProto, st: _State) -> _State:
-        op, a = node.op_type, attrs(node)
-        if op == "MultiThreshold":
-            t = np.asarray(self.const(node.input[1], node), np.float64)
-            if t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, st.shape[0]):
-                raise DnncError(f"{node_label(node)}: {t.shape[-1]} thresholds per channel (multi-bit "
-                                "activation); only sign activations are supported")
-            out_scale, out_bias = float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0))
-            if a.get("out_dtype") != "BIPOLAR" or out_bias != -out_scale / 2 or not is_pow2(out_scale / 2):
-                raise DnncError(f"{node_label(node)}: only a bipolar output (out_scale=2s, out_bias=-s, s a "
-                                f"power of two) is supported, got {a.get('out_dtype')} {out_scale} {out_bias}")
-            if a.get("data_layout", "NCHW") not in ("NCHW", "NC"):
-                raise DnncError(f"{node_label(node)}: data_layout {a.get('data_layout')} is not supported")
-            tvec, s = t[:, 0], out_scale / 2
-        elif op == "BipolarQuant":
-            sc = np.asarray(self.const(node.input[1], node), np.float64)
-            check_pow2(node, sc, "activation scale")
-            if sc.size != 1:
-                raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
-            tvec, s = np.zeros(1), float(sc.ravel()[0])
-        else:
-            p = quant_params(node, [None, *[self.const(i, node) for i in node.input[1:4]]])
-            if p["bits"] == 1 and not p["signed"]:
-                raise DnncError(f"{node_label(node)}: 1-bit unsigned (BINARY 0/1) activations are not "
-                                "supported (dnnc deploys sign activations, +-1)")
-            if p["bits"] != 1:
-                raise DnncError(f"{node_label(node)}: {p['bits']}-bit activations are not supported "
-                                "(dnnc deploys sign activations only)")
-            check_pow2(node, p["scale"], "activation scale")
-            if np.asarray(p["scale"]).size != 1:
-                raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
-            tvec, s = np.zeros(1), float(np.asarray(p["scale"]).ravel()[0])
+        tvec, s = sign_params(node, self.const, st.shape[0])
         direction, thr, const = st.chain.decide(tvec)
         ma, mb = st.chain.margin_params(tvec)
         name = f"l{len(self.layers)}_sign"

@@ -1,4 +1,4 @@
-"""QONNX quantizer semantics on constants: weight tensors as integer codes times an exact scale.
+"""QONNX quantizer semantics on constants and signs: integer codes times an exact scale.
 
 The QONNX importer never lets float arithmetic decide a weight: a `Quant`/`IntQuant`/`BipolarQuant` on a
 constant becomes a `QTensor` (integer codes + per-element scale), and only reshapes/transposes may act on
@@ -18,6 +18,7 @@ from onnx import helper, numpy_helper
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "onnx.brevitas", "finn", "finn.custom_op.general")
 QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
+PASS_THROUGH = ("Identity", "Dropout")
 ROUNDING = {
     "ROUND": np.round,  # half to even, as numpy (and qonnx)
     "HALF_EVEN": np.round,
@@ -160,3 +161,99 @@ def reshape_like(node: onnx.NodeProto, q: QTensor, fn) -> QTensor:
 
 def tensor_value(t: onnx.TensorProto) -> np.ndarray:
     return numpy_helper.to_array(t)
+
+
+class ConstEvaluator:
+    """Evaluates the constant side of a graph on demand (weights, scales, thresholds, shapes)."""
+
+    def __init__(self, graph: onnx.GraphProto, dtypes: dict[str, str]):
+        self.consts: dict[str, object] = {i.name: tensor_value(i) for i in graph.initializer}
+        self.producer = {o: n for n in graph.node for o in n.output}
+        self.dtypes = dtypes
+
+    def const(self, name: str, node: onnx.NodeProto):
+        if name in self.consts:
+            return self.consts[name]
+        src = self.producer.get(name)
+        if src is None:
+            raise DnncError(f"{node_label(node)}: input '{name}' is neither a constant nor the activation")
+        vals = [self.const(i, src) if i else None for i in src.input]
+        self.consts[name] = self._eval_const(src, vals)
+        return self.consts[name]
+
+    def _eval_const(self, node: onnx.NodeProto, vals: list):
+        op, a = node.op_type, attrs(node)
+        if op == "Constant":
+            return tensor_value(a["value"]) if "value" in a else np.asarray(next(iter(a.values())))
+        if op in QUANT_OPS:
+            if any(isinstance(v, QTensor) for v in vals):
+                raise DnncError(f"{node_label(node)}: quantizer applied twice")
+            return quantize_const(node, [np.asarray(v) for v in vals if v is not None])
+        x = vals[0]
+        if isinstance(x, QTensor):
+            if op == "Transpose":
+                return reshape_like(node, x, lambda t: np.transpose(t, a.get("perm")))
+            if op == "Reshape":
+                return reshape_like(node, x, lambda t: t.reshape([int(d) for d in vals[1]]))
+            if op in PASS_THROUGH:
+                return x
+            raise DnncError(f"{node_label(node)}: {op} on quantized weights is not supported")
+        if op == "Transpose":
+            return np.transpose(x, a.get("perm"))
+        if op == "Reshape":
+            return np.reshape(x, [int(d) for d in vals[1]])
+        if op in PASS_THROUGH or op == "Cast":
+            return x
+        if op in ("Mul", "Div", "Add", "Sub"):
+            fn = {"Mul": np.multiply, "Div": np.divide, "Add": np.add, "Sub": np.subtract}[op]
+            return fn(np.asarray(x, np.float32), np.asarray(vals[1], np.float32))
+        if op in ("Unsqueeze", "Squeeze"):
+            axes = a.get("axes", [int(v) for v in vals[1]] if len(vals) > 1 and vals[1] is not None else None)
+            return np.expand_dims(x, axes) if op == "Unsqueeze" else np.squeeze(x, tuple(axes) if axes else None)
+        raise DnncError(f"{node_label(node)}: unsupported constant op {op}")
+
+    def weight(self, name: str, node: onnx.NodeProto) -> QTensor:
+        w = self.const(name, node)
+        if isinstance(w, QTensor):
+            return w
+        return integer_const(name, np.asarray(w), self.dtypes.get(name))
+
+
+def sign_params(node: onnx.NodeProto, const, channels: int) -> tuple[np.ndarray, float]:
+    """(thresholds T per channel or scalar, output scale s) of a sign: +s iff v >= T, else -s.
+
+    BipolarQuant and 1-bit signed Quant compare with 0; MultiThreshold with one threshold per channel.
+    Anything else (multi-bit or 0/1 outputs, per-channel scales) is a DnncError naming the node.
+    """
+    op, a = node.op_type, attrs(node)
+    if op == "MultiThreshold":
+        t = np.asarray(const(node.input[1], node), np.float64)
+        if t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, channels):
+            raise DnncError(f"{node_label(node)}: {t.shape[-1]} thresholds per channel (multi-bit "
+                            "activation); only sign activations are supported")
+        out_scale, out_bias = float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0))
+        if a.get("out_dtype") != "BIPOLAR" or out_bias != -out_scale / 2 or not is_pow2(out_scale / 2):
+            raise DnncError(f"{node_label(node)}: only a bipolar output (out_scale=2s, out_bias=-s, s a "
+                            f"power of two) is supported, got {a.get('out_dtype')} {out_scale} {out_bias}")
+        if a.get("data_layout", "NCHW") not in ("NCHW", "NC"):
+            raise DnncError(f"{node_label(node)}: data_layout {a.get('data_layout')} is not supported")
+        tvec, s = t[:, 0], out_scale / 2
+    elif op == "BipolarQuant":
+        sc = np.asarray(const(node.input[1], node), np.float64)
+        check_pow2(node, sc, "activation scale")
+        if sc.size != 1:
+            raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
+        tvec, s = np.zeros(1), float(sc.ravel()[0])
+    else:
+        p = quant_params(node, [None, *[const(i, node) for i in node.input[1:4]]])
+        if p["bits"] == 1 and not p["signed"]:
+            raise DnncError(f"{node_label(node)}: 1-bit unsigned (BINARY 0/1) activations are not "
+                            "supported (dnnc deploys sign activations, +-1)")
+        if p["bits"] != 1:
+            raise DnncError(f"{node_label(node)}: {p['bits']}-bit activations are not supported "
+                            "(dnnc deploys sign activations only)")
+        check_pow2(node, p["scale"], "activation scale")
+        if np.asarray(p["scale"]).size != 1:
+            raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
+        tvec, s = np.zeros(1), float(np.asarray(p["scale"]).ravel()[0])
+    return tvec, s
