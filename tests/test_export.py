@@ -1,6 +1,7 @@
 """Deployment ONNX: checker, annotations (read back by qonnx), standard ops only, import round trip, and
 bad input (one-line error naming the node or file, exit 2, nothing written)."""
 
+import json
 import re
 
 import numpy as np
@@ -125,3 +126,24 @@ def test_importer_rejects_sign_op(tmp_path):
             break
     with pytest.raises(Exception, match="Sign"):
         onnx_to_ir(proto)
+
+
+def test_inspect_writes_every_stage_and_onnxruntime_runs_them(tmp_path):
+    from dnnc.verify.reference import run_onnx
+
+    path = tmp_path / "m.onnx"
+    proto = export_onnx(conv_model("ternary"))
+    save_onnx(proto, path)
+    res = _cli("inspect", str(path), "--stages", str(tmp_path / "st"), "--json")
+    assert res.exit_code == 0, res.output
+    names = json.loads(res.output)["stages"]
+    from dnnc.passes.pipeline import default_pipeline
+
+    assert names[0] == "00-import.onnx" and len(names) == 1 + len(default_pipeline())
+    raw = np.random.default_rng(0).integers(0, 256, size=(50, 1, 11, 11), dtype=np.uint8)
+    ref = run_onnx(proto, raw)
+    for name in names:
+        out = run_onnx(onnx.load(str(tmp_path / "st" / name)), raw)
+        assert np.array_equal(out.logits.view(np.uint32), ref.logits.view(np.uint32)) and np.array_equal(
+            out.acc, ref.acc)
+    assert _cli("inspect", str(path), "--stages", str(tmp_path / "st")).exit_code == 2  # not empty

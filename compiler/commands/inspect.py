@@ -5,8 +5,26 @@ from __future__ import annotations
 import json
 
 import click
-from dnnc.frontend import load_model
+import onnx
+from dnnc.frontend import LoadedModel, load_model
 from dnnc.ir.summary import describe, format_text
+
+
+def write_stages(loaded: LoadedModel, outdir: str) -> list[str]:
+    """The graph before and after every pass as ONNX files (onnxruntime runs each; Netron shows it)."""
+    from dnnc.fsutil import atomic_output_dir
+    from dnnc.interchange.onnx_reader import onnx_to_ir
+    from dnnc.interchange.onnx_writer import ir_to_onnx
+    from dnnc.passes.pipeline import stages
+
+    names = []
+    pre = onnx_to_ir(loaded.onnx, loaded.ir.name)
+    with atomic_output_dir(outdir) as tmp:
+        for i, (stage, model) in enumerate(stages(pre)):
+            name = f"{i:02d}-{stage}.onnx"
+            onnx.save(ir_to_onnx(model, doc=f"dnnc stage {i}: after {stage}"), str(tmp / name))
+            names.append(name)
+    return names
 
 
 @click.command("inspect")
@@ -14,10 +32,17 @@ from dnnc.ir.summary import describe, format_text
 @click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
               show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
+@click.option("--stages", "stages_dir", type=click.Path(file_okay=False),
+              help="Also write the graph after every compiler pass as ONNX files into this new directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def inspect(model: str, collapse: str, seed: int, as_json: bool) -> None:
+def inspect(model: str, collapse: str, seed: int, stages_dir: str | None, as_json: bool) -> None:
     """Describe MODEL (.pt or .onnx) after all compiler passes."""
     loaded = load_model(model, collapse=collapse, seed=seed)
     desc = describe(loaded.ir)
     desc["source"] = str(loaded.source)
-    click.echo(json.dumps(desc) if as_json else format_text(desc))
+    if stages_dir:
+        desc["stages"] = write_stages(loaded, stages_dir)
+    text = format_text(desc)
+    if stages_dir:
+        text += f"\nstages: {len(desc['stages'])} ONNX files in {stages_dir}"
+    click.echo(json.dumps(desc) if as_json else text)
