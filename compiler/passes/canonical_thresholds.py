@@ -50,6 +50,9 @@ class CanonicalThresholds(Pass):
             t = np.where(d > 0, up, np.where(d < 0, down, 0))
             never = ((d > 0) & (t > lin.acc_max_ch)) | ((d < 0) & (t < lin.acc_min_ch))
             always = ((d > 0) & (t <= lin.acc_min_ch)) | ((d < 0) & (t >= lin.acc_max_ch))
+            newly = int(((never | always) & (d != 0)).sum())
+            if newly and layer.name in model.meta.get("thresholds", {}):
+                model.meta["thresholds"][layer.name]["saturated"] += newly
             layer.const = np.where(never, -1, np.where(always, 1, layer.const)).astype(np.int8)
             layer.direction = np.where(never | always, 0, d).astype(np.int8)
             layer.threshold = np.where(layer.direction == 0, 0, t).astype(np.int64)
