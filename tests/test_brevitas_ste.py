@@ -16,6 +16,7 @@ pytest.importorskip("brevitas")
 pytest.importorskip("qonnx")
 
 from dnnc.data.bundled import mnist10k
+from dnnc.errors import DnncError
 from dnnc.frontend import load_model
 from dnnc.interchange.qonnx_import import import_qonnx
 from dnnc.interchange.qonnx_reference import compare
@@ -159,3 +160,22 @@ def test_dnnc_compile_cortex_m4(tfc, tmp_path):
                         str(out)], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert (out / "model.c").is_file() or any(out.rglob("*.c"))
+
+
+def test_bnn_pynq_tfc_1w1a_binarized_input_is_a_clean_error(tmp_path):
+    """Brevitas' own TFC_1W1A binarizes the input in the graph (2x - 1 -> BipolarQuant): not deployable
+    by dnnc's IR (raw integer inputs); the error names the node, exit 2."""
+    models = pytest.importorskip("brevitas_examples.bnn_pynq.models")
+    from brevitas.export import export_qonnx
+    from dnnc.interchange.datatypes import annotate
+
+    model, _ = models.model_with_cfg("TFC_1W1A", pretrained=False)
+    path = tmp_path / "tfc_1w1a.onnx"
+    export_qonnx(model.eval(), torch.zeros(1, 1, 28, 28), export_path=str(path), dynamo=False)
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "inspect", str(path)], capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 2 and "raw integer inputs" in r.stderr and r.stderr.count("\n") == 1
+    proto = onnx.load(str(path))
+    annotate(proto.graph, proto.graph.input[0].name, "UINT8")
+    with pytest.raises(DnncError, match=r"node '.*' \(BipolarQuant\): quantizing or binarizing the raw input"):
+        import_qonnx(proto)
