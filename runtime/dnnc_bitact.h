@@ -121,6 +121,7 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 
 #endif
 
+#if defined(DNNC_POPCOUNT_BUILTIN)
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t c1 = 0, c2 = 0;
@@ -144,6 +145,41 @@ static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, 
     }
     return c1 + 2u * c2;
 }
+#else
+/* SWAR: per-byte counts of the weight-1 and weight-2 words summed in one accumulator (bytes <= 24 per
+ * word, 10 words per byte sum). */
+static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t total = 0;
+    int32_t j0, j;
+    for (j0 = 0; j0 < n; j0 += 10) {
+        const int32_t lim = n - j0 < 10 ? n : j0 + 10;
+        uint32_t acc = 0;
+        for (j = j0; j < lim; j++) {
+            const uint32_t d = w[2 * j] ^ x[j];
+            acc += dnnc_popbytes(d) + (dnnc_popbytes(d & w[2 * j + 1]) << 1);
+        }
+        total += dnnc_bytesum(acc);
+    }
+    return total;
+}
+
+static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t total = 0;
+    int32_t j0, j;
+    for (j0 = 0; j0 < n; j0 += 10) {
+        const int32_t lim = n - j0 < 10 ? n : j0 + 10;
+        uint32_t acc = 0;
+        for (j = j0; j < lim; j++) {
+            const uint32_t d = w[3 * j] ^ x[j];
+            acc += dnnc_popbytes(d & w[3 * j + 1]) + (dnnc_popbytes(d & w[3 * j + 2]) << 1);
+        }
+        total += dnnc_bytesum(acc);
+    }
+    return total;
+}
+#endif
 
 static inline void dnnc_zero_words(uint32_t *p, int32_t n)
 {

@@ -24,19 +24,6 @@
     "add " f ", " f ", " f ", lsr #4\n\t"                                                         \
     "and " f ", " f ", #0x0F0F0F0F\n\t"
 
-static inline uint32_t dnnc_bytesum(uint32_t v)
-{
-    return __usada8(v, 0u, 0u); /* sum of the four bytes, one instruction */
-}
-
-/* Per-byte popcounts of v (each byte <= 8). */
-static inline uint32_t dnnc_popbytes(uint32_t v)
-{
-    v = v - ((v >> 1) & 0x55555555u);
-    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
-    return (v + (v >> 4)) & 0x0F0F0F0Fu;
-}
-
 /* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
 static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
 {

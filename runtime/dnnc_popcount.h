@@ -12,6 +12,10 @@
 
 #include <stdint.h>
 
+#if defined(__ARM_FEATURE_SIMD32)
+#include <arm_acle.h>
+#endif
+
 static inline uint32_t dnnc_popcount32(uint32_t x)
 {
 #if defined(DNNC_POPCOUNT_BUILTIN)
@@ -21,6 +25,25 @@ static inline uint32_t dnnc_popcount32(uint32_t x)
     x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
     x = (x + (x >> 4)) & 0x0F0F0F0Fu;
     return (x * 0x01010101u) >> 24;
+#endif
+}
+
+/* Per-byte popcounts of x (each byte <= 8), to be accumulated before one byte sum. */
+static inline uint32_t dnnc_popbytes(uint32_t x)
+{
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (x + (x >> 4)) & 0x0F0F0F0Fu;
+}
+
+/* Sum of the four bytes of v (USADA8, one instruction, on cores with the SIMD32 extension). */
+static inline uint32_t dnnc_bytesum(uint32_t v)
+{
+#if defined(__ARM_FEATURE_SIMD32)
+    return __usada8(v, 0u, 0u);
+#else
+    v = (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
+    return (v & 0xFFFFu) + (v >> 16);
 #endif
 }
 

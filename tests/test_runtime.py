@@ -79,8 +79,10 @@ def _cases(rng: np.random.Generator):
     return b"".join(inp), b"".join(out)
 
 
-def _run(target_name: str, tmp_path: Path, sanitize: bool) -> None:
+def _run(target_name: str, tmp_path: Path, sanitize: bool, popcount: str | None = None) -> None:
     target = load_target(target_name)
+    if popcount:
+        target["popcount"] = popcount
     lib = tmp_path / "lib"
     shutil.copytree(resource_dir("runtime"), lib / "runtime", ignore=shutil.ignore_patterns("__*"))
     hdir = resource_dir("templates") / "c" / "harness"
@@ -100,8 +102,9 @@ def _run(target_name: str, tmp_path: Path, sanitize: bool) -> None:
     assert got == want
 
 
-def test_kernels_host_sanitized(tmp_path):
-    _run("host", tmp_path, sanitize=True)
+@pytest.mark.parametrize("popcount", ["builtin", "swar"])
+def test_kernels_host_sanitized(tmp_path, popcount):
+    _run("host", tmp_path, sanitize=True, popcount=popcount)
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
