@@ -140,6 +140,7 @@ def test_export_paths_conv_and_dynamo_match_qonnx_and_brevitas(tmp_path, arch, w
     assert np.array_equal(ref.argmax(1), ours.cls)
 
 
+@pytest.mark.slow  # a subprocess importing torch + Brevitas, training and exporting (~20 s loaded)
 def test_cli_train_ste(tmp_path):
     out = tmp_path / "ste.onnx"
     r = subprocess.run([sys.executable, "-m", "dnnc.cli", "train", "--method", "ste-stochastic", "--arch", "tiny-fc",
@@ -162,6 +163,7 @@ def test_dnnc_compile_cortex_m4(tfc, tmp_path):
     assert (out / "model.c").is_file() or any(out.rglob("*.c"))
 
 
+@pytest.mark.slow  # exports Brevitas' model zoo TFC (~20 s loaded); the error paths are unit-tested too
 def test_bnn_pynq_tfc_1w1a_binarized_input_is_a_clean_error(tmp_path):
     """Brevitas' own TFC_1W1A binarizes the input in the graph (2x - 1 -> BipolarQuant): not deployable
     by dnnc's IR (raw integer inputs); the error names the node, exit 2."""
