@@ -76,3 +76,18 @@ def test_evaluate_corrupt_and_foreign_checkpoint(tmp_path):
     torch.save({"state_dict": torch.zeros(3)}, foreign)
     r = CliRunner().invoke(main, ["evaluate", str(foreign), "--json"])
     assert r.exit_code == 2 and "foreign.pt" in r.output and r.stdout == ""
+
+
+def test_two_stage_random_init_and_init_from_checkpoint(tmp_path):
+    real = train_model(arch="tiny-fc", weights="real", activation="tanh", epochs=1, train_limit=200)
+    assert real["weights"] == "real" and "weight" in real["layers"][0]
+    path = tmp_path / "real.pt"
+    save_checkpoint(real, path)
+    ck = train_model(arch="tiny-fc", weights="quinary", init=str(path), epochs=1, train_limit=200, two_stage=True)
+    stages = [h["stage"] for h in ck["history"]]
+    assert stages[0] == "real-tanh" and "stage1-tanh" in stages and stages[-1] == "quinary-sign"
+    assert ck["layers"][0]["logits"].shape == (5, 32, 784)
+    rnd = train_model(arch="tiny-fc", weights="binary", init="random", epochs=0, train_limit=200)
+    collapse(rnd).validate()
+    x, _ = mnist10k("val")
+    assert predict_checkpoint(real, x).shape == (1000,)  # real nets evaluate their own prediction path

@@ -29,6 +29,7 @@ class Recipe:
     batch_size: int = 100
     lr_logits: float = 1e-2
     lr_other: float = 1e-3
+    lr_real: float = 1e-3  # the real pre-training net's weights
     weight_decay_real: float = 1e-4  # L2 of the real pre-training net's weights
     patience: int = 10
     cooldown: int = 50
@@ -50,16 +51,17 @@ def _batches(n: int, size: int, gen: torch.Generator | None):
 @torch.no_grad()
 def reestimate_bn(model: Net, x_raw: torch.Tensor, batch_size: int, gen: torch.Generator | None) -> None:
     """One pass of prediction-path batch statistics into the running EMAs (alpha = 0.1)."""
+    weights = model.map_weights()
     for idx in _batches(len(x_raw), batch_size, gen):
-        model.predict(to_input(x_raw[idx], _device(model)), update_bn=True)
+        model.predict(to_input(x_raw[idx], _device(model)), update_bn=True, weights=weights)
 
 
 @torch.no_grad()
 def error_rate(model: Net, x_raw: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
     """Error of the deterministic prediction path (MAP weights, running BN, sign(0) = +1)."""
-    wrong = 0
+    wrong, weights = 0, model.map_weights()
     for lo in range(0, len(x_raw), batch_size):
-        logits = model.predict(to_input(x_raw[lo:lo + batch_size], _device(model)))
+        logits = model.predict(to_input(x_raw[lo:lo + batch_size], _device(model)), weights=weights)
         wrong += int((logits.argmax(1).cpu() != y[lo:lo + batch_size]).sum())
     return wrong / max(len(x_raw), 1)
 
@@ -75,7 +77,7 @@ def _optimizer(model: Net, recipe: Recipe) -> torch.optim.Optimizer:
         groups = [{"params": list(model.params), "lr": recipe.lr_logits, "weight_decay": 2 * LOGIT_L2},
                   {"params": others, "lr": recipe.lr_other}]
     else:
-        groups = [{"params": list(model.params), "lr": recipe.lr_other,
+        groups = [{"params": list(model.params), "lr": recipe.lr_real,
                    "weight_decay": recipe.weight_decay_real},
                   {"params": others, "lr": recipe.lr_other}]
     return torch.optim.Adam(groups, betas=(0.9, 0.999), eps=1e-8, fused=True)

@@ -130,13 +130,15 @@ class Net(torch.nn.Module):
 
     # -- prediction path ---------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, update_bn: bool = False) -> torch.Tensor:
+    def predict(self, x: torch.Tensor, update_bn: bool = False,
+                weights: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Deterministic logits with MAP weights and running BN statistics.
 
         update_bn: first fold this batch's statistics into the running EMAs (alpha = 0.1), layer by
         layer, so each BN sees the already updated layers below it (ND's after-epoch pass).
+        weights: map_weights() computed once by the caller (the argmax over all logits is costly).
         """
-        weights = self.map_weights()
+        weights = self.map_weights() if weights is None else weights
         n_hidden = len(self.shapes) - 1
         for i, spec in enumerate(self.arch.layers):
             if spec.kind == "dense":
