@@ -235,3 +235,13 @@ def test_unsigned_one_bit_activation_message():
                                         rounding_mode="ROUND"))
     proto.graph.initializer.extend(g.inits)
     assert "bin01" in _error(proto) and "BINARY" in _error(proto)
+
+
+def test_constant_first_operand_of_mul_and_add():
+    proto = mlp(np.random.default_rng(6))
+    ref = import_qonnx(proto)
+    for n in proto.graph.node:
+        if n.op_type in ("Mul", "Add"):
+            n.input[:] = [n.input[1], n.input[0]]
+    raw = inputs()
+    assert interpreter.run(import_qonnx(proto), raw).equals(interpreter.run(ref, raw))

@@ -114,6 +114,11 @@ class _Importer:
             dyn = [i for i in node.input if i in dynamic]
             if not dyn:
                 continue
+            if dyn == [cur] and node.op_type in ("Mul", "Add") and len(node.input) == 2 and node.input[1] == cur:
+                swapped = onnx.NodeProto()
+                swapped.CopyFrom(node)
+                swapped.input[:] = [node.input[1], node.input[0]]  # constant * x == x * constant
+                node = swapped
             if dyn != [cur] or node.input[0] != cur:
                 raise DnncError(f"{node_label(node)}: branching or multi-input activation graphs are not supported")
             if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
