@@ -98,7 +98,7 @@ class _Builder:
     def sign_of(self, prefix: str, cond: str) -> None:
         one = self.const(f"{prefix}_one", np.array(1.0, np.float32))
         neg = self.const(f"{prefix}_minus_one", np.array(-1.0, np.float32))
-        self.cur = self.node("Where", [cond, one, neg], f"{prefix}_out", f"{prefix}/Sign")
+        self.cur = self.node("Where", [cond, one, neg], f"{prefix}_out", f"{prefix}/WhereSign")
         self.annotations.append((self.cur, "BIPOLAR", None))
         self.cur_dtype = "BIPOLAR"
 
