@@ -80,6 +80,7 @@ class _Importer:
         self.const, self.weight = self.ce.const, self.ce.weight
         self.layers: list = []
         self.trace: dict = {"thresholds": {}}
+        self.thr_meta: dict[str, dict] = {}  # what FoldThresholds records for `dnnc inspect`
 
     def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State, channel_axis_given: bool = False) -> np.ndarray:
         """A per-channel vector from an operand: a scalar, or (ONNX broadcasting) size C on axis 1 only.
@@ -140,7 +141,8 @@ class _Importer:
         self.layers.append(ArgMax("argmax", shape, ()))
         in_shape = self.layers[0].in_shape
         return IRModel(self.name, tuple(in_shape), self.layers, k, meta={"source_format": "qonnx",
-                                                                         "qonnx": self.trace})
+                                                                         "qonnx": self.trace,
+                                                                         "thresholds": self.thr_meta})
 
     def _main_output(self) -> str:
         """The output to reproduce: "logits" (dnnc's own files) or the graph's first output."""
@@ -341,6 +343,8 @@ class _Importer:
         name = f"l{len(self.layers)}_sign"
         self.layers.append(Threshold(name, st.shape, st.shape, direction=direction, threshold=thr, const=const))
         self.trace["thresholds"][name] = {"tensor": node.output[0], "scale": s, "a": ma, "b": mb}
+        self.thr_meta[name] = {"gamma_negative": int((ma < 0).sum()), "gamma_zero": int((ma == 0).sum()),
+                               "saturated": 0}
         return _State("bipolar", st.shape, s=s)
 
     def _maxpool(self, node: onnx.NodeProto, st: _State) -> _State:
@@ -380,6 +384,7 @@ class _Importer:
         old, idx = thr.name, len(self.layers) - 1
         pool.name, thr.name = f"l{idx}_pool", f"l{idx + 1}_sign"
         info = self.trace["thresholds"].pop(old)
+        self.thr_meta[thr.name] = self.thr_meta.pop(old)
         info["tensor"] = node.output[0]
         self.trace["thresholds"][thr.name] = info
         thr.in_shape = thr.out_shape = out
