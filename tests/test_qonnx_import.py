@@ -80,7 +80,7 @@ def test_threshold_exactly_on_an_integer_is_decided_by_sign0_plus1():
 
 def test_domain_aliases_import_identically():
     base = import_qonnx(mlp(np.random.default_rng(1)))
-    for dom in ("onnx.brevitas", "finn"):
+    for dom in ("onnx.brevitas", "finn", "finn.custom_op.general"):
         proto = mlp(np.random.default_rng(1))
         for n in proto.graph.node:
             if n.domain == DOMAIN:
@@ -88,6 +88,7 @@ def test_domain_aliases_import_identically():
         ir = import_qonnx(proto)
         raw = inputs()
         assert interpreter.run(ir, raw).equals(interpreter.run(base, raw))
+        assert compare(proto, ir, raw[:12]).unexplained == 0  # qonnx maps the aliases too
 
 
 def test_conv_maxpool_after_sign_with_negative_gamma():
