@@ -11,8 +11,8 @@
 
 /* LDM loads, a carry-save adder tree and one SWAR count of the tree's carry-out per block into per-byte
  * counters (summed with USADA8): binary 8 words per block (61 instructions), ternary 4 words per block (38
- * instructions). At most 31 blocks between byte sums (counters stay < 256). n must be a multiple of 4
- * (binary layers: 8; the compiler pads rows with zero words). */
+ * instructions). At most 31 blocks between byte sums (counters stay < 256). Any n: the last n % 4 words
+ * get one SWAR count each (the all-outputs loops below need n a multiple of 8 / 4: padded rows). */
 #define DNNC_POP_BYTES_ASM(f)                                                                      \
     "lsr r4, " f ", #1\n\t"                                                                       \
     "and r4, r4, #0x55555555\n\t"                                                                 \
@@ -123,8 +123,14 @@ static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, i
         DNNC_CSA(fa, twos, twos, ta, tb);
         eights += dnnc_popcount32(fours & fa); /* fours + fa = 2 (fours & fa) + (fours ^ fa) */
         fours ^= fa;
+        w += 4;
+        x += 4;
     }
-    return 8u * eights + dnnc_pc_124(ones, twos, fours);
+    {
+        uint32_t tail = 0;
+        for (left = 0; left < (n & 3); left++) tail += dnnc_popcount32(w[left] ^ x[left]);
+        return 8u * eights + tail + dnnc_pc_124(ones, twos, fours);
+    }
 }
 
 static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
@@ -181,9 +187,78 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
         twos = rt;
         fours += dnnc_bytesum(acc);
     }
-    return 4u * fours + dnnc_pc_124(ones, twos, 0u);
+    /* the last n % 4 words (unpadded rows): one SWAR count each */
+    {
+        uint32_t tail = 0;
+        for (left = 0; left < (n & 3); left++) tail += dnnc_popcount32((w[2 * left] ^ x[left]) & w[2 * left + 1]);
+        return 4u * fours + tail + dnnc_pc_124(ones, twos, 0u);
+    }
 }
 
+
+/* Ternary count of one short row (n <= 127 words, any length) in one assembly block, forced inline so
+ * that a caller's loop over rows pays no call, no register save and no second byte-sum loop: the 4-word
+ * body of dnnc_count_ternary, the final counts in the same block, the last n % 4 words in C. */
+static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(const uint32_t *w, const uint32_t *x,
+                                                                               int32_t n)
+{
+    uint32_t tail = 0;
+    int32_t j;
+    for (j = n & ~3; j < n; j++) tail += dnnc_popcount32((w[2 * j] ^ x[j]) & w[2 * j + 1]);
+    if (n < 4) return tail;
+    {
+        register const uint32_t *rw __asm__("r0") = w;
+        register const uint32_t *rx __asm__("r1") = x;
+        register int32_t nb __asm__("r2") = n >> 2;
+        register uint32_t ro __asm__("r3") = 0;
+        register uint32_t rt __asm__("r12") = 0;
+        register uint32_t acc __asm__("lr") = 0;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
+            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+            "eor r4, r4, r8\n\t"
+            "and r4, r4, r5\n\t"
+            "eor r6, r6, r9\n\t"
+            "and r6, r6, r7\n\t"
+            "ldmia %[w]!, {r5, r7, r8, r9}\n\t"
+            "eor r5, r5, r10\n\t"
+            "and r5, r5, r7\n\t"
+            "eor r8, r8, r11\n\t"
+            "and r8, r8, r9\n\t"
+            "eor r7, %[o], r4\n\t"
+            "and r9, %[o], r4\n\t"
+            "and r10, r7, r6\n\t"
+            "orr r9, r9, r10\n\t"
+            "eor %[o], r7, r6\n\t"
+            "eor r7, %[o], r5\n\t"
+            "and r10, %[o], r5\n\t"
+            "and r11, r7, r8\n\t"
+            "orr r10, r10, r11\n\t"
+            "eor %[o], r7, r8\n\t"
+            "eor r7, %[t], r9\n\t"
+            "and r11, %[t], r9\n\t"
+            "and r4, r7, r10\n\t"
+            "orr r11, r11, r4\n\t"
+            "eor %[t], r7, r10\n\t"
+            DNNC_POP_BYTES_ASM("r11")
+            "add %[a], %[a], r11\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b\n\t"
+            /* cnt = 4 sum(bytes of fours) + pc(ones) + 2 pc(twos) */
+            DNNC_POP_BYTES_ASM("%[o]")
+            DNNC_POP_BYTES_ASM("%[t]")
+            "add %[o], %[o], %[t], lsl #1\n\t"
+            "mov r4, #0\n\t"
+            "usada8 %[o], %[o], r4, r4\n\t"
+            "usada8 %[a], %[a], r4, r4\n\t"
+            "add %[a], %[o], %[a], lsl #2\n\t"
+            : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        return acc + tail;
+    }
+}
 
 /* All outputs of a binary layer in one assembly loop (rows contiguous, n a multiple of 8, n <= 248): the
  * per-output state (x base, end, tot and acc pointers, outputs left) lives on the stack, so nothing spills

@@ -70,19 +70,21 @@ typedef struct {
     const uint32_t *flip;      /* [out_wpp] flip bits, the same for every pixel */
 } dnnc_conv_t;
 
-/* Accumulators of all outputs at conv pixel (oy, ox) from packed input x. Padded taps are gathered as
- * all-zero words (i.e. computed as -1 activations, contributing -sum_c w); the compiler precomputes the
- * correction (+sum of those weights) for every border pattern (row pattern x column pattern). */
-static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x, int32_t oy, int32_t ox,
-                                        uint32_t *col, int32_t *acc)
+/* Gather the receptive field of conv pixel (oy, ox) from packed input x into col (kh*kw*wpp words, taps
+ * (ky, kx)); padded taps are gathered as all-zero words (i.e. computed as -1 activations, contributing
+ * -sum_c w). Returns the pixel's correction row (+sum of the padded taps' weights, precomputed by the
+ * compiler for every border pattern = row pattern x column pattern), or NULL for interior pixels. */
+static inline const int32_t *dnnc_conv_bits_gather(const dnnc_conv_t *L, const uint32_t *x, int32_t oy, int32_t ox,
+                                                   uint32_t *col)
 {
     const int32_t wpp = L->in_wpp;
     const int32_t y0 = oy * L->stride - L->pad, x0 = ox * L->stride - L->pad;
     const int32_t pat = L->rowpat[oy] * L->ncolpat + L->colpat[ox];
-    int32_t ky, kx, j, o;
+    int32_t ky, kx, j;
     for (ky = 0; ky < L->kh; ky++) {
+        const int32_t iy = y0 + ky;
         for (kx = 0; kx < L->kw; kx++) {
-            const int32_t iy = y0 + ky, ix = x0 + kx;
+            const int32_t ix = x0 + kx;
             uint32_t *dst = col + (ky * L->kw + kx) * wpp;
             if (iy < 0 || iy >= L->in_h || ix < 0 || ix >= L->in_w) {
                 for (j = 0; j < wpp; j++) dst[j] = 0;
@@ -92,10 +94,61 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
             }
         }
     }
+    return pat != L->interior ? L->corr + pat * L->out_c : NULL;
+}
+
+/* Accumulators of all outputs at conv pixel (oy, ox) from packed input x. */
+static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x, int32_t oy, int32_t ox,
+                                        uint32_t *col, int32_t *acc)
+{
+    const int32_t *c = dnnc_conv_bits_gather(L, x, oy, ox, col);
+    int32_t o;
     dnnc_dense_bits(L->kind, L->w, L->tot, col, L->ncol, L->out_c, acc);
-    if (pat != L->interior) {
-        const int32_t *c = L->corr + pat * L->out_c;
+    if (c)
         for (o = 0; o < L->out_c; o++) acc[o] += c[o];
+}
+
+/* Max-pool then threshold on packed input, with early exit: the output bit is (max_q acc_q >= thr) XOR
+ * flip, and max_q acc_q >= thr holds iff some acc_q >= thr, so per output channel the window's pixels are
+ * counted only until one reaches the threshold (exact; the cost now depends on the data). col holds the
+ * pool_k^2 gathered receptive fields, ncol words each (zero tails). */
+static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, uint32_t *out, uint32_t *col)
+{
+    const int32_t out_wpp = (L->out_c + 31) / 32, nq = L->pool_k * L->pool_k, n = L->ncol;
+    const int32_t stride = n * dnnc_planes(L->kind);
+    const int32_t *corr[16];
+    int32_t py, px, q, wi, b;
+    for (q = 0; q < nq; q++) dnnc_zero_words(col + q * n + L->kh * L->kw * L->in_wpp, n - L->kh * L->kw * L->in_wpp);
+    for (py = 0; py < L->out_h; py++) {
+        for (px = 0; px < L->out_w; px++) {
+            uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
+            for (q = 0; q < nq; q++)
+                corr[q] = dnnc_conv_bits_gather(L, x, py * L->pool_s + q / L->pool_k, px * L->pool_s + q % L->pool_k,
+                                                col + q * n);
+            for (wi = 0; wi < out_wpp; wi++) {
+                const int32_t lim = L->out_c - 32 * wi < 32 ? L->out_c - 32 * wi : 32;
+                uint32_t bits = 0;
+                for (b = 0; b < lim; b++) {
+                    const int32_t o = 32 * wi + b;
+                    const uint32_t *wo = L->w + o * stride;
+                    for (q = 0; q < nq; q++) {
+#if defined(DNNC_V7EM_ASM)
+                        const uint32_t cnt = L->kind == DNNC_W_TERNARY && n <= 127
+                                                 ? dnnc_count_ternary_short(wo, col + q * n, n)
+                                                 : dnnc_count(L->kind, wo, col + q * n, n);
+#else
+                        const uint32_t cnt = dnnc_count(L->kind, wo, col + q * n, n);
+#endif
+                        const int32_t a = L->tot[o] - 2 * (int32_t)cnt + (corr[q] ? corr[q][o] : 0);
+                        if (a >= L->thr[o]) {
+                            bits |= 1u << b;
+                            break;
+                        }
+                    }
+                }
+                o32[wi] = bits ^ L->flip[wi];
+            }
+        }
     }
 }
 
@@ -119,12 +172,16 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
 }
 
 /* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
- * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol]), uimg (int16, raw input only), acc, mx (int32[out_c]). */
+ * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol], x pool_k^2 when pooling packed input), uimg (int16, raw input only), acc, mx (int32[out_c]). */
 static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col, int16_t *uimg,
                              int32_t *acc, int32_t *mx)
 {
     const int32_t out_wpp = (L->out_c + 31) / 32;
     int32_t py, px, wy, wx, o;
+    if (!L->in_u8 && L->pool_k > 1 && L->pool_k <= 4) {
+        dnnc_conv_bits_pool(L, (const uint32_t *)in, out, (uint32_t *)col);
+        return;
+    }
     if (L->in_u8)
         dnnc_input_uimg((const uint8_t *)in, L->in_c, L->in_h, L->in_w, L->pad, L->in_mul, L->in_add, uimg);
     else

@@ -226,7 +226,8 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            ncol = pad_words(kh * kw * wpp, kind)
+            pooled = 1 < pk <= 4  # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded
+            ncol = kh * kw * wpp if pooled else pad_words(kh * kw * wpp, kind)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
@@ -247,7 +248,8 @@ class _Planner:
             f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", rowpat=f"{st.name}_rowpat",
                      colpat=f"{st.name}_colpat", ncolpat=len(cmasks), interior=interior, corr=f"{st.name}_corr")
             f["ncol"] = ncol
-            st.scratch.update(col=ncol, uimg=0)
+            # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
+            st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
         st.scratch.update(acc=-(-o // 4) * 4, mx=o)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
