@@ -39,16 +39,19 @@ def check_against_qonnx(proto: onnx.ModelProto, raw: np.ndarray) -> None:
     return res
 
 
-@pytest.mark.parametrize("weights,bits,narrow,dtype", [
-    ("bipolar", 0, 0, "BIPOLAR"), ("quant", 2, 1, "TERNARY"), ("quant", 2, 0, "INT2"), ("quant", 3, 1, "INT3"),
-    ("quant", 1, 0, "BIPOLAR")])
-def test_weight_sets_match_qonnx_executor(weights, bits, narrow, dtype):
-    proto = mlp(np.random.default_rng(bits * 2 + narrow), weight_quant=weights, bits=bits, narrow=narrow)
+@pytest.mark.parametrize("weights,bits,narrow,scale,values", [
+    ("bipolar", 0, 0, 1.0, (-1, 1)), ("quant", 2, 1, 1.0, (-1, 0, 1)), ("quant", 1, 0, 1.0, (-1, 1)),
+    ("quant", 2, 0, 0.5, (-2, -1, 0, 1, 2)),  # INT2 codes {-2..1}: declared quinary, which C backends pack
+    ("quant", 3, 1, 0.25, (-3, -2, -1, 0, 1, 2, 3)),  # INT3 narrow using +-3: its full range (HLS only)
+    ("quant", 3, 0, 0.5, (-2, -1, 0, 1, 2))])
+def test_weight_sets_match_qonnx_executor(weights, bits, narrow, scale, values):
+    proto = mlp(np.random.default_rng(bits * 2 + narrow), weight_quant=weights, bits=bits, narrow=narrow,
+                scale=scale)
     assert is_qonnx(proto)
     ir = import_qonnx(proto)
     lin = ir.linears()[0]
-    assert lin.weight_dtype == dtype
-    assert set(np.unique(lin.weight)) <= set(lin.weight_values)
+    assert lin.weight_values == values
+    assert set(np.unique(lin.weight)) <= set(values) and len(np.unique(lin.weight)) >= len(values) - 1
     assert (lin.in_mul, lin.in_add) == (2, -255)  # (2p - 255) / 256 folded exactly
     res = check_against_qonnx(proto, inputs())
     assert res.mismatches == 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 from dnnc.errors import DnncError
+from dnnc.interchange.datatypes import weight_dtype
 from dnnc.interchange.qonnx_affine import AffineChain, output_affine
 from dnnc.interchange.qonnx_quant import (
     PASS_THROUGH,
@@ -307,8 +308,9 @@ class _Importer:
             raise DnncError(f"{node_label(node)}: weight scale varies within an output channel")
         idx = len(self.layers)
         in_dtype = "UINT8" if st.kind == "raw" else "BIPOLAR"
+        values, dtype = deployable_set(codes, w)
         layer = Linear(f"l{idx}_{kind}", tuple(st.shape), tuple(out_shape), kind=kind,
-                       weight=codes.astype(np.int8), weight_values=tuple(w.values), weight_dtype=w.dtype,
+                       weight=codes.astype(np.int8), weight_values=values, weight_dtype=dtype,
                        stride=s, pad=p, in_dtype=in_dtype, in_mul=st.m if st.kind == "raw" else 1,
                        in_add=st.a if st.kind == "raw" else 0)
         self.layers.append(layer)
@@ -390,6 +392,19 @@ class _Importer:
         thr.in_shape = thr.out_shape = out
         self.layers[-1:] = [pool, thr]
         return _State("bipolar", out, s=st.s)
+
+
+def deployable_set(codes: np.ndarray, w) -> tuple[tuple[int, ...], str]:
+    """The quantizer's set if dnnc's C backends pack it, else the smallest such set holding every code
+    used (e.g. INT2 {-2..1} weights within quinary {-2..2}); else the quantizer's full range."""
+    sets = ((-1, 1), (-1, 0, 1), (-3, -1, 1, 3), (-2, -1, 0, 1, 2))
+    if tuple(w.values) in sets:
+        return tuple(w.values), w.dtype
+    used = set(np.unique(codes).tolist())
+    for vals in sets:
+        if used <= set(vals):
+            return vals, weight_dtype(vals)
+    return tuple(w.values), w.dtype
 
 
 def import_qonnx(model: onnx.ModelProto, name: str = "model") -> IRModel:
