@@ -260,6 +260,98 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(c
     }
 }
 
+/* Binary count of one short row (n <= 255 words, any length) in one assembly block, forced inline (see
+ * dnnc_count_ternary_short): the 8-word body of dnnc_count_binary, final counts in the same block. */
+static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_short(const uint32_t *w, const uint32_t *x,
+                                                                              int32_t n)
+{
+    uint32_t tail = 0;
+    int32_t j;
+    for (j = n & ~7; j < n; j++) tail += dnnc_popcount32(w[j] ^ x[j]);
+    if (n < 8) return tail;
+    {
+        register const uint32_t *rw __asm__("r0") = w;
+        register const uint32_t *rx __asm__("r1") = x;
+        register uint32_t ro __asm__("r2") = 0;
+        register uint32_t rt __asm__("r3") = 0;
+        register uint32_t rf __asm__("r12") = 0;
+        register uint32_t acc __asm__("lr") = (uint32_t)(n >> 3);
+        __asm__ volatile(
+            "add r4, %[x], %[a], lsl #5\n\t"
+            "push {r4}\n\t"
+            "mov %[a], #0\n\t"
+            "1:\n\t"
+            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
+            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
+            "eor r4, r4, r8\n\t"
+            "eor r5, r5, r9\n\t"
+            "eor r6, r6, r10\n\t"
+            "eor r7, r7, r11\n\t"
+            "eor r8, %[o], r4\n\t"
+            "and r9, %[o], r4\n\t"
+            "and r10, r8, r5\n\t"
+            "orr r9, r9, r10\n\t"
+            "eor %[o], r8, r5\n\t"
+            "eor r8, %[o], r6\n\t"
+            "and r10, %[o], r6\n\t"
+            "and r11, r8, r7\n\t"
+            "orr r10, r10, r11\n\t"
+            "eor %[o], r8, r7\n\t"
+            "eor r8, %[t], r9\n\t"
+            "and r11, %[t], r9\n\t"
+            "and r4, r8, r10\n\t"
+            "orr r11, r11, r4\n\t"
+            "eor %[t], r8, r10\n\t"
+            "ldmia %[x]!, {r4, r5, r6, r7}\n\t"
+            "ldmia %[w]!, {r8, r9, r10}\n\t"
+            "eor r4, r4, r8\n\t"
+            "eor r5, r5, r9\n\t"
+            "eor r6, r6, r10\n\t"
+            "ldr r8, [%[w]], #4\n\t"
+            "eor r7, r7, r8\n\t"
+            "eor r8, %[o], r4\n\t"
+            "and r9, %[o], r4\n\t"
+            "and r10, r8, r5\n\t"
+            "orr r9, r9, r10\n\t"
+            "eor %[o], r8, r5\n\t"
+            "eor r8, %[o], r6\n\t"
+            "and r10, %[o], r6\n\t"
+            "and r4, r8, r7\n\t"
+            "orr r10, r10, r4\n\t"
+            "eor %[o], r8, r7\n\t"
+            "eor r8, %[t], r9\n\t"
+            "and r4, %[t], r9\n\t"
+            "and r5, r8, r10\n\t"
+            "orr r4, r4, r5\n\t"
+            "eor %[t], r8, r10\n\t"
+            "eor r8, %[f], r11\n\t"
+            "and r5, %[f], r11\n\t"
+            "and r6, r8, r4\n\t"
+            "orr r5, r5, r6\n\t"
+            "eor %[f], r8, r4\n\t"
+            DNNC_POP_BYTES_ASM("r5")
+            "add %[a], %[a], r5\n\t"
+            "ldr r4, [sp]\n\t"
+            "cmp %[x], r4\n\t"
+            "bne 1b\n\t"
+            "add sp, sp, #4\n\t"
+            /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
+            DNNC_POP_BYTES_ASM("%[o]")
+            DNNC_POP_BYTES_ASM("%[t]")
+            DNNC_POP_BYTES_ASM("%[f]")
+            "add %[o], %[o], %[t], lsl #1\n\t"
+            "add %[o], %[o], %[f], lsl #2\n\t"
+            "mov r4, #0\n\t"
+            "usada8 %[o], %[o], r4, r4\n\t"
+            "usada8 %[a], %[a], r4, r4\n\t"
+            "add %[a], %[o], %[a], lsl #3\n\t"
+            : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        return acc + tail;
+    }
+}
+
 /* All outputs of a binary layer in one assembly loop (rows contiguous, n a multiple of 8, n <= 248): the
  * per-output state (x base, end, tot and acc pointers, outputs left) lives on the stack, so nothing spills
  * between outputs. Same 8-word carry-save body as dnnc_count_binary. */

@@ -58,6 +58,8 @@ typedef struct {
     int32_t in_mul, in_add;    /* raw input: u = in_mul * p + in_add */
     int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
     const uint32_t *w32;       /* raw input: [ceil(out_c/4)][kpad/2][4] int16 pairs of (c, ky, kx), 4 outputs */
+    int32_t u8_wide;           /* raw input: 1 = w16 layout instead (targets without SMLAD) */
+    const int16_t *w16;        /* raw input, u8_wide: [c*kh*kw][out_c], all outputs per input element */
     int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
     int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
     const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
@@ -110,44 +112,60 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
 
 /* Max-pool then threshold on packed input, with early exit: the output bit is (max_q acc_q >= thr) XOR
  * flip, and max_q acc_q >= thr holds iff some acc_q >= thr, so per output channel the window's pixels are
- * counted only until one reaches the threshold (exact; the cost now depends on the data). col holds the
- * pool_k^2 gathered receptive fields, ncol words each (zero tails). */
+ * counted only until one reaches the threshold (exact; the cost now depends on the data). Constant
+ * channels (thr = INT32_MIN) are not counted at all. col holds the pool_k^2 gathered receptive fields, n
+ * words each. COUNT(w, x, n) is the kind's count, so the loop is compiled once per kind. */
+#define DNNC_POOL_CHANNELS(COUNT)                                                                  \
+    for (o = 0; o < out_c; o++) {                                                                  \
+        const uint32_t *wo = W + o * stride;                                                       \
+        const int32_t t = thr[o], to = tot[o];                                                     \
+        uint32_t hit = t == INT32_MIN;                                                             \
+        for (q = 0; q < nq && !hit; q++) {                                                         \
+            const int32_t a = to - 2 * (int32_t)COUNT(wo, col + q * n, n) + (corr[q] ? corr[q][o] : 0); \
+            hit = a >= t;                                                                          \
+        }                                                                                          \
+        o32[o >> 5] |= hit << (o & 31);                                                            \
+    }
+
 static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, uint32_t *out, uint32_t *col)
 {
-    const int32_t out_wpp = (L->out_c + 31) / 32, nq = L->pool_k * L->pool_k, n = L->ncol;
-    const int32_t stride = n * dnnc_planes(L->kind);
+    const int32_t out_wpp = (L->out_c + 31) / 32, nq = L->pool_k * L->pool_k, n = L->ncol, out_c = L->out_c;
+    const int32_t stride = n * dnnc_planes(L->kind), kind = L->kind;
+    const uint32_t *W = L->w;
+    const int32_t *tot = L->tot, *thr = L->thr;
     const int32_t *corr[16];
-    int32_t py, px, q, wi, b;
-    for (q = 0; q < nq; q++) dnnc_zero_words(col + q * n + L->kh * L->kw * L->in_wpp, n - L->kh * L->kw * L->in_wpp);
+    int32_t py, px, q, o, wi;
     for (py = 0; py < L->out_h; py++) {
         for (px = 0; px < L->out_w; px++) {
             uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
             for (q = 0; q < nq; q++)
                 corr[q] = dnnc_conv_bits_gather(L, x, py * L->pool_s + q / L->pool_k, px * L->pool_s + q % L->pool_k,
                                                 col + q * n);
-            for (wi = 0; wi < out_wpp; wi++) {
-                const int32_t lim = L->out_c - 32 * wi < 32 ? L->out_c - 32 * wi : 32;
-                uint32_t bits = 0;
-                for (b = 0; b < lim; b++) {
-                    const int32_t o = 32 * wi + b;
-                    const uint32_t *wo = L->w + o * stride;
-                    for (q = 0; q < nq; q++) {
+            for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
+            if (kind == DNNC_W_TERNARY) {
 #if defined(DNNC_V7EM_ASM)
-                        const uint32_t cnt = L->kind == DNNC_W_TERNARY && n <= 127
-                                                 ? dnnc_count_ternary_short(wo, col + q * n, n)
-                                                 : dnnc_count(L->kind, wo, col + q * n, n);
-#else
-                        const uint32_t cnt = dnnc_count(L->kind, wo, col + q * n, n);
+                if (n <= 127) {
+                    DNNC_POOL_CHANNELS(dnnc_count_ternary_short)
+                } else
 #endif
-                        const int32_t a = L->tot[o] - 2 * (int32_t)cnt + (corr[q] ? corr[q][o] : 0);
-                        if (a >= L->thr[o]) {
-                            bits |= 1u << b;
-                            break;
-                        }
-                    }
+                {
+                    DNNC_POOL_CHANNELS(dnnc_count_ternary)
                 }
-                o32[wi] = bits ^ L->flip[wi];
+            } else if (kind == DNNC_W_BINARY) {
+#if defined(DNNC_V7EM_ASM)
+                if (n <= 255) {
+                    DNNC_POOL_CHANNELS(dnnc_count_binary_short)
+                } else
+#endif
+                {
+                    DNNC_POOL_CHANNELS(dnnc_count_binary)
+                }
+            } else if (kind == DNNC_W_QUATER) {
+                DNNC_POOL_CHANNELS(dnnc_count_quater)
+            } else {
+                DNNC_POOL_CHANNELS(dnnc_count_quinary)
             }
+            for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
         }
     }
 }
@@ -167,6 +185,17 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
         }
     }
     for (; k < L->kpad; k++) col[k] = 0;
+    if (L->u8_wide) {
+        /* acc[o] += w[k][o] * u[k] over all outputs at once: contiguous, vectorizable */
+        const int32_t n = L->in_c * L->kh * L->kw, oc = L->out_c;
+        for (o = 0; o < oc; o++) acc[o] = 0;
+        for (k = 0; k < n; k++) {
+            const int16_t *wk = L->w16 + k * oc;
+            const int32_t u = col[k];
+            for (o = 0; o < oc; o++) acc[o] += (int32_t)wk[o] * u;
+        }
+        return;
+    }
     for (k = 0; k < L->kpad / 2; k++) col32[k] = (uint32_t)(uint16_t)col[2 * k] | (uint32_t)(uint16_t)col[2 * k + 1] << 16;
     for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o);
 }

@@ -35,6 +35,8 @@ CONV_FIELDS = (
     "in_add",
     "kpad",
     "w32",
+    "u8_wide",
+    "w16",
     "kind",
     "in_wpp",
     "ncol",

@@ -192,6 +192,8 @@ class _Planner:
             "in_add": layer.in_add,
             "kpad": 0,
             "w32": "NULL",
+            "u8_wide": 0,
+            "w16": "NULL",
             "kind": "DNNC_W_BINARY",
             "in_wpp": 0,
             "ncol": 0,
@@ -209,6 +211,17 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
+            if not self.target.get("dsp", False):
+                # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
+                w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
+                st.arrays.append(Array(f"{st.name}_w16", "int16_t", w16t.reshape(-1)))
+                st.weight_bytes = w16t.size * 2
+                f.update(in_u8=1, kpad=kpad, u8_wide=1, w16=f"{st.name}_w16")
+                st.scratch.update(col=kpad, uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
+                st.scratch.update(acc=-(-o // 4) * 4, mx=o)
+                st.fields.update(f)
+                st.macs = o * ch * cw * c * kh * kw
+                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             o4 = -(-o // 4) * 4  # outputs in groups of 4, weight pairs interleaved: [o4/4][kpad/2][4][2]
             w16 = np.zeros((o4, kpad), np.int16)
             w16[:o, :k] = layer.weight.reshape(o, -1)
