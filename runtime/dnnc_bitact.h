@@ -65,27 +65,18 @@ static inline int32_t dnnc_planes(int32_t kind)
 #if defined(DNNC_V7EM_ASM)
 #include "dnnc_bitact_v7em.h"
 #elif defined(DNNC_POPCOUNT_BUILTIN)
-/* Hosts with a popcount instruction: count 64 bits at a time (two packed words; popcount ignores order). */
+/* Hosts with a popcount instruction. */
+/* Plain loops: the compiler vectorizes them where the host has a vector popcount, and they keep register
+ * pressure low where they are inlined into the pooled conv loops (unrolled 4-accumulator versions made gcc
+ * spill there: mnist-cnn host 630 -> 150 us ternary, 170 -> 110 us binary). */
 static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
-    uint64_t a0 = 0, a1 = 0;
-    const int32_t n4 = n / 4 * 4;
+    uint32_t a0 = 0;
     int32_t j;
-    for (j = 0; j < n4; j += 4) {
-        uint64_t w0, w1, x0, x1;
-        memcpy(&w0, w + j, 8);
-        memcpy(&w1, w + j + 2, 8);
-        memcpy(&x0, x + j, 8);
-        memcpy(&x1, x + j + 2, 8);
-        a0 += (uint64_t)__builtin_popcountll(w0 ^ x0);
-        a1 += (uint64_t)__builtin_popcountll(w1 ^ x1);
-    }
-    for (j = n4; j < n; j++) a0 += dnnc_popcount32(w[j] ^ x[j]);
-    return (uint32_t)(a0 + a1);
+    for (j = 0; j < n; j++) a0 += dnnc_popcount32(w[j] ^ x[j]);
+    return a0;
 }
 
-/* One plain loop: with a popcount instruction this is 5 instructions per word, and it keeps register
- * pressure low where it is inlined into the pooled conv loops (4 accumulators made gcc spill there). */
 static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t a0 = 0;
