@@ -91,3 +91,10 @@ def test_two_stage_random_init_and_init_from_checkpoint(tmp_path):
     collapse(rnd).validate()
     x, _ = mnist10k("val")
     assert predict_checkpoint(real, x).shape == (1000,)  # real nets evaluate their own prediction path
+
+
+def test_seed_reproduces_and_changes_training():
+    kw = {"arch": "tiny-fc", "weights": "real", "activation": "tanh", "epochs": 1, "train_limit": 200}
+    a, b, c = train_model(seed=1, **kw), train_model(seed=1, **kw), train_model(seed=2, **kw)
+    assert a["layers"][0]["weight"].equal(b["layers"][0]["weight"])
+    assert not a["layers"][0]["weight"].equal(c["layers"][0]["weight"])

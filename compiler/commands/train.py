@@ -24,8 +24,8 @@ def history_path(output: Path) -> Path:
 @click.option("--init", "init", default="pretrain", show_default=True,
               help="pretrain (train the real tanh net first), random, or a checkpoint PATH.")
 @click.option("--dataset", default="mnist10k", show_default=True, help="mnist10k | mnist:DIR | cifar10:DIR | svhn:DIR")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Epochs per stage [default: 30].")
-@click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None, help="Real-net epochs [default: 60].")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Epochs per stage [default: 40].")
+@click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None, help="Real-net epochs [default: 100].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--two-stage", is_flag=True, help="Train the discrete tanh net first, then the sign net from it.")

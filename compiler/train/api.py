@@ -23,8 +23,8 @@ from dnnc.train.loop import Recipe, error_rate, fit, reestimate_bn
 from dnnc.train.model import Net
 from dnnc.train.weights import DISCRETE
 
-DEFAULT_EPOCHS = 30
-DEFAULT_PRETRAIN_EPOCHS = 60
+DEFAULT_EPOCHS = 40
+DEFAULT_PRETRAIN_EPOCHS = 100
 
 
 def set_threads() -> None:
