@@ -1,10 +1,12 @@
 """C backend benchmark: instructions per inference on the emulated Cortex-M4, flash/RAM, host latency vs onnxruntime.
 
 Networks are the mnist-pi (784-1200-1200-10) and mnist-cnn (32C5-P2-64C5-P2-FC512-FC10, 'same' convs) presets
-with random discrete weights and batch norms: the generated code and its cost do not depend on the weight
-values (the kernels are branch-free over weights; only max-pool compares depend on data), so an untrained
-network of the right shape costs exactly what a trained one does. Run: `python benchmarks/bench_c.py`
-(add `--json` for one JSON object).
+with random discrete weights and batch norms, input = the first bundled test digit. Dense layers are
+branch-free, so an untrained network of the right shape costs exactly what a trained one does; pooled conv
+layers stop counting a window as soon as one pixel reaches the channel's threshold (exact), so their cost
+depends on weights and data (here ~2.1 of 4 pixels per window; the first 8 test digits span 4.35-4.40 M
+instructions for ternary mnist-cnn, and thresholds that never fire cost ~6.2 M).
+Run: `python benchmarks/bench_c.py` (add `--json` for one JSON object).
 """
 
 from __future__ import annotations
