@@ -198,20 +198,30 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 
 /* Ternary count of one short row (n <= 127 words, any length) in one assembly block, forced inline so
  * that a caller's loop over rows pays no call, no register save and no second byte-sum loop: the 4-word
- * body of dnnc_count_ternary, the final counts in the same block, the last n % 4 words in C. */
+ * body of dnnc_count_ternary, the final counts in the same block; the last n % 4 words enter as the
+ * initial carry-save state (ones, twos). */
 static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(const uint32_t *w, const uint32_t *x,
                                                                                int32_t n)
 {
-    uint32_t tail = 0;
+    uint32_t ones = 0, twos = 0;
     int32_t j;
-    for (j = n & ~3; j < n; j++) tail += dnnc_popcount32((w[2 * j] ^ x[j]) & w[2 * j + 1]);
-    if (n < 4) return tail;
+    if (n < 4) {
+        for (j = 0; j < n; j++) ones += dnnc_popcount32((w[2 * j] ^ x[j]) & w[2 * j + 1]);
+        return ones;
+    }
+    j = n & ~3;
+    if (n & 3) { /* the last 1-3 words seed the carry-save state: d1 + d2 + d3 = ones + 2 twos */
+        const uint32_t d1 = (w[2 * j] ^ x[j]) & w[2 * j + 1];
+        const uint32_t d2 = (n & 3) > 1 ? (w[2 * j + 2] ^ x[j + 1]) & w[2 * j + 3] : 0u;
+        const uint32_t d3 = (n & 3) > 2 ? (w[2 * j + 4] ^ x[j + 2]) & w[2 * j + 5] : 0u;
+        DNNC_CSA(twos, ones, d1, d2, d3);
+    }
     {
         register const uint32_t *rw __asm__("r0") = w;
         register const uint32_t *rx __asm__("r1") = x;
         register int32_t nb __asm__("r2") = n >> 2;
-        register uint32_t ro __asm__("r3") = 0;
-        register uint32_t rt __asm__("r12") = 0;
+        register uint32_t ro __asm__("r3") = ones;
+        register uint32_t rt __asm__("r12") = twos;
         register uint32_t acc __asm__("lr") = 0;
         __asm__ volatile(
             "1:\n\t"
@@ -256,7 +266,7 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(c
             : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
             :
             : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        return acc + tail;
+        return acc;
     }
 }
 
@@ -265,15 +275,25 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(c
 static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_short(const uint32_t *w, const uint32_t *x,
                                                                               int32_t n)
 {
-    uint32_t tail = 0;
+    uint32_t tail = 0, ones = 0, twos = 0;
     int32_t j;
-    for (j = n & ~7; j < n; j++) tail += dnnc_popcount32(w[j] ^ x[j]);
-    if (n < 8) return tail;
+    if (n < 8) {
+        for (j = 0; j < n; j++) tail += dnnc_popcount32(w[j] ^ x[j]);
+        return tail;
+    }
+    j = n & ~7;
+    if (n & 7) { /* up to 3 of the last words seed the carry-save state, the rest one SWAR count each */
+        const uint32_t d1 = w[j] ^ x[j];
+        const uint32_t d2 = (n & 7) > 1 ? w[j + 1] ^ x[j + 1] : 0u;
+        const uint32_t d3 = (n & 7) > 2 ? w[j + 2] ^ x[j + 2] : 0u;
+        DNNC_CSA(twos, ones, d1, d2, d3);
+        for (j += 3; j < n; j++) tail += dnnc_popcount32(w[j] ^ x[j]);
+    }
     {
         register const uint32_t *rw __asm__("r0") = w;
         register const uint32_t *rx __asm__("r1") = x;
-        register uint32_t ro __asm__("r2") = 0;
-        register uint32_t rt __asm__("r3") = 0;
+        register uint32_t ro __asm__("r2") = ones;
+        register uint32_t rt __asm__("r3") = twos;
         register uint32_t rf __asm__("r12") = 0;
         register uint32_t acc __asm__("lr") = (uint32_t)(n >> 3);
         __asm__ volatile(
