@@ -196,7 +196,12 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
         }
         return;
     }
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM) && defined(__ARMEL__)
+    /* little-endian int16 pairs already are the packed words; only the (opaque) assembly reads them */
+    col32 = (uint32_t *)(void *)col;
+#else
     for (k = 0; k < L->kpad / 2; k++) col32[k] = (uint32_t)(uint16_t)col[2 * k] | (uint32_t)(uint16_t)col[2 * k + 1] << 16;
+#endif
     for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o);
 }
 
