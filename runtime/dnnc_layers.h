@@ -4,6 +4,7 @@
 #define DNNC_LAYERS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "dnnc_bitact.h"
 #include "dnnc_intin.h"
@@ -181,7 +182,12 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
     for (c = 0; c < L->in_c; c++) {
         for (ky = 0; ky < L->kh; ky++) {
             const int16_t *row = uimg + (c * hp + oy * L->stride + ky) * wp + ox * L->stride;
-            for (kx = 0; kx < L->kw; kx++) col[k++] = row[kx];
+            if (L->kw == 5) { /* the common 5x5 kernel: one fixed-size copy (unaligned word moves) */
+                memcpy(col + k, row, 5 * sizeof(int16_t));
+                k += 5;
+            } else {
+                for (kx = 0; kx < L->kw; kx++) col[k++] = row[kx];
+            }
         }
     }
     for (; k < L->kpad; k++) col[k] = 0;
