@@ -82,8 +82,8 @@ static inline void dnnc_input_uimg(const uint8_t *raw, int32_t c, int32_t h, int
 }
 
 /* Four outputs at once: acc[j] = sum over pairs p of the int16 pairs w[p][j] . u[p] (each uint32 holds two
- * int16, low half first), with u[p] loaded once for the four outputs. */
-static inline void dnnc_dot32x4(const uint32_t *w, const uint32_t *u, int32_t npairs, int32_t *acc)
+ * int16, low half first), with u[p] loaded once for the four outputs; maxin: acc[j] = max(acc[j], sum) instead. */
+static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_t npairs, int32_t *acc, int32_t maxin)
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
@@ -113,10 +113,21 @@ static inline void dnnc_dot32x4(const uint32_t *w, const uint32_t *u, int32_t np
         a3 += (int16_t)(q[3] & 0xFFFFu) * u0 + (int16_t)(q[3] >> 16) * u1;
     }
 #endif
+    if (maxin) { /* fused max-pool: keep the larger of acc[j] and the new sum */
+        a0 = a0 > acc[0] ? a0 : acc[0];
+        a1 = a1 > acc[1] ? a1 : acc[1];
+        a2 = a2 > acc[2] ? a2 : acc[2];
+        a3 = a3 > acc[3] ? a3 : acc[3];
+    }
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;
     acc[3] = a3;
+}
+
+static inline void dnnc_dot32x4(const uint32_t *w, const uint32_t *u, int32_t npairs, int32_t *acc)
+{
+    dnnc_dot32x4_max(w, u, npairs, acc, 0);
 }
 
 #endif /* DNNC_INTIN_H */

@@ -174,7 +174,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
 /* Accumulators of all outputs at conv pixel (oy, ox) from the padded u image. col: int16[kpad] gathered
  * receptive field followed by uint32[kpad/2] packed pairs. */
 static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg, int32_t oy, int32_t ox, int16_t *col,
-                                      int32_t *acc)
+                                      int32_t *acc, int32_t maxin)
 {
     uint32_t *col32 = (uint32_t *)(void *)(col + L->kpad);
     const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad;
@@ -208,11 +208,11 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
 #else
     for (k = 0; k < L->kpad / 2; k++) col32[k] = (uint32_t)(uint16_t)col[2 * k] | (uint32_t)(uint16_t)col[2 * k + 1] << 16;
 #endif
-    for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o);
+    for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4_max(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o, maxin);
 }
 
 /* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
- * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol], x pool_k^2 when pooling packed input), uimg (int16, raw input only), acc, mx (int32[out_c]). */
+ * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol], x pool_k^2 when pooling packed input), uimg (int16, raw input only), acc, mx (int32[ceil(out_c/4)*4]). */
 static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col, int16_t *uimg,
                              int32_t *acc, int32_t *mx)
 {
@@ -231,8 +231,12 @@ static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out
             for (wy = 0; wy < L->pool_k; wy++) {
                 for (wx = 0; wx < L->pool_k; wx++) {
                     const int32_t oy = py * L->pool_s + wy, ox = px * L->pool_s + wx;
+                    if (L->in_u8 && !L->u8_wide) { /* max-pool fused into the dot products (mx: ceil(out_c/4)*4) */
+                        dnnc_conv_u8_pixel(L, uimg, oy, ox, (int16_t *)col, mx, wy != 0 || wx != 0);
+                        continue;
+                    }
                     if (L->in_u8)
-                        dnnc_conv_u8_pixel(L, uimg, oy, ox, (int16_t *)col, acc);
+                        dnnc_conv_u8_pixel(L, uimg, oy, ox, (int16_t *)col, acc, 0);
                     else
                         dnnc_conv_bits_pixel(L, (const uint32_t *)in, oy, ox, (uint32_t *)col, acc);
                     if (wy == 0 && wx == 0)

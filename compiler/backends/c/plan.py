@@ -218,7 +218,7 @@ class _Planner:
                 st.weight_bytes = w16t.size * 2
                 f.update(in_u8=1, kpad=kpad, u8_wide=1, w16=f"{st.name}_w16")
                 st.scratch.update(col=kpad, uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
-                st.scratch.update(acc=-(-o // 4) * 4, mx=o)
+                st.scratch.update(acc=-(-o // 4) * 4, mx=-(-o // 4) * 4)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -263,7 +263,7 @@ class _Planner:
             f["ncol"] = ncol
             # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
             st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
-        st.scratch.update(acc=-(-o // 4) * 4, mx=o)
+        st.scratch.update(acc=-(-o // 4) * 4, mx=-(-o // 4) * 4)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
