@@ -98,3 +98,13 @@ def test_seed_reproduces_and_changes_training():
     a, b, c = train_model(seed=1, **kw), train_model(seed=1, **kw), train_model(seed=2, **kw)
     assert a["layers"][0]["weight"].equal(b["layers"][0]["weight"])
     assert not a["layers"][0]["weight"].equal(c["layers"][0]["weight"])
+
+
+@pytest.mark.slow
+def test_bar_mnist_pi_ternary_defaults(tmp_path):
+    """The issue's bar: defaults on the bundled data give a collapsed test error <= 4.0 % (~10-25 min)."""
+    out = tmp_path / "m.pt"
+    r = CliRunner().invoke(main, ["train", "--arch", "mnist-pi", "--weights", "ternary", "--seed", "1", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["evaluate", str(out), "--json"])
+    assert json.loads(r.stdout)["error"] <= 0.040
