@@ -1,4 +1,4 @@
-"""The IR interpreter against a naive loop implementation of the integer semantics (ir-spec.md)."""
+"""The IR interpreter against a naive loop implementation of the integer semantics (docs/ir-spec.md)."""
 
 import numpy as np
 from dnnc.ir.interpreter import run

@@ -1,4 +1,4 @@
-"""The dnnc IR: a short list of typed layers holding numpy arrays (contract: notes/ir-spec.md).
+"""The dnnc IR: a short list of typed layers holding numpy arrays (contract: docs/ir-spec.md).
 
 After all passes (`dnnc.passes.pipeline`), an IRModel contains only Linear, MaxPool, Threshold,
 OutputAffine and ArgMax layers; that is what backends consume. Two more layer types exist only in the
