@@ -86,6 +86,13 @@ static inline const int32_t *dnnc_conv_bits_gather(const dnnc_conv_t *L, const u
     int32_t ky, kx, j;
     for (ky = 0; ky < L->kh; ky++) {
         const int32_t iy = y0 + ky;
+        if (iy >= 0 && iy < L->in_h && x0 >= 0 && x0 + L->kw <= L->in_w) {
+            /* the whole kernel row is inside: kw*wpp contiguous words (HWC) */
+            const uint32_t *src = x + (iy * L->in_w + x0) * wpp;
+            uint32_t *dst = col + ky * L->kw * wpp;
+            for (j = 0; j < L->kw * wpp; j++) dst[j] = src[j];
+            continue;
+        }
         for (kx = 0; kx < L->kw; kx++) {
             const int32_t ix = x0 + kx;
             uint32_t *dst = col + (ky * L->kw + kx) * wpp;
