@@ -114,3 +114,19 @@ def test_bench_cortex_m4_counts_are_deterministic_and_scale_with_work():
     c = cbackend.bench(big, target)
     assert c["macs"] > a["macs"] and c["instructions"] > a["instructions"]
     assert a["text_bytes"] > 0 and a["ram_bytes"] >= a["arena_bytes"]
+
+
+@pytest.mark.parametrize("target", ["host", "cortex-m4"])
+def test_unsupported_weight_set_is_a_one_line_error(tmp_path, target):
+    """QONNX INT3 weights using +-3 (7 levels) have no C kernels: a DnncError naming the layer, no crash."""
+    import onnx
+    from dnnc.errors import DnncError
+    from dnnc.frontend import load_model
+    from qonnx_graphs import mlp
+
+    path = tmp_path / "int3.onnx"
+    onnx.save(mlp(np.random.default_rng(7), weight_quant="quant", bits=3, narrow=1, scale=0.25), path)
+    model = load_model(path).ir
+    with pytest.raises(DnncError, match="layer '.*': weight values .* not a supported set"):
+        cbackend.compile(model, load_target(target), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -112,7 +112,7 @@ class _Planner:
         o, n = layer.weight.shape
         # inputs per code byte: the largest table (levels^g <= 256) amortizes best over many outputs; few
         # outputs cannot pay for big tables. Cost model: tables ~2 instructions/entry, lookups ~4 each.
-        gmax = {2: 8, 3: 5, 4: 4, 5: 3}[levels]
+        gmax = max(g for g in range(1, 9) if levels**g <= 256)
         group = min(range(1, gmax + 1), key=lambda g: -(-n // g) * (2 * levels**g + 4 * o))
         vg = levels**group
         ngroups = -(-n // group)
