@@ -24,6 +24,69 @@
     "add " f ", " f ", " f ", lsr #4\n\t"                                                         \
     "and " f ", " f ", #0x0F0F0F0F\n\t"
 
+/* The 8-word binary block loop shared by dnnc_count_binary and dnnc_count_binary_short: XOR of LDM-loaded
+ * words into the carry-save tree (ones %[o], twos %[t], fours %[f]), one SWAR count of the eights carry
+ * into the byte counters %[a] per block, until %[x] reaches the end pushed on the stack. */
+#define DNNC_CSA8_LOOP_ASM                 \
+    "add r4, %[x], %[a], lsl #5\n\t"       \
+    "push {r4}\n\t"                        \
+    "mov %[a], #0\n\t"                     \
+    "1:\n\t"                               \
+    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"  \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"    \
+    "eor r4, r4, r8\n\t"                   \
+    "eor r5, r5, r9\n\t"                   \
+    "eor r6, r6, r10\n\t"                  \
+    "eor r7, r7, r11\n\t"                  \
+    "eor r8, %[o], r4\n\t"                 \
+    "and r9, %[o], r4\n\t"                 \
+    "and r10, r8, r5\n\t"                  \
+    "orr r9, r9, r10\n\t"                  \
+    "eor %[o], r8, r5\n\t"                 \
+    "eor r8, %[o], r6\n\t"                 \
+    "and r10, %[o], r6\n\t"                \
+    "and r11, r8, r7\n\t"                  \
+    "orr r10, r10, r11\n\t"                \
+    "eor %[o], r8, r7\n\t"                 \
+    "eor r8, %[t], r9\n\t"                 \
+    "and r11, %[t], r9\n\t"                \
+    "and r4, r8, r10\n\t"                  \
+    "orr r11, r11, r4\n\t"                 \
+    "eor %[t], r8, r10\n\t"                \
+    "ldmia %[x]!, {r4, r5, r6, r7}\n\t"    \
+    "ldmia %[w]!, {r8, r9, r10}\n\t"       \
+    "eor r4, r4, r8\n\t"                   \
+    "eor r5, r5, r9\n\t"                   \
+    "eor r6, r6, r10\n\t"                  \
+    "ldr r8, [%[w]], #4\n\t"               \
+    "eor r7, r7, r8\n\t"                   \
+    "eor r8, %[o], r4\n\t"                 \
+    "and r9, %[o], r4\n\t"                 \
+    "and r10, r8, r5\n\t"                  \
+    "orr r9, r9, r10\n\t"                  \
+    "eor %[o], r8, r5\n\t"                 \
+    "eor r8, %[o], r6\n\t"                 \
+    "and r10, %[o], r6\n\t"                \
+    "and r4, r8, r7\n\t"                   \
+    "orr r10, r10, r4\n\t"                 \
+    "eor %[o], r8, r7\n\t"                 \
+    "eor r8, %[t], r9\n\t"                 \
+    "and r4, %[t], r9\n\t"                 \
+    "and r5, r8, r10\n\t"                  \
+    "orr r4, r4, r5\n\t"                   \
+    "eor %[t], r8, r10\n\t"                \
+    "eor r8, %[f], r11\n\t"                \
+    "and r5, %[f], r11\n\t"                \
+    "and r6, r8, r4\n\t"                   \
+    "orr r5, r5, r6\n\t"                   \
+    "eor %[f], r8, r4\n\t"                 \
+    DNNC_POP_BYTES_ASM("r5")               \
+    "add %[a], %[a], r5\n\t"               \
+    "ldr r4, [sp]\n\t"                     \
+    "cmp %[x], r4\n\t"                     \
+    "bne 1b\n\t"                           \
+    "add sp, sp, #4\n\t"
+
 /* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
 static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
 {
@@ -48,64 +111,7 @@ static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, i
         register uint32_t acc __asm__("lr") = (uint32_t)nb;
         left -= nb;
         __asm__ volatile(
-            "add r4, %[x], %[a], lsl #5\n\t"
-            "push {r4}\n\t"
-            "mov %[a], #0\n\t"
-            "1:\n\t"
-            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
-            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-            "eor r4, r4, r8\n\t"
-            "eor r5, r5, r9\n\t"
-            "eor r6, r6, r10\n\t"
-            "eor r7, r7, r11\n\t"
-            "eor r8, %[o], r4\n\t"
-            "and r9, %[o], r4\n\t"
-            "and r10, r8, r5\n\t"
-            "orr r9, r9, r10\n\t"
-            "eor %[o], r8, r5\n\t"
-            "eor r8, %[o], r6\n\t"
-            "and r10, %[o], r6\n\t"
-            "and r11, r8, r7\n\t"
-            "orr r10, r10, r11\n\t"
-            "eor %[o], r8, r7\n\t"
-            "eor r8, %[t], r9\n\t"
-            "and r11, %[t], r9\n\t"
-            "and r4, r8, r10\n\t"
-            "orr r11, r11, r4\n\t"
-            "eor %[t], r8, r10\n\t"
-            "ldmia %[x]!, {r4, r5, r6, r7}\n\t"
-            "ldmia %[w]!, {r8, r9, r10}\n\t"
-            "eor r4, r4, r8\n\t"
-            "eor r5, r5, r9\n\t"
-            "eor r6, r6, r10\n\t"
-            "ldr r8, [%[w]], #4\n\t"
-            "eor r7, r7, r8\n\t"
-            "eor r8, %[o], r4\n\t"
-            "and r9, %[o], r4\n\t"
-            "and r10, r8, r5\n\t"
-            "orr r9, r9, r10\n\t"
-            "eor %[o], r8, r5\n\t"
-            "eor r8, %[o], r6\n\t"
-            "and r10, %[o], r6\n\t"
-            "and r4, r8, r7\n\t"
-            "orr r10, r10, r4\n\t"
-            "eor %[o], r8, r7\n\t"
-            "eor r8, %[t], r9\n\t"
-            "and r4, %[t], r9\n\t"
-            "and r5, r8, r10\n\t"
-            "orr r4, r4, r5\n\t"
-            "eor %[t], r8, r10\n\t"
-            "eor r8, %[f], r11\n\t"
-            "and r5, %[f], r11\n\t"
-            "and r6, r8, r4\n\t"
-            "orr r5, r5, r6\n\t"
-            "eor %[f], r8, r4\n\t"
-            DNNC_POP_BYTES_ASM("r5")
-            "add %[a], %[a], r5\n\t"
-            "ldr r4, [sp]\n\t"
-            "cmp %[x], r4\n\t"
-            "bne 1b\n\t"
-            "add sp, sp, #4\n\t"
+            DNNC_CSA8_LOOP_ASM
             : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
             :
             : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
@@ -297,64 +303,7 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_short(co
         register uint32_t rf __asm__("r12") = 0;
         register uint32_t acc __asm__("lr") = (uint32_t)(n >> 3);
         __asm__ volatile(
-            "add r4, %[x], %[a], lsl #5\n\t"
-            "push {r4}\n\t"
-            "mov %[a], #0\n\t"
-            "1:\n\t"
-            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
-            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-            "eor r4, r4, r8\n\t"
-            "eor r5, r5, r9\n\t"
-            "eor r6, r6, r10\n\t"
-            "eor r7, r7, r11\n\t"
-            "eor r8, %[o], r4\n\t"
-            "and r9, %[o], r4\n\t"
-            "and r10, r8, r5\n\t"
-            "orr r9, r9, r10\n\t"
-            "eor %[o], r8, r5\n\t"
-            "eor r8, %[o], r6\n\t"
-            "and r10, %[o], r6\n\t"
-            "and r11, r8, r7\n\t"
-            "orr r10, r10, r11\n\t"
-            "eor %[o], r8, r7\n\t"
-            "eor r8, %[t], r9\n\t"
-            "and r11, %[t], r9\n\t"
-            "and r4, r8, r10\n\t"
-            "orr r11, r11, r4\n\t"
-            "eor %[t], r8, r10\n\t"
-            "ldmia %[x]!, {r4, r5, r6, r7}\n\t"
-            "ldmia %[w]!, {r8, r9, r10}\n\t"
-            "eor r4, r4, r8\n\t"
-            "eor r5, r5, r9\n\t"
-            "eor r6, r6, r10\n\t"
-            "ldr r8, [%[w]], #4\n\t"
-            "eor r7, r7, r8\n\t"
-            "eor r8, %[o], r4\n\t"
-            "and r9, %[o], r4\n\t"
-            "and r10, r8, r5\n\t"
-            "orr r9, r9, r10\n\t"
-            "eor %[o], r8, r5\n\t"
-            "eor r8, %[o], r6\n\t"
-            "and r10, %[o], r6\n\t"
-            "and r4, r8, r7\n\t"
-            "orr r10, r10, r4\n\t"
-            "eor %[o], r8, r7\n\t"
-            "eor r8, %[t], r9\n\t"
-            "and r4, %[t], r9\n\t"
-            "and r5, r8, r10\n\t"
-            "orr r4, r4, r5\n\t"
-            "eor %[t], r8, r10\n\t"
-            "eor r8, %[f], r11\n\t"
-            "and r5, %[f], r11\n\t"
-            "and r6, r8, r4\n\t"
-            "orr r5, r5, r6\n\t"
-            "eor %[f], r8, r4\n\t"
-            DNNC_POP_BYTES_ASM("r5")
-            "add %[a], %[a], r5\n\t"
-            "ldr r4, [sp]\n\t"
-            "cmp %[x], r4\n\t"
-            "bne 1b\n\t"
-            "add sp, sp, #4\n\t"
+            DNNC_CSA8_LOOP_ASM
             /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
             DNNC_POP_BYTES_ASM("%[o]")
             DNNC_POP_BYTES_ASM("%[t]")
