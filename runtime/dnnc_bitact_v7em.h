@@ -202,6 +202,48 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 }
 
 
+/* The 4-word ternary block loop of dnnc_count_ternary_short and dnnc_count_ternary_seeded (%[n] blocks into
+ * ones %[o], twos %[t] and the byte counters %[a]), then cnt = 4 sum(bytes of %[a]) + pc(ones) + 2 pc(twos). */
+#define DNNC_TERNARY4_COUNT_ASM            \
+    "1:\n\t"                               \
+    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"  \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"    \
+    "eor r4, r4, r8\n\t"                   \
+    "and r4, r4, r5\n\t"                   \
+    "eor r6, r6, r9\n\t"                   \
+    "and r6, r6, r7\n\t"                   \
+    "ldmia %[w]!, {r5, r7, r8, r9}\n\t"    \
+    "eor r5, r5, r10\n\t"                  \
+    "and r5, r5, r7\n\t"                   \
+    "eor r8, r8, r11\n\t"                  \
+    "and r8, r8, r9\n\t"                   \
+    "eor r7, %[o], r4\n\t"                 \
+    "and r9, %[o], r4\n\t"                 \
+    "and r10, r7, r6\n\t"                  \
+    "orr r9, r9, r10\n\t"                  \
+    "eor %[o], r7, r6\n\t"                 \
+    "eor r7, %[o], r5\n\t"                 \
+    "and r10, %[o], r5\n\t"                \
+    "and r11, r7, r8\n\t"                  \
+    "orr r10, r10, r11\n\t"                \
+    "eor %[o], r7, r8\n\t"                 \
+    "eor r7, %[t], r9\n\t"                 \
+    "and r11, %[t], r9\n\t"                \
+    "and r4, r7, r10\n\t"                  \
+    "orr r11, r11, r4\n\t"                 \
+    "eor %[t], r7, r10\n\t"                \
+    DNNC_POP_BYTES_ASM("r11")              \
+    "add %[a], %[a], r11\n\t"              \
+    "subs %[n], %[n], #1\n\t"              \
+    "bne 1b\n\t"                           \
+    DNNC_POP_BYTES_ASM("%[o]")             \
+    DNNC_POP_BYTES_ASM("%[t]")             \
+    "add %[o], %[o], %[t], lsl #1\n\t"     \
+    "mov r4, #0\n\t"                       \
+    "usada8 %[o], %[o], r4, r4\n\t"        \
+    "usada8 %[a], %[a], r4, r4\n\t"        \
+    "add %[a], %[o], %[a], lsl #2\n\t"
+
 /* Ternary count of one short row (n <= 127 words, any length) in one assembly block, forced inline so
  * that a caller's loop over rows pays no call, no register save and no second byte-sum loop: the 4-word
  * body of dnnc_count_ternary, the final counts in the same block; the last n % 4 words enter as the
@@ -230,46 +272,39 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(c
         register uint32_t rt __asm__("r12") = twos;
         register uint32_t acc __asm__("lr") = 0;
         __asm__ volatile(
-            "1:\n\t"
-            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
-            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-            "eor r4, r4, r8\n\t"
-            "and r4, r4, r5\n\t"
-            "eor r6, r6, r9\n\t"
-            "and r6, r6, r7\n\t"
-            "ldmia %[w]!, {r5, r7, r8, r9}\n\t"
-            "eor r5, r5, r10\n\t"
-            "and r5, r5, r7\n\t"
-            "eor r8, r8, r11\n\t"
-            "and r8, r8, r9\n\t"
-            "eor r7, %[o], r4\n\t"
-            "and r9, %[o], r4\n\t"
-            "and r10, r7, r6\n\t"
-            "orr r9, r9, r10\n\t"
-            "eor %[o], r7, r6\n\t"
-            "eor r7, %[o], r5\n\t"
-            "and r10, %[o], r5\n\t"
-            "and r11, r7, r8\n\t"
-            "orr r10, r10, r11\n\t"
-            "eor %[o], r7, r8\n\t"
-            "eor r7, %[t], r9\n\t"
-            "and r11, %[t], r9\n\t"
-            "and r4, r7, r10\n\t"
-            "orr r11, r11, r4\n\t"
-            "eor %[t], r7, r10\n\t"
-            DNNC_POP_BYTES_ASM("r11")
-            "add %[a], %[a], r11\n\t"
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n\t"
-            /* cnt = 4 sum(bytes of fours) + pc(ones) + 2 pc(twos) */
-            DNNC_POP_BYTES_ASM("%[o]")
-            DNNC_POP_BYTES_ASM("%[t]")
-            "add %[o], %[o], %[t], lsl #1\n\t"
-            "mov r4, #0\n\t"
-            "usada8 %[o], %[o], r4, r4\n\t"
-            "usada8 %[a], %[a], r4, r4\n\t"
-            "add %[a], %[o], %[a], lsl #2\n\t"
+            DNNC_TERNARY4_COUNT_ASM
             : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        return acc;
+    }
+}
+
+/* Ternary count of n = 4 nb + tail words (nb >= 1, tail 0..3 a compile-time constant at the call site, so
+ * that the seed is straight-line code): the FIRST tail words seed the carry-save state (the count is a sum
+ * over words, any order), then nb 4-word blocks, all in one forced-inline assembly block. */
+static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_seeded(const uint32_t *w, const uint32_t *x,
+                                                                                int32_t nb, int32_t tail)
+{
+    uint32_t ones = 0, twos = 0;
+    if (tail > 0) {
+        const uint32_t d1 = (w[0] ^ x[0]) & w[1];
+        const uint32_t d2 = tail > 1 ? (w[2] ^ x[1]) & w[3] : 0u;
+        const uint32_t d3 = tail > 2 ? (w[4] ^ x[2]) & w[5] : 0u;
+        DNNC_CSA(twos, ones, d1, d2, d3);
+        w += 2 * tail;
+        x += tail;
+    }
+    {
+        register const uint32_t *rw __asm__("r0") = w;
+        register const uint32_t *rx __asm__("r1") = x;
+        register int32_t rn __asm__("r2") = nb;
+        register uint32_t ro __asm__("r3") = ones;
+        register uint32_t rt __asm__("r12") = twos;
+        register uint32_t acc __asm__("lr") = 0;
+        __asm__ volatile(
+            DNNC_TERNARY4_COUNT_ASM
+            : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(rn), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
             :
             : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
         return acc;

@@ -135,6 +135,13 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
         o32[o >> 5] |= hit << (o & 31);                                                            \
     }
 
+#if defined(DNNC_V7EM_ASM)
+#define DNNC_COUNT_T0(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 0)
+#define DNNC_COUNT_T1(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 1)
+#define DNNC_COUNT_T2(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 2)
+#define DNNC_COUNT_T3(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 3)
+#endif
+
 static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, uint32_t *out, uint32_t *col)
 {
     const int32_t out_wpp = (L->out_c + 31) / 32, nq = L->pool_k * L->pool_k, n = L->ncol, out_c = L->out_c;
@@ -152,7 +159,15 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
             if (kind == DNNC_W_TERNARY) {
 #if defined(DNNC_V7EM_ASM)
-                if (n <= 127) {
+                if (n >= 4 && n <= 127) { /* one copy of the loop per n % 4: straight-line seed */
+                    const int32_t nb = n >> 2;
+                    switch (n & 3) {
+                    case 0: DNNC_POOL_CHANNELS(DNNC_COUNT_T0) break;
+                    case 1: DNNC_POOL_CHANNELS(DNNC_COUNT_T1) break;
+                    case 2: DNNC_POOL_CHANNELS(DNNC_COUNT_T2) break;
+                    default: DNNC_POOL_CHANNELS(DNNC_COUNT_T3) break;
+                    }
+                } else if (n <= 127) {
                     DNNC_POOL_CHANNELS(dnnc_count_ternary_short)
                 } else
 #endif
