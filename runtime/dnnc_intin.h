@@ -87,11 +87,56 @@ static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
-    /* one input pair load + one LDM of four weight pairs + four SMLAD per pair */
+    /* one input pair load + one LDM of four weight pairs + four SMLAD per pair; npairs % 4 first, then a loop
+     * unrolled over four pairs (fewer loop instructions: 90 instead of 104 for 13 pairs) */
     k = npairs;
     if (k > 0)
         __asm__ volatile(
+            "tst %[k], #1\n\t"
+            "beq 2f\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
+            "2:\n\t"
+            "tst %[k], #2\n\t"
+            "beq 3f\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
+            "3:\n\t"
+            "lsrs %[k], %[k], #2\n\t"
+            "beq 4f\n\t"
             "1:\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
+            "ldr r4, [%[u]], #4\n\t"
+            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
+            "smlad %[a0], r5, r4, %[a0]\n\t"
+            "smlad %[a1], r6, r4, %[a1]\n\t"
+            "smlad %[a2], r7, r4, %[a2]\n\t"
+            "smlad %[a3], r8, r4, %[a3]\n\t"
             "ldr r4, [%[u]], #4\n\t"
             "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
             "smlad %[a0], r5, r4, %[a0]\n\t"
@@ -100,6 +145,7 @@ static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_
             "smlad %[a3], r8, r4, %[a3]\n\t"
             "subs %[k], %[k], #1\n\t"
             "bne 1b\n\t"
+            "4:\n\t"
             : [w] "+r"(w), [u] "+r"(u), [k] "+r"(k), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3)
             :
             : "r4", "r5", "r6", "r7", "r8", "cc", "memory");
