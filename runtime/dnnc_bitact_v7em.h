@@ -356,6 +356,46 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_short(co
     }
 }
 
+/* Binary count of n = 8 nb + tail words (nb >= 1, tail 0..3 a compile-time constant at the call site): the
+ * FIRST tail words seed the carry-save state, then nb 8-word blocks (DNNC_CSA8_LOOP_ASM), forced inline. */
+static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_seeded(const uint32_t *w, const uint32_t *x,
+                                                                               int32_t nb, int32_t tail)
+{
+    uint32_t ones = 0, twos = 0;
+    if (tail > 0) {
+        const uint32_t d1 = w[0] ^ x[0];
+        const uint32_t d2 = tail > 1 ? w[1] ^ x[1] : 0u;
+        const uint32_t d3 = tail > 2 ? w[2] ^ x[2] : 0u;
+        DNNC_CSA(twos, ones, d1, d2, d3);
+        w += tail;
+        x += tail;
+    }
+    {
+        register const uint32_t *rw __asm__("r0") = w;
+        register const uint32_t *rx __asm__("r1") = x;
+        register uint32_t ro __asm__("r2") = ones;
+        register uint32_t rt __asm__("r3") = twos;
+        register uint32_t rf __asm__("r12") = 0;
+        register uint32_t acc __asm__("lr") = (uint32_t)nb;
+        __asm__ volatile(
+            DNNC_CSA8_LOOP_ASM
+            /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
+            DNNC_POP_BYTES_ASM("%[o]")
+            DNNC_POP_BYTES_ASM("%[t]")
+            DNNC_POP_BYTES_ASM("%[f]")
+            "add %[o], %[o], %[t], lsl #1\n\t"
+            "add %[o], %[o], %[f], lsl #2\n\t"
+            "mov r4, #0\n\t"
+            "usada8 %[o], %[o], r4, r4\n\t"
+            "usada8 %[a], %[a], r4, r4\n\t"
+            "add %[a], %[o], %[a], lsl #3\n\t"
+            : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
+            :
+            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        return acc;
+    }
+}
+
 /* All outputs of a binary layer in one assembly loop (rows contiguous, n a multiple of 8, n <= 248): the
  * per-output state (x base, end, tot and acc pointers, outputs left) lives on the stack, so nothing spills
  * between outputs. Same 8-word carry-save body as dnnc_count_binary. */

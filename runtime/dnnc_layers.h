@@ -140,6 +140,10 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
 #define DNNC_COUNT_T1(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 1)
 #define DNNC_COUNT_T2(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 2)
 #define DNNC_COUNT_T3(w, x, n) dnnc_count_ternary_seeded(w, x, nb, 3)
+#define DNNC_COUNT_B0(w, x, n) dnnc_count_binary_seeded(w, x, nb, 0)
+#define DNNC_COUNT_B1(w, x, n) dnnc_count_binary_seeded(w, x, nb, 1)
+#define DNNC_COUNT_B2(w, x, n) dnnc_count_binary_seeded(w, x, nb, 2)
+#define DNNC_COUNT_B3(w, x, n) dnnc_count_binary_seeded(w, x, nb, 3)
 #endif
 
 static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, uint32_t *out, uint32_t *col)
@@ -176,7 +180,15 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 }
             } else if (kind == DNNC_W_BINARY) {
 #if defined(DNNC_V7EM_ASM)
-                if (n <= 255) {
+                if (n >= 8 && n <= 255 && (n & 7) < 4) { /* one copy of the loop per n % 8 < 4 */
+                    const int32_t nb = n >> 3;
+                    switch (n & 7) {
+                    case 0: DNNC_POOL_CHANNELS(DNNC_COUNT_B0) break;
+                    case 1: DNNC_POOL_CHANNELS(DNNC_COUNT_B1) break;
+                    case 2: DNNC_POOL_CHANNELS(DNNC_COUNT_B2) break;
+                    default: DNNC_POOL_CHANNELS(DNNC_COUNT_B3) break;
+                    }
+                } else if (n <= 255) {
                     DNNC_POOL_CHANNELS(dnnc_count_binary_short)
                 } else
 #endif
