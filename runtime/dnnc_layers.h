@@ -224,7 +224,7 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
             }
         }
     }
-    for (; k < L->kpad; k++) col[k] = 0;
+    if (k < L->kpad) col[k] = 0; /* kpad = k rounded up to even: at most one zero (a loop became a memset call) */
     if (L->u8_wide) {
         /* acc[o] += w[k][o] * u[k] over all outputs at once: contiguous, vectorizable */
         const int32_t n = L->in_c * L->kh * L->kw, oc = L->out_c;
