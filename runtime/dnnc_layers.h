@@ -212,15 +212,18 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
 {
     uint32_t *col32 = (uint32_t *)(void *)(col + L->kpad);
     const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad;
+    /* layer fields in locals: the copies below may alias *L for the compiler, which would reload them */
+    const int32_t in_c = L->in_c, kh = L->kh, kw = L->kw;
+    const int16_t *plane = uimg + oy * L->stride * wp + ox * L->stride;
     int32_t c, ky, kx, o, k = 0;
-    for (c = 0; c < L->in_c; c++) {
-        for (ky = 0; ky < L->kh; ky++) {
-            const int16_t *row = uimg + (c * hp + oy * L->stride + ky) * wp + ox * L->stride;
-            if (L->kw == 5) { /* the common 5x5 kernel: one fixed-size copy (unaligned word moves) */
+    for (c = 0; c < in_c; c++, plane += hp * wp) {
+        const int16_t *row = plane;
+        for (ky = 0; ky < kh; ky++, row += wp) {
+            if (kw == 5) { /* the common 5x5 kernel: one fixed-size copy (unaligned word moves) */
                 memcpy(col + k, row, 5 * sizeof(int16_t));
                 k += 5;
             } else {
-                for (kx = 0; kx < L->kw; kx++) col[k++] = row[kx];
+                for (kx = 0; kx < kw; kx++) col[k++] = row[kx];
             }
         }
     }
