@@ -15,6 +15,7 @@ from dnnc.backends.c.packing import thresholds as _thresholds
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
+from dnnc.netspec import WEIGHT_SETS, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.verify import compare
 from dnnc.verify.inputs import make_inputs
@@ -130,3 +131,30 @@ def test_unsupported_weight_set_is_a_one_line_error(tmp_path, target):
     with pytest.raises(DnncError, match="layer '.*': weight values .* not a supported set"):
         cbackend.compile(model, load_target(target), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _pooled_conv_net(ws: str, c0: int, k: int, pad: int, k0: int = 3) -> DiscreteNet:
+    """conv(stride 2) -> conv + 2x2 pool on packed bits: k*k*ceil(c0/32) words per pooled pixel."""
+    from models import _bn, _out, _weights
+
+    rng = np.random.default_rng(c0 * 100 + k * 10 + k0)
+    s = WEIGHT_SETS[ws][1]
+    w0 = _weights(rng, (c0, 1, k0, k0), ws)
+    par = (255 * w0.astype(np.int64).reshape(c0, -1).sum(axis=1)) % 2
+    h0 = LinearLayer("conv", w0, ws, stride=2, padding=k0 // 2,
+                     bn=_bn(rng, c0, s, True, 2 * rng.integers(-100, 100, size=c0) + par))
+    w1 = _weights(rng, (5, c0, k, k), ws)
+    h1 = LinearLayer("conv", w1, ws, stride=1, padding=pad, pool=2,
+                     bn=_bn(rng, 5, s, False, rng.integers(-8, 9, size=5)))
+    h = (11 + 2 * (k0 // 2) - k0) // 2 + 1
+    o = (h + 2 * pad - k + 1) // 2
+    return DiscreteNet((1, 11, 11), [h0, h1], _out(rng, 10, 5 * o * o, ws), arch="pooled-tails")
+
+
+@needs_arm
+@pytest.mark.parametrize("ws", ["binary", "ternary"])
+@pytest.mark.parametrize("c0,k,pad,k0", [(6, 2, 1, 3), (6, 3, 1, 5), (40, 3, 1, 3), (70, 3, 1, 3)],
+                         ids=["words%4=0", "words%4=1-k0=5", "words%4=2", "words%4=3"])
+def test_pooled_conv_row_remainders_cortex_m4(ws, c0, k, pad, k0):
+    """The pooled early-exit conv loop is compiled once per row length mod 4: cover every remainder."""
+    _check(from_net(_pooled_conv_net(ws, c0, k, pad, k0), "tails"), "cortex-m4", 100)
