@@ -17,9 +17,7 @@ from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
 from dnnc.netspec import WEIGHT_SETS, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
-from dnnc.verify import compare
-from dnnc.verify.inputs import make_inputs
-from dnnc.verify.reference import run_onnx
+from exactness import assert_matches_onnxruntime
 from models import edge_models
 
 EDGE = list(edge_models())
@@ -29,11 +27,7 @@ needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shut
 
 
 def _check(loaded, target: str, samples: int, **kw) -> None:
-    raw = make_inputs(loaded, samples, seed=1)
-    ref = run_onnx(loaded.onnx, raw)
-    got = cbackend.run(loaded.ir, load_target(target), raw, **kw)
-    mask, by_output = compare(ref, got)
-    assert not mask.any(), f"{target}: {int(mask.sum())} mismatches {by_output}"
+    raw, got = assert_matches_onnxruntime(loaded, cbackend, target, samples, seed=1, **kw)
     assert np.array_equal(got.acc, interpret(loaded.ir, raw).acc)
 
 

@@ -7,14 +7,10 @@ compared exactly (logits as float32 bits) with onnxruntime, graph optimizations 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from dnnc.backends import hls
 from dnnc.frontend import from_net
-from dnnc.targets import load_target
-from dnnc.verify import compare
-from dnnc.verify.inputs import make_inputs
-from dnnc.verify.reference import run_onnx
+from exactness import assert_matches_onnxruntime
 from models import edge_models
 
 EDGE = list(edge_models())
@@ -23,9 +19,4 @@ EDGE = list(edge_models())
 @pytest.mark.parametrize("name,net", EDGE, ids=[n for n, _ in EDGE])
 def test_edge_model_matches_onnxruntime(name, net):
     loaded = from_net(net, name.replace("-", "_"))
-    raw = make_inputs(loaded, 60, seed=0)
-    ref = run_onnx(loaded.onnx, raw)
-    got = hls.run(loaded.ir, load_target("fpga-hls"), raw)
-    mask, by_output = compare(ref, got)
-    assert not mask.any(), by_output
-    assert np.array_equal(got.logits.view(np.uint32), ref.logits.view(np.uint32))
+    assert_matches_onnxruntime(loaded, hls, "fpga-hls", 60, seed=0)
