@@ -81,6 +81,15 @@ static inline void dnnc_input_uimg(const uint8_t *raw, int32_t c, int32_t h, int
                 uimg[(ci * hp + y + pad) * wp + x + pad] = (int16_t)(mul * (int32_t)raw[(ci * h + y) * w + x] + add);
 }
 
+/* One input pair (two int16 u values in r4) times 4 outputs' packed int16 weight pairs: a0..a3 += SMLAD. */
+#define DNNC_SMLAD_PAIR4_ASM                 \
+    "ldr r4, [%[u]], #4\n\t"             \
+    "ldmia %[w]!, {r5, r6, r7, r8}\n\t"  \
+    "smlad %[a0], r5, r4, %[a0]\n\t"     \
+    "smlad %[a1], r6, r4, %[a1]\n\t"     \
+    "smlad %[a2], r7, r4, %[a2]\n\t"     \
+    "smlad %[a3], r8, r4, %[a3]\n\t"
+
 /* Four outputs at once: acc[j] = sum over pairs p of the int16 pairs w[p][j] . u[p] (each uint32 holds two
  * int16, low half first), with u[p] loaded once for the four outputs; maxin: acc[j] = max(acc[j], sum) instead. */
 static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_t npairs, int32_t *acc, int32_t maxin)
@@ -94,55 +103,20 @@ static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_
         __asm__ volatile(
             "tst %[k], #1\n\t"
             "beq 2f\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
+            DNNC_SMLAD_PAIR4_ASM
             "2:\n\t"
             "tst %[k], #2\n\t"
             "beq 3f\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
+            DNNC_SMLAD_PAIR4_ASM
+            DNNC_SMLAD_PAIR4_ASM
             "3:\n\t"
             "lsrs %[k], %[k], #2\n\t"
             "beq 4f\n\t"
             "1:\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
-            "ldr r4, [%[u]], #4\n\t"
-            "ldmia %[w]!, {r5, r6, r7, r8}\n\t"
-            "smlad %[a0], r5, r4, %[a0]\n\t"
-            "smlad %[a1], r6, r4, %[a1]\n\t"
-            "smlad %[a2], r7, r4, %[a2]\n\t"
-            "smlad %[a3], r8, r4, %[a3]\n\t"
+            DNNC_SMLAD_PAIR4_ASM
+            DNNC_SMLAD_PAIR4_ASM
+            DNNC_SMLAD_PAIR4_ASM
+            DNNC_SMLAD_PAIR4_ASM
             "subs %[k], %[k], #1\n\t"
             "bne 1b\n\t"
             "4:\n\t"
