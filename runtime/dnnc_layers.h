@@ -8,6 +8,7 @@
 
 #include "dnnc_bitact.h"
 #include "dnnc_intin.h"
+#include "dnnc_lanes.h"
 
 /* First layer, dense, on the raw input (table lookup, see dnnc_intin.h). */
 typedef struct {
@@ -69,6 +70,8 @@ typedef struct {
     const uint8_t *colpat;     /* packed input: [conv_w] border pattern of each output column */
     int32_t ncolpat, interior; /* packed input: column patterns; the all-valid pattern (-1: none) */
     const int32_t *corr;       /* packed input: [row pattern][col pattern][out_c] padded-tap corrections */
+    int32_t lanes;             /* 1: output-lane layout (dnnc_lanes.h): w32 / w, tot, corr per 16 outputs */
+    int32_t kwp;               /* raw input, lanes: int16 tap pairs per kernel row, ceil(kw/2) */
     const int32_t *thr;        /* [out_c] thresholds (see dnnc_threshold_pack) */
     const uint32_t *flip;      /* [out_wpp] flip bits, the same for every pixel */
 } dnnc_conv_t;
@@ -104,7 +107,7 @@ static inline const int32_t *dnnc_conv_bits_gather(const dnnc_conv_t *L, const u
             }
         }
     }
-    return pat != L->interior ? L->corr + pat * L->out_c : NULL;
+    return pat != L->interior ? L->corr + pat * (L->lanes ? (L->out_c + 15) / 16 * 16 : L->out_c) : NULL;
 }
 
 /* Accumulators of all outputs at conv pixel (oy, ox) from packed input x. */
@@ -248,6 +251,38 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
     for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4_max(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o, maxin);
 }
 
+/* The whole conv layer in the output-lane layout: every conv pixel computes all outputs (16 per vector), the
+ * pool window's maximum is kept per output, then one threshold-and-pack per output pixel. */
+static inline void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uint32_t *out, uint32_t *col, int16_t *uimg,
+                                   int32_t *acc, int32_t *mx)
+{
+    const int32_t out_wpp = (L->out_c + 31) / 32, nout = (L->out_c + 15) / 16 * 16;
+    const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad;
+    int32_t py, px, wy, wx;
+    if (L->in_u8) {
+        dnnc_input_uimg((const uint8_t *)in, L->in_c, L->in_h, L->in_w, L->pad, L->in_mul, L->in_add, uimg);
+        uimg[L->in_c * hp * wp] = 0; /* read (times a zero weight) by the last pair of an odd kernel row */
+    }
+    for (py = 0; py < L->out_h; py++) {
+        for (px = 0; px < L->out_w; px++) {
+            for (wy = 0; wy < L->pool_k; wy++) {
+                for (wx = 0; wx < L->pool_k; wx++) {
+                    const int32_t oy = py * L->pool_s + wy, ox = px * L->pool_s + wx;
+                    if (L->in_u8) {
+                        dnnc_lanes_conv_u8(L->w32, uimg + oy * L->stride * wp + ox * L->stride, L->in_c, L->kh, L->kwp,
+                                           wp, hp * wp, nout, acc);
+                    } else {
+                        const int32_t *c = dnnc_conv_bits_gather(L, (const uint32_t *)in, oy, ox, col);
+                        dnnc_lanes_bits(L->kind, dnnc_planes(L->kind), L->w, L->tot, c, col, L->ncol, nout, acc);
+                    }
+                    dnnc_lanes_max(acc, mx, nout, wy == 0 && wx == 0);
+                }
+            }
+            dnnc_threshold_pack(mx, L->out_c, L->thr, L->flip, out + (py * L->out_w + px) * out_wpp);
+        }
+    }
+}
+
 /* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
  * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol], x pool_k^2 when pooling packed input), uimg (int16, raw input only), acc, mx (int32[ceil(out_c/4)*4]). */
 static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col, int16_t *uimg,
@@ -255,6 +290,10 @@ static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out
 {
     const int32_t out_wpp = (L->out_c + 31) / 32;
     int32_t py, px, wy, wx, o;
+    if (L->lanes) {
+        dnnc_conv_lanes(L, in, out, (uint32_t *)col, uimg, acc, mx);
+        return;
+    }
     if (!L->in_u8 && L->pool_k > 1 && L->pool_k <= 4) {
         dnnc_conv_bits_pool(L, (const uint32_t *)in, out, (uint32_t *)col);
         return;

@@ -87,3 +87,46 @@ def edge_models():
         yield f"dense-{ws}", dense_model(ws)
         yield f"conv-{ws}", conv_model(ws)
     yield "output-only-quaternary", output_only_model("quaternary")
+
+
+def _first_ties(rng, w):
+    """Accumulators of the first layer that inputs can hit: acc = sum w (2p - 255) has the parity of 255 sum(w)."""
+    par = (255 * w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1)) % 2
+    return 2 * rng.integers(-150, 150, size=w.shape[0]) + par
+
+
+def _bit_ties(rng, w):
+    """Accumulators of a layer on ±1 inputs: sum w x has the parity of sum(w)."""
+    par = w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1) % 2
+    return 2 * rng.integers(-4, 5, size=w.shape[0]) + par
+
+
+def wide_dense_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 7, 11) input (77 pixels, not a multiple of 4) -> 100 -> 70 -> 10: output counts that fill four
+    16-output blocks and leave partial ones, the shapes the output-lane (host) kernels split on."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (100, 77), weight_set), _weights(rng, (70, 100), weight_set)
+    h0 = LinearLayer("dense", w0, weight_set, bn=_bn(rng, 100, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("dense", w1, weight_set, bn=_bn(rng, 70, ws, False, _bit_ties(rng, w1)))
+    return DiscreteNet((1, 7, 11), [h0, h1], _out(rng, 10, 70, weight_set), arch=f"wide-dense-{weight_set}")
+
+
+def wide_conv_model(weight_set: str, seed: int = 0, in_c: int = 1) -> DiscreteNet:
+    """(in_c, 9, 10) -> conv 5x5 pad 2 (70 ch) + pool 2 (4x5) -> conv 3x3 pad 1 (67 ch, 3 words per pixel) + pool 2
+    (2x2) -> 10: more than 64 channels, odd kernel widths, partial 16-output blocks."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (70, in_c, 5, 5), weight_set), _weights(rng, (67, 70, 3, 3), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, padding=2, pool=2, bn=_bn(rng, 70, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("conv", w1, weight_set, padding=1, pool=2, bn=_bn(rng, 67, ws, False, _bit_ties(rng, w1)))
+    return DiscreteNet((in_c, 9, 10), [h0, h1], _out(rng, 10, 67 * 2 * 2, weight_set),
+                       arch=f"wide-conv-{weight_set}")
+
+
+def wide_models():
+    """Models sized for the output-lane layout of the host target (runtime/dnnc_lanes.h)."""
+    for ws in WEIGHT_SET_NAMES:
+        yield f"wide-dense-{ws}", wide_dense_model(ws)
+        yield f"wide-conv-{ws}", wide_conv_model(ws)
+    yield "wide-conv3-ternary", wide_conv_model("ternary", seed=1, in_c=3)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import filecmp
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,10 +19,13 @@ from dnnc.ir.model import Threshold
 from dnnc.netspec import WEIGHT_SETS, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from exactness import assert_matches_onnxruntime
-from models import edge_models
+from models import edge_models, wide_models
 
 EDGE = list(edge_models())
 IDS = [name for name, _ in EDGE]
+WIDE = list(wide_models())
+WIDE_IDS = [name for name, _ in WIDE]
+AVX512_FLAGS = ("avx512f", "avx512bw", "avx512_vnni", "avx512_vpopcntdq", "gfni")
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                                reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
 
@@ -34,6 +38,46 @@ def _check(loaded, target: str, samples: int, **kw) -> None:
 @pytest.mark.parametrize("name,net", EDGE, ids=IDS)
 def test_edge_models_host_sanitized(name, net):
     _check(from_net(net, "edge"), "host", 300, sanitize=True)
+
+
+def _host_portable() -> dict:
+    """The host target with the output-lane kernels in plain C (what a host without AVX-512 runs)."""
+    cfg = load_target("host")
+    cfg["cflags"] = [*cfg["cflags"], "-DDNNC_NO_SIMD"]
+    return cfg
+
+
+@pytest.mark.parametrize("name,net", WIDE, ids=WIDE_IDS)
+def test_wide_models_host_sanitized(name, net):
+    _check(from_net(net, "wide"), "host", 300, sanitize=True)
+
+
+@pytest.mark.parametrize("name,net", WIDE + EDGE, ids=WIDE_IDS + IDS)
+def test_host_portable_lanes_kernels(name, net):
+    _check(from_net(net, "edge"), _host_portable(), 200)
+
+
+def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
+    """The host tests above exercise the AVX-512 kernels on a CPU that has them, the plain C ones elsewhere."""
+    import subprocess
+
+    from dnnc.resources import resource_dir
+
+    flags = open("/proc/cpuinfo").read().split() if Path("/proc/cpuinfo").is_file() else []
+    (tmp_path / "probe.c").write_text('#include "dnnc_lanes.h"\n#include <stdio.h>\nint main(void) {\n'
+                                      '#ifdef DNNC_AVX512\nputs("avx512");\n#else\nputs("c");\n#endif\n'
+                                      "return 0;\n}\n")
+    cfg = load_target("host")
+    subprocess.run([cfg["cc"], *cfg["cpu_flags"], f"-I{resource_dir('runtime')}", "probe.c", "-o", "probe"],
+                   cwd=tmp_path, check=True)
+    out = subprocess.run([str(tmp_path / "probe")], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ("avx512" if all(f in flags for f in AVX512_FLAGS) else "c")
+
+
+@needs_arm
+@pytest.mark.parametrize("name", ["wide-dense-ternary", "wide-conv-binary", "wide-conv3-ternary"])
+def test_wide_models_cortex_m4(name):
+    _check(from_net(dict(WIDE)[name], "wide"), "cortex-m4", 100)
 
 
 @needs_arm

@@ -47,6 +47,8 @@ CONV_FIELDS = (
     "ncolpat",
     "interior",
     "corr",
+    "lanes",
+    "kwp",
     "thr",
     "flip",
 )
@@ -64,7 +66,7 @@ DENSE_U8_FIELDS = (
     "codes",
 )
 RUNTIME_HEADERS = ("dnnc_runtime.h", "dnnc_layers.h", "dnnc_bitact.h", "dnnc_bitact_v7em.h", "dnnc_intin.h",
-                   "dnnc_popcount.h")
+                   "dnnc_lanes.h", "dnnc_popcount.h")
 C_KEYWORDS = {
     "auto",
     "break",

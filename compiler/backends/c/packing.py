@@ -108,3 +108,24 @@ def input_positions(layer: Linear, in_layout: tuple) -> tuple[np.ndarray, int]:
     _, c, h, w, wpp = in_layout
     ci, yi, xi = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
     return ((yi * w + xi) * wpp * 32 + ci).reshape(-1), h * w * wpp
+
+
+def to_lanes(a: np.ndarray, lanes: int, inner: int = 0) -> np.ndarray:
+    """Per-output rows (O, *rest) -> the output-lane layout of runtime/dnnc_lanes.h: outputs padded with zeros to
+    a multiple of `lanes`, then [O/lanes][*rest[:-inner]][lanes][*rest[-inner:]] (`inner` trailing axes stay
+    inside a lane, e.g. the 4 bytes of one VPDPBUSD dword)."""
+    o = a.shape[0]
+    nb = -(-o // lanes)
+    padded = np.zeros((nb * lanes, *a.shape[1:]), a.dtype)
+    padded[:o] = a
+    b = padded.reshape(nb, lanes, *a.shape[1:])
+    order = list(range(2, b.ndim - inner)) + [1] + list(range(b.ndim - inner, b.ndim))
+    return b.transpose(0, *order)
+
+
+def pad_lanes(v: np.ndarray, lanes: int) -> np.ndarray:
+    """Zero-pad the last axis (one value per output) to a multiple of `lanes`."""
+    n = v.shape[-1]
+    out = np.zeros((*v.shape[:-1], -(-n // lanes) * lanes), v.dtype)
+    out[..., :n] = v
+    return out

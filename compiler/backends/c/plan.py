@@ -16,8 +16,10 @@ from dnnc.backends.c.packing import (
     border_patterns,
     flip_words,
     input_positions,
+    pad_lanes,
     pad_words,
     thresholds,
+    to_lanes,
     weight_planes,
 )
 from dnnc.errors import DnncError
@@ -84,6 +86,9 @@ class _Planner:
         self.model = model
         self.target = target
         self.lut_bytes = int(target.get("lut_bytes", 32768))
+        self.lanes = int(target.get("lanes", 0))  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+        if self.lanes not in (0, 16):
+            raise DnncError(f"target '{target.get('name', '?')}': lanes = {self.lanes} (supported: 16)")
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         values = tuple(int(v) for v in layer.weight_values)
@@ -104,6 +109,22 @@ class _Planner:
         st.fields.update(nin=n, nout=o, in_mul=layer.in_mul, in_add=layer.in_add, w8=f"{st.name}_w8",
                          rowsum=f"{st.name}_rowsum")
         st.scratch.update(acc=o)
+        st.macs = o * n
+
+    def dense_u8_lanes(self, layer: Linear, st: Stage) -> None:
+        """First dense layer as int8 weights in the output-lane layout (4 inputs of 16 outputs per vector)."""
+        o, n = layer.weight.shape
+        nq = -(-n // 4)
+        w = np.zeros((o, nq * 4), np.int8)
+        w[:, :n] = layer.weight
+        rowsum = layer.weight.astype(np.int64).sum(axis=1).astype(np.int32)
+        w8 = to_lanes(w.reshape(o, nq, 4), self.lanes, inner=1)
+        st.arrays += [Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)),
+                      Array(f"{st.name}_rowsum", "int32_t", pad_lanes(rowsum, self.lanes))]
+        st.weight_bytes = sum(a.nbytes for a in st.arrays)
+        st.fields.update(nin=n, nout=o, nout_lanes=w8.shape[0] * self.lanes, in_mul=layer.in_mul,
+                         in_add=layer.in_add, w8=f"{st.name}_w8", rowsum=f"{st.name}_rowsum")
+        st.scratch.update(acc=w8.shape[0] * self.lanes)
         st.macs = o * n
 
     def dense_u8(self, layer: Linear, st: Stage) -> None:
@@ -150,19 +171,27 @@ class _Planner:
             raise DnncError(
                 f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
             )
-        n4 = pad_words(nwords, kind)  # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere
+        # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere. Lanes: any word count.
+        n4 = nwords if self.lanes else pad_words(nwords, kind)
         wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
-        planes = weight_planes(wfull, tuple(int(v) for v in layer.weight_values))
+        values = tuple(int(v) for v in layer.weight_values)
+        planes = weight_planes(wfull, values)
         tot = np.abs(w2.astype(np.int64)).sum(axis=1).astype(np.int32)
+        nout = o
+        if self.lanes:
+            planes = to_lanes(planes.reshape(o, n4, -1), self.lanes)
+            tot = pad_lanes(tot, self.lanes)
+            nout = tot.size
         st.arrays += [
             Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
             Array(f"{st.name}_tot", "int32_t", tot),
         ]
         st.weight_bytes = planes.size * 4 + tot.size * 4
-        st.fields.update(kind=kind, n=n4, n_real=nwords, nout=o, w=f"{st.name}_w", tot=f"{st.name}_tot")
+        st.fields.update(kind=kind, planes=KINDS[values][1], n=n4, n_real=nwords, nout=o, nout_lanes=nout,
+                         w=f"{st.name}_w", tot=f"{st.name}_tot")
         st.in_words = n4
-        st.scratch.update(acc=o)
+        st.scratch.update(acc=nout)
         st.macs = o * w2.shape[1]
 
     def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
@@ -204,13 +233,31 @@ class _Planner:
             "ncolpat": 0,
             "interior": -1,
             "corr": "NULL",
+            "lanes": 1 if self.lanes else 0,
+            "kwp": 0,
         }
+        lanes_o = -(-o // self.lanes) * self.lanes if self.lanes else o
         if layer.in_dtype == "UINT8":
             umax = max(abs(layer.in_add), abs(255 * layer.in_mul + layer.in_add))
             if umax > 32767:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
+            if self.lanes:
+                # int16 tap pairs (kx, kx+1) of each kernel row, the odd last tap paired with a zero weight
+                kwp = -(-kw // 2)
+                wpair = np.zeros((o, c, kh, kwp * 2), np.int16)
+                wpair[..., :kw] = layer.weight
+                u = wpair.astype(np.uint16).astype(np.uint32)
+                w32 = (u[..., 0::2] | (u[..., 1::2] << 16)).astype(np.uint32)
+                w32 = to_lanes(w32, self.lanes)
+                st.arrays.append(Array(f"{st.name}_w32", "uint32_t", w32.reshape(-1)))
+                st.weight_bytes = w32.size * 4
+                f.update(in_u8=1, kwp=kwp, w32=f"{st.name}_w32")
+                st.scratch.update(col=0, uimg=-(-(c * (h + 2 * p) * (w + 2 * p) + 1) // 2), acc=lanes_o, mx=lanes_o)
+                st.fields.update(f)
+                st.macs = o * ch * cw * c * kh * kw
+                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             if not self.target.get("dsp", False):
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -239,8 +286,9 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            pooled = 1 < pk <= 4  # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded
-            ncol = kh * kw * wpp if pooled else pad_words(kh * kw * wpp, kind)
+            # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
+            pooled = 1 < pk <= 4 and not self.lanes
+            ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
@@ -250,6 +298,9 @@ class _Planner:
             rows, rmasks = border_patterns(ch, s, p, kh, h)
             cols, cmasks = border_patterns(cw, s, p, kw, w)
             corr, interior = border_corrections(layer.weight, rmasks, cmasks)
+            if self.lanes:
+                planes = to_lanes(planes.reshape(o, ncol, -1), self.lanes)
+                tot, corr = pad_lanes(tot, self.lanes), pad_lanes(corr, self.lanes)
             st.arrays += [
                 Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
                 Array(f"{st.name}_tot", "int32_t", tot),
@@ -264,6 +315,8 @@ class _Planner:
             # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
             st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
         st.scratch.update(acc=-(-o // 4) * 4, mx=-(-o // 4) * 4)
+        if self.lanes:
+            st.scratch.update(acc=lanes_o, mx=lanes_o)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
@@ -350,14 +403,17 @@ class _Planner:
         return self._arena(stages)
 
     def _dense(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
-        if layer.in_dtype == "UINT8" and self.target.get("first_dense", "lut") == "direct":
+        if layer.in_dtype == "UINT8" and self.lanes:
+            st.op = "dense_u8_lanes"
+            self.dense_u8_lanes(layer, st)
+        elif layer.in_dtype == "UINT8" and self.target.get("first_dense", "lut") == "direct":
             st.op = "dense_u8_direct"
             self.dense_u8_direct(layer, st)
         elif layer.in_dtype == "UINT8":
             st.op = "dense_u8"
             self.dense_u8(layer, st)
         else:
-            st.op = "dense_bits"
+            st.op = "dense_lanes" if self.lanes else "dense_bits"
             self.dense_bits(layer, st, in_layout)
 
     def _arena(self, stages: list[Stage]) -> Plan:

@@ -1,0 +1,265 @@
+/* dnnc runtime: kernels in the output-lane layout, for targets with wide vectors (targets/host.toml,
+ * `lanes = 16`). C99, header only.
+ *
+ * The weights of 16 consecutive outputs ("a block") are interleaved word by word, so one 512-bit register
+ * holds word j of 16 outputs and one broadcast input word serves all of them: no horizontal sums, and the
+ * threshold compare of 16 outputs is one instruction. Output counts are padded to a multiple of 16 with
+ * all-zero weights (tot = 0), so padded lanes compute 0 and are never read.
+ *
+ *   packed input  w[blk][j][plane][16]   uint32, planes as in dnnc_bitact.h (s, then m / b1 / b0 b1)
+ *   raw uint8     w[blk][q][16][4]       int8, inputs 4q..4q+3 of 16 outputs (one dword per output)
+ *   raw conv      w[blk][c][ky][p][16]   uint32 = int16 pair (taps kx = 2p, 2p+1; the odd tap past kw is 0)
+ *
+ * With AVX-512 (F, BW, VNNI, VPOPCNTDQ; -march=native on such a host) the loops below use intrinsics:
+ * VPTERNLOGD + VPOPCNTD per packed word, VPDPBUSD (4 u8 x s8 products) and VPDPWSSD (2 int16 products)
+ * for the raw input. Elsewhere the same layout runs as plain C, one output at a time. Both compute the
+ * same integers; the layout, not the instruction set, is what the compiler chose.
+ */
+#ifndef DNNC_LANES_H
+#define DNNC_LANES_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "dnnc_popcount.h"
+
+#define DNNC_LANES 16
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VPOPCNTDQ__) \
+    && !defined(DNNC_NO_SIMD)
+#define DNNC_AVX512 1
+#include <immintrin.h>
+#endif
+
+static inline uint32_t dnnc_load_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Weighted disagreement count of lane l of block wb (n words, `planes` planes) with x; see dnnc_bitact.h. */
+static inline uint32_t dnnc_lane_count(int32_t kind, const uint32_t *wb, int32_t planes, const uint32_t *x, int32_t n,
+                                       int32_t l)
+{
+    uint32_t c1 = 0, c2 = 0;
+    int32_t j;
+    for (j = 0; j < n; j++) {
+        const uint32_t *w = wb + j * planes * DNNC_LANES + l;
+        const uint32_t d = w[0] ^ x[j];
+        switch (kind) {
+        case 0: c1 += dnnc_popcount32(d); break; /* binary */
+        case 1: c1 += dnnc_popcount32(d & w[DNNC_LANES]); break; /* ternary */
+        case 2: c1 += dnnc_popcount32(d); c2 += dnnc_popcount32(d & w[DNNC_LANES]); break; /* quaternary */
+        default: c1 += dnnc_popcount32(d & w[DNNC_LANES]); c2 += dnnc_popcount32(d & w[2 * DNNC_LANES]); break;
+        }
+    }
+    return c1 + 2u * c2;
+}
+
+#if defined(DNNC_AVX512)
+/* Counts of one block as a vector: c1 + 2*c2 over n words. */
+#define DNNC_LANES_STEP(wb, xj, j, planes, kind, c1, c2)                                                       \
+    do {                                                                                                       \
+        const uint32_t *w_ = (wb) + (j) * (planes) * DNNC_LANES;                                               \
+        const __m512i s_ = _mm512_loadu_si512(w_);                                                             \
+        if ((kind) == 0) {                                                                                     \
+            c1 = _mm512_add_epi32(c1, _mm512_popcnt_epi32(_mm512_xor_si512(s_, xj)));                          \
+        } else if ((kind) == 1) { /* (s ^ x) & m */                                                            \
+            c1 = _mm512_add_epi32(c1, _mm512_popcnt_epi32(                                                     \
+                                          _mm512_ternarylogic_epi32(s_, xj, _mm512_loadu_si512(w_ + 16), 0x28))); \
+        } else if ((kind) == 2) {                                                                              \
+            c1 = _mm512_add_epi32(c1, _mm512_popcnt_epi32(_mm512_xor_si512(s_, xj)));                          \
+            c2 = _mm512_add_epi32(c2, _mm512_popcnt_epi32(                                                     \
+                                          _mm512_ternarylogic_epi32(s_, xj, _mm512_loadu_si512(w_ + 16), 0x28))); \
+        } else {                                                                                               \
+            c1 = _mm512_add_epi32(c1, _mm512_popcnt_epi32(                                                     \
+                                          _mm512_ternarylogic_epi32(s_, xj, _mm512_loadu_si512(w_ + 16), 0x28))); \
+            c2 = _mm512_add_epi32(c2, _mm512_popcnt_epi32(                                                     \
+                                          _mm512_ternarylogic_epi32(s_, xj, _mm512_loadu_si512(w_ + 32), 0x28))); \
+        }                                                                                                      \
+    } while (0)
+
+/* acc = tot - 2 * (c1 + 2*c2) (+ corr) for the 16 lanes at acc. */
+static inline void dnnc_lanes_store(__m512i c1, __m512i c2, const int32_t *tot, const int32_t *corr, int32_t *acc)
+{
+    __m512i a = _mm512_sub_epi32(_mm512_loadu_si512(tot), _mm512_slli_epi32(_mm512_add_epi32(c1, _mm512_slli_epi32(c2, 1)), 1));
+    if (corr) a = _mm512_add_epi32(a, _mm512_loadu_si512(corr));
+    _mm512_storeu_si512(acc, a);
+}
+#endif
+
+#if defined(DNNC_AVX512)
+/* One kernel per weight kind (the kind is a compile-time constant inside, so the step has no branches): four
+ * blocks (64 outputs) per pass over x, one broadcast per word serving four registers, then single blocks. */
+#define DNNC_LANES_KERNEL(fname, kind, planes)                                                                   \
+    static inline void fname(const uint32_t *w, const int32_t *tot, const int32_t *corr, const uint32_t *x,       \
+                             int32_t n, int32_t nout, int32_t *acc)                                               \
+    {                                                                                                             \
+        const int32_t bstride = n * (planes) * DNNC_LANES;                                                        \
+        int32_t b = 0, j;                                                                                         \
+        for (; b + 4 * DNNC_LANES <= nout; b += 4 * DNNC_LANES) {                                                 \
+            const uint32_t *w0 = w + (b / DNNC_LANES) * bstride;                                                  \
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;   \
+            for (j = 0; j < n; j++) {                                                                             \
+                const __m512i xj = _mm512_set1_epi32((int)x[j]);                                                  \
+                DNNC_LANES_STEP(w0, xj, j, planes, kind, a0, b0);                                                 \
+                DNNC_LANES_STEP(w0 + bstride, xj, j, planes, kind, a1, b1);                                       \
+                DNNC_LANES_STEP(w0 + 2 * bstride, xj, j, planes, kind, a2, b2);                                   \
+                DNNC_LANES_STEP(w0 + 3 * bstride, xj, j, planes, kind, a3, b3);                                   \
+            }                                                                                                     \
+            dnnc_lanes_store(a0, b0, tot + b, corr ? corr + b : NULL, acc + b);                                   \
+            dnnc_lanes_store(a1, b1, tot + b + 16, corr ? corr + b + 16 : NULL, acc + b + 16);                    \
+            dnnc_lanes_store(a2, b2, tot + b + 32, corr ? corr + b + 32 : NULL, acc + b + 32);                    \
+            dnnc_lanes_store(a3, b3, tot + b + 48, corr ? corr + b + 48 : NULL, acc + b + 48);                    \
+        }                                                                                                         \
+        for (; b < nout; b += DNNC_LANES) {                                                                       \
+            const uint32_t *w0 = w + (b / DNNC_LANES) * bstride;                                                  \
+            __m512i a0 = _mm512_setzero_si512(), b0 = a0;                                                         \
+            for (j = 0; j < n; j++) {                                                                             \
+                const __m512i xj = _mm512_set1_epi32((int)x[j]);                                                  \
+                DNNC_LANES_STEP(w0, xj, j, planes, kind, a0, b0);                                                 \
+            }                                                                                                     \
+            dnnc_lanes_store(a0, b0, tot + b, corr ? corr + b : NULL, acc + b);                                   \
+        }                                                                                                         \
+    }
+DNNC_LANES_KERNEL(dnnc_lanes_binary, 0, 1)
+DNNC_LANES_KERNEL(dnnc_lanes_ternary, 1, 2)
+DNNC_LANES_KERNEL(dnnc_lanes_quater, 2, 2)
+DNNC_LANES_KERNEL(dnnc_lanes_quinary, 3, 3)
+#endif
+
+/* acc[o] = sum_i w[o][i] x[i] (+ corr[o]) for nout outputs (a multiple of 16) on packed x of n words. */
+static inline void dnnc_lanes_bits(int32_t kind, int32_t planes, const uint32_t *w, const int32_t *tot,
+                                   const int32_t *corr, const uint32_t *x, int32_t n, int32_t nout, int32_t *acc)
+{
+#if defined(DNNC_AVX512)
+    (void)planes;
+    switch (kind) {
+    case 0: dnnc_lanes_binary(w, tot, corr, x, n, nout, acc); break;
+    case 1: dnnc_lanes_ternary(w, tot, corr, x, n, nout, acc); break;
+    case 2: dnnc_lanes_quater(w, tot, corr, x, n, nout, acc); break;
+    default: dnnc_lanes_quinary(w, tot, corr, x, n, nout, acc); break;
+    }
+#else
+    const int32_t bstride = n * planes * DNNC_LANES;
+    int32_t b;
+    for (b = 0; b < nout; b++) {
+        const uint32_t *wb = w + (b / DNNC_LANES) * bstride;
+        acc[b] = tot[b] - 2 * (int32_t)dnnc_lane_count(kind, wb, planes, x, n, b % DNNC_LANES) + (corr ? corr[b] : 0);
+    }
+#endif
+}
+
+/* First dense layer on the raw input: acc[o] = mul * sum_i w[o][i] p[i] + add * rowsum[o], nout a multiple
+ * of 16, w as [blk][ceil(nin/4)][16][4] int8 (zero past nin). */
+static inline void dnnc_lanes_u8(const int8_t *w, const int32_t *rowsum, int32_t nin, int32_t nout, int32_t mul,
+                                 int32_t add, const uint8_t *raw, int32_t *acc)
+{
+    const int32_t nq = (nin + 3) / 4, nfull = nin / 4, bstride = nq * 4 * DNNC_LANES;
+    uint8_t tail[4] = {0, 0, 0, 0};
+    int32_t b = 0, q;
+    if (nfull < nq) memcpy(tail, raw + 4 * nfull, (size_t)(nin - 4 * nfull));
+#if defined(DNNC_AVX512)
+    for (; b < nout; b += 4 * DNNC_LANES) {
+        const int8_t *w0 = w + (b / DNNC_LANES) * bstride;
+        const int32_t nb = nout - b < 4 * DNNC_LANES ? (nout - b) / DNNC_LANES : 4;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        int32_t k;
+        if (nb == 4) {
+            for (q = 0; q < nq; q++) {
+                const __m512i x = _mm512_set1_epi32((int)dnnc_load_u32(q < nfull ? raw + 4 * q : tail));
+                const int8_t *wq = w0 + q * 64;
+                a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(wq));
+                a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(wq + bstride));
+                a2 = _mm512_dpbusd_epi32(a2, x, _mm512_loadu_si512(wq + 2 * bstride));
+                a3 = _mm512_dpbusd_epi32(a3, x, _mm512_loadu_si512(wq + 3 * bstride));
+            }
+        } else {
+            for (k = 0; k < nb; k++) {
+                __m512i a = _mm512_setzero_si512();
+                for (q = 0; q < nq; q++) {
+                    const __m512i x = _mm512_set1_epi32((int)dnnc_load_u32(q < nfull ? raw + 4 * q : tail));
+                    a = _mm512_dpbusd_epi32(a, x, _mm512_loadu_si512(w0 + k * bstride + q * 64));
+                }
+                if (k == 0) a0 = a;
+                else if (k == 1) a1 = a;
+                else a2 = a;
+            }
+        }
+        {
+            const __m512i vm = _mm512_set1_epi32(mul), va = _mm512_set1_epi32(add);
+            __m512i s[4];
+            s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3;
+            for (k = 0; k < nb; k++)
+                _mm512_storeu_si512(acc + b + 16 * k,
+                                    _mm512_add_epi32(_mm512_mullo_epi32(s[k], vm),
+                                                     _mm512_mullo_epi32(_mm512_loadu_si512(rowsum + b + 16 * k), va)));
+        }
+    }
+#else
+    for (; b < nout; b++) {
+        const int8_t *wb = w + (b / DNNC_LANES) * bstride + (b % DNNC_LANES) * 4;
+        int32_t s = 0, e;
+        for (q = 0; q < nq; q++) {
+            const uint8_t *p = q < nfull ? raw + 4 * q : tail;
+            for (e = 0; e < 4; e++) s += (int32_t)wb[q * 4 * DNNC_LANES + e] * (int32_t)p[e];
+        }
+        acc[b] = mul * s + add * rowsum[b];
+    }
+#endif
+}
+
+/* First conv layer, one output pixel: acc[o] = sum over (c, ky, kx) of w * u at the pixel whose receptive
+ * field starts at `base` in the padded u image (row pitch wp, plane pitch plane). nout a multiple of 16. */
+static inline void dnnc_lanes_conv_u8(const uint32_t *w, const int16_t *base, int32_t in_c, int32_t kh, int32_t kwp,
+                                      int32_t wp, int32_t plane, int32_t nout, int32_t *acc)
+{
+    const int32_t bstride = in_c * kh * kwp * DNNC_LANES;
+    int32_t b, c, ky, p;
+#if defined(DNNC_AVX512)
+    for (b = 0; b < nout; b += 2 * DNNC_LANES) {
+        const uint32_t *wb = w + (b / DNNC_LANES) * bstride;
+        const int two = nout - b >= 2 * DNNC_LANES;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+        for (c = 0; c < in_c; c++)
+            for (ky = 0; ky < kh; ky++) {
+                const int16_t *row = base + c * plane + ky * wp;
+                for (p = 0; p < kwp; p++, wb += DNNC_LANES) {
+                    const __m512i u = _mm512_set1_epi32((int)dnnc_load_u32(row + 2 * p));
+                    a0 = _mm512_dpwssd_epi32(a0, u, _mm512_loadu_si512(wb));
+                    if (two) a1 = _mm512_dpwssd_epi32(a1, u, _mm512_loadu_si512(wb + bstride));
+                }
+            }
+        _mm512_storeu_si512(acc + b, a0);
+        if (two) _mm512_storeu_si512(acc + b + DNNC_LANES, a1);
+    }
+#else
+    for (b = 0; b < nout; b++) {
+        const uint32_t *wb = w + (b / DNNC_LANES) * bstride + b % DNNC_LANES;
+        int32_t s = 0;
+        for (c = 0; c < in_c; c++)
+            for (ky = 0; ky < kh; ky++) {
+                const int16_t *row = base + c * plane + ky * wp;
+                for (p = 0; p < kwp; p++, wb += DNNC_LANES) {
+                    const uint32_t wv = *wb;
+                    s += (int16_t)(wv & 0xFFFFu) * (int32_t)row[2 * p] + (int16_t)(wv >> 16) * (int32_t)row[2 * p + 1];
+                }
+            }
+        acc[b] = s;
+    }
+#endif
+}
+
+/* mx[o] = acc[o] (first pixel of a pool window) or max(mx[o], acc[o]), n a multiple of 16. */
+static inline void dnnc_lanes_max(const int32_t *acc, int32_t *mx, int32_t n, int32_t first)
+{
+    int32_t o;
+    if (first) {
+        memcpy(mx, acc, sizeof(int32_t) * (size_t)n);
+        return;
+    }
+    for (o = 0; o < n; o++) mx[o] = acc[o] > mx[o] ? acc[o] : mx[o];
+}
+
+#endif /* DNNC_LANES_H */
