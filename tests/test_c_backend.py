@@ -63,7 +63,8 @@ def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
 
     from dnnc.resources import resource_dir
 
-    flags = open("/proc/cpuinfo").read().split() if Path("/proc/cpuinfo").is_file() else []
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text().split() if cpuinfo.is_file() else []
     (tmp_path / "probe.c").write_text('#include "dnnc_lanes.h"\n#include <stdio.h>\nint main(void) {\n'
                                       '#ifdef DNNC_AVX512\nputs("avx512");\n#else\nputs("c");\n#endif\n'
                                       "return 0;\n}\n")
