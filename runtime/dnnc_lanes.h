@@ -10,7 +10,7 @@
  *   raw uint8     w[blk][q][16][4]       int8, inputs 4q..4q+3 of 16 outputs (one dword per output)
  *   raw conv      w[blk][c][ky][p][16]   uint32 = int16 pair (taps kx = 2p, 2p+1; the odd tap past kw is 0)
  *
- * With AVX-512 (F, BW, VNNI, VPOPCNTDQ; -march=native on such a host) the loops below use intrinsics:
+ * With AVX-512 (F, BW, VNNI, VPOPCNTDQ) and GFNI (-march=native on such a host) the loops below use intrinsics:
  * VPTERNLOGD + VPOPCNTD per packed word, VPDPBUSD (4 u8 x s8 products) and VPDPWSSD (2 int16 products)
  * for the raw input. Elsewhere the same layout runs as plain C, one output at a time. Both compute the
  * same integers; the layout, not the instruction set, is what the compiler chose.
@@ -26,7 +26,7 @@
 #define DNNC_LANES 16
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VPOPCNTDQ__) \
-    && !defined(DNNC_NO_SIMD)
+    && defined(__GFNI__) && !defined(DNNC_NO_SIMD)
 #define DNNC_AVX512 1
 #include <immintrin.h>
 #endif
@@ -151,63 +151,104 @@ static inline void dnnc_lanes_bits(int32_t kind, int32_t planes, const uint32_t 
 #endif
 }
 
-/* First dense layer on the raw input: acc[o] = mul * sum_i w[o][i] p[i] + add * rowsum[o], nout a multiple
- * of 16, w as [blk][ceil(nin/4)][16][4] int8 (zero past nin). */
-static inline void dnnc_lanes_u8(const int8_t *w, const int32_t *rowsum, int32_t nin, int32_t nout, int32_t mul,
-                                 int32_t add, const uint8_t *raw, int32_t *acc)
+/* First dense layer on the raw input, weights as bit-packed codes d (weight = a * d + b; every dnnc weight set
+ * is affine in its sorted index: binary 2d-1, ternary d-1, quaternary 2d-3, quinary d-2), `bits` = 1, 2, 4 or 8
+ * bits per code, R = 8 / bits codes per byte. Layout [blk][g][16][4] bytes: bits [bits*r, bits*(r+1)) of byte
+ * (l, e) hold the code of input 4 * (R*g + r) + e for output lane l (codes past nin are 0). Fewer bytes than
+ * int8 weights (a quarter for ternary) keep the layer in the L2 cache; VGF2P8AFFINEQB extracts one code plane.
+ *
+ * With p' = p - 128 (signed bytes) and D = sum_i d_i p'_i (VPDPBUSD: unsigned codes times signed inputs):
+ *     acc[o] = amul * D[o] + bmul * P + kconst[o],   P = sum_i p_i,
+ * amul = mul * a, bmul = mul * b, kconst[o] = mul * a * 128 * sum_i d_i + add * rowsum[o] (compile time). */
+static inline int32_t dnnc_code_at(const uint8_t *wb, int32_t bits, int32_t i)
 {
-    const int32_t nq = (nin + 3) / 4, nfull = nin / 4, bstride = nq * 4 * DNNC_LANES;
-    uint8_t tail[4] = {0, 0, 0, 0};
-    int32_t b = 0, q;
-    if (nfull < nq) memcpy(tail, raw + 4 * nfull, (size_t)(nin - 4 * nfull));
+    const int32_t r_per = 8 / bits, q = i / 4, e = i % 4;
+    return (wb[(q / r_per) * 4 * DNNC_LANES + e] >> (bits * (q % r_per))) & ((1 << bits) - 1);
+}
+
 #if defined(DNNC_AVX512)
-    for (; b < nout; b += 4 * DNNC_LANES) {
-        const int8_t *w0 = w + (b / DNNC_LANES) * bstride;
-        const int32_t nb = nout - b < 4 * DNNC_LANES ? (nout - b) / DNNC_LANES : 4;
-        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-        int32_t k;
-        if (nb == 4) {
-            for (q = 0; q < nq; q++) {
-                const __m512i x = _mm512_set1_epi32((int)dnnc_load_u32(q < nfull ? raw + 4 * q : tail));
-                const int8_t *wq = w0 + q * 64;
-                a0 = _mm512_dpbusd_epi32(a0, x, _mm512_loadu_si512(wq));
-                a1 = _mm512_dpbusd_epi32(a1, x, _mm512_loadu_si512(wq + bstride));
-                a2 = _mm512_dpbusd_epi32(a2, x, _mm512_loadu_si512(wq + 2 * bstride));
-                a3 = _mm512_dpbusd_epi32(a3, x, _mm512_loadu_si512(wq + 3 * bstride));
-            }
-        } else {
-            for (k = 0; k < nb; k++) {
-                __m512i a = _mm512_setzero_si512();
-                for (q = 0; q < nq; q++) {
-                    const __m512i x = _mm512_set1_epi32((int)dnnc_load_u32(q < nfull ? raw + 4 * q : tail));
-                    a = _mm512_dpbusd_epi32(a, x, _mm512_loadu_si512(w0 + k * bstride + q * 64));
-                }
-                if (k == 0) a0 = a;
-                else if (k == 1) a1 = a;
-                else a2 = a;
-            }
-        }
-        {
-            const __m512i vm = _mm512_set1_epi32(mul), va = _mm512_set1_epi32(add);
-            __m512i s[4];
-            s[0] = a0; s[1] = a1; s[2] = a2; s[3] = a3;
-            for (k = 0; k < nb; k++)
-                _mm512_storeu_si512(acc + b + 16 * k,
-                                    _mm512_add_epi32(_mm512_mullo_epi32(s[k], vm),
-                                                     _mm512_mullo_epi32(_mm512_loadu_si512(rowsum + b + 16 * k), va)));
-        }
+/* The GF(2) affine matrix moving bits [bits*r, bits*(r+1)) of every byte to its low bits (others 0). */
+static inline __m512i dnnc_code_plane(int32_t bits, int32_t r)
+{
+    uint64_t m = 0;
+    int32_t i;
+    for (i = 0; i < bits; i++) m |= (uint64_t)(1u << (bits * r + i)) << (8 * (7 - i));
+    return _mm512_set1_epi64((long long)m);
+}
+
+#define DNNC_CODES_DECODE(V, r, R, mats) ((R) == 1 ? (V) : _mm512_gf2p8affine_epi64_epi8((V), mats[r], 0))
+
+#define DNNC_LANES_U8_KERNEL(fname, BITS)                                                                        \
+    static inline void fname(const uint8_t *w, const uint8_t *raw, int32_t nin, int32_t nout, int32_t *d_out)     \
+    {                                                                                                             \
+        enum { R = 8 / (BITS), GIN = 4 * (8 / (BITS)) }; /* codes per byte, inputs per group */                   \
+        const int32_t ng = (nin + GIN - 1) / GIN, bstride = ng * 64;                                              \
+        const __m512i flip = _mm512_set1_epi32((int)0x80808080u);                                                 \
+        __m512i mats[R], x[R];                                                                                    \
+        uint8_t tail[GIN];                                                                                        \
+        int32_t b, g, r;                                                                                          \
+        for (r = 0; r < R; r++) mats[r] = dnnc_code_plane(BITS, r);                                               \
+        memset(tail, 0, sizeof tail);                                                                             \
+        memcpy(tail, raw + (ng - 1) * GIN, (size_t)(nin - (ng - 1) * GIN));                                       \
+        for (b = 0; b < nout; b += 4 * DNNC_LANES) {                                                              \
+            const uint8_t *w0 = w + (b / DNNC_LANES) * bstride;                                                   \
+            const int32_t nb = nout - b < 4 * DNNC_LANES ? (nout - b) / DNNC_LANES : 4;                           \
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;                                       \
+            for (g = 0; g < ng; g++) {                                                                            \
+                const uint8_t *src = g == ng - 1 ? tail : raw + g * GIN;                                          \
+                for (r = 0; r < R; r++)                                                                           \
+                    x[r] = _mm512_xor_si512(_mm512_set1_epi32((int)dnnc_load_u32(src + 4 * r)), flip);            \
+                {                                                                                                 \
+                    const uint8_t *wg = w0 + g * 64;                                                              \
+                    const __m512i v0 = _mm512_loadu_si512(wg);                                                    \
+                    const __m512i v1 = nb > 1 ? _mm512_loadu_si512(wg + bstride) : v0;                           \
+                    const __m512i v2 = nb > 2 ? _mm512_loadu_si512(wg + 2 * bstride) : v0;                       \
+                    const __m512i v3 = nb > 3 ? _mm512_loadu_si512(wg + 3 * bstride) : v0;                       \
+                    for (r = 0; r < R; r++) {                                                                     \
+                        a0 = _mm512_dpbusd_epi32(a0, DNNC_CODES_DECODE(v0, r, R, mats), x[r]);                    \
+                        if (nb > 1) a1 = _mm512_dpbusd_epi32(a1, DNNC_CODES_DECODE(v1, r, R, mats), x[r]);        \
+                        if (nb > 2) a2 = _mm512_dpbusd_epi32(a2, DNNC_CODES_DECODE(v2, r, R, mats), x[r]);        \
+                        if (nb > 3) a3 = _mm512_dpbusd_epi32(a3, DNNC_CODES_DECODE(v3, r, R, mats), x[r]);        \
+                    }                                                                                             \
+                }                                                                                                 \
+            }                                                                                                     \
+            _mm512_storeu_si512(d_out + b, a0);                                                                   \
+            if (nb > 1) _mm512_storeu_si512(d_out + b + 16, a1);                                                  \
+            if (nb > 2) _mm512_storeu_si512(d_out + b + 32, a2);                                                  \
+            if (nb > 3) _mm512_storeu_si512(d_out + b + 48, a3);                                                  \
+        }                                                                                                         \
+    }
+DNNC_LANES_U8_KERNEL(dnnc_lanes_codes1, 1)
+DNNC_LANES_U8_KERNEL(dnnc_lanes_codes2, 2)
+DNNC_LANES_U8_KERNEL(dnnc_lanes_codes4, 4)
+DNNC_LANES_U8_KERNEL(dnnc_lanes_codes8, 8)
+#endif
+
+/* acc[o] for nout outputs (a multiple of 16); see above. */
+static inline void dnnc_lanes_u8(const uint8_t *w, int32_t bits, const int32_t *kconst, int32_t amul, int32_t bmul,
+                                 int32_t nin, int32_t nout, const uint8_t *raw, int32_t *acc)
+{
+    int32_t psum = 0, i, o;
+    for (i = 0; i < nin; i++) psum += raw[i];
+#if defined(DNNC_AVX512)
+    switch (bits) {
+    case 1: dnnc_lanes_codes1(w, raw, nin, nout, acc); break;
+    case 2: dnnc_lanes_codes2(w, raw, nin, nout, acc); break;
+    case 4: dnnc_lanes_codes4(w, raw, nin, nout, acc); break;
+    default: dnnc_lanes_codes8(w, raw, nin, nout, acc); break;
     }
 #else
-    for (; b < nout; b++) {
-        const int8_t *wb = w + (b / DNNC_LANES) * bstride + (b % DNNC_LANES) * 4;
-        int32_t s = 0, e;
-        for (q = 0; q < nq; q++) {
-            const uint8_t *p = q < nfull ? raw + 4 * q : tail;
-            for (e = 0; e < 4; e++) s += (int32_t)wb[q * 4 * DNNC_LANES + e] * (int32_t)p[e];
+    {
+        const int32_t gin = 4 * (8 / bits), bstride = (nin + gin - 1) / gin * 64;
+        for (o = 0; o < nout; o++) {
+            const uint8_t *wb = w + (o / DNNC_LANES) * bstride + (o % DNNC_LANES) * 4;
+            int32_t d = 0;
+            for (i = 0; i < nin; i++) d += dnnc_code_at(wb, bits, i) * ((int32_t)raw[i] - 128);
+            acc[o] = d;
         }
-        acc[b] = mul * s + add * rowsum[b];
     }
 #endif
+    for (o = 0; o < nout; o++) acc[o] = amul * acc[o] + bmul * psum + kconst[o];
 }
 
 /* First conv layer, one output pixel: acc[o] = sum over (c, ky, kx) of w * u at the pixel whose receptive

@@ -112,19 +112,37 @@ class _Planner:
         st.macs = o * n
 
     def dense_u8_lanes(self, layer: Linear, st: Stage) -> None:
-        """First dense layer as int8 weights in the output-lane layout (4 inputs of 16 outputs per vector)."""
+        """First dense layer as bit-packed weight codes in the output-lane layout (runtime dnnc_lanes_u8)."""
         o, n = layer.weight.shape
-        nq = -(-n // 4)
-        w = np.zeros((o, nq * 4), np.int8)
-        w[:, :n] = layer.weight
-        rowsum = layer.weight.astype(np.int64).sum(axis=1).astype(np.int32)
-        w8 = to_lanes(w.reshape(o, nq, 4), self.lanes, inner=1)
-        st.arrays += [Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)),
-                      Array(f"{st.name}_rowsum", "int32_t", pad_lanes(rowsum, self.lanes))]
-        st.weight_bytes = sum(a.nbytes for a in st.arrays)
-        st.fields.update(nin=n, nout=o, nout_lanes=w8.shape[0] * self.lanes, in_mul=layer.in_mul,
-                         in_add=layer.in_add, w8=f"{st.name}_w8", rowsum=f"{st.name}_rowsum")
-        st.scratch.update(acc=w8.shape[0] * self.lanes)
+        values = np.array([int(v) for v in layer.weight_values], np.int64)
+        a = int(values[1] - values[0]) if values.size > 1 else 1
+        if values.size > 1 and np.array_equal(values, values[0] + a * np.arange(values.size)):
+            b = int(values[0])
+            d = np.searchsorted(values, layer.weight.astype(np.int64))
+            bits = next(k for k in (1, 2, 4, 8) if values.size <= 2**k)
+        else:  # not affine in the index: plain bytes, d = w + 128
+            a, b, bits = 1, -128, 8
+            d = layer.weight.astype(np.int64) + 128
+        r = 8 // bits
+        gin = 4 * r
+        ng = -(-n // gin)
+        dpad = np.zeros((o, ng * gin), np.int64)
+        dpad[:, :n] = d
+        # [o][g][r][e] -> byte (g, e) of lane o holds the codes of inputs 4 (r g + r') + e at bits [bits r', ...)
+        packed = (dpad.reshape(o, ng, r, 4) << (bits * np.arange(r))[None, None, :, None]).sum(axis=2)
+        codes = to_lanes(packed.astype(np.uint8), self.lanes, inner=1)  # [blk][g][16][4]
+        rowsum = layer.weight.astype(np.int64).sum(axis=1)
+        mul, add = int(layer.in_mul), int(layer.in_add)
+        kconst = pad_lanes(mul * a * 128 * d.sum(axis=1) + add * rowsum, self.lanes)
+        worst = abs(mul * a) * int(d.max(initial=0)) * 128 * n + abs(mul * b) * 255 * n + int(np.abs(kconst).max())
+        if worst >= 2**31:
+            raise DnncError(f"layer '{layer.name}': partial sums up to {worst} overflow int32")
+        st.arrays += [Array(f"{st.name}_codes", "uint8_t", codes.reshape(-1)),
+                      Array(f"{st.name}_kconst", "int32_t", kconst.astype(np.int32))]
+        st.weight_bytes = sum(x.nbytes for x in st.arrays)
+        st.fields.update(nin=n, nout=o, nout_lanes=kconst.size, bits=bits, amul=mul * a, bmul=mul * b,
+                         codes=f"{st.name}_codes", kconst=f"{st.name}_kconst")
+        st.scratch.update(acc=kconst.size)
         st.macs = o * n
 
     def dense_u8(self, layer: Linear, st: Stage) -> None:
