@@ -94,19 +94,22 @@ static inline void dnnc_lanes_store(__m512i c1, __m512i c2, const int32_t *tot, 
  * blocks (64 outputs) per pass over x, one broadcast per word serving four registers, then single blocks. */
 #define DNNC_LANES_KERNEL(fname, kind, planes)                                                                   \
     static inline void fname(const uint32_t *w, const int32_t *tot, const int32_t *corr, const uint32_t *x,       \
-                             int32_t n, int32_t nout, int32_t *acc)                                               \
+                             int32_t rowlen, int32_t rowstride, int32_t nrows, int32_t nout, int32_t *acc)        \
     {                                                                                                             \
-        const int32_t bstride = n * (planes) * DNNC_LANES;                                                        \
-        int32_t b = 0, j;                                                                                         \
+        const int32_t bstride = rowlen * nrows * (planes) * DNNC_LANES;                                           \
+        int32_t b = 0, j, ky;                                                                                     \
         for (; b + 4 * DNNC_LANES <= nout; b += 4 * DNNC_LANES) {                                                 \
             const uint32_t *w0 = w + (b / DNNC_LANES) * bstride;                                                  \
             __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;   \
-            for (j = 0; j < n; j++) {                                                                             \
-                const __m512i xj = _mm512_set1_epi32((int)x[j]);                                                  \
-                DNNC_LANES_STEP(w0, xj, j, planes, kind, a0, b0);                                                 \
-                DNNC_LANES_STEP(w0 + bstride, xj, j, planes, kind, a1, b1);                                       \
-                DNNC_LANES_STEP(w0 + 2 * bstride, xj, j, planes, kind, a2, b2);                                   \
-                DNNC_LANES_STEP(w0 + 3 * bstride, xj, j, planes, kind, a3, b3);                                   \
+            for (ky = 0; ky < nrows; ky++) {                                                                      \
+                const uint32_t *xr = x + ky * rowstride, *wr = w0 + ky * rowlen * (planes) * DNNC_LANES;          \
+                for (j = 0; j < rowlen; j++) {                                                                    \
+                    const __m512i xj = _mm512_set1_epi32((int)xr[j]);                                             \
+                    DNNC_LANES_STEP(wr, xj, j, planes, kind, a0, b0);                                             \
+                    DNNC_LANES_STEP(wr + bstride, xj, j, planes, kind, a1, b1);                                   \
+                    DNNC_LANES_STEP(wr + 2 * bstride, xj, j, planes, kind, a2, b2);                               \
+                    DNNC_LANES_STEP(wr + 3 * bstride, xj, j, planes, kind, a3, b3);                               \
+                }                                                                                                 \
             }                                                                                                     \
             dnnc_lanes_store(a0, b0, tot + b, corr ? corr + b : NULL, acc + b);                                   \
             dnnc_lanes_store(a1, b1, tot + b + 16, corr ? corr + b + 16 : NULL, acc + b + 16);                    \
@@ -116,9 +119,12 @@ static inline void dnnc_lanes_store(__m512i c1, __m512i c2, const int32_t *tot, 
         for (; b < nout; b += DNNC_LANES) {                                                                       \
             const uint32_t *w0 = w + (b / DNNC_LANES) * bstride;                                                  \
             __m512i a0 = _mm512_setzero_si512(), b0 = a0;                                                         \
-            for (j = 0; j < n; j++) {                                                                             \
-                const __m512i xj = _mm512_set1_epi32((int)x[j]);                                                  \
-                DNNC_LANES_STEP(w0, xj, j, planes, kind, a0, b0);                                                 \
+            for (ky = 0; ky < nrows; ky++) {                                                                      \
+                const uint32_t *xr = x + ky * rowstride, *wr = w0 + ky * rowlen * (planes) * DNNC_LANES;          \
+                for (j = 0; j < rowlen; j++) {                                                                    \
+                    const __m512i xj = _mm512_set1_epi32((int)xr[j]);                                             \
+                    DNNC_LANES_STEP(wr, xj, j, planes, kind, a0, b0);                                             \
+                }                                                                                                 \
             }                                                                                                     \
             dnnc_lanes_store(a0, b0, tot + b, corr ? corr + b : NULL, acc + b);                                   \
         }                                                                                                         \
@@ -129,26 +135,38 @@ DNNC_LANES_KERNEL(dnnc_lanes_quater, 2, 2)
 DNNC_LANES_KERNEL(dnnc_lanes_quinary, 3, 3)
 #endif
 
-/* acc[o] = sum_i w[o][i] x[i] (+ corr[o]) for nout outputs (a multiple of 16) on packed x of n words. */
-static inline void dnnc_lanes_bits(int32_t kind, int32_t planes, const uint32_t *w, const int32_t *tot,
-                                   const int32_t *corr, const uint32_t *x, int32_t n, int32_t nout, int32_t *acc)
+/* acc[o] = sum_i w[o][i] x[i] (+ corr[o]) for nout outputs (a multiple of 16). x: nrows rows of rowlen words,
+ * rowstride words apart (a conv window in a padded image; a dense layer is one row); w in the same word order. */
+static inline void dnnc_lanes_rows(int32_t kind, int32_t planes, const uint32_t *w, const int32_t *tot,
+                                   const int32_t *corr, const uint32_t *x, int32_t rowlen, int32_t rowstride,
+                                   int32_t nrows, int32_t nout, int32_t *acc)
 {
 #if defined(DNNC_AVX512)
     (void)planes;
     switch (kind) {
-    case 0: dnnc_lanes_binary(w, tot, corr, x, n, nout, acc); break;
-    case 1: dnnc_lanes_ternary(w, tot, corr, x, n, nout, acc); break;
-    case 2: dnnc_lanes_quater(w, tot, corr, x, n, nout, acc); break;
-    default: dnnc_lanes_quinary(w, tot, corr, x, n, nout, acc); break;
+    case 0: dnnc_lanes_binary(w, tot, corr, x, rowlen, rowstride, nrows, nout, acc); break;
+    case 1: dnnc_lanes_ternary(w, tot, corr, x, rowlen, rowstride, nrows, nout, acc); break;
+    case 2: dnnc_lanes_quater(w, tot, corr, x, rowlen, rowstride, nrows, nout, acc); break;
+    default: dnnc_lanes_quinary(w, tot, corr, x, rowlen, rowstride, nrows, nout, acc); break;
     }
 #else
-    const int32_t bstride = n * planes * DNNC_LANES;
-    int32_t b;
+    const int32_t bstride = rowlen * nrows * planes * DNNC_LANES, rstride = rowlen * planes * DNNC_LANES;
+    int32_t b, ky;
     for (b = 0; b < nout; b++) {
         const uint32_t *wb = w + (b / DNNC_LANES) * bstride;
-        acc[b] = tot[b] - 2 * (int32_t)dnnc_lane_count(kind, wb, planes, x, n, b % DNNC_LANES) + (corr ? corr[b] : 0);
+        uint32_t cnt = 0;
+        for (ky = 0; ky < nrows; ky++)
+            cnt += dnnc_lane_count(kind, wb + ky * rstride, planes, x + ky * rowstride, rowlen, b % DNNC_LANES);
+        acc[b] = tot[b] - 2 * (int32_t)cnt + (corr ? corr[b] : 0);
     }
 #endif
+}
+
+/* Dense layer on packed x of n words. */
+static inline void dnnc_lanes_bits(int32_t kind, int32_t planes, const uint32_t *w, const int32_t *tot,
+                                   const uint32_t *x, int32_t n, int32_t nout, int32_t *acc)
+{
+    dnnc_lanes_rows(kind, planes, w, tot, NULL, x, n, n, 1, nout, acc);
 }
 
 /* First dense layer on the raw input, weights as bit-packed codes d (weight = a * d + b; every dnnc weight set
@@ -251,43 +269,80 @@ static inline void dnnc_lanes_u8(const uint8_t *w, int32_t bits, const int32_t *
     for (o = 0; o < nout; o++) acc[o] = amul * acc[o] + bmul * psum + kconst[o];
 }
 
-/* First conv layer, one output pixel: acc[o] = sum over (c, ky, kx) of w * u at the pixel whose receptive
- * field starts at `base` in the padded u image (row pitch wp, plane pitch plane). nout a multiple of 16. */
-static inline void dnnc_lanes_conv_u8(const uint32_t *w, const int16_t *base, int32_t in_c, int32_t kh, int32_t kwp,
-                                      int32_t wp, int32_t plane, int32_t nout, int32_t *acc)
+/* First conv layer, one pool window of npix conv pixels: mx[o] = max over the pixels k of
+ *     mul * (sum over (c, ky, kx) of w * p at the window starting at base[k]) + pc[k][o],
+ * base[k] pointing into the zero-padded raw image (row pitch wp, plane pitch plane, 3 readable bytes past
+ * the end), pc[k] the pixel's border-pattern constant (in_add * the sum of the weights of its valid taps:
+ * padding is u = 0, not p = 0). Taps in quads of 4 per kernel row (taps past kw have weight 0), weights
+ * [blk][c][ky][kq][16][4] int8. Up to 4 pixels x 2 blocks are summed at once: independent VPDPBUSD chains. */
+static inline void dnnc_lanes_conv_u8(const int8_t *w, const uint8_t *const *base, const int32_t *const *pc,
+                                      int32_t npix, int32_t in_c, int32_t kh, int32_t kq, int32_t wp, int32_t plane,
+                                      int32_t mul, int32_t nout, int32_t *mx)
 {
-    const int32_t bstride = in_c * kh * kwp * DNNC_LANES;
-    int32_t b, c, ky, p;
+    const int32_t bstride = in_c * kh * kq * 4 * DNNC_LANES;
+    int32_t b, c, ky, q, k0;
 #if defined(DNNC_AVX512)
+    const __m512i vm = _mm512_set1_epi32(mul);
     for (b = 0; b < nout; b += 2 * DNNC_LANES) {
-        const uint32_t *wb = w + (b / DNNC_LANES) * bstride;
         const int two = nout - b >= 2 * DNNC_LANES;
-        __m512i a0 = _mm512_setzero_si512(), a1 = a0;
-        for (c = 0; c < in_c; c++)
-            for (ky = 0; ky < kh; ky++) {
-                const int16_t *row = base + c * plane + ky * wp;
-                for (p = 0; p < kwp; p++, wb += DNNC_LANES) {
-                    const __m512i u = _mm512_set1_epi32((int)dnnc_load_u32(row + 2 * p));
-                    a0 = _mm512_dpwssd_epi32(a0, u, _mm512_loadu_si512(wb));
-                    if (two) a1 = _mm512_dpwssd_epi32(a1, u, _mm512_loadu_si512(wb + bstride));
+        __m512i m0 = _mm512_setzero_si512(), m1 = m0;
+        for (k0 = 0; k0 < npix; k0 += 4) {
+            const int32_t np = npix - k0 < 4 ? npix - k0 : 4;
+            const uint8_t *p0 = base[k0], *p1 = base[k0 + (np > 1)], *p2 = base[k0 + 2 * (np > 2)],
+                          *p3 = base[k0 + 3 * (np > 3)];
+            const int8_t *wb = w + (b / DNNC_LANES) * bstride;
+            __m512i a[8];
+            int32_t k;
+            for (k = 0; k < 8; k++) a[k] = _mm512_setzero_si512();
+            for (c = 0; c < in_c; c++)
+                for (ky = 0; ky < kh; ky++) {
+                    const int32_t off = c * plane + ky * wp;
+                    for (q = 0; q < kq; q++, wb += 4 * DNNC_LANES) {
+                        const __m512i w0 = _mm512_loadu_si512(wb);
+                        const __m512i w1 = two ? _mm512_loadu_si512(wb + bstride) : w0;
+                        const __m512i x0 = _mm512_set1_epi32((int)dnnc_load_u32(p0 + off + 4 * q));
+                        const __m512i x1 = _mm512_set1_epi32((int)dnnc_load_u32(p1 + off + 4 * q));
+                        const __m512i x2 = _mm512_set1_epi32((int)dnnc_load_u32(p2 + off + 4 * q));
+                        const __m512i x3 = _mm512_set1_epi32((int)dnnc_load_u32(p3 + off + 4 * q));
+                        a[0] = _mm512_dpbusd_epi32(a[0], x0, w0);
+                        a[1] = _mm512_dpbusd_epi32(a[1], x1, w0);
+                        a[2] = _mm512_dpbusd_epi32(a[2], x2, w0);
+                        a[3] = _mm512_dpbusd_epi32(a[3], x3, w0);
+                        if (two) {
+                            a[4] = _mm512_dpbusd_epi32(a[4], x0, w1);
+                            a[5] = _mm512_dpbusd_epi32(a[5], x1, w1);
+                            a[6] = _mm512_dpbusd_epi32(a[6], x2, w1);
+                            a[7] = _mm512_dpbusd_epi32(a[7], x3, w1);
+                        }
+                    }
+                }
+            for (k = 0; k < np; k++) {
+                const __m512i r0 = _mm512_add_epi32(_mm512_mullo_epi32(a[k], vm), _mm512_loadu_si512(pc[k0 + k] + b));
+                m0 = k0 + k == 0 ? r0 : _mm512_max_epi32(m0, r0);
+                if (two) {
+                    const __m512i r1 = _mm512_add_epi32(_mm512_mullo_epi32(a[4 + k], vm),
+                                                        _mm512_loadu_si512(pc[k0 + k] + b + DNNC_LANES));
+                    m1 = k0 + k == 0 ? r1 : _mm512_max_epi32(m1, r1);
                 }
             }
-        _mm512_storeu_si512(acc + b, a0);
-        if (two) _mm512_storeu_si512(acc + b + DNNC_LANES, a1);
+        }
+        _mm512_storeu_si512(mx + b, m0);
+        if (two) _mm512_storeu_si512(mx + b + DNNC_LANES, m1);
     }
 #else
     for (b = 0; b < nout; b++) {
-        const uint32_t *wb = w + (b / DNNC_LANES) * bstride + b % DNNC_LANES;
-        int32_t s = 0;
-        for (c = 0; c < in_c; c++)
-            for (ky = 0; ky < kh; ky++) {
-                const int16_t *row = base + c * plane + ky * wp;
-                for (p = 0; p < kwp; p++, wb += DNNC_LANES) {
-                    const uint32_t wv = *wb;
-                    s += (int16_t)(wv & 0xFFFFu) * (int32_t)row[2 * p] + (int16_t)(wv >> 16) * (int32_t)row[2 * p + 1];
+        for (k0 = 0; k0 < npix; k0++) {
+            const int8_t *wb = w + (b / DNNC_LANES) * bstride + (b % DNNC_LANES) * 4;
+            int32_t sum = 0, e, r;
+            for (c = 0; c < in_c; c++)
+                for (ky = 0; ky < kh; ky++) {
+                    const uint8_t *row = base[k0] + c * plane + ky * wp;
+                    for (q = 0; q < kq; q++, wb += 4 * DNNC_LANES)
+                        for (e = 0; e < 4; e++) sum += (int32_t)wb[e] * (int32_t)row[4 * q + e];
                 }
-            }
-        acc[b] = s;
+            r = mul * sum + pc[k0][b];
+            mx[b] = k0 == 0 || r > mx[b] ? r : mx[b];
+        }
     }
 #endif
 }

@@ -70,8 +70,10 @@ typedef struct {
     const uint8_t *colpat;     /* packed input: [conv_w] border pattern of each output column */
     int32_t ncolpat, interior; /* packed input: column patterns; the all-valid pattern (-1: none) */
     const int32_t *corr;       /* packed input: [row pattern][col pattern][out_c] padded-tap corrections */
-    int32_t lanes;             /* 1: output-lane layout (dnnc_lanes.h): w32 / w, tot, corr per 16 outputs */
-    int32_t kwp;               /* raw input, lanes: int16 tap pairs per kernel row, ceil(kw/2) */
+    int32_t lanes;             /* 1: output-lane layout (dnnc_lanes.h): w8 / w, tot, corr per 16 outputs */
+    int32_t kq;                /* raw input, lanes: tap quads per kernel row, ceil(kw/4) */
+    const int8_t *w8;          /* raw input, lanes: [blk][c][ky][kq][16][4]; corr then holds the border-pattern
+                                  constants in_add * (sum of the valid taps' weights) */
     const int32_t *thr;        /* [out_c] thresholds (see dnnc_threshold_pack) */
     const uint32_t *flip;      /* [out_wpp] flip bits, the same for every pixel */
 } dnnc_conv_t;
@@ -107,7 +109,7 @@ static inline const int32_t *dnnc_conv_bits_gather(const dnnc_conv_t *L, const u
             }
         }
     }
-    return pat != L->interior ? L->corr + pat * (L->lanes ? (L->out_c + 15) / 16 * 16 : L->out_c) : NULL;
+    return pat != L->interior ? L->corr + pat * L->out_c : NULL;
 }
 
 /* Accumulators of all outputs at conv pixel (oy, ox) from packed input x. */
@@ -251,33 +253,50 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
     for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4_max(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o, maxin);
 }
 
-/* The whole conv layer in the output-lane layout: every conv pixel computes all outputs (16 per vector), the
- * pool window's maximum is kept per output, then one threshold-and-pack per output pixel. */
-static inline void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uint32_t *out, uint32_t *col, int16_t *uimg,
-                                   int32_t *acc, int32_t *mx)
+/* Largest max-pool window of the output-lane conv (the compiler checks) */
+#define DNNC_POOL_MAX 8
+
+/* The whole conv layer in the output-lane layout: the input is copied once into a zero-bordered image (raw
+ * bytes, or packed words whose zero words are corrected per border pattern), so every conv pixel reads its
+ * window as kh contiguous rows; all outputs are computed 16 per vector, the pool window's maximum is kept per
+ * output, then one threshold-and-pack per output pixel. img: the padded image (+ 3 bytes), acc, mx: nout. */
+static inline void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uint32_t *out, void *img, int32_t *acc,
+                                   int32_t *mx)
 {
     const int32_t out_wpp = (L->out_c + 31) / 32, nout = (L->out_c + 15) / 16 * 16;
-    const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad;
-    int32_t py, px, wy, wx;
-    if (L->in_u8) {
-        dnnc_input_uimg((const uint8_t *)in, L->in_c, L->in_h, L->in_w, L->pad, L->in_mul, L->in_add, uimg);
-        uimg[L->in_c * hp * wp] = 0; /* read (times a zero weight) by the last pair of an odd kernel row */
-    }
+    const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad, wpp = L->in_u8 ? 1 : L->in_wpp;
+    const int32_t esize = L->in_u8 ? 1 : 4; /* bytes per image element (per word of a pixel) */
+    const int32_t planes = L->in_u8 ? L->in_c : 1; /* raw input: CHW planes; packed: one HWC image */
+    int32_t c, y, py, px, wy, wx;
+    memset(img, 0, (size_t)planes * hp * wp * wpp * esize + 4);
+    for (c = 0; c < planes; c++)
+        for (y = 0; y < L->in_h; y++)
+            memcpy((uint8_t *)img + (((size_t)c * hp + y + L->pad) * wp + L->pad) * wpp * esize,
+                   (const uint8_t *)in + ((size_t)c * L->in_h + y) * L->in_w * wpp * esize,
+                   (size_t)(L->in_w * wpp * esize));
     for (py = 0; py < L->out_h; py++) {
         for (px = 0; px < L->out_w; px++) {
+            const uint8_t *bases[DNNC_POOL_MAX * DNNC_POOL_MAX];
+            const int32_t *pcs[DNNC_POOL_MAX * DNNC_POOL_MAX];
+            int32_t k = 0;
             for (wy = 0; wy < L->pool_k; wy++) {
-                for (wx = 0; wx < L->pool_k; wx++) {
+                for (wx = 0; wx < L->pool_k; wx++, k++) {
                     const int32_t oy = py * L->pool_s + wy, ox = px * L->pool_s + wx;
-                    if (L->in_u8) {
-                        dnnc_lanes_conv_u8(L->w32, uimg + oy * L->stride * wp + ox * L->stride, L->in_c, L->kh, L->kwp,
-                                           wp, hp * wp, nout, acc);
-                    } else {
-                        const int32_t *c = dnnc_conv_bits_gather(L, (const uint32_t *)in, oy, ox, col);
-                        dnnc_lanes_bits(L->kind, dnnc_planes(L->kind), L->w, L->tot, c, col, L->ncol, nout, acc);
+                    const int32_t pat = L->rowpat[oy] * L->ncolpat + L->colpat[ox];
+                    const size_t at = ((size_t)oy * L->stride * wp + (size_t)ox * L->stride) * wpp;
+                    if (L->in_u8) { /* all pixels of the window in one call */
+                        bases[k] = (const uint8_t *)img + at;
+                        pcs[k] = L->corr + pat * nout;
+                        continue;
                     }
-                    dnnc_lanes_max(acc, mx, nout, wy == 0 && wx == 0);
+                    dnnc_lanes_rows(L->kind, dnnc_planes(L->kind), L->w, L->tot,
+                                    pat != L->interior ? L->corr + pat * nout : NULL, (const uint32_t *)img + at,
+                                    L->kw * wpp, wp * wpp, L->kh, nout, acc);
+                    dnnc_lanes_max(acc, mx, nout, k == 0);
                 }
             }
+            if (L->in_u8)
+                dnnc_lanes_conv_u8(L->w8, bases, pcs, k, L->in_c, L->kh, L->kq, wp, hp * wp, L->in_mul, nout, mx);
             dnnc_threshold_pack(mx, L->out_c, L->thr, L->flip, out + (py * L->out_w + px) * out_wpp);
         }
     }
@@ -291,7 +310,7 @@ static inline void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t *out
     const int32_t out_wpp = (L->out_c + 31) / 32;
     int32_t py, px, wy, wx, o;
     if (L->lanes) {
-        dnnc_conv_lanes(L, in, out, (uint32_t *)col, uimg, acc, mx);
+        dnnc_conv_lanes(L, in, out, col, acc, mx);
         return;
     }
     if (!L->in_u8 && L->pool_k > 1 && L->pool_k <= 4) {

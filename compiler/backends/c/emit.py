@@ -48,7 +48,8 @@ CONV_FIELDS = (
     "interior",
     "corr",
     "lanes",
-    "kwp",
+    "kq",
+    "w8",
     "thr",
     "flip",
 )

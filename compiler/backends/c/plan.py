@@ -218,6 +218,8 @@ class _Planner:
         s, p = layer.stride, layer.pad
         ch, cw = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
         pk, ps = (pool.k, pool.stride) if pool else (1, 1)
+        if self.lanes and pk > 8:  # DNNC_POOL_MAX in runtime/dnnc_layers.h
+            raise DnncError(f"layer '{pool.name}': max-pool window {pk} > 8 is not supported on this target")
         oh, ow = (ch - pk) // ps + 1, (cw - pk) // ps + 1
         f = {
             "in_c": c,
@@ -252,7 +254,8 @@ class _Planner:
             "interior": -1,
             "corr": "NULL",
             "lanes": 1 if self.lanes else 0,
-            "kwp": 0,
+            "kq": 0,
+            "w8": "NULL",
         }
         lanes_o = -(-o // self.lanes) * self.lanes if self.lanes else o
         if layer.in_dtype == "UINT8":
@@ -262,17 +265,28 @@ class _Planner:
             k = c * kh * kw
             kpad = k + (k % 2)
             if self.lanes:
-                # int16 tap pairs (kx, kx+1) of each kernel row, the odd last tap paired with a zero weight
-                kwp = -(-kw // 2)
-                wpair = np.zeros((o, c, kh, kwp * 2), np.int16)
-                wpair[..., :kw] = layer.weight
-                u = wpair.astype(np.uint16).astype(np.uint32)
-                w32 = (u[..., 0::2] | (u[..., 1::2] << 16)).astype(np.uint32)
-                w32 = to_lanes(w32, self.lanes)
-                st.arrays.append(Array(f"{st.name}_w32", "uint32_t", w32.reshape(-1)))
-                st.weight_bytes = w32.size * 4
-                f.update(in_u8=1, kwp=kwp, w32=f"{st.name}_w32")
-                st.scratch.update(col=0, uimg=-(-(c * (h + 2 * p) * (w + 2 * p) + 1) // 2), acc=lanes_o, mx=lanes_o)
+                # int8 taps in quads per kernel row (taps past kw: weight 0), on the zero-padded raw image; the
+                # input affine's offset is a constant per border pattern (padding is u = 0, i.e. no offset)
+                kq = -(-kw // 4)
+                wq = np.zeros((o, c, kh, kq * 4), np.int8)
+                wq[..., :kw] = layer.weight
+                w8 = to_lanes(wq.reshape(o, c, kh, kq, 4), self.lanes, inner=1)
+                rows, rmasks = border_patterns(ch, s, p, kh, h)
+                cols, cmasks = border_patterns(cw, s, p, kw, w)
+                padded, _ = border_corrections(layer.weight, rmasks, cmasks)
+                wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
+                pconst = pad_lanes(int(layer.in_add) * (wsum - padded.astype(np.int64)), self.lanes)
+                st.arrays += [
+                    Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)),
+                    Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
+                    Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8)),
+                    Array(f"{st.name}_corr", "int32_t", pconst.astype(np.int32).reshape(-1)),
+                ]
+                st.weight_bytes = sum(a.nbytes for a in st.arrays)
+                f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8", rowpat=f"{st.name}_rowpat",
+                         colpat=f"{st.name}_colpat", ncolpat=len(cmasks), corr=f"{st.name}_corr")
+                img_words = -(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4)
+                st.scratch.update(col=img_words, acc=lanes_o, mx=lanes_o)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -330,8 +344,11 @@ class _Planner:
             f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", rowpat=f"{st.name}_rowpat",
                      colpat=f"{st.name}_colpat", ncolpat=len(cmasks), interior=interior, corr=f"{st.name}_corr")
             f["ncol"] = ncol
-            # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
+            # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool); lanes: the
+            # zero-bordered input image instead
             st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
+            if self.lanes:
+                st.scratch.update(col=(h + 2 * p) * (w + 2 * p) * wpp + 1)
         st.scratch.update(acc=-(-o // 4) * 4, mx=-(-o // 4) * 4)
         if self.lanes:
             st.scratch.update(acc=lanes_o, mx=lanes_o)
