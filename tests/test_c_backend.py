@@ -6,6 +6,7 @@ Host builds run under -fsanitize=address,undefined; the Cortex-M4 build runs on 
 from __future__ import annotations
 
 import filecmp
+import platform
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from dnnc.backends import c as cbackend
 from dnnc.backends.c.packing import thresholds as _thresholds
+from dnnc.backends.c.toolchain import vector_lanes
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
@@ -41,9 +43,18 @@ def test_edge_models_host_sanitized(name, net):
 
 
 def _host_portable() -> dict:
-    """The host target with the output-lane kernels in plain C (what a host without AVX-512 runs)."""
+    """The host target forced to the output-lane layout with its kernels in plain C (a library generated on an
+    AVX-512 machine and built on one without)."""
     cfg = load_target("host")
+    cfg["lanes"] = 16
     cfg["cflags"] = [*cfg["cflags"], "-DDNNC_NO_SIMD"]
+    return cfg
+
+
+def _host_avx2() -> dict:
+    """The host target on an x86-64 without AVX-512: lanes = "auto" picks the plain layout."""
+    cfg = load_target("host")
+    cfg["cpu_flags"] = ["-march=x86-64-v3"]
     return cfg
 
 
@@ -55,6 +66,13 @@ def test_wide_models_host_sanitized(name, net):
 @pytest.mark.parametrize("name,net", WIDE + EDGE, ids=WIDE_IDS + IDS)
 def test_host_portable_lanes_kernels(name, net):
     _check(from_net(net, "edge"), _host_portable(), 200)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+@pytest.mark.parametrize("name,net", [*WIDE[:2], *EDGE[:4]], ids=[*WIDE_IDS[:2], *IDS[:4]])
+def test_host_without_avx512_uses_the_plain_layout(name, net):
+    assert vector_lanes(_host_avx2()) == 0
+    _check(from_net(net, "edge"), _host_avx2(), 200)
 
 
 def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
@@ -73,6 +91,7 @@ def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
                    cwd=tmp_path, check=True)
     out = subprocess.run([str(tmp_path / "probe")], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ("avx512" if all(f in flags for f in AVX512_FLAGS) else "c")
+    assert vector_lanes(cfg) == (16 if out == "avx512" else 0)
 
 
 @needs_arm

@@ -22,6 +22,7 @@ from dnnc.backends.c.packing import (
     to_lanes,
     weight_planes,
 )
+from dnnc.backends.c.toolchain import vector_lanes
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
 
@@ -86,7 +87,7 @@ class _Planner:
         self.model = model
         self.target = target
         self.lut_bytes = int(target.get("lut_bytes", 32768))
-        self.lanes = int(target.get("lanes", 0))  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+        self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
         if self.lanes not in (0, 16):
             raise DnncError(f"target '{target.get('name', '?')}': lanes = {self.lanes} (supported: 16)")
 
