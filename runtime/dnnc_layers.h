@@ -253,6 +253,7 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
     for (o = 0; o < L->out_c; o += 4) dnnc_dot32x4_max(L->w32 + o * (L->kpad / 2), col32, L->kpad / 2, acc + o, maxin);
 }
 
+#if defined(DNNC_LANES_LAYOUT) /* model.c defines it when its weights use the output-lane layout */
 /* The conv drivers are inlined at every call: the layer descriptor is a constant there, so the compiler
  * specializes the kernels to the layer's kind, kernel size and pool window (gcc otherwise shares one copy of the
  * driver between layers: mnist-cnn host 63k -> 96k cycles per inference). Only where the AVX-512 kernels are
@@ -317,6 +318,9 @@ DNNC_LAYER_INLINE void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uin
         }
     }
 }
+#else
+#define DNNC_LAYER_INLINE static inline
+#endif
 
 /* The whole conv layer. in: raw uint8 (in_u8) or packed bits; out: packed bits, HWC.
  * Scratch: col (int16[kpad] + uint32[kpad/2], or uint32[ncol], x pool_k^2 when pooling packed input), uimg (int16, raw input only), acc, mx (int32[ceil(out_c/4)*4]). */
@@ -325,10 +329,12 @@ DNNC_LAYER_INLINE void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t 
 {
     const int32_t out_wpp = (L->out_c + 31) / 32;
     int32_t py, px, wy, wx, o;
+#if defined(DNNC_LANES_LAYOUT)
     if (L->lanes) {
         dnnc_conv_lanes(L, in, out, col, acc, mx);
         return;
     }
+#endif
     if (!L->in_u8 && L->pool_k > 1 && L->pool_k <= 4) {
         dnnc_conv_bits_pool(L, (const uint32_t *)in, out, (uint32_t *)col);
         return;

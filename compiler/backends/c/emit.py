@@ -170,6 +170,7 @@ def context(plan: Plan, target: dict) -> dict:
         "stages": plan.stages,
         "arena": plan.arena,
         "arena_words": plan.arena_words,
+        "lanes": plan.lanes,
         "conv_fields": CONV_FIELDS,
         "dense_u8_fields": DENSE_U8_FIELDS,
         "cc": target["cc"],

@@ -76,6 +76,7 @@ class Plan:
     arena: dict  # buffer -> (offset_words, words)
     arena_words: int
     out_acc: str  # scratch buffer holding the output accumulators
+    lanes: int = 0  # output-lane layout (runtime/dnnc_lanes.h) when > 0
 
     @property
     def flash_bytes(self) -> int:
@@ -476,6 +477,7 @@ class _Planner:
             arena=arena,
             arena_words=off + scratch_words,
             out_acc="acc",
+            lanes=self.lanes,
         )
 
 
