@@ -3,9 +3,9 @@
 Networks are the mnist-pi (784-1200-1200-10) and mnist-cnn (32C5-P2-64C5-P2-FC512-FC10, 'same' convs) presets
 with random discrete weights and batch norms, input = the first bundled test digit. Dense layers are
 branch-free, so an untrained network of the right shape costs exactly what a trained one does; pooled conv
-layers stop counting a window as soon as one pixel reaches the channel's threshold (exact), so their cost
-depends on weights and data (here ~2.1 of 4 pixels per window; the first 8 test digits span 3.87-3.92 M
-instructions for ternary mnist-cnn, thresholds that never fire cost ~5.6 M, a trained net 4.75 M).
+layers on the Cortex-M4 stop counting a window as soon as one pixel reaches the channel's threshold (exact), so
+their cost depends on weights and data (the first 8 test digits span 3.61-3.66 M instructions for ternary
+mnist-cnn); the host's output-lane kernels count every pixel, so host time does not depend on the data.
 Run: `python benchmarks/bench_c.py` (add `--json` for one JSON object).
 """
 
