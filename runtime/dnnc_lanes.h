@@ -1,19 +1,17 @@
 /* dnnc runtime: kernels in the output-lane layout, for targets with wide vectors (targets/host.toml,
- * `lanes = 16`). C99, header only.
+ * `lanes`; docs/targets/host.md). C99, header only.
  *
  * The weights of 16 consecutive outputs ("a block") are interleaved word by word, so one 512-bit register
- * holds word j of 16 outputs and one broadcast input word serves all of them: no horizontal sums, and the
- * threshold compare of 16 outputs is one instruction. Output counts are padded to a multiple of 16 with
- * all-zero weights (tot = 0), so padded lanes compute 0 and are never read.
+ * holds word j of 16 outputs and one broadcast input word serves all of them: no horizontal sums. Output counts
+ * are padded to a multiple of 16 with all-zero weights (tot = 0); padded lanes are never read.
  *
- *   packed input  w[blk][j][plane][16]   uint32, planes as in dnnc_bitact.h (s, then m / b1 / b0 b1)
- *   raw uint8     w[blk][q][16][4]       int8, inputs 4q..4q+3 of 16 outputs (one dword per output)
- *   raw conv      w[blk][c][ky][p][16]   uint32 = int16 pair (taps kx = 2p, 2p+1; the odd tap past kw is 0)
+ *   packed input   w[blk][j][plane][16]      uint32, planes as in dnnc_bitact.h (s, then m / b1 / b0 b1)
+ *   raw, dense     codes[blk][g][16][4]      bytes of 2- or 4-bit weight codes (dnnc_lanes_u8)
+ *   raw, conv      w8[blk][c][ky][q][16][4]  int8, taps kx = 4q..4q+3 (past kw: 0) of 16 outputs
  *
- * With AVX-512 (F, BW, VNNI, VPOPCNTDQ) and GFNI (-march=native on such a host) the loops below use intrinsics:
- * VPTERNLOGD + VPOPCNTD per packed word, VPDPBUSD (4 u8 x s8 products) and VPDPWSSD (2 int16 products)
- * for the raw input. Elsewhere the same layout runs as plain C, one output at a time. Both compute the
- * same integers; the layout, not the instruction set, is what the compiler chose.
+ * With AVX-512 (F, BW, VNNI, VPOPCNTDQ) and GFNI (-march=native on such a host) the loops use intrinsics:
+ * VPTERNLOGD + VPOPCNTD per packed word, VGF2P8AFFINEQB + VPDPBUSD (4 u8 x s8 products) for the raw input.
+ * Elsewhere the same layout runs as plain C, one output at a time. Both compute the same integers.
  */
 #ifndef DNNC_LANES_H
 #define DNNC_LANES_H
