@@ -216,3 +216,14 @@ def _pooled_conv_net(ws: str, c0: int, k: int, pad: int, k0: int = 3) -> Discret
 def test_pooled_conv_row_remainders_cortex_m4(ws, c0, k, pad, k0):
     """The pooled early-exit conv loop is compiled once per row length mod 4: cover every remainder."""
     _check(from_net(_pooled_conv_net(ws, c0, k, pad, k0), "tails"), "cortex-m4", 100)
+
+
+@pytest.mark.parametrize("forced", [_host_portable, lambda: load_target("host")], ids=["plain-c", "native"])
+def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced):
+    """Weight codes need values affine in their index; another set (as an import might declare) is stored as
+    bytes d = w + 128 by the same kernel, and stays exact."""
+    loaded = from_net(dict(WIDE)["wide-dense-ternary"], "wide")
+    loaded.ir.layers[0].weight_values = (-1, 0, 1, 5)  # not affine: the planner must not use 2-bit codes
+    cfg = forced()
+    cfg["lanes"] = 16
+    _check(loaded, cfg, 200)
