@@ -39,7 +39,6 @@ def is_bare_metal(target: dict) -> bool:
     return "emulator" in target
 
 
-
 def write_harness(plan: Plan, target: dict, workdir: Path, template: str, out_name: str) -> None:
     """Render a harness template (harness.c.j2, bench.c.j2) and the bare-metal support files into workdir."""
     env = emit.environment("c/harness")

@@ -259,7 +259,6 @@ class _Planner:
             "kq": 0,
             "w8": "NULL",
         }
-        lanes_o = -(-o // self.lanes) * self.lanes if self.lanes else o
         if layer.in_dtype == "UINT8":
             umax = max(abs(layer.in_add), abs(255 * layer.in_mul + layer.in_add))
             if umax > 32767:
@@ -273,48 +272,31 @@ class _Planner:
                 wq = np.zeros((o, c, kh, kq * 4), np.int8)
                 wq[..., :kw] = layer.weight
                 w8 = to_lanes(wq.reshape(o, c, kh, kq, 4), self.lanes, inner=1)
-                rows, rmasks = border_patterns(ch, s, p, kh, h)
-                cols, cmasks = border_patterns(cw, s, p, kw, w)
-                padded, _ = border_corrections(layer.weight, rmasks, cmasks)
-                wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
-                pconst = pad_lanes(int(layer.in_add) * (wsum - padded.astype(np.int64)), self.lanes)
-                st.arrays += [
-                    Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)),
-                    Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
-                    Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8)),
-                    Array(f"{st.name}_corr", "int32_t", pconst.astype(np.int32).reshape(-1)),
-                ]
+                st.arrays.append(Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)))
+                self._border_tables(layer, st, f, ch, cw, raw_offset=True)
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
-                f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8", rowpat=f"{st.name}_rowpat",
-                         colpat=f"{st.name}_colpat", ncolpat=len(cmasks), corr=f"{st.name}_corr")
-                img_words = -(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4)
-                st.scratch.update(col=img_words, acc=lanes_o, mx=lanes_o)
-                st.fields.update(f)
-                st.macs = o * ch * cw * c * kh * kw
-                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
-            if not self.target.get("dsp", False):
+                f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
+                st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
+            elif not self.target.get("dsp", False):
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
                 st.arrays.append(Array(f"{st.name}_w16", "int16_t", w16t.reshape(-1)))
                 st.weight_bytes = w16t.size * 2
                 f.update(in_u8=1, kpad=kpad, u8_wide=1, w16=f"{st.name}_w16")
                 st.scratch.update(col=kpad, uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
-                st.scratch.update(acc=-(-o // 4) * 4, mx=-(-o // 4) * 4)
-                st.fields.update(f)
-                st.macs = o * ch * cw * c * kh * kw
-                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
-            o4 = -(-o // 4) * 4  # outputs in groups of 4, weight pairs interleaved: [o4/4][kpad/2][4][2]
-            w16 = np.zeros((o4, kpad), np.int16)
-            w16[:o, :k] = layer.weight.reshape(o, -1)
-            w16 = w16.reshape(o4 // 4, 4, kpad // 2, 2).transpose(0, 2, 1, 3)
-            # one uint32 per int16 pair, low half = even element (SMLAD's bottom x bottom + top x top)
-            w32 = w16.astype(np.uint16).astype(np.uint32)
-            w32 = (w32[..., 0] | (w32[..., 1] << 16)).astype(np.uint32)
-            st.arrays.append(Array(f"{st.name}_w32", "uint32_t", w32.reshape(-1)))
-            st.weight_bytes = w32.size * 4
-            f.update(in_u8=1, kpad=kpad, w32=f"{st.name}_w32")
-            # col: int16[kpad] gathered, then uint32[kpad/2] packed pairs
-            st.scratch.update(col=kpad, uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
+            else:
+                o4 = -(-o // 4) * 4  # outputs in groups of 4, weight pairs interleaved: [o4/4][kpad/2][4][2]
+                w16 = np.zeros((o4, kpad), np.int16)
+                w16[:o, :k] = layer.weight.reshape(o, -1)
+                w16 = w16.reshape(o4 // 4, 4, kpad // 2, 2).transpose(0, 2, 1, 3)
+                # one uint32 per int16 pair, low half = even element (SMLAD's bottom x bottom + top x top)
+                w32 = w16.astype(np.uint16).astype(np.uint32)
+                w32 = (w32[..., 0] | (w32[..., 1] << 16)).astype(np.uint32)
+                st.arrays.append(Array(f"{st.name}_w32", "uint32_t", w32.reshape(-1)))
+                st.weight_bytes = w32.size * 4
+                f.update(in_u8=1, kpad=kpad, w32=f"{st.name}_w32")
+                # col: int16[kpad] gathered, then uint32[kpad/2] packed pairs
+                st.scratch.update(col=kpad, uimg=-(-(c * (h + 2 * p) * (w + 2 * p)) // 2))
         else:
             if in_layout[0] != "hwc":
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
@@ -329,35 +311,49 @@ class _Planner:
             wfull[:, : kh * kw * wpp * 32] = wtap.reshape(o, -1)
             planes = weight_planes(wfull, tuple(int(v) for v in layer.weight_values))
             tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
-            rows, rmasks = border_patterns(ch, s, p, kh, h)
-            cols, cmasks = border_patterns(cw, s, p, kw, w)
-            corr, interior = border_corrections(layer.weight, rmasks, cmasks)
             if self.lanes:
                 planes = to_lanes(planes.reshape(o, ncol, -1), self.lanes)
-                tot, corr = pad_lanes(tot, self.lanes), pad_lanes(corr, self.lanes)
+                tot = pad_lanes(tot, self.lanes)
             st.arrays += [
                 Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
                 Array(f"{st.name}_tot", "int32_t", tot),
-                Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
-                Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8)),
-                Array(f"{st.name}_corr", "int32_t", corr.reshape(-1)),
             ]
+            self._border_tables(layer, st, f, ch, cw, raw_offset=False)
             st.weight_bytes = sum(a.nbytes for a in st.arrays)
-            f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", rowpat=f"{st.name}_rowpat",
-                     colpat=f"{st.name}_colpat", ncolpat=len(cmasks), interior=interior, corr=f"{st.name}_corr")
-            f["ncol"] = ncol
-            # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool); lanes: the
-            # zero-bordered input image instead
-            st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
-            if self.lanes:
-                st.scratch.update(col=(h + 2 * p) * (w + 2 * p) * wpp + 1)
-        st.scratch.update(acc=-(-o // 4) * 4, mx=-(-o // 4) * 4)
-        if self.lanes:
-            st.scratch.update(acc=lanes_o, mx=lanes_o)
+            f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", ncol=ncol)
+            if self.lanes:  # the zero-bordered input image
+                st.scratch.update(col=(h + 2 * p) * (w + 2 * p) * wpp + 1, uimg=0)
+            else:  # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
+                st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
+        acc = -(-o // self.lanes) * self.lanes if self.lanes else -(-o // 4) * 4
+        st.scratch.update(acc=acc, mx=acc)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
+
+    def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
+        """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per
+        pattern: the padded taps' correction on packed input, or (raw input, lanes) in_add * the weight sum of
+        the valid taps, the input offset that the zero-padded raw image leaves out."""
+        o, _, kh, kw = layer.weight.shape
+        _, h, w = layer.in_shape
+        rows, rmasks = border_patterns(ch, layer.stride, layer.pad, kh, h)
+        cols, cmasks = border_patterns(cw, layer.stride, layer.pad, kw, w)
+        corr, interior = border_corrections(layer.weight, rmasks, cmasks)
+        if raw_offset:
+            wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
+            corr = (int(layer.in_add) * (wsum - corr.astype(np.int64))).astype(np.int32)
+        else:
+            f["interior"] = interior
+        if self.lanes:
+            corr = pad_lanes(corr, self.lanes)
+        st.arrays += [
+            Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
+            Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8)),
+            Array(f"{st.name}_corr", "int32_t", corr.reshape(-1)),
+        ]
+        f.update(rowpat=f"{st.name}_rowpat", colpat=f"{st.name}_colpat", ncolpat=len(cmasks), corr=f"{st.name}_corr")
 
     def plan(self) -> Plan:
         layers = list(self.model.layers)
