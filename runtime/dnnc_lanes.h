@@ -85,9 +85,7 @@ static inline void dnnc_lanes_store(__m512i c1, __m512i c2, const int32_t *tot, 
     if (corr) a = _mm512_add_epi32(a, _mm512_loadu_si512(corr));
     _mm512_storeu_si512(acc, a);
 }
-#endif
 
-#if defined(DNNC_AVX512)
 /* One kernel per weight kind (the kind is a compile-time constant inside, so the step has no branches): four
  * blocks (64 outputs) per pass over x, one broadcast per word serving four registers, then single blocks. */
 #define DNNC_LANES_KERNEL(fname, kind, planes)                                                                   \

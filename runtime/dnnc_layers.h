@@ -287,8 +287,7 @@ DNNC_LAYER_INLINE void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uin
                    (size_t)(L->in_w * wpp * esize));
     for (py = 0; py < L->out_h; py++) {
         for (px = 0; px < L->out_w; px++) {
-            const uint8_t *bases[DNNC_POOL_MAX * DNNC_POOL_MAX];
-            const uint32_t *xs[DNNC_POOL_MAX * DNNC_POOL_MAX];
+            const uint8_t *win[DNNC_POOL_MAX * DNNC_POOL_MAX]; /* window start of each pixel in the image */
             const int32_t *pcs[DNNC_POOL_MAX * DNNC_POOL_MAX];
             int32_t k = 0;
             for (wy = 0; wy < L->pool_k; wy++) {
@@ -296,20 +295,20 @@ DNNC_LAYER_INLINE void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uin
                     const int32_t oy = py * L->pool_s + wy, ox = px * L->pool_s + wx;
                     const int32_t pat = L->rowpat[oy] * L->ncolpat + L->colpat[ox];
                     const size_t at = ((size_t)oy * L->stride * wp + (size_t)ox * L->stride) * wpp;
-                    bases[k] = (const uint8_t *)img + at;
-                    xs[k] = (const uint32_t *)img + at;
+                    win[k] = (const uint8_t *)img + at * esize;
                     /* raw input: every pattern has a constant; packed: the interior needs no correction */
                     pcs[k] = L->in_u8 || pat != L->interior ? L->corr + pat * nout : NULL;
                 }
             }
             if (L->in_u8) {
-                dnnc_lanes_conv_u8(L->w8, bases, pcs, k, L->in_c, L->kh, L->kq, wp, hp * wp, L->in_mul, nout, mx);
+                dnnc_lanes_conv_u8(L->w8, win, pcs, k, L->in_c, L->kh, L->kq, wp, hp * wp, L->in_mul, nout, mx);
             } else {
                 /* packed input, one pixel at a time (a 4-pixel kernel saved no time: VPTERNLOGD overwrites an
                  * input, so reusing a loaded weight costs a register copy per use) */
                 int32_t q;
                 for (q = 0; q < k; q++) {
-                    dnnc_lanes_rows(L->kind, dnnc_planes(L->kind), L->w, L->tot, pcs[q], xs[q], L->kw * wpp, wp * wpp,
+                    dnnc_lanes_rows(L->kind, dnnc_planes(L->kind), L->w, L->tot, pcs[q],
+                                    (const uint32_t *)(const void *)win[q], L->kw * wpp, wp * wpp,
                                     L->kh, nout, acc);
                     dnnc_lanes_max(acc, mx, nout, q == 0);
                 }

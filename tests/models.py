@@ -46,15 +46,24 @@ def _out(rng, k, fan_in, weight_set):
                        bias=rng.normal(0, 0.3, size=k), out_scale=1.0 / np.sqrt(fan_in + 1))
 
 
+def _first_ties(rng, w):
+    """Accumulators of the first layer that inputs can hit: acc = sum w (2p - 255) has the parity of 255 sum(w)."""
+    par = (255 * w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1)) % 2
+    return 2 * rng.integers(-150, 150, size=w.shape[0]) + par
+
+
+def _bit_ties(rng, w):
+    """Accumulators of a layer on ±1 inputs: sum w x has the parity of sum(w)."""
+    par = w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1) % 2
+    return 2 * rng.integers(-4, 5, size=w.shape[0]) + par
+
+
 def dense_model(weight_set: str, seed: int = 0) -> DiscreteNet:
     """(1, 5, 7) input (35 pixels) -> 37 -> 33 -> 10; fan-ins 35, 37, 33 (none a multiple of 32)."""
     rng = np.random.default_rng(seed)
     ws = WEIGHT_SETS[weight_set][1]
     w0 = _weights(rng, (37, 35), weight_set)
-    # first-layer ties: acc = sum w (2p - 255) has the parity of 255 * sum(w) (in_mul = 2)
-    par = (255 * w0.astype(np.int64).sum(axis=1)) % 2
-    tie0 = 2 * rng.integers(-150, 150, size=37) + par
-    h0 = LinearLayer("dense", w0, weight_set, bn=_bn(rng, 37, ws, True, tie0))
+    h0 = LinearLayer("dense", w0, weight_set, bn=_bn(rng, 37, ws, True, _first_ties(rng, w0)))
     w1 = _weights(rng, (33, 37), weight_set)
     par1 = w1.astype(np.int64).sum(axis=1) % 2  # bipolar inputs: acc has the parity of sum(w)
     tie1 = 2 * rng.integers(-3, 4, size=33) + par1
@@ -87,18 +96,6 @@ def edge_models():
         yield f"dense-{ws}", dense_model(ws)
         yield f"conv-{ws}", conv_model(ws)
     yield "output-only-quaternary", output_only_model("quaternary")
-
-
-def _first_ties(rng, w):
-    """Accumulators of the first layer that inputs can hit: acc = sum w (2p - 255) has the parity of 255 sum(w)."""
-    par = (255 * w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1)) % 2
-    return 2 * rng.integers(-150, 150, size=w.shape[0]) + par
-
-
-def _bit_ties(rng, w):
-    """Accumulators of a layer on ±1 inputs: sum w x has the parity of sum(w)."""
-    par = w.astype(np.int64).reshape(w.shape[0], -1).sum(axis=1) % 2
-    return 2 * rng.integers(-4, 5, size=w.shape[0]) + par
 
 
 def wide_dense_model(weight_set: str, seed: int = 0) -> DiscreteNet:
