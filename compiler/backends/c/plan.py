@@ -89,8 +89,6 @@ class _Planner:
         self.target = target
         self.lut_bytes = int(target.get("lut_bytes", 32768))
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
-        if self.lanes not in (0, 16):
-            raise DnncError(f"target '{target.get('name', '?')}': lanes = {self.lanes} (supported: 16)")
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         values = tuple(int(v) for v in layer.weight_values)

@@ -6,6 +6,8 @@ import functools
 import shutil
 import subprocess
 
+from dnnc.errors import DnncError
+
 # What runtime/dnnc_lanes.h needs for its vector kernels (predefined macros of the target's compiler and flags)
 LANES_MACROS = ("__AVX512F__", "__AVX512BW__", "__AVX512VNNI__", "__AVX512VPOPCNTDQ__", "__GFNI__")
 
@@ -26,7 +28,9 @@ def vector_lanes(target: dict) -> int:
     compiler, is faster without them)."""
     lanes = target.get("lanes", 0)
     if lanes != "auto":
-        return int(lanes)
+        if lanes not in (0, 16) or isinstance(lanes, bool):
+            raise DnncError(f"target '{target.get('name', '?')}': lanes = {lanes!r} (expected \"auto\", 0 or 16)")
+        return lanes
     cc = shutil.which(target.get("cc", "cc"))
     macros = _predefined_macros(cc, tuple(target.get("cpu_flags", []))) if cc else frozenset()
     return 16 if all(m in macros for m in LANES_MACROS) else 0
