@@ -11,5 +11,5 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 # torch first and pinned: 2.13.0 is the CPU wheel available locally; other pins download gigabytes.
-python -m pip install -q torch==2.13.0
+python -m pip install -q torch==2.13.0 "setuptools>=68,<81" wheel
 python -m pip install -q -e '.[test]'

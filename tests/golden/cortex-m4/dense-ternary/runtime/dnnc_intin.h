@@ -1,0 +1,1 @@
+copy of runtime/dnnc_intin.h

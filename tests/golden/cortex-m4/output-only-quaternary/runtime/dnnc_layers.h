@@ -1,0 +1,1 @@
+copy of runtime/dnnc_layers.h

@@ -1,0 +1,1 @@
+copy of runtime/hls/dnnc_hls_stream.h
