@@ -10,6 +10,7 @@ import importlib
 import sys
 
 import click
+
 from dnnc import __version__
 from dnnc.errors import DnncError
 

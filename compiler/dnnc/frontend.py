@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
+
 from dnnc.errors import DnncError
 from dnnc.interchange.export import export_onnx
 from dnnc.interchange.onnx_reader import load_onnx_file, onnx_to_ir

@@ -11,6 +11,7 @@ import time
 
 import click
 import numpy as np
+
 from dnnc.backends import backend_for
 from dnnc.backends.c.build import is_bare_metal
 from dnnc.frontend import load_model

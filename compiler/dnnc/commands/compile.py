@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import click
+
 from dnnc.backends import backend_for
 from dnnc.errors import DnncError
 from dnnc.frontend import load_model

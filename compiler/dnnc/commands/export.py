@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+
 from dnnc.errors import DnncError
 from dnnc.frontend import load_net, model_name
 from dnnc.interchange.export import export_onnx, save_onnx

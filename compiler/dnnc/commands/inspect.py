@@ -6,6 +6,7 @@ import json
 
 import click
 import onnx
+
 from dnnc.frontend import LoadedModel, load_model
 from dnnc.ir.summary import describe, format_text
 

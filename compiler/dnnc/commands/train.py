@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from dnnc.fsutil import atomic_output_file
 
 

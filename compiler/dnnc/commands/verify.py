@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+
 from dnnc.frontend import load_model
 from dnnc.verify import run_verify
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+
 from dnnc.data.bundled import mnist10k
 from dnnc.errors import DnncError
 

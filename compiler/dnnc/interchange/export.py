@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 import onnx
+
 from dnnc.errors import DnncError
 from dnnc.fsutil import atomic_output_file
 from dnnc.interchange.datatypes import weight_dtype

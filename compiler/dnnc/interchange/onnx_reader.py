@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx import TensorProto, numpy_helper
+
 from dnnc.errors import DnncError
 from dnnc.interchange.datatypes import (
     ANNOTATION_KEY,
@@ -26,7 +28,6 @@ from dnnc.interchange.datatypes import (
     weight_dtype,
 )
 from dnnc.ir.model import ArgMax, BatchNormSign, InputAffine, IRModel, Layer, Linear, MaxPool, OutputAffine
-from onnx import TensorProto, numpy_helper
 
 
 def load_onnx_file(path: str | os.PathLike) -> onnx.ModelProto:

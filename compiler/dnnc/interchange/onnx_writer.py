@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+from onnx import TensorProto, helper, numpy_helper
+
 from dnnc import __version__
 from dnnc.errors import DnncError
 from dnnc.interchange.datatypes import WEIGHT_SET_KEY, annotate, int_dtype
@@ -23,7 +25,6 @@ from dnnc.ir.model import (
     OutputAffine,
     Threshold,
 )
-from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 IR_VERSION = 8  # onnxruntime 1.31 loads IR <= 11; 8 is the minimum for opset 17 and opens everywhere

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+from onnx import TensorProto, helper, numpy_helper
+
 from dnnc import __version__
 from dnnc.errors import DnncError
 from dnnc.interchange.datatypes import annotate, int_dtype, weight_dtype
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-from onnx import TensorProto, helper, numpy_helper
 
 DOMAIN = "qonnx.custom_op.general"
 OPSET = 11  # qonnx's preferred ONNX opset

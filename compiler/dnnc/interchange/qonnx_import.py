@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
+
 from dnnc.errors import DnncError
 from dnnc.interchange.datatypes import weight_dtype
 from dnnc.interchange.qonnx_affine import AffineChain, output_affine

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from dnnc.errors import DnncError
 from onnx import helper, numpy_helper
+
+from dnnc.errors import DnncError
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "onnx.brevitas", "finn", "finn.custom_op.general")
 QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+
 from dnnc.errors import DnncError
 from dnnc.ir import interpreter
 from dnnc.ir.model import IRModel, Threshold

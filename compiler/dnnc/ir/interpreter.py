@@ -10,6 +10,7 @@ one float32 multiply, then one float32 add, no fused multiply-add.
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.errors import DnncError
 from dnnc.ir.model import (
     ArgMax,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
 
 

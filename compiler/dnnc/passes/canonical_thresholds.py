@@ -13,6 +13,7 @@ can hit exact ties. Preconditions: range analysis has run. Preserves: every sign
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.ir.model import IRModel, Threshold
 from dnnc.passes.base import Pass, producing_linear
 

@@ -10,6 +10,7 @@ cannot: its accumulators are an output). Preserves: every sign output. Stale ran
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.ir.model import IRModel, Linear, Threshold
 from dnnc.passes.base import Pass
 

@@ -20,6 +20,7 @@ Preserves: every sign output for every accumulator value in the proven range, he
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.errors import DnncError
 from dnnc.ir.model import BatchNormSign, IRModel, Threshold
 from dnnc.passes.base import Pass, producing_linear

@@ -9,6 +9,7 @@ narrows to int8).
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.errors import DnncError
 from dnnc.interchange.datatypes import weight_dtype
 from dnnc.ir.model import IRModel, Linear

@@ -11,6 +11,7 @@ Rewrites: Linear.acc_min/acc_max/acc_bits/acc_min_ch/acc_max_ch. Preserves: ever
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.errors import DnncError
 from dnnc.ir.model import BatchNormSign, InputAffine, IRModel, Linear, Threshold
 from dnnc.passes.base import Pass

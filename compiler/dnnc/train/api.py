@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from dnnc.data.datasets import Dataset, load_dataset
 from dnnc.errors import DnncError
 from dnnc.train import init as winit

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import torch
+
 from dnnc.data.datasets import NORM
 from dnnc.errors import DnncError
 from dnnc.fsutil import atomic_output_file

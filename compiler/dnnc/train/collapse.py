@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from dnnc.data.datasets import Dataset, load_dataset
 from dnnc.errors import DnncError
 from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer

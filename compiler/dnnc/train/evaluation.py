@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import torch
+
 from dnnc.data.datasets import load_dataset
 from dnnc.train.checkpoint import from_checkpoint, load_checkpoint
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from dnnc.errors import DnncError
 from dnnc.train.model import Net
 

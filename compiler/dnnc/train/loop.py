@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from dnnc.train.model import Net
 from tqdm import tqdm
+
+from dnnc.train.model import Net
 
 LOGIT_L2 = 1e-10
 

@@ -16,6 +16,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+
 from dnnc.errors import DnncError
 from dnnc.train import layers as L
 from dnnc.train.arch import Arch

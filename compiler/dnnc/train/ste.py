@@ -28,6 +28,7 @@ from pathlib import Path
 import onnx
 import torch
 import torch.nn.functional as F
+
 from dnnc.errors import DnncError
 from dnnc.train.arch import Arch, check_input, parse_arch
 
@@ -186,6 +187,7 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
 def export_ste(model: SteNet, input_shape: tuple[int, ...], path: str | os.PathLike) -> onnx.ModelProto:
     """Brevitas' own QONNX export (classic path), input annotated UINT8 (raw pixels), saved to `path`."""
     from brevitas.export import export_qonnx
+
     from dnnc.interchange.datatypes import annotate
 
     model.eval()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from dnnc.errors import DnncError
 from dnnc.netspec import WEIGHT_SETS
 

@@ -13,9 +13,10 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from tqdm import tqdm
+
 from dnnc.errors import DnncError
 from dnnc.ir.outputs import Outputs
-from tqdm import tqdm
 
 
 @dataclass

@@ -9,6 +9,7 @@ towards the smallest |acc - threshold|. `count_ties` reports how many exact hits
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.ir.interpreter import apply_layer, trace
 from dnnc.ir.model import IRModel, Linear, MaxPool, Threshold
 

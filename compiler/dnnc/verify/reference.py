@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
+
 from dnnc.ir.outputs import Outputs
 
 

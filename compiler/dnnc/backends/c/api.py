@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from dnnc.backends.c import emit
 from dnnc.backends.c.build import compile_exe, execute, is_bare_metal, write_harness
 from dnnc.backends.c.plan import make_plan

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jinja2
 import numpy as np
+
 from dnnc import __version__
 from dnnc.backends.c.plan import Array, Plan
 from dnnc.errors import DnncError

@@ -4,6 +4,7 @@ encoding, padded-tap corrections. Pure numpy, no C text."""
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.errors import DnncError
 from dnnc.ir.model import Linear, Threshold
 

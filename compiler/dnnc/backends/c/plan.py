@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from dnnc.backends.c.packing import (
     KINDS,
     border_corrections,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from dnnc.backends.hls import csim
 from dnnc.backends.hls.emit import project_context, render_report, write_hls
 from dnnc.backends.hls.estimates import Summary, summarize

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from dnnc.errors import DnncError
 from dnnc.ir.outputs import Outputs
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+from onnx import TensorProto, helper, numpy_helper
+
 from dnnc import __version__
 from dnnc.backends.hls.estimates import estimate
 from dnnc.backends.hls.stages import Stage, dtype_bits, int_dtype
 from dnnc.ir.model import IRModel
-from onnx import TensorProto, helper, numpy_helper
 
 DOMAIN = "finn.custom_op.fpgadataflow"
 IR_VERSION = 8

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 import numpy as np
+
 from dnnc import __version__
 from dnnc.backends.hls.estimates import Summary, estimate
 from dnnc.backends.hls.folding import FoldResult

@@ -9,6 +9,7 @@ A negative BN slope is kept as direction -1 per channel: stored weights are neve
 from __future__ import annotations
 
 import numpy as np
+
 from dnnc.backends.hls.stages import Stage, int_dtype
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
