@@ -37,8 +37,11 @@ def model_name(path: Path) -> str:
 
 def load_net(path: str | os.PathLike, collapse: str = "most-probable", seed: int = 0) -> DiscreteNet:
     """Collapse a training checkpoint to its discrete network."""
-    from dnnc.train.checkpoint import load_checkpoint
-    from dnnc.train.collapse import collapse as do_collapse
+    try:
+        from dnnc.train.checkpoint import load_checkpoint
+        from dnnc.train.collapse import collapse as do_collapse
+    except DnncError as exc:  # PyTorch is not installed
+        raise DnncError(f"{path}: {exc}") from None
 
     try:
         return do_collapse(load_checkpoint(path), collapse, seed)

@@ -18,3 +18,10 @@ Modules: weights (value sets, moments with a closed-form gradient), layers (the 
 model (Net: training and prediction paths), init (eq. 11), loop (the optimization recipe), api, checkpoint,
 collapse, evaluation, arch. Conventions: docs/training.md.
 """
+
+from dnnc.errors import DnncError
+
+try:
+    import torch  # noqa: F401  (every training module needs it; torch is the `train` extra)
+except ModuleNotFoundError:
+    raise DnncError("training and .pt checkpoints need PyTorch: pip install 'dnnc[train]'") from None
