@@ -11,9 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from models import conv_model
-
 from dnnc.interchange.export import export_onnx
+from models import conv_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "compiler" / "dnnc"
@@ -52,14 +51,15 @@ def test_wheel_imports_every_module_from_itself(wheel, tmp_path):
             f"assert dnnc.__file__.startswith({str(tmp_path)!r}), dnnc.__file__\n"
             f"for m in {_modules()!r}: importlib.import_module(m)\n"
             "print(r.resource_dir('targets'), r.resource_dir('runtime'), r.resource_dir('templates'))\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+    res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=tmp_path,
                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == [str(tmp_path / "dnnc" / d) for d in ("_targets", "_runtime", "_templates")]
 
 
 def _no_torch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", NO_TORCH_CLI, *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-c", NO_TORCH_CLI, *args], check=False, capture_output=True, text=True,
+                          cwd=cwd)
 
 
 def test_onnx_compiles_and_verifies_without_torch(tmp_path):
