@@ -51,7 +51,6 @@ class Linear(Layer):
     acc_min: int = 0
     acc_max: int = 0
     acc_bits: int = 32
-    layout: dict = field(default_factory=dict)
     # added by range analysis: per-output-channel proven bounds (int64 arrays), None before it ran
     acc_min_ch: np.ndarray | None = None
     acc_max_ch: np.ndarray | None = None

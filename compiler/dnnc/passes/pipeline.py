@@ -13,7 +13,6 @@ from dnnc.passes.fold_input_affine import FoldInputAffine
 from dnnc.passes.fold_input_offset import FoldInputOffset
 from dnnc.passes.fold_thresholds import FoldThresholds
 from dnnc.passes.integer_weights import IntegerWeights
-from dnnc.passes.layout import PackingLayout
 from dnnc.passes.range_analysis import RangeAnalysis
 
 
@@ -26,7 +25,6 @@ def default_pipeline() -> list[Pass]:
         FoldInputOffset(),
         RangeAnalysis(),
         CanonicalThresholds(),
-        PackingLayout(),
     ]
 
 
