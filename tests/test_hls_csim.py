@@ -30,7 +30,7 @@ def _linear(name, kind, w, wset, in_shape, out_shape, in_dtype, in_mul=1, in_add
     return Linear(name, tuple(in_shape), tuple(out_shape), kind=kind, weight=w.astype(np.int8),
                   weight_values=WEIGHT_SETS[wset], weight_dtype="INT3" if wset == "INT3Q" else wset,
                   stride=stride, pad=pad, in_dtype=in_dtype, in_mul=in_mul, in_add=in_add,
-                  acc_min=lo, acc_max=hi, acc_bits=max(lo.bit_length(), hi.bit_length()) + 1)
+                  acc_min_ch=np.full(w.shape[0], lo, np.int64), acc_max_ch=np.full(w.shape[0], hi, np.int64))
 
 
 def _threshold(name, shape, rng, acc_sample: np.ndarray) -> Threshold:
