@@ -40,6 +40,7 @@ def _threshold(name, shape, rng, acc_sample: np.ndarray) -> Threshold:
     thr = np.array([rng.choice(per_c[i]) for i in range(c)], np.int64)
     direction = rng.choice(np.array([1, 1, -1, -1, 0], np.int8), size=c)
     const = rng.choice(np.array([-1, 1], np.int8), size=c)
+    thr = np.where(direction == 0, 0, thr)  # the IR's form of a constant channel (docs/ir-spec.md)
     return Threshold(name, tuple(shape), tuple(shape), direction=direction, threshold=thr, const=const)
 
 
@@ -99,6 +100,7 @@ def build(spec: list, in_shape: tuple[int, int, int], classes: int, wset: str, s
     spec_items = [x for x in spec if x[0] != "pool"]
     assert len([x for x in layers if isinstance(x, Linear)]) == len(spec_items) + 1
     model = IRModel("m", tuple(in_shape), layers, classes)
+    model.verify(lowered=True)  # a valid backend-facing IR, as the pipeline would hand it over
     model.meta["probe"] = probe
     return model
 
