@@ -30,7 +30,7 @@ def _linear(name, kind, w, wset, in_shape, out_shape, in_dtype, in_mul=1, in_add
     return Linear(name, tuple(in_shape), tuple(out_shape), kind=kind, weight=w.astype(np.int8),
                   weight_values=WEIGHT_SETS[wset], weight_dtype="INT3" if wset == "INT3Q" else wset,
                   stride=stride, pad=pad, in_dtype=in_dtype, in_mul=in_mul, in_add=in_add,
-                  acc_min=lo, acc_max=hi, acc_bits=max(lo.bit_length(), hi.bit_length()) + 1)
+                  acc_min_ch=np.full(w.shape[0], lo, np.int64), acc_max_ch=np.full(w.shape[0], hi, np.int64))
 
 
 def _threshold(name, shape, rng, acc_sample: np.ndarray) -> Threshold:
@@ -40,6 +40,7 @@ def _threshold(name, shape, rng, acc_sample: np.ndarray) -> Threshold:
     thr = np.array([rng.choice(per_c[i]) for i in range(c)], np.int64)
     direction = rng.choice(np.array([1, 1, -1, -1, 0], np.int8), size=c)
     const = rng.choice(np.array([-1, 1], np.int8), size=c)
+    thr = np.where(direction == 0, 0, thr)  # the IR's form of a constant channel (docs/ir-spec.md)
     return Threshold(name, tuple(shape), tuple(shape), direction=direction, threshold=thr, const=const)
 
 
@@ -99,6 +100,7 @@ def build(spec: list, in_shape: tuple[int, int, int], classes: int, wset: str, s
     spec_items = [x for x in spec if x[0] != "pool"]
     assert len([x for x in layers if isinstance(x, Linear)]) == len(spec_items) + 1
     model = IRModel("m", tuple(in_shape), layers, classes)
+    model.verify(lowered=True)  # a valid backend-facing IR, as the pipeline would hand it over
     model.meta["probe"] = probe
     return model
 

@@ -1,4 +1,4 @@
-"""The one exception type users see: a clear, one-line message and exit status 2."""
+"""Errors: DnncError is what users see (one clear line, exit status 2); InternalError is a dnnc bug."""
 
 
 class DnncError(Exception):
@@ -7,3 +7,15 @@ class DnncError(Exception):
 
 class VerificationMismatch(DnncError):
     """An executor disagreed with the reference; raised only where a caller asked for a hard failure."""
+
+
+class InternalError(Exception):
+    """A bug in dnnc, not in the user's input: an invariant the compiler itself guarantees does not hold.
+
+    Deliberately not a DnncError: the CLI does not turn it into a one-line "bad input" message, so the
+    traceback a bug report needs is shown.
+    """
+
+
+class InvalidIR(InternalError):
+    """`IRModel.verify()` found an IR that breaks docs/ir-spec.md; the message names the layer."""

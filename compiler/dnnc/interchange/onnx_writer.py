@@ -87,7 +87,8 @@ class _Builder:
                                  strides=[s, s], pads=[pd, pd, pd, pd], dilations=[1, 1], group=1)
             self.rank = 4
         self.annotations.append((wname, layer.weight_dtype or "FLOAT32", extra))
-        acc_dt = int_dtype(layer.acc_min, layer.acc_max) if layer.acc_max > layer.acc_min else "INT32"
+        acc_dt = int_dtype(layer.acc_min, layer.acc_max) if layer.has_ranges and layer.acc_max > layer.acc_min \
+            else "INT32"
         self.cur_dtype = acc_dt
         self.annotations.append((self.cur, acc_dt, None))
 

@@ -102,7 +102,8 @@ def ir_to_qonnx(model: IRModel) -> onnx.ModelProto:
         if isinstance(layer, Linear):
             cur, rank = _linear(g, layer, cur, rank)
             acc = cur
-            g.ann.append((cur, int_dtype(int(layer.acc_min), int(layer.acc_max)) if layer.acc_max else "INT32"))
+            g.ann.append((cur, int_dtype(layer.acc_min, layer.acc_max) if layer.has_ranges and layer.acc_max
+                           else "INT32"))
         elif isinstance(layer, MaxPool):
             cur = g.node("MaxPool", [cur], f"{layer.name}_out", kernel_shape=[layer.k, layer.k],
                          strides=[layer.stride, layer.stride])

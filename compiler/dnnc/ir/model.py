@@ -5,7 +5,8 @@ OutputAffine and ArgMax layers; that is what backends consume. Two more layer ty
 imported (pre-pass) form: InputAffine (the in-graph input normalization) and BatchNormSign (float32 BN
 affine + sign as the deployment ONNX computes it). Passes replace them.
 
-Integer semantics of every layer are those of `dnnc.ir.interpreter` (docs/compiler.md).
+Integer semantics of every layer are those of `dnnc.ir.interpreter` (docs/compiler.md); `IRModel.verify()`
+checks the invariants (dnnc.ir.verify).
 """
 
 from __future__ import annotations
@@ -14,6 +15,16 @@ import copy
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from dnnc.errors import InternalError
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """The smallest two's-complement width (>= 2) holding [lo, hi]."""
+    n = 2
+    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
+        n += 1
+    return n
 
 
 @dataclass
@@ -48,11 +59,9 @@ class Linear(Layer):
     in_dtype: str = "BIPOLAR"  # "UINT8" (raw input) | "BIPOLAR"
     in_mul: int = 1
     in_add: int = 0
-    acc_min: int = 0
-    acc_max: int = 0
-    acc_bits: int = 32
-    layout: dict = field(default_factory=dict)
-    # added by range analysis: per-output-channel proven bounds (int64 arrays), None before it ran
+    # Proven per-output-channel accumulator bounds (int64 arrays), recorded by range analysis; None while
+    # unknown (before it ran, or after a pass that invalidates ranges). The only stored form of a range:
+    # acc_min/acc_max/acc_bits derive from it, so no stale copy can survive an invalidation.
     acc_min_ch: np.ndarray | None = None
     acc_max_ch: np.ndarray | None = None
 
@@ -63,6 +72,31 @@ class Linear(Layer):
     @property
     def fan_in(self) -> int:
         return int(np.prod(self.weight.shape[1:]))
+
+    @property
+    def has_ranges(self) -> bool:
+        return self.acc_min_ch is not None and self.acc_max_ch is not None
+
+    def _ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.has_ranges:
+            raise InternalError(f"layer '{self.name}': accumulator ranges read but not known (range analysis has "
+                                "not run, or a later pass invalidated them); the reader must declare needs=RANGES")
+        return self.acc_min_ch, self.acc_max_ch
+
+    @property
+    def acc_min(self) -> int:
+        """Lower bound over all channels, and never above 0."""
+        return int(self._ranges()[0].min(initial=0))
+
+    @property
+    def acc_max(self) -> int:
+        """Upper bound over all channels, and never below 0."""
+        return int(self._ranges()[1].max(initial=0))
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed width holding every accumulator of the layer."""
+        return signed_bits(self.acc_min, self.acc_max)
 
     @property
     def weight_bits(self) -> int:
@@ -139,3 +173,13 @@ class IRModel:
     def is_lowered(self) -> bool:
         """True once only backend-facing layer types remain (no InputAffine / BatchNormSign)."""
         return not any(isinstance(layer, (InputAffine, BatchNormSign)) for layer in self.layers)
+
+    def verify(self, lowered: bool = False) -> None:
+        """Check every invariant of docs/ir-spec.md; InvalidIR naming the layer if one fails.
+
+        lowered=True also demands the backend-facing form: lowered layer types only, int8 weight codes, and
+        proven ranges on every Linear (what the backends and `inspect` read).
+        """
+        from dnnc.ir.verify import verify_model  # verify.py reads this module's classes
+
+        verify_model(self, lowered=lowered)

@@ -38,7 +38,7 @@ def describe(model: IRModel) -> dict:
             d.update(kind=layer.kind, weight_shape=list(layer.weight.shape), weight_dtype=layer.weight_dtype,
                      weight_values=list(layer.weight_values), weight_bits=layer.weight_bits, fan_in=layer.fan_in,
                      in_dtype=layer.in_dtype, in_mul=layer.in_mul, in_add=layer.in_add, acc_min=layer.acc_min,
-                     acc_max=layer.acc_max, acc_bits=layer.acc_bits, weight_bytes=wbytes, layout=layer.layout)
+                     acc_max=layer.acc_max, acc_bits=layer.acc_bits, weight_bytes=wbytes)
             if layer.kind == "conv":
                 d.update(stride=layer.stride, pad=layer.pad)
         elif isinstance(layer, MaxPool):

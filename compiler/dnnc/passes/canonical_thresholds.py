@@ -7,7 +7,7 @@ inputs acc = -sum(w) + 2 * sum(w_i b_i), so m = 2 * gcd(w), r = -sum(w). A max-p
 Rewrites: direction +1: t -> the least lattice value >= t; direction -1: t -> the greatest lattice value
 <= t; a moved threshold beyond the proven range makes the channel constant. Why: the decision is
 unchanged for every reachable accumulator, and "acc == t" becomes reachable, so threshold-edge inputs
-can hit exact ties. Preconditions: range analysis has run. Preserves: every sign output.
+can hit exact ties. Needs: ranges. Preserves: every sign output.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnnc.ir.model import IRModel, Threshold
-from dnnc.passes.base import Pass, producing_linear
+from dnnc.passes.base import RANGES, Pass, producing_linear
 
 
 def lattice(lin) -> tuple[np.ndarray, np.ndarray] | None:
@@ -35,13 +35,14 @@ def lattice(lin) -> tuple[np.ndarray, np.ndarray] | None:
 
 class CanonicalThresholds(Pass):
     name = "canonical-thresholds"
+    needs = frozenset({RANGES})  # a threshold moved beyond the proven range makes its channel constant
 
     def rewrite(self, model: IRModel) -> None:
         for i, layer in enumerate(model.layers):
             if not isinstance(layer, Threshold):
                 continue
-            lin = producing_linear(model.layers, i)
-            lat = lattice(lin) if lin is not None and lin.acc_min_ch is not None else None
+            lin = producing_linear(model.layers, i)  # verify(): a Threshold follows Linear [MaxPool]
+            lat = lattice(lin)
             if lat is None:
                 continue
             m, r = lat

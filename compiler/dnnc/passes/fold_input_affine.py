@@ -3,18 +3,19 @@
 Rewrites: InputAffine followed by a Linear -> that Linear with in_mul/in_add composed
 (u = in_mul*(mul*x + add) + in_add), in_dtype "UINT8". Precondition: the InputAffine is directly followed
 by a Linear (there is no other consumer of the normalized input). Preserves: every accumulator exactly
-(the same integers are summed; padded positions still contribute 0 in the u domain).
+(the same integers are summed; padded positions still contribute 0 in the u domain). Invalidates: ranges.
 """
 
 from __future__ import annotations
 
 from dnnc.errors import DnncError
 from dnnc.ir.model import InputAffine, IRModel, Linear
-from dnnc.passes.base import Pass
+from dnnc.passes.base import RANGES, Pass
 
 
 class FoldInputAffine(Pass):
     name = "fold-input-affine"
+    invalidates = frozenset({RANGES})  # rewrites the first Linear's in_mul/in_add
 
     def rewrite(self, model: IRModel) -> None:
         layers = model.layers

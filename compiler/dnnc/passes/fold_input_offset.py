@@ -4,7 +4,7 @@ For a dense first layer, acc = sum_i w_i (in_mul x_i + in_add) = acc' + in_add *
 acc >= t <=> acc' >= t - in_add * rowsum(w) (and likewise for <=). Rewrites: Linear.in_add -> 0, the
 next Threshold's thresholds shifted per channel. Preconditions: the Linear is dense and directly followed
 by a Threshold (a conv cannot be folded: zero padding would then mean u = in_add, not 0; the output layer
-cannot: its accumulators are an output). Preserves: every sign output. Stale ranges: re-run range analysis.
+cannot: its accumulators are an output). Preserves: every sign output. Invalidates: ranges.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from dnnc.ir.model import IRModel, Linear, Threshold
-from dnnc.passes.base import Pass
+from dnnc.passes.base import RANGES, Pass
 
 
 class FoldInputOffset(Pass):
     name = "fold-input-offset"
+    invalidates = frozenset({RANGES})  # the first layer's accumulators shift by in_add * rowsum(w)
 
     def rewrite(self, model: IRModel) -> None:
         layers = model.layers
@@ -28,4 +29,3 @@ class FoldInputOffset(Pass):
             shift = layer.in_add * layer.weight.astype(np.int64).sum(axis=1)
             nxt.threshold = np.where(nxt.direction != 0, nxt.threshold - shift, 0).astype(np.int64)
             layer.in_add = 0
-            layer.acc_min_ch = layer.acc_max_ch = None

@@ -13,7 +13,7 @@ ceil(-B/A) (A > 0) or floor(-B/A) (A < 0) and stepping by one while evaluating P
 does (numpy float32, one multiply, one add; no FMA). So an accumulator exactly at the boundary (y == 0
 after rounding, or the float32 tie cases) gets sign(0) = +1, bit-identical to the reference.
 Channels whose P is constant over the proven accumulator range (range analysis) become constants too.
-Preconditions: range analysis has run (acc_min_ch/acc_max_ch set). NaN/inf in A or B: DnncError.
+Needs: ranges (acc_min_ch/acc_max_ch). NaN/inf in A or B: DnncError (the user's numbers).
 Preserves: every sign output for every accumulator value in the proven range, hence all outputs.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from dnnc.errors import DnncError
 from dnnc.ir.model import BatchNormSign, IRModel, Threshold
-from dnnc.passes.base import Pass, producing_linear
+from dnnc.passes.base import RANGES, Pass, producing_linear
 
 
 def predicate(acc: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -69,14 +69,13 @@ def fold_channels(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray):
 
 class FoldThresholds(Pass):
     name = "fold-thresholds"
+    needs = frozenset({RANGES})  # clamping to the proven range decides the constant channels
 
     def rewrite(self, model: IRModel) -> None:
         for i, layer in enumerate(model.layers):
             if not isinstance(layer, BatchNormSign):
                 continue
-            lin = producing_linear(model.layers, i)
-            if lin is None or lin.acc_min_ch is None:
-                raise DnncError(f"layer '{layer.name}': batch norm must follow a range-analysed dense/conv layer")
+            lin = producing_linear(model.layers, i)  # verify(): a BatchNormSign follows Linear [MaxPool]
             a, b = np.asarray(layer.scale, np.float32), np.asarray(layer.bias, np.float32)
             if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
                 raise DnncError(f"layer '{layer.name}': batch norm scale/bias is NaN or infinite")

@@ -3,7 +3,7 @@
 The deployment ONNX already carries integer codes (the positive weight scale is folded into the batch
 norm scale A and the output scale S at export), so this pass is the exactness gate: every weight must be
 an integer in `weight_values`, else DnncError naming the layer. Preserves: all values (only the dtype
-narrows to int8).
+narrows to int8). Provides the INTEGER_WEIGHTS requirement.
 """
 
 from __future__ import annotations
