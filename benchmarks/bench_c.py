@@ -1,4 +1,5 @@
-"""C backend benchmark: instructions per inference on the emulated Cortex-M4, flash/RAM, host latency vs onnxruntime.
+"""C backend benchmark: instructions per inference on the emulated Cortex-M4 and Cortex-M7, flash/RAM, host latency
+vs onnxruntime.
 
 Networks are the mnist-pi (784-1200-1200-10) and mnist-cnn (32C5-P2-64C5-P2-FC512-FC10, 'same' convs) presets
 with random discrete weights and batch norms, input = the first bundled test digit. Dense layers are
@@ -6,19 +7,22 @@ branch-free, so an untrained network of the right shape costs exactly what a tra
 layers on the Cortex-M4 stop counting a window as soon as one pixel reaches the channel's threshold (exact), so
 their cost depends on weights and data (the first 8 test digits span 3.61-3.66 M instructions for ternary
 mnist-cnn); the host's output-lane kernels count every pixel, so host time does not depend on the data.
-Run: `python benchmarks/bench_c.py` (add `--json` for one JSON object).
+Run: `python benchmarks/bench_c.py` (add `--json` for one JSON object). `python benchmarks/bench_c.py --export DIR`
+writes the four networks as DIR/<preset>_<weights>.onnx instead, for `dnnc bench FILE --target T`.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from dnnc.backends.c import bench
 from dnnc.commands.bench import onnxruntime_latency_us
 from dnnc.data.bundled import mnist10k
 from dnnc.frontend import from_net
+from dnnc.interchange.export import export_onnx, save_onnx
 from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.train.arch import parse_arch
@@ -55,24 +59,39 @@ def measure(preset: str, weight_set: str, host_repeat: int = 2000) -> dict:
     loaded = from_net(random_net(preset, weight_set), "model")
     raw = mnist10k("test")[0][:1]
     m4 = bench(loaded.ir, load_target("cortex-m4"), raw)
+    m7 = bench(loaded.ir, load_target("cortex-m7"), raw)
     host = bench(loaded.ir, load_target("host"), raw, host_repeat)
     ort = onnxruntime_latency_us(loaded.onnx, raw, host_repeat)
     return {"preset": preset, "weights": weight_set, "macs": m4["macs"], "m4_instructions": m4["instructions"],
+            "m7_instructions": m7["instructions"], "m7_text_bytes": m7["text_bytes"],
             "m4_text_bytes": m4["text_bytes"], "m4_ram_bytes": m4["ram_bytes"], "const_bytes": m4["const_bytes"],
             "host_us": host["latency_us_median"], **ort,
             "speedup": ort["onnxruntime_us_median"] / host["latency_us_median"]}
 
 
+CASES = [(p, w) for p in ("mnist-pi", "mnist-cnn") for w in ("ternary", "binary")]
+
+
 def main() -> None:
-    rows = [measure(p, w) for p in ("mnist-pi", "mnist-cnn") for w in ("ternary", "binary")]
+    if "--export" in sys.argv:
+        out = Path(sys.argv[sys.argv.index("--export") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        for p, w in CASES:
+            name = f"{p.replace('-', '_')}_{w}"
+            save_onnx(export_onnx(random_net(p, w), name), out / f"{name}.onnx")
+            print(out / f"{name}.onnx")
+        return
+    rows = [measure(p, w) for p, w in CASES]
     if "--json" in sys.argv:
         print(json.dumps(rows))
         return
-    print("| preset | weights | MACs | Cortex-M4 instructions | flash (text) | RAM (arena) | host µs | onnxruntime µs | speedup |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    print("| preset | weights | MACs | Cortex-M4 instructions | Cortex-M7 instructions | flash (text, M4) | RAM (arena) "
+          "| host µs | onnxruntime µs | speedup |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in rows:
-        print(f"| {r['preset']} | {r['weights']} | {r['macs']:,} | {r['m4_instructions']:,} | {r['m4_text_bytes']:,} | "
-              f"{r['m4_ram_bytes']:,} | {r['host_us']:.1f} | {r['onnxruntime_us_median']:.1f} | {r['speedup']:.1f}x |")
+        print(f"| {r['preset']} | {r['weights']} | {r['macs']:,} | {r['m4_instructions']:,} | {r['m7_instructions']:,} | "
+              f"{r['m4_text_bytes']:,} | {r['m4_ram_bytes']:,} | {r['host_us']:.1f} | {r['onnxruntime_us_median']:.1f} | "
+              f"{r['speedup']:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -227,13 +227,3 @@ def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced
     cfg = forced()
     cfg["lanes"] = 16
     _check(loaded, cfg, 200)
-
-
-@pytest.mark.parametrize("value", ["yes", 8, True])
-def test_bad_lanes_setting_is_a_one_line_error(value):
-    from dnnc.errors import DnncError
-
-    cfg = load_target("host")
-    cfg["lanes"] = value
-    with pytest.raises(DnncError, match="lanes"):
-        cbackend.compile(from_net(dict(EDGE)["dense-ternary"], "edge").ir, cfg, Path("/nonexistent"))

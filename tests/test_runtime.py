@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dnnc.backends.c import emit
-from dnnc.backends.c.build import compile_exe, execute, is_bare_metal
+from dnnc.backends.c.build import compile_exe, execute, write_support
 from dnnc.resources import resource_dir
 from dnnc.targets import load_target
 
@@ -85,12 +84,7 @@ def _run(target_name: str, tmp_path: Path, sanitize: bool, popcount: str | None 
         target["popcount"] = popcount
     lib = tmp_path / "lib"
     shutil.copytree(resource_dir("runtime"), lib / "runtime", ignore=shutil.ignore_patterns("__*"))
-    hdir = resource_dir("templates") / "c" / "harness"
-    for f in ("dnnc_io.h", "startup_m4.c"):
-        shutil.copyfile(hdir / f, tmp_path / f)
-    if is_bare_metal(target):
-        tpl = emit.environment("c/harness").get_template("link.ld.j2")
-        (tmp_path / "link.ld").write_text(tpl.render(**target["emulator"]))
+    write_support(target, tmp_path)
     shutil.copyfile(HERE / "test_runtime_kernels.c", tmp_path / "kernels.c")
     data, want = _cases(np.random.default_rng(7))
     (tmp_path / "in.bin").write_bytes(data)

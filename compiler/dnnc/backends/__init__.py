@@ -17,7 +17,8 @@ FAMILIES = {"c": "dnnc.backends.c", "hls": "dnnc.backends.hls"}
 
 
 def backend_for(target: dict) -> ModuleType:
-    family = target.get("backend")
+    """The backend module of a loaded target (dnnc.targets validated `backend` against the same families)."""
+    family = target["backend"]
     if family not in FAMILIES:
-        raise DnncError(f"target '{target.get('name')}': unknown backend '{family}'")
+        raise DnncError(f"target '{target['name']}': unknown backend '{family}'")
     return importlib.import_module(FAMILIES[family])

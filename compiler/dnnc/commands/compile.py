@@ -1,7 +1,7 @@
 """`dnnc compile MODEL --target T -o OUTDIR`: the target's artifact (C library, HLS project, ...) from a .pt or .onnx.
 
 The command is target-agnostic: it dispatches to backend_for(load_target(T)).compile, so a new backend
-plugs in through its targets/<t>.toml alone.
+plugs in through its targets/<t>.toml alone; T may also be the path of the user's own target file.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dnnc.backends import backend_for
 from dnnc.errors import DnncError
 from dnnc.frontend import load_model
 from dnnc.fsutil import atomic_output_dir
-from dnnc.targets import load_target
+from dnnc.targets import TARGET_HELP, load_target
 
 
 @click.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", required=True, help="A target name from targets/ (cortex-m4, host, fpga-hls, ...).")
+@click.option("--target", "-t", required=True, help=TARGET_HELP)
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
 @click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
@@ -40,7 +40,7 @@ def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str
     backend = backend_for(cfg)
     hls_opts = {"fps": fps, "clock_ns": clock_ns, "folding": folding_file}
     given = [k for k, v in hls_opts.items() if v is not None]
-    if given and cfg.get("backend") != "hls":
+    if given and cfg["backend"] != "hls":
         raise DnncError(f"--{given[0].replace('_', '-')} applies to fpga-hls targets only, not '{target}'")
     if folding_file is not None:
         try:

@@ -7,13 +7,14 @@ import sys
 import click
 
 from dnnc.frontend import load_model
+from dnnc.targets import TARGET_HELP, load_target
 from dnnc.verify import run_verify
 
 
 @click.command("verify")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="ir", show_default=True,
-              help='"ir" (the IR interpreter) or a target name from targets/ (host, cortex-m4, fpga-hls, ...).')
+              help='"ir" (the IR interpreter), or ' + TARGET_HELP[0].lower() + TARGET_HELP[1:])
 @click.option("--samples", "-n", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Number of inputs: real test digits, then random, then threshold-edge inputs.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for random and edge inputs.")
@@ -24,6 +25,8 @@ from dnnc.verify import run_verify
               help="qonnx (QONNX files): compare with qonnx's executor; float ties are counted, not failures.")
 def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_json: bool, reference: str) -> None:
     """Compare TARGET's outputs (acc, logits, class) with onnxruntime bit for bit; exit 1 on any mismatch."""
+    if target != "ir":
+        load_target(target)  # a bad target file fails before the model and the reference are loaded
     loaded = load_model(model, collapse=collapse, seed=seed)
     if reference == "qonnx":  # issue 6
         import json

@@ -1,5 +1,7 @@
-/* dnnc harness I/O: whole-file reads and writes on the host (stdio) or, on a bare-metal Arm core, via
- * semihosting (the debugger or QEMU performs the file operation). Test and benchmark builds only. */
+/* dnnc harness I/O: whole-file reads and writes on the host (stdio) or, on a bare-metal core, via
+ * semihosting (the debugger or QEMU performs the file operation). Test and benchmark builds only.
+ * Bare metal (DNNC_SEMIHOSTING): the arch's dnnc_semihost.h (templates/c/harness/<arch>/) provides the
+ * trap dnnc_semihost(op, arg) and dnnc_exit(status); the operations below are the same on every arch. */
 #ifndef DNNC_IO_H
 #define DNNC_IO_H
 
@@ -7,20 +9,13 @@
 
 #if defined(DNNC_SEMIHOSTING)
 
+#include "dnnc_semihost.h"
+
 #define DNNC_SYS_OPEN 0x01
 #define DNNC_SYS_CLOSE 0x02
 #define DNNC_SYS_WRITE0 0x04
 #define DNNC_SYS_WRITE 0x05
 #define DNNC_SYS_READ 0x06
-#define DNNC_SYS_EXIT 0x18
-
-static inline int32_t dnnc_semihost(int32_t op, const void *arg)
-{
-    register int32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
 
 static inline int32_t dnnc_strlen(const char *s)
 {
@@ -68,14 +63,6 @@ static inline void dnnc_close(dnnc_file f)
 
 static inline int dnnc_file_ok(dnnc_file f) { return f >= 0; }
 static inline void dnnc_puts(const char *s) { dnnc_semihost(DNNC_SYS_WRITE0, s); }
-
-/* Stop the emulator: status 0 -> ADP_Stopped_ApplicationExit, else RunTimeErrorUnknown (exit 1). */
-static inline void dnnc_exit(int status)
-{
-    dnnc_semihost(DNNC_SYS_EXIT, (const void *)(uintptr_t)(status == 0 ? 0x20026u : 0x20023u));
-    for (;;) {
-    }
-}
 
 #else /* host */
 

@@ -54,7 +54,7 @@ def run(model: IRModel, target: dict, raw: np.ndarray, *, sanitize: bool = False
 
 def _sizes(target: dict, lib: Path, tmp: Path) -> dict:
     """text/data/bss bytes of the compiled library object (the target's `size` tool, Berkeley format)."""
-    cmd = [target["cc"], *target.get("cpu_flags", []), *target.get("cflags", []), "-ffp-contract=off",
+    cmd = [target["cc"], *target["cpu_flags"], *target["cflags"], "-ffp-contract=off",
            *emit.defines(target), f"-I{lib / 'runtime'}", f"-I{lib}", "-c", str(lib / "model.c"), "-o", "model.o"]
     subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
     out = subprocess.run([target["size"], "model.o"], cwd=tmp, check=True, capture_output=True, text=True).stdout
@@ -66,8 +66,8 @@ def _sizes(target: dict, lib: Path, tmp: Path) -> dict:
 def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: int | None = None) -> dict:
     """Cost per inference on the first input of `raw` (zeros if None).
 
-    Bare metal: exact-to-a-few instructions count per inference on the emulator (-icount shift=0, SysTick
-    over `repeat` back-to-back inferences). Host: median/min latency over `repeat` timed inferences.
+    Bare metal: exact-to-a-few instructions count per inference on the emulator (-icount shift=0, the arch's
+    cycle counter at emulator.timer_hz over `repeat` back-to-back inferences). Host: median/min latency over `repeat` timed inferences.
     Both: library sizes (text, data, bss) from the target's `size` tool.
     """
     shape = (1, *model.input_shape)
@@ -85,7 +85,7 @@ def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: i
                   "const_bytes": plan.flash_bytes, **_sizes(target, lib, tmp)}
         if bare:
             ticks, rep, empty = (int(v) for v in np.fromfile(tmp / "out.bin", np.uint32))
-            ns_per_tick = 1e9 / float(target["emulator"]["systick_hz"])
+            ns_per_tick = 1e9 / float(target["emulator"]["timer_hz"])
             result["instructions"] = round((ticks - empty) * ns_per_tick / rep)
             result["instructions_resolution"] = ns_per_tick / rep
             result["repeat"] = rep

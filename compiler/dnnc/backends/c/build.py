@@ -1,5 +1,7 @@
 """Build the generated library with a harness and run it: natively on the host, or on QEMU for a bare-metal
-target (arm-none-eabi-gcc, startup + linker script from templates/c/harness, semihosting file I/O)."""
+target, whose startup, linker script, semihosting and cycle counter come from the folder of its `arch`
+(templates/c/harness/<arch>/, built with the flags of its harness.toml): a new core of a known arch is a
+target TOML file alone."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from dnnc.backends.c import emit
 from dnnc.backends.c.plan import Plan
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
+from dnnc.targets import HOSTED_ARCH, harness_dir, load_harness
 
-HARNESS_FILES = ("dnnc_io.h", "startup_m4.c")
+COMMON_FILES = ("dnnc_io.h",)  # templates/c/harness/: every harness, hosted or bare metal
 
 
 def _tool(name: str) -> str:
@@ -36,32 +39,55 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str) -> subprocess.Com
 
 
 def is_bare_metal(target: dict) -> bool:
-    return "emulator" in target
+    return target["backend"] == "c" and target["arch"] != HOSTED_ARCH
+
+
+def _emulator(target: dict) -> dict:
+    """The board a bare-metal build runs on; its memory map also lays out the linker script."""
+    if target["emulator"] is None:
+        raise DnncError(f"target '{target['name']}' has no [emulator] table: nothing to run arch "
+                        f"'{target['arch']}' code on (dnnc compile still works)")
+    return target["emulator"]
+
+
+def write_support(target: dict, workdir: Path) -> None:
+    """Copy the harness support files into workdir: the common ones and, for a bare-metal target, its arch
+    folder (*.j2 rendered with the [emulator] table, the rest copied)."""
+    common = resource_dir("templates") / "c" / "harness"
+    for f in COMMON_FILES:
+        shutil.copyfile(common / f, workdir / f)
+    if not is_bare_metal(target):
+        return
+    emulator = _emulator(target)
+    arch = target["arch"]
+    env = emit.environment(f"c/harness/{arch}")
+    for src in sorted(harness_dir(arch).iterdir()):
+        if src.name == "harness.toml" or not src.is_file():
+            continue
+        if src.suffix == ".j2":
+            (workdir / src.stem).write_text(env.get_template(src.name).render(**emulator))
+        else:
+            shutil.copyfile(src, workdir / src.name)
 
 
 def write_harness(plan: Plan, target: dict, workdir: Path, template: str, out_name: str) -> None:
-    """Render a harness template (harness.c.j2, bench.c.j2) and the bare-metal support files into workdir."""
+    """Render a harness template (harness.c.j2, bench.c.j2) and the support files into workdir."""
     env = emit.environment("c/harness")
     ctx = emit.context(plan, target)
     (workdir / out_name).write_text(env.get_template(template).render(**ctx))
-    hdir = resource_dir("templates") / "c" / "harness"
-    for f in HARNESS_FILES:
-        shutil.copyfile(hdir / f, workdir / f)
-    if is_bare_metal(target):
-        (workdir / "link.ld").write_text(env.get_template("link.ld.j2").render(**target["emulator"]))
+    write_support(target, workdir)
 
 
 def compile_exe(target: dict, libdir: Path, workdir: Path, sources: list[str], exe: str,
                 defines: list[str] = (), sanitize: bool = False, cc: str | None = None) -> Path:
     """Compile the library's model.c with harness sources into an executable (warnings are errors)."""
     cc = _tool(cc or target["cc"])
-    flags = [*target.get("cpu_flags", []), *target.get("cflags", []), *target.get("warn_flags", []), "-Werror",
+    flags = [*target["cpu_flags"], *target["cflags"], *target["warn_flags"], "-Werror",
              "-ffp-contract=off", *emit.defines(target), *defines, f"-I{libdir}", f"-I{libdir / 'runtime'}", "-I."]
     srcs = [*([str(libdir / "model.c")] if (libdir / "model.c").is_file() else []), *sources]
     if is_bare_metal(target):
-        flags += ["-DDNNC_SEMIHOSTING", "-ffunction-sections", "-fdata-sections", "-nostartfiles",
-                  "--specs=nano.specs", "-Tlink.ld", "-Wl,--gc-sections"]
-        srcs.append("startup_m4.c")
+        flags += ["-DDNNC_SEMIHOSTING", *load_harness(target["arch"])["flags"]]
+        srcs += sorted(p.name for p in harness_dir(target["arch"]).glob("*.c"))
     if sanitize:
         flags += ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
     _run([cc, *flags, *srcs, "-o", exe], workdir, 300, f"compiling the generated C with {Path(cc).name}")
@@ -72,7 +98,7 @@ def execute(target: dict, exe: Path, workdir: Path, timeout: float = 3600) -> st
     """Run a harness executable natively or on the target's emulator; returns its stdout."""
     if not is_bare_metal(target):
         return _run([str(exe)], workdir, timeout, "running the host harness").stdout
-    emu = target["emulator"]
+    emu = _emulator(target)
     cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], "-nographic", "-monitor", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", exe.name]
     return _run(cmd, workdir, timeout, f"running on {emu['qemu']} -M {emu['machine']}").stdout

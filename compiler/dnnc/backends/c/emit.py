@@ -141,7 +141,7 @@ def environment(subdir: str = "c") -> jinja2.Environment:
 
 
 def defines(target: dict) -> list[str]:
-    return ["-DDNNC_POPCOUNT_BUILTIN"] if target.get("popcount") == "builtin" else []
+    return ["-DDNNC_POPCOUNT_BUILTIN"] if target["popcount"] == "builtin" else []
 
 
 def _budget(used: int, budget: int) -> tuple[str, str]:
@@ -157,8 +157,8 @@ def context(plan: Plan, target: dict) -> dict:
     for st in plan.stages:
         st.scratch_bytes = 4 * sum(max(1, v) for v in st.scratch.values())
     act_words = plan.arena["A"][1]
-    flash_fit = _budget(plan.flash_bytes, int(target.get("flash_bytes", 0)))
-    ram_fit = _budget(plan.arena_words * 4, int(target.get("ram_bytes", 0)))
+    flash_fit = _budget(plan.flash_bytes, target["flash_bytes"])
+    ram_fit = _budget(plan.arena_words * 4, target["ram_bytes"])
     return {
         "name": plan.name,
         "NAME": plan.name.upper(),
@@ -176,9 +176,9 @@ def context(plan: Plan, target: dict) -> dict:
         "dense_u8_fields": DENSE_U8_FIELDS,
         "cc": target["cc"],
         "ar": target["ar"],
-        "cpu_flags": target.get("cpu_flags", []),
-        "cflags": target.get("cflags", []),
-        "warn_flags": target.get("warn_flags", []),
+        "cpu_flags": target["cpu_flags"],
+        "cflags": target["cflags"],
+        "warn_flags": target["warn_flags"],
         "defines": defines(target),
         "flash_bytes": plan.flash_bytes,
         "arena_bytes": plan.arena_words * 4,

@@ -88,7 +88,7 @@ class _Planner:
     def __init__(self, model: IRModel, target: dict):
         self.model = model
         self.target = target
-        self.lut_bytes = int(target.get("lut_bytes", 32768))
+        self.lut_bytes = target["lut_bytes"]
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
@@ -276,7 +276,7 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
-            elif not self.target.get("dsp", False):
+            elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
                 st.arrays.append(Array(f"{st.name}_w16", "int16_t", w16t.reshape(-1)))
@@ -438,7 +438,7 @@ class _Planner:
         if layer.in_dtype == "UINT8" and self.lanes:
             st.op = "dense_u8_lanes"
             self.dense_u8_lanes(layer, st)
-        elif layer.in_dtype == "UINT8" and self.target.get("first_dense", "lut") == "direct":
+        elif layer.in_dtype == "UINT8" and self.target["first_dense"] == "direct":
             st.op = "dense_u8_direct"
             self.dense_u8_direct(layer, st)
         elif layer.in_dtype == "UINT8":

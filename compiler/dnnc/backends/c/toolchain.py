@@ -6,8 +6,6 @@ import functools
 import shutil
 import subprocess
 
-from dnnc.errors import DnncError
-
 # What runtime/dnnc_lanes.h needs for its vector kernels (predefined macros of the target's compiler and flags)
 LANES_MACROS = ("__AVX512F__", "__AVX512BW__", "__AVX512VNNI__", "__AVX512VPOPCNTDQ__", "__GFNI__")
 
@@ -26,11 +24,9 @@ def vector_lanes(target: dict) -> int:
     """Outputs per vector of the output-lane layout: the target's `lanes`, or for "auto" 16 when its compiler and
     cpu_flags enable the AVX-512 kernels of runtime/dnnc_lanes.h, else 0 (the plain layout, vectorized by the
     compiler, is faster without them)."""
-    lanes = target.get("lanes", 0)
+    lanes = target["lanes"]  # "auto", 0 or 16: checked when the target file was loaded
     if lanes != "auto":
-        if lanes not in (0, 16) or isinstance(lanes, bool):
-            raise DnncError(f"target '{target.get('name', '?')}': lanes = {lanes!r} (expected \"auto\", 0 or 16)")
         return lanes
-    cc = shutil.which(target.get("cc", "cc"))
-    macros = _predefined_macros(cc, tuple(target.get("cpu_flags", []))) if cc else frozenset()
+    cc = shutil.which(target["cc"])
+    macros = _predefined_macros(cc, tuple(target["cpu_flags"])) if cc else frozenset()
     return 16 if all(m in macros for m in LANES_MACROS) else 0

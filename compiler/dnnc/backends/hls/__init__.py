@@ -40,23 +40,23 @@ def design(model: IRModel, target: dict) -> Design:
     """Lower, fold and connect: the stage list the emitted C++ implements, with its estimates."""
     if not model.is_lowered():
         raise DnncError(f"model '{model.name}': the HLS backend needs the lowered IR (run the passes)")
-    clock_ns = float(target.get("clock_ns", 10.0))
+    clock_ns = float(target["clock_ns"])
     if clock_ns <= 0:
-        raise DnncError(f"target '{target.get('name')}': clock_ns must be > 0, got {clock_ns}")
+        raise DnncError(f"target '{target['name']}': clock_ns must be > 0, got {clock_ns}")
     stages = lower(model)
-    dsp_bits = int(target.get("mvau_dsp_min_bits", 0))
+    dsp_bits = target["mvau_dsp_min_bits"]
     for s in stages:  # multipliers of at least this many bits (weight + input) go to DSP slices
         if s.op == "MVAU" and dsp_bits and not s.attrs["binaryXnorMode"] and (
                 dtype_bits(s.attrs["weightDataType"]) + dtype_bits(s.attrs["inputDataType"]) >= dsp_bits):
             s.attrs["resType"] = "dsp"
-    if target.get("folding"):
+    if target["folding"]:
         result = apply_folding(stages, target["folding"])
     else:
-        fps = float(target.get("fps") or 0)
+        fps = float(target["fps"])
         if fps < 0:
-            raise DnncError(f"target '{target.get('name')}': fps must be >= 0, got {fps}")
+            raise DnncError(f"target '{target['name']}': fps must be >= 0, got {fps}")
         cycles = max(1, int(1e9 / clock_ns / fps)) if fps > 0 else None
-        result = fold(stages, cycles, int(target.get("balance_max_lanes", 64)))
+        result = fold(stages, cycles, target["balance_max_lanes"])
     stages = connect(stages)
     return Design(stages, result, summarize(stages, clock_ns))
 
@@ -95,5 +95,5 @@ def run(model: IRModel, target: dict, raw: np.ndarray, sanitize: bool = False) -
 
 def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: int | None = None) -> dict:
     """No measured cost without an FPGA: the per-stage estimates are in `dnnc compile`'s report.md."""
-    raise DnncError(f"target '{target.get('name')}': nothing to measure without hardware; the cycle, fps and "
+    raise DnncError(f"target '{target['name']}': nothing to measure without hardware; the cycle, fps and "
                     "resource estimates are in report.md / dataflow.json written by `dnnc compile`")

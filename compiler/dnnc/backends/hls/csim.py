@@ -19,10 +19,10 @@ from dnnc.ir.outputs import Outputs
 
 def build(hls_dir: Path, name: str, target: dict, sanitize: bool = False) -> Path:
     """Compile tb_<name> in hls_dir; compiler diagnostics (warnings included) raise DnncError."""
-    csim = target.get("csim", {})
-    flags = list(csim.get("flags", [])) + (list(csim.get("sanitize", [])) if sanitize else [])
+    csim = target["csim"]
+    flags = [*csim["flags"], *(csim["sanitize"] if sanitize else [])]
     exe = hls_dir / f"tb_{name}"
-    cmd = [csim.get("cxx", "g++"), *flags, "-DDNNC_OWN_STREAM", "-o", str(exe),
+    cmd = [csim["cxx"], *flags, "-DDNNC_OWN_STREAM", "-o", str(exe),
            f"tb_{name}.cpp", f"{name}_top.cpp"]
     proc = subprocess.run(cmd, cwd=hls_dir, check=False, capture_output=True, text=True)
     if proc.returncode != 0 or proc.stderr.strip():

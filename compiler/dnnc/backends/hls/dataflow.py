@@ -243,7 +243,7 @@ def dataflow_json(model: IRModel, target: dict, d) -> dict:
         })
     sm = d.summary
     return {
-        "model": model.name, "generator": f"dnnc {__version__}", "part": target.get("part", ""),
+        "model": model.name, "generator": f"dnnc {__version__}", "part": target["part"],
         "clock_ns": sm.clock_ns, "input": {"shape_chw": list(model.input_shape), "dtype": "UINT8",
                                            "stream_order": "HWC"},
         "folding": {"mode": d.fold.mode, "target_cycles": d.fold.target_cycles, "unmet": d.fold.unmet,

@@ -87,15 +87,15 @@ def stage_context(stage: Stage) -> dict:
 
 def project_context(name: str, input_shape: tuple[int, ...], classes: int, stages: list[Stage],
                     fold: FoldResult, summary: Summary, target: dict) -> dict:
-    csim = target.get("csim", {})
+    csim = target["csim"]
     return {
         "version": __version__, "name": name, "guard": name.upper(), "in_shape": list(input_shape),
         "in_lanes": stages[0].in_width, "classes": classes,
         "stages": [stage_context(s) for s in stages],
-        "part": target.get("part", ""), "clock_ns": summary.clock_ns,
-        "hls_cflags": target.get("hls_cflags", ""), "cxx": csim.get("cxx", "g++"),
-        "cxxflags": " ".join(csim.get("flags", [])),
-        "fold_mode": fold.mode, "target_cycles": fold.target_cycles, "target_fps": target.get("fps") or None,
+        "part": target["part"], "clock_ns": summary.clock_ns,
+        "hls_cflags": target["hls_cflags"], "cxx": csim["cxx"],
+        "cxxflags": " ".join(csim["flags"]),
+        "fold_mode": fold.mode, "target_cycles": fold.target_cycles, "target_fps": target["fps"] or None,
         "unmet": fold.unmet, **vars(summary),
     }
 

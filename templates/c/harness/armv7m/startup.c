@@ -1,5 +1,6 @@
-/* Minimal Cortex-M4F startup for bare-metal dnnc builds (QEMU mps2-an386 or a real part): vector table,
- * FPU enable in CPACR, .data copy, .bss clear, main(), then semihosting exit with main's status. */
+/* Minimal Armv7-M startup for bare-metal dnnc builds (QEMU mps2 boards or a real part): vector table, FPU
+ * enable in CPACR when the build targets an FPU, .data copy, .bss clear, main(), then semihosting exit with
+ * main's status. */
 #include <stdint.h>
 
 #include "dnnc_io.h"
@@ -12,10 +13,12 @@ void dnnc_fault_handler(void);
 
 void dnnc_reset_handler(void)
 {
-    volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
     uint32_t *src = &_sidata, *dst = &_sdata;
+#if defined(__ARM_FP)
+    volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
     *cpacr |= 0xFu << 20; /* CP10, CP11: full access to the FPU */
     __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
     while (dst < &_edata) *dst++ = *src++;
     for (dst = &_sbss; dst < &_ebss;) *dst++ = 0;
     dnnc_exit(main());
