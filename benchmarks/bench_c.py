@@ -19,9 +19,10 @@ from dnnc.backends.c import bench
 from dnnc.commands.bench import onnxruntime_latency_us
 from dnnc.data.bundled import mnist10k
 from dnnc.frontend import from_net
-from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.train.arch import parse_arch
+from dnnc.vocabulary import WEIGHT_SETS
 
 
 def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:

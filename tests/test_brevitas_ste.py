@@ -113,7 +113,7 @@ def test_dnnc_verify_reference_qonnx_cli(tfc):
 def test_export_paths_conv_and_dynamo_match_qonnx_and_brevitas(tmp_path, arch, weights, dynamo):
     """Both Brevitas exporters (dynamo: Gemm/Reshape, IR 10; classic: MatMul/Flatten, IR 9), conv + pool."""
     from brevitas.export import export_qonnx
-    from dnnc.interchange.datatypes import annotate
+    from dnnc.interchange.annotations import annotate
     from dnnc.ir import interpreter
     from dnnc.train.arch import parse_arch
     from dnnc.train.ste import SteNet
@@ -169,7 +169,7 @@ def test_bnn_pynq_tfc_1w1a_binarized_input_is_a_clean_error(tmp_path):
     by dnnc's IR (raw integer inputs); the error names the node, exit 2."""
     models = pytest.importorskip("brevitas_examples.bnn_pynq.models")
     from brevitas.export import export_qonnx
-    from dnnc.interchange.datatypes import annotate
+    from dnnc.interchange.annotations import annotate
 
     model, _ = models.model_with_cfg("TFC_1W1A", pretrained=False)
     path = tmp_path / "tfc_1w1a.onnx"

@@ -145,7 +145,8 @@ def test_input_offset_folds_only_for_dense():
 @pytest.mark.parametrize("ws", WEIGHT_SET_NAMES)
 def test_exhaustive_two_pixel_net(ws):
     """Every one of the 65536 raw inputs of a 2-pixel net: onnxruntime == IR after all passes."""
-    from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+    from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
+    from dnnc.vocabulary import WEIGHT_SETS
 
     rng = np.random.default_rng(5)
     codes = np.array(WEIGHT_SETS[ws][0], np.int8)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dnnc.fsutil import atomic_output_file
+from dnnc.vocabulary import WEIGHT_SETS
 
 
 def history_path(output: Path) -> Path:
@@ -19,7 +20,7 @@ def history_path(output: Path) -> Path:
 @click.command("train")
 @click.option("--arch", required=True, help="Preset (mnist-pi, mnist-cnn, cifar-vgg, svhn-vgg, tiny-fc, "
               "tiny-cnn) or the paper's notation, e.g. '32C5-P2-64C5-P2-FC512-FC10'.")
-@click.option("--weights", required=True, type=click.Choice(["real", "binary", "ternary", "quaternary", "quinary"]))
+@click.option("--weights", required=True, type=click.Choice(["real", *WEIGHT_SETS]))
 @click.option("--activation", type=click.Choice(["tanh", "sign"]), default=None,
               help="Default: sign for discrete weights, tanh for real weights.")
 @click.option("--init", "init", default="pretrain", show_default=True,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dnnc.vocabulary import BIPOLAR, index_bits
+
 
 @dataclass
 class Layer:
@@ -45,7 +47,7 @@ class Linear(Layer):
     weight_dtype: str = ""
     stride: int = 1
     pad: int = 0
-    in_dtype: str = "BIPOLAR"  # "UINT8" (raw input) | "BIPOLAR"
+    in_dtype: str = BIPOLAR  # UINT8 (raw input) | BIPOLAR
     in_mul: int = 1
     in_add: int = 0
     acc_min: int = 0
@@ -67,7 +69,7 @@ class Linear(Layer):
     @property
     def weight_bits(self) -> int:
         """Bits per weight code in a dense encoding (binary 1, ternary 2, 4/5 levels 3, ...)."""
-        return max(1, int(np.ceil(np.log2(len(self.weight_values))))) if self.weight_values else 8
+        return index_bits(len(self.weight_values)) if self.weight_values else 8
 
 
 @dataclass

@@ -16,14 +16,7 @@ from __future__ import annotations
 
 from dnnc.ir.model import IRModel, Linear
 from dnnc.passes.base import Pass
-
-
-def _encoding(values: tuple[int, ...]) -> str:
-    if tuple(values) == (-1, 1):
-        return "sign"
-    if tuple(values) == (-1, 0, 1):
-        return "mask_sign"
-    return "index"
+from dnnc.vocabulary import BIPOLAR, weight_encoding
 
 
 class PackingLayout(Pass):
@@ -37,7 +30,7 @@ class PackingLayout(Pass):
             if not isinstance(layer, Linear):
                 continue
             w = self.word_bits
-            packed = layer.in_dtype == "BIPOLAR"
+            packed = layer.in_dtype == BIPOLAR
             layer.layout = {
                 "word_bits": w,
                 "input_packed": packed,
@@ -47,6 +40,6 @@ class PackingLayout(Pass):
                 "words_per_row": -(-layer.fan_in // w) if packed else 0,
                 "pad_bits": (-layer.fan_in) % w if packed else 0,
                 "padding_rule": "activation pad bits 0, excluded by fan-in / mask",
-                "weight_encoding": _encoding(layer.weight_values),
+                "weight_encoding": weight_encoding(layer.weight_values),
                 "weight_bits": layer.weight_bits,
             }

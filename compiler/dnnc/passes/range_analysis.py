@@ -15,15 +15,9 @@ import numpy as np
 from dnnc.errors import DnncError
 from dnnc.ir.model import BatchNormSign, InputAffine, IRModel, Linear, Threshold
 from dnnc.passes.base import Pass
+from dnnc.vocabulary import signed_bits
 
 EXACT_LIMIT = 1 << 24
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    n = 2
-    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
-        n += 1
-    return n
 
 
 class RangeAnalysis(Pass):
@@ -53,5 +47,5 @@ class RangeAnalysis(Pass):
                             "(not exact in the float32 deployment ONNX)")
         layer.acc_min_ch, layer.acc_max_ch = amin.astype(np.int64), amax.astype(np.int64)
         layer.acc_min, layer.acc_max = int(amin.min(initial=0)), int(amax.max(initial=0))
-        layer.acc_bits = signed_bits(layer.acc_min, layer.acc_max)
+        layer.acc_bits = max(2, signed_bits(layer.acc_min, layer.acc_max))
         return layer.acc_min, layer.acc_max

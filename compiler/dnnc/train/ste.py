@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from dnnc.errors import DnncError
 from dnnc.train.arch import Arch, check_input, parse_arch
+from dnnc.vocabulary import conv_out_size, same_pad
 
 METHODS = ("ste", "ste-stochastic")
 LATENT_LR_FACTOR = 10.0  # latent weights in [-1, 1] need larger steps than BN parameters to flip
@@ -68,11 +69,11 @@ class SteNet(torch.nn.Module):
         for i, spec in enumerate(arch.layers):
             last = i == len(arch.layers) - 1
             if spec.kind == "conv":
-                mods = [qnn.QuantConv2d(c, spec.out, spec.kernel, padding=spec.kernel // 2, bias=False,
+                mods = [qnn.QuantConv2d(c, spec.out, spec.kernel, padding=same_pad(spec.kernel), bias=False,
                                         weight_quant=wq)]
                 if spec.pool:
-                    mods.append(torch.nn.MaxPool2d(2))
-                    h, w = h // 2, w // 2
+                    mods.append(torch.nn.MaxPool2d(spec.pool))
+                    h, w = conv_out_size(h, spec.pool, spec.pool), conv_out_size(w, spec.pool, spec.pool)
                 mods.append(torch.nn.BatchNorm2d(spec.out))
                 c = spec.out
                 fan_in = c * h * w
@@ -188,7 +189,7 @@ def export_ste(model: SteNet, input_shape: tuple[int, ...], path: str | os.PathL
     """Brevitas' own QONNX export (classic path), input annotated UINT8 (raw pixels), saved to `path`."""
     from brevitas.export import export_qonnx
 
-    from dnnc.interchange.datatypes import annotate
+    from dnnc.interchange.annotations import annotate
 
     model.eval()
     tmp = Path(path).with_suffix(".brevitas.onnx")
