@@ -19,9 +19,9 @@ from dnnc.data.bundled import mnist10k
 from dnnc.errors import DnncError
 from dnnc.frontend import load_model
 from dnnc.interchange.qonnx_import import import_qonnx
-from dnnc.interchange.qonnx_reference import compare
 from dnnc.ir.model import Threshold
 from dnnc.verify.inputs import make_inputs
+from dnnc.verify.qonnx_reference import compare
 
 TFC = "FC64-FC64-FC64-FC10"
 
@@ -29,7 +29,8 @@ TFC = "FC64-FC64-FC64-FC10"
 @pytest.fixture(scope="module")
 def tfc(tmp_path_factory):
     """Train ~200 STE steps, force negative and zero gammas in every BN, export through Brevitas."""
-    from dnnc.train.ste import export_ste, train_ste
+    from dnnc.interchange.brevitas_export import export_ste
+    from dnnc.train.ste import train_ste
 
     res = train_ste(TFC, "binary", "ste", epochs=2, max_steps=200, seed=0, batch_size=50)
     model = res["model"]

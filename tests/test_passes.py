@@ -10,7 +10,8 @@ import copy
 import numpy as np
 import pytest
 from dnnc.errors import DnncError
-from dnnc.interchange.export import export_onnx, net_to_ir
+from dnnc.frontend import export_onnx
+from dnnc.interchange.export import net_to_ir
 from dnnc.interchange.onnx_reader import onnx_to_ir
 from dnnc.interchange.onnx_writer import ir_to_onnx
 from dnnc.ir.interpreter import run, trace

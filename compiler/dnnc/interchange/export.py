@@ -1,4 +1,5 @@
-"""DiscreteNet -> deployment ONNX (via the pre-pass IR, so one writer serves export and every pass stage).
+"""DiscreteNet -> pre-pass IR, which `onnx_writer` turns into the deployment ONNX (one writer serves export and
+every pass stage; `dnnc.frontend.export_onnx` runs range analysis in between for the accumulator datatypes).
 
 Constants are computed in float64 and rounded to float32 once (docs/compiler.md, "Deployment ONNX"):
   hidden layer i: A = f32(gamma * inv_std * weight_scale / div), B = f32(beta - gamma * inv_std * mean)
@@ -15,7 +16,6 @@ import onnx
 
 from dnnc.errors import DnncError
 from dnnc.fsutil import atomic_output_file
-from dnnc.interchange.onnx_writer import ir_to_onnx
 from dnnc.ir.model import ArgMax, BatchNormSign, InputAffine, IRModel, Layer, Linear, MaxPool, OutputAffine
 from dnnc.netspec import DiscreteNet, LinearLayer
 from dnnc.vocabulary import BIPOLAR, UINT8, WEIGHT_SETS, conv_out_size, weight_dtype
@@ -79,14 +79,6 @@ def net_to_ir(net: DiscreteNet, name: str = "model") -> IRModel:
                                bias=(bias * float(out.out_scale)).astype(np.float32)))
     layers.append(ArgMax("argmax", (k,), ()))
     return IRModel(name, tuple(int(s) for s in net.input_shape), layers, k, meta={"arch": net.arch})
-
-
-def export_onnx(net: DiscreteNet, name: str = "model") -> onnx.ModelProto:
-    """The deployment ONNX of a DiscreteNet, with accumulator datatypes from range analysis."""
-    from dnnc.passes.range_analysis import RangeAnalysis
-
-    ir = RangeAnalysis()(net_to_ir(net, name))
-    return ir_to_onnx(ir, doc=f"dnnc deployment ONNX ({net.arch or 'discrete network'})")
 
 
 def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
