@@ -16,7 +16,7 @@ import numpy as np
 from dnnc.dataflow.stages import Stage
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-from dnnc.vocabulary import BINARY, BIPOLAR, TERNARY, UINT8, int_dtype, weight_set_of
+from dnnc.vocabulary import BINARY, BIPOLAR, INT32, TERNARY, UINT8, int_dtype, weight_set_of
 
 
 def _u_kind(lo: int, hi: int) -> str:
@@ -140,7 +140,7 @@ def lower(model: IRModel) -> list[Stage]:
             "MW": mw, "MH": mh, "PE": 1, "SIMD": 1, "numInputVectors": nv,
             "inputDataType": BINARY if xnor else mvau_in_dt,
             "weightDataType": BINARY if xnor else layer.weight_dtype,
-            "accDataType": f"UINT{mw.bit_length()}" if xnor else int_dtype(layer.acc_min, layer.acc_max),
+            "accDataType": int_dtype(0, mw) if xnor else int_dtype(layer.acc_min, layer.acc_max),
             "binaryXnorMode": int(xnor), "noActivation": 0 if fused else 1, "ActVal": 0,
             "resType": "lut", "mem_mode": "internal_decoupled", "ram_style": "auto",
             "ram_style_thresholds": "distributed",
@@ -197,7 +197,7 @@ def connect(stages: list[Stage]) -> list[Stage]:
             prev = out[-1]
             out.append(Stage(f"{prev.name}_dwc", "StreamingDataWidthConverter", {
                 "NumElems": prev.out_elems, "inWidth": prev.out_width, "outWidth": s.in_width,
-                "dataType": prev.attrs.get("outputDataType", prev.attrs.get("dataType", "INT32")),
+                "dataType": prev.attrs.get("outputDataType", prev.attrs.get("dataType", INT32)),
             }, prev.layer, prev.out_kind, prev.out_kind, prev.out_elems))
             out[-1].check()
         out.append(s)

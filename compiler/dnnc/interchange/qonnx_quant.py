@@ -108,12 +108,12 @@ def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
     if node.op_type == "BipolarQuant":
         scale = np.broadcast_to(np.asarray(consts[1], np.float64), x.shape)
         check_pow2(node, scale, "weight scale")
-        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), (-1, 1), BIPOLAR)
+        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), dtype_values(BIPOLAR), BIPOLAR)
     p = quant_params(node, consts)
     scale = np.broadcast_to(p["scale"], x.shape)
     check_pow2(node, scale, "weight scale")
     if p["bits"] == 1 and p["signed"]:
-        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), (-1, 1), BIPOLAR)
+        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), dtype_values(BIPOLAR), BIPOLAR)
     if not p["signed"] and np.any(x < 0):
         raise DnncError(f"{node_label(node)}: signed=0 on weights with negative values "
                         "(signed/narrow swapped by the exporter?)")

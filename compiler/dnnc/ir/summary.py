@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-from dnnc.vocabulary import BIPOLAR, INT64, UINT8
+from dnnc.vocabulary import BIPOLAR, FLOAT32, INT64, UINT8
 
 
 def _bytes_for_bits(bits: int) -> int:
@@ -55,7 +55,7 @@ def describe(model: IRModel) -> dict:
                      threshold_bytes=nbytes, out_dtype=BIPOLAR)
             acts.append(_act_bytes(layer.out_shape, 1))
         elif isinstance(layer, OutputAffine):
-            d.update(out_dtype="FLOAT32")
+            d.update(out_dtype=FLOAT32)
             acts.append(int(np.prod(layer.in_shape)) * 4)
         elif isinstance(layer, ArgMax):
             d.update(out_dtype=INT64)
