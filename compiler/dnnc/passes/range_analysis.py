@@ -47,5 +47,5 @@ class RangeAnalysis(Pass):
                             "(not exact in the float32 deployment ONNX)")
         layer.acc_min_ch, layer.acc_max_ch = amin.astype(np.int64), amax.astype(np.int64)
         layer.acc_min, layer.acc_max = int(amin.min(initial=0)), int(amax.max(initial=0))
-        layer.acc_bits = max(2, signed_bits(layer.acc_min, layer.acc_max))
+        layer.acc_bits = max(2, signed_bits(layer.acc_min, layer.acc_max))  # never narrower than INT2
         return layer.acc_min, layer.acc_max
