@@ -21,11 +21,12 @@ import numpy as np
 from dnnc.backends.c import bench
 from dnnc.commands.bench import onnxruntime_latency_us
 from dnnc.data.bundled import mnist10k
-from dnnc.frontend import from_net
-from dnnc.interchange.export import export_onnx, save_onnx
-from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+from dnnc.frontend import export_onnx, from_net
+from dnnc.interchange.export import save_onnx
+from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.train.arch import parse_arch
+from dnnc.vocabulary import WEIGHT_SETS
 
 
 def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:

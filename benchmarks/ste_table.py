@@ -26,8 +26,9 @@ ROWS = (("ste", "binary"), ("ste", "ternary"), ("ste-stochastic", "binary"))
 def run_row(arch: str, method: str, weights: str, epochs: int, seed: int, train_limit: int | None) -> dict:
     from dnnc.data.bundled import mnist10k
     from dnnc.frontend import load_model
+    from dnnc.interchange.brevitas_export import export_ste
     from dnnc.ir import interpreter
-    from dnnc.train.ste import export_ste, test_error, train_ste
+    from dnnc.train.ste import test_error, train_ste
 
     t0 = time.perf_counter()
     res = train_ste(arch, weights, method, epochs=epochs, seed=seed, train_limit=train_limit, progress=True)

@@ -10,7 +10,8 @@ and stride, max-pool before a negative-gamma threshold, and a net whose output l
 from __future__ import annotations
 
 import numpy as np
-from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
+from dnnc.vocabulary import WEIGHT_SETS
 
 WEIGHT_SET_NAMES = ("binary", "ternary", "quaternary", "quinary")
 

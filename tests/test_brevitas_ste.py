@@ -19,9 +19,9 @@ from dnnc.data.bundled import mnist10k
 from dnnc.errors import DnncError
 from dnnc.frontend import load_model
 from dnnc.interchange.qonnx_import import import_qonnx
-from dnnc.interchange.qonnx_reference import compare
 from dnnc.ir.model import Threshold
 from dnnc.verify.inputs import make_inputs
+from dnnc.verify.qonnx_reference import compare
 
 TFC = "FC64-FC64-FC64-FC10"
 
@@ -29,7 +29,8 @@ TFC = "FC64-FC64-FC64-FC10"
 @pytest.fixture(scope="module")
 def tfc(tmp_path_factory):
     """Train ~200 STE steps, force negative and zero gammas in every BN, export through Brevitas."""
-    from dnnc.train.ste import export_ste, train_ste
+    from dnnc.interchange.brevitas_export import export_ste
+    from dnnc.train.ste import train_ste
 
     res = train_ste(TFC, "binary", "ste", epochs=2, max_steps=200, seed=0, batch_size=50)
     model = res["model"]
@@ -113,7 +114,7 @@ def test_dnnc_verify_reference_qonnx_cli(tfc):
 def test_export_paths_conv_and_dynamo_match_qonnx_and_brevitas(tmp_path, arch, weights, dynamo):
     """Both Brevitas exporters (dynamo: Gemm/Reshape, IR 10; classic: MatMul/Flatten, IR 9), conv + pool."""
     from brevitas.export import export_qonnx
-    from dnnc.interchange.datatypes import annotate
+    from dnnc.interchange.annotations import annotate
     from dnnc.ir import interpreter
     from dnnc.train.arch import parse_arch
     from dnnc.train.ste import SteNet
@@ -169,7 +170,7 @@ def test_bnn_pynq_tfc_1w1a_binarized_input_is_a_clean_error(tmp_path):
     by dnnc's IR (raw integer inputs); the error names the node, exit 2."""
     models = pytest.importorskip("brevitas_examples.bnn_pynq.models")
     from brevitas.export import export_qonnx
-    from dnnc.interchange.datatypes import annotate
+    from dnnc.interchange.annotations import annotate
 
     model, _ = models.model_with_cfg("TFC_1W1A", pretrained=False)
     path = tmp_path / "tfc_1w1a.onnx"

@@ -18,8 +18,9 @@ from dnnc.backends.c.toolchain import vector_lanes
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
-from dnnc.netspec import WEIGHT_SETS, DiscreteNet, LinearLayer
+from dnnc.netspec import DiscreteNet, LinearLayer
 from dnnc.targets import load_target
+from dnnc.vocabulary import WEIGHT_SETS
 from exactness import assert_matches_onnxruntime
 from models import edge_models, wide_models
 

@@ -9,8 +9,9 @@ import onnx
 import pytest
 from click.testing import CliRunner
 from dnnc.cli import main
-from dnnc.interchange.datatypes import read_annotations
-from dnnc.interchange.export import export_onnx, save_onnx
+from dnnc.frontend import export_onnx
+from dnnc.interchange.annotations import read_annotations
+from dnnc.interchange.export import save_onnx
 from dnnc.interchange.onnx_reader import onnx_to_ir
 from dnnc.verify.reference import session
 from models import conv_model, dense_model, output_only_model

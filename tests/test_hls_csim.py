@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dnnc import dataflow
 from dnnc.backends import hls
 from dnnc.ir import interpreter
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
@@ -169,7 +170,7 @@ def test_foldings_do_not_change_outputs(target, fps):
     model = build([("conv", 4, 3, 1, 0), ("dense", 12)], (2, 6, 6), 4, "BIPOLAR", seed=7)
     raw = inputs(model, 16)
     cfg = dict(target, fps=fps)
-    d = hls.design(model, cfg)
+    d = dataflow.design(model, cfg)
     assert all(s.cycles() > 0 for s in d.stages)
     assert_exact(hls.run(model, cfg, raw), interpreter.run(model, raw))
 
@@ -196,7 +197,7 @@ def test_strict_warnings(target, cxx, tmp_path):
     strict = dict(target, csim={"cxx": cxx, "flags": [
         "-std=c++14", "-O1", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror",
         "-Wno-unknown-pragmas", "-ffp-contract=off"]})
-    d = hls.design(model, strict)
+    d = dataflow.design(model, strict)
     ops = {s.op for s in d.stages}
     assert {"InputConvert", "ConvolutionInputGenerator", "StreamingMaxPool", "Thresholding", "MVAU",
             "StreamingDataWidthConverter", "LabelSelect"} <= ops
@@ -212,7 +213,7 @@ def test_wide_xnor_words(target):
     folding = {"L0_mvau": {"PE": 2, "SIMD": 200}, "L1_mvau": {"PE": 5, "SIMD": 130},
                "L2_mvau": {"PE": 5, "SIMD": 65}}
     cfg = dict(target, folding=folding)
-    d = hls.design(model, cfg)
+    d = dataflow.design(model, cfg)
     assert [s.attrs["binaryXnorMode"] for s in d.stages if s.op == "MVAU"] == [0, 1, 1]
     raw = inputs(model, 30)
     assert_exact(hls.run(model, cfg, raw), interpreter.run(model, raw))

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+from dnnc import dataflow
 from dnnc.backends import hls
 from dnnc.frontend import from_net
 from dnnc.ir import interpreter
@@ -105,7 +106,7 @@ def test_json_and_report_agree_with_design(tmp_path):
     loaded = from_net(net, "conv_binary")
     target = load_target("fpga-hls")
     hls.compile(loaded.ir, target, tmp_path)
-    d = hls.design(loaded.ir, target)
+    d = dataflow.design(loaded.ir, target)
     summary = json.loads((tmp_path / "dataflow.json").read_text())
     assert [s["name"] for s in summary["stages"]] == [s.name for s in d.stages]
     assert [s["cycles"] for s in summary["stages"]] == [s.cycles() for s in d.stages]
@@ -139,14 +140,14 @@ def test_folding_config_round_trips(tmp_path):
     target = dict(load_target("fpga-hls"), fps=3e5)
     hls.compile(loaded.ir, target, tmp_path)
     config = json.loads((tmp_path / "dataflow.json").read_text())["folding"]["config"]
-    again = hls.design(loaded.ir, dict(load_target("fpga-hls"), folding=config))
-    first = hls.design(loaded.ir, target)
+    again = dataflow.design(loaded.ir, dict(load_target("fpga-hls"), folding=config))
+    first = dataflow.design(loaded.ir, target)
     assert [(s.name, s.attrs.get("PE"), s.attrs.get("SIMD")) for s in again.stages] == [
         (s.name, s.attrs.get("PE"), s.attrs.get("SIMD")) for s in first.stages]
     bad = dict(config, L1_swg={"SIMD": 1})
     if config["L1_mvau"]["SIMD"] != 1:
         with pytest.raises(Exception, match="must equal"):
-            hls.design(loaded.ir, dict(load_target("fpga-hls"), folding=bad))
+            dataflow.design(loaded.ir, dict(load_target("fpga-hls"), folding=bad))
 
 
 @pytest.mark.parametrize("index", [0, 1, 8])

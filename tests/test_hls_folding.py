@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from dnnc.backends.hls.estimates import estimate, summarize
-from dnnc.backends.hls.folding import apply_folding, fold
-from dnnc.backends.hls.stages import Stage
+from dnnc.dataflow.estimates import estimate, summarize
+from dnnc.dataflow.folding import apply_folding, fold
+from dnnc.dataflow.stages import Stage
 from dnnc.errors import DnncError
 
 
@@ -131,6 +131,7 @@ def test_tfc_network_with_finn_folding_lowers_and_simulates_exactly():
     """The real lowering of a TFC-shaped net, FINN's folding: the MVAU cycles are FINN's, the three
     XNOR MVAUs' estimates equal the hand-worked FINN-R numbers above, and C-simulation is exact."""
     import numpy as np
+    from dnnc import dataflow
     from dnnc.backends import hls
     from dnnc.frontend import from_net
     from dnnc.targets import load_target
@@ -141,7 +142,7 @@ def test_tfc_network_with_finn_folding_lowers_and_simulates_exactly():
     folding = {"L0_mvau": {"PE": 16, "SIMD": 49}, "L1_mvau": {"PE": 8, "SIMD": 8},
                "L2_mvau": {"PE": 8, "SIMD": 8}, "L3_mvau": {"PE": 10, "SIMD": 8}}
     target = dict(load_target("fpga-hls"), folding=folding)
-    d = hls.design(loaded.ir, target)
+    d = dataflow.design(loaded.ir, target)
     mvaus = [s for s in d.stages if s.op == "MVAU"]
     assert [s.cycles() for s in mvaus] == [64, 64, 64, 8]
     assert [s.attrs["binaryXnorMode"] for s in mvaus] == [0, 1, 1, 1]  # dnnc's first layer sees pixels

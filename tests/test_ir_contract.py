@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dnnc.errors import DnncError, InternalError, InvalidIR
-from dnnc.interchange.export import export_onnx, net_to_ir
+from dnnc.frontend import export_onnx
+from dnnc.interchange.export import net_to_ir
 from dnnc.interchange.onnx_reader import onnx_to_ir
 from dnnc.ir.model import ArgMax, Linear, MaxPool, Threshold
 from dnnc.passes.base import RANGES, Pass

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dnnc.interchange.export import export_onnx
+from dnnc.frontend import export_onnx
 from models import conv_model
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,8 @@ import copy
 import numpy as np
 import pytest
 from dnnc.errors import DnncError
-from dnnc.interchange.export import export_onnx, net_to_ir
+from dnnc.frontend import export_onnx
+from dnnc.interchange.export import net_to_ir
 from dnnc.interchange.onnx_reader import onnx_to_ir
 from dnnc.interchange.onnx_writer import ir_to_onnx
 from dnnc.ir.interpreter import run, trace
@@ -145,7 +146,8 @@ def test_input_offset_folds_only_for_dense():
 @pytest.mark.parametrize("ws", WEIGHT_SET_NAMES)
 def test_exhaustive_two_pixel_net(ws):
     """Every one of the 65536 raw inputs of a 2-pixel net: onnxruntime == IR after all passes."""
-    from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+    from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
+    from dnnc.vocabulary import WEIGHT_SETS
 
     rng = np.random.default_rng(5)
     codes = np.array(WEIGHT_SETS[ws][0], np.int8)

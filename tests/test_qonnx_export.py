@@ -11,8 +11,8 @@ import pytest
 from dnnc.frontend import from_net
 from dnnc.interchange.qonnx_export import ir_to_qonnx
 from dnnc.interchange.qonnx_import import import_qonnx
-from dnnc.interchange.qonnx_reference import run_qonnx
 from dnnc.ir import interpreter
+from dnnc.verify.qonnx_reference import run_qonnx
 from dnnc.verify.reference import run_onnx
 from models import conv_model, dense_model
 
@@ -49,7 +49,8 @@ def test_round_trip_identical_to_onnxruntime(make, weight_set):
 
 
 def test_cli_export_qonnx_is_readable_by_qonnx(tmp_path):
-    from dnnc.interchange.export import export_onnx, save_onnx
+    from dnnc.frontend import export_onnx
+    from dnnc.interchange.export import save_onnx
     from qonnx.core.modelwrapper import ModelWrapper
 
     src = tmp_path / "m.onnx"

@@ -10,10 +10,10 @@ import onnx
 import pytest
 from dnnc.errors import DnncError
 from dnnc.interchange.qonnx_import import import_qonnx, is_qonnx, load_qonnx
-from dnnc.interchange.qonnx_reference import compare, run_qonnx
 from dnnc.ir import interpreter
 from dnnc.ir.model import Linear, MaxPool, Threshold
 from dnnc.passes.pipeline import run_pipeline
+from dnnc.verify.qonnx_reference import compare, run_qonnx
 from dnnc.verify.reference import run_onnx
 from qonnx_graphs import DOMAIN, G, mlp
 

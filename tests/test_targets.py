@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 from dnnc.cli import main
 from dnnc.errors import DnncError
-from dnnc.interchange.export import export_onnx, save_onnx
+from dnnc.frontend import export_onnx
+from dnnc.interchange.export import save_onnx
 from dnnc.resources import resource_dir
 from dnnc.targets import (
     C_SCHEMA,

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 from dnnc.errors import DnncError
-from dnnc.netspec import WEIGHT_SETS
 from dnnc.train.arch import PRESETS, check_input, parse_arch
 from dnnc.train.init import init_from_real, logits_from_real, probabilities, stretch
 from dnnc.train.model import Net
 from dnnc.train.weights import values
+from dnnc.vocabulary import WEIGHT_SETS
 
 
 @pytest.mark.parametrize("weight_set", list(WEIGHT_SETS))

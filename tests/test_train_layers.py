@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from dnnc.netspec import WEIGHT_SETS
 from dnnc.train import layers as L
 from dnnc.train.weights import moments, most_probable_index, sample_index, values
+from dnnc.vocabulary import WEIGHT_SETS
 
 
 @pytest.mark.parametrize("weight_set", list(WEIGHT_SETS))

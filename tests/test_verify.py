@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from dnnc.cli import main
 from dnnc.data.bundled import mnist10k
-from dnnc.frontend import LoadedModel, from_net, load_model
-from dnnc.interchange.export import export_onnx, save_onnx
+from dnnc.frontend import LoadedModel, export_onnx, from_net, load_model
+from dnnc.interchange.export import save_onnx
 from dnnc.ir.model import Threshold
 from dnnc.netspec import forward_float64
 from dnnc.verify import run_verify

@@ -13,7 +13,7 @@ PYTHONPATH="$ROOT/tests" python - "$WORK" <<'PY'
 import sys
 from pathlib import Path
 from models import conv_model, dense_model
-from dnnc.interchange.export import export_onnx
+from dnnc.frontend import export_onnx
 out = Path(sys.argv[1])
 (out / "conv.onnx").write_bytes(export_onnx(conv_model("binary"), "conv").SerializeToString())
 (out / "dense.onnx").write_bytes(export_onnx(dense_model("ternary"), "dense").SerializeToString())

@@ -14,11 +14,13 @@ from pathlib import Path
 import onnx
 
 from dnnc.errors import DnncError
-from dnnc.interchange.export import export_onnx
+from dnnc.interchange.export import net_to_ir
 from dnnc.interchange.onnx_reader import load_onnx_file, onnx_to_ir
+from dnnc.interchange.onnx_writer import ir_to_onnx
 from dnnc.ir.model import IRModel
 from dnnc.netspec import DiscreteNet
 from dnnc.passes.pipeline import run_pipeline
+from dnnc.passes.range_analysis import RangeAnalysis
 
 
 @dataclass
@@ -47,6 +49,13 @@ def load_net(path: str | os.PathLike, collapse: str = "most-probable", seed: int
         return do_collapse(load_checkpoint(path), collapse, seed)
     except (ValueError, KeyError, TypeError) as exc:  # e.g. NaN batch norm, missing entries
         raise DnncError(f"{path}: {exc}") from None
+
+
+def export_onnx(net: DiscreteNet, name: str = "model") -> onnx.ModelProto:
+    """The deployment ONNX of a DiscreteNet, with accumulator datatypes from range analysis (composed here,
+    above both stages, so interchange never runs a pass)."""
+    ir = RangeAnalysis()(net_to_ir(net, name))
+    return ir_to_onnx(ir, doc=f"dnnc deployment ONNX ({net.arch or 'discrete network'})")
 
 
 def from_net(net: DiscreteNet, name: str = "model", source: str | os.PathLike = "<memory>") -> LoadedModel:

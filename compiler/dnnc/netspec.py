@@ -15,8 +15,8 @@ Semantics (real arithmetic; this is what "the discrete network" computes):
   logits = (weight_scale * (W_out @ x.flatten()) + bias) * out_scale     out_scale = 1/sqrt(fan_in + 1)
   class = argmax(logits), ties to the lowest index
 
-W holds small integers (the weight set's integer codes, see WEIGHT_SETS); weight_scale turns them into the
-paper's real values. Dropout is inverted during training, so it does not appear here.
+W holds small integers (the weight set's integer codes, see vocabulary.WEIGHT_SETS); weight_scale turns
+them into the paper's real values. Dropout is inverted during training, so it does not appear here.
 """
 
 from __future__ import annotations
@@ -25,13 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# name -> (integer codes, scale): real values = codes * scale (DESIGN.md "Integer semantics").
-WEIGHT_SETS: dict[str, tuple[tuple[int, ...], float]] = {
-    "binary": ((-1, 1), 1.0),
-    "ternary": ((-1, 0, 1), 1.0),
-    "quaternary": ((-3, -1, 1, 3), 1.0 / 3.0),
-    "quinary": ((-2, -1, 0, 1, 2), 0.5),
-}
+from dnnc.vocabulary import WEIGHT_SETS, conv_out_size
 
 
 @dataclass
@@ -96,8 +90,7 @@ def _conv(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray
     h, wd = x.shape[2:]
     kh, kw = w.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (wd + 2 * padding - kw) // stride + 1
+    oh, ow = conv_out_size(h, kh, stride, padding), conv_out_size(wd, kw, stride, padding)
     cols = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
     cols = cols[:, :, :oh, :ow]  # (N, C, oh, ow, kh, kw)
     return np.einsum("nchwij,ocij->nohw", cols, w.astype(np.float64), optimize=True)
@@ -105,8 +98,8 @@ def _conv(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray
 
 def _maxpool(a: np.ndarray, k: int) -> np.ndarray:
     n, c, h, w = a.shape
-    a = a[:, :, : h // k * k, : w // k * k]
-    return a.reshape(n, c, h // k, k, w // k, k).max(axis=(3, 5))
+    oh, ow = conv_out_size(h, k, k), conv_out_size(w, k, k)
+    return a[:, :, : oh * k, : ow * k].reshape(n, c, oh, k, ow, k).max(axis=(3, 5))
 
 
 def forward_float64(net: DiscreteNet, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

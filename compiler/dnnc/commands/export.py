@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from dnnc.errors import DnncError
-from dnnc.frontend import load_net, model_name
-from dnnc.interchange.export import export_onnx, save_onnx
+from dnnc.frontend import export_onnx, load_net, model_name
+from dnnc.interchange.export import save_onnx
 
 
 @click.command("export")

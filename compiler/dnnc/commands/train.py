@@ -1,4 +1,5 @@
-"""`dnnc train`: train a network with the paper's recipe and write model.pt plus its history JSON."""
+"""`dnnc train`: train a network with the paper's recipe and write model.pt plus its history JSON (or, for
+the STE baselines, a QONNX file plus its history JSON)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import click
 
+from dnnc.errors import DnncError
 from dnnc.fsutil import atomic_output_file
+from dnnc.vocabulary import WEIGHT_SETS
 
 
 def history_path(output: Path) -> Path:
@@ -16,10 +19,31 @@ def history_path(output: Path) -> Path:
     return output.with_name(output.stem + ".history.json")
 
 
+def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
+                      dataset: str, train_limit: int | None, batch_size: int) -> dict:
+    """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
+    from dnnc.interchange.brevitas_export import export_ste
+    from dnnc.train.ste import test_error, train_ste
+
+    output = Path(output)
+    if output.suffix != ".onnx":
+        raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
+    res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
+                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True)
+    hist = {"arch": res["arch"], "weights": weights, "activation": "sign", "dataset": res["dataset"],
+            "best": res["best"], "options": res["options"], "history": res["history"],
+            "test_error": test_error(res["model"], dataset)}
+    with atomic_output_file(history_path(output)) as tmp:
+        tmp.write_text(json.dumps(hist, indent=1) + "\n")
+        with atomic_output_file(output) as tmp_model:
+            export_ste(res["model"], res["input_shape"], tmp_model)
+    return hist
+
+
 @click.command("train")
 @click.option("--arch", required=True, help="Preset (mnist-pi, mnist-cnn, cifar-vgg, svhn-vgg, tiny-fc, "
               "tiny-cnn) or the paper's notation, e.g. '32C5-P2-64C5-P2-FC512-FC10'.")
-@click.option("--weights", required=True, type=click.Choice(["real", "binary", "ternary", "quaternary", "quinary"]))
+@click.option("--weights", required=True, type=click.Choice(["real", *WEIGHT_SETS]))
 @click.option("--activation", type=click.Choice(["tanh", "sign"]), default=None,
               help="Default: sign for discrete weights, tanh for real weights.")
 @click.option("--init", "init", default="pretrain", show_default=True,
@@ -39,8 +63,6 @@ def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, see
           train_limit, batch_size, method, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
     if method != "distribution":  # issue 6: STE baselines (dnnc.train.ste), sign activations only
-        from dnnc.train.ste import train_ste_command
-
         hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit, batch_size)
         click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
                    f"{100 * hist['test_error']:.2f} %)", err=True)

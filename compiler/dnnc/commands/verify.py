@@ -31,7 +31,7 @@ def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_j
     if reference == "qonnx":  # issue 6
         import json
 
-        from dnnc.interchange.qonnx_reference import verify_file
+        from dnnc.verify.qonnx_reference import verify_file
 
         res = verify_file(model, loaded, target, samples, seed)
         click.echo(json.dumps({"target": target, "reference": "qonnx", **res.__dict__}) if as_json

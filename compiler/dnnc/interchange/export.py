@@ -1,4 +1,5 @@
-"""DiscreteNet -> deployment ONNX (via the pre-pass IR, so one writer serves export and every pass stage).
+"""DiscreteNet -> pre-pass IR, which `onnx_writer` turns into the deployment ONNX (one writer serves export and
+every pass stage; `dnnc.frontend.export_onnx` runs range analysis in between for the accumulator datatypes).
 
 Constants are computed in float64 and rounded to float32 once (docs/compiler.md, "Deployment ONNX"):
   hidden layer i: A = f32(gamma * inv_std * weight_scale / div), B = f32(beta - gamma * inv_std * mean)
@@ -15,14 +16,9 @@ import onnx
 
 from dnnc.errors import DnncError
 from dnnc.fsutil import atomic_output_file
-from dnnc.interchange.datatypes import weight_dtype
-from dnnc.interchange.onnx_writer import ir_to_onnx
 from dnnc.ir.model import ArgMax, BatchNormSign, InputAffine, IRModel, Layer, Linear, MaxPool, OutputAffine
-from dnnc.netspec import WEIGHT_SETS, DiscreteNet, LinearLayer
-
-
-def _out_hw(h: int, w: int, k: tuple[int, int], stride: int, pad: int) -> tuple[int, int]:
-    return (h + 2 * pad - k[0]) // stride + 1, (w + 2 * pad - k[1]) // stride + 1
+from dnnc.netspec import DiscreteNet, LinearLayer
+from dnnc.vocabulary import BIPOLAR, UINT8, WEIGHT_SETS, conv_out_size, weight_dtype
 
 
 def _linear(name: str, layer: LinearLayer, in_shape: tuple[int, ...], first: bool) -> Linear:
@@ -32,7 +28,8 @@ def _linear(name: str, layer: LinearLayer, in_shape: tuple[int, ...], first: boo
         c, h, wd = in_shape
         if w.ndim != 4 or w.shape[1] != c:
             raise DnncError(f"layer '{name}': conv weight {w.shape} does not fit input {in_shape}")
-        oh, ow = _out_hw(h, wd, w.shape[2:], layer.stride, layer.padding)
+        oh = conv_out_size(h, w.shape[2], layer.stride, layer.padding)
+        ow = conv_out_size(wd, w.shape[3], layer.stride, layer.padding)
         out_shape: tuple[int, ...] = (w.shape[0], oh, ow)
     else:
         if w.ndim != 2 or w.shape[1] != int(np.prod(in_shape)):
@@ -40,7 +37,7 @@ def _linear(name: str, layer: LinearLayer, in_shape: tuple[int, ...], first: boo
         out_shape = (w.shape[0],)
     return Linear(name, tuple(in_shape), out_shape, kind=layer.kind, weight=w, weight_values=tuple(codes),
                   weight_dtype=weight_dtype(codes), stride=layer.stride, pad=layer.padding,
-                  in_dtype="UINT8" if first else "BIPOLAR")
+                  in_dtype=UINT8 if first else BIPOLAR)
 
 
 def net_to_ir(net: DiscreteNet, name: str = "model") -> IRModel:
@@ -60,7 +57,7 @@ def net_to_ir(net: DiscreteNet, name: str = "model") -> IRModel:
             if hl.kind != "conv":
                 raise DnncError(f"layer '{lin.name}': max-pool needs a conv layer")
             c, h, w = shape
-            pooled = (c, (h - hl.pool) // hl.pool + 1, (w - hl.pool) // hl.pool + 1)
+            pooled = (c, conv_out_size(h, hl.pool, hl.pool), conv_out_size(w, hl.pool, hl.pool))
             layers.append(MaxPool(f"pool{i}", shape, pooled, k=hl.pool, stride=hl.pool))
             shape = pooled
         if hl.bn is None:
@@ -82,14 +79,6 @@ def net_to_ir(net: DiscreteNet, name: str = "model") -> IRModel:
                                bias=(bias * float(out.out_scale)).astype(np.float32)))
     layers.append(ArgMax("argmax", (k,), ()))
     return IRModel(name, tuple(int(s) for s in net.input_shape), layers, k, meta={"arch": net.arch})
-
-
-def export_onnx(net: DiscreteNet, name: str = "model") -> onnx.ModelProto:
-    """The deployment ONNX of a DiscreteNet, with accumulator datatypes from range analysis."""
-    from dnnc.passes.range_analysis import RangeAnalysis
-
-    ir = RangeAnalysis()(net_to_ir(net, name))
-    return ir_to_onnx(ir, doc=f"dnnc deployment ONNX ({net.arch or 'discrete network'})")
 
 
 def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike) -> None:

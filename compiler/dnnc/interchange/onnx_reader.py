@@ -20,14 +20,9 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from dnnc.errors import DnncError
-from dnnc.interchange.datatypes import (
-    ANNOTATION_KEY,
-    WEIGHT_SET_KEY,
-    dtype_range,
-    read_annotations,
-    weight_dtype,
-)
+from dnnc.interchange.annotations import ANNOTATION_KEY, WEIGHT_SET_KEY, read_annotations
 from dnnc.ir.model import ArgMax, BatchNormSign, InputAffine, IRModel, Layer, Linear, MaxPool, OutputAffine
+from dnnc.vocabulary import BIPOLAR, UINT8, conv_out_size, dtype_values, weight_dtype
 
 
 def load_onnx_file(path: str | os.PathLike) -> onnx.ModelProto:
@@ -111,10 +106,10 @@ class _Reader:
             except ValueError:
                 raise DnncError(f"{_label(node)}: bad {WEIGHT_SET_KEY} annotation on '{name}'") from None
         elif ANNOTATION_KEY in ann:
-            rng = dtype_range(ann[ANNOTATION_KEY])
-            if rng is None:
+            dtype_set = dtype_values(ann[ANNOTATION_KEY])
+            if dtype_set is None:
                 raise DnncError(f"{_label(node)}: weight '{name}' datatype {ann[ANNOTATION_KEY]} is not an integer type")
-            allowed = set(range(rng[0], rng[1] + 1)) - ({0} if ann[ANNOTATION_KEY] == "BIPOLAR" else set())
+            allowed = set(dtype_set)
             values = tuple(sorted(set(present) & allowed)) if set(present) <= allowed else tuple(sorted(allowed))
         else:
             values = present
@@ -161,7 +156,7 @@ def _conv_linear(r: _Reader, node: onnx.NodeProto, name: str, shape: tuple[int, 
     if len(set(strides)) != 1 or len(set(pads)) != 1:
         raise DnncError(f"{_label(node)}: only equal strides and symmetric padding are supported")
     s, p = int(strides[0]), int(pads[0])
-    oh, ow = (shape[1] + 2 * p - kh) // s + 1, (shape[2] + 2 * p - kw) // s + 1
+    oh, ow = conv_out_size(shape[1], kh, s, p), conv_out_size(shape[2], kw, s, p)
     values, dt = r.weight_set(node, node.input[1], w)
     return Linear(name, shape, (int(w.shape[0]), oh, ow), kind="conv", weight=w.astype(np.float32),
                   weight_values=values, weight_dtype=dt, stride=s, pad=p)
@@ -174,7 +169,7 @@ def _maxpool(node: onnx.NodeProto, shape: tuple[int, ...]) -> MaxPool:
             or any(d != 1 for d in at.get("dilations", [1])) or at.get("storage_order", 0) or len(shape) != 3):
         raise DnncError(f"{_label(node)}: only square, unpadded, floor-mode max-pool on NCHW is supported")
     c, h, w = shape
-    out = (c, (h - k[0]) // s[0] + 1, (w - k[0]) // s[0] + 1)
+    out = (c, conv_out_size(h, k[0], s[0]), conv_out_size(w, k[0], s[0]))
     return MaxPool(node.name or node.output[0], shape, out, k=int(k[0]), stride=int(s[0]))
 
 
@@ -252,7 +247,7 @@ def onnx_to_ir(proto: onnx.ModelProto, name: str = "model") -> IRModel:
                 raise DnncError(f"{_label(node)}: the uint8 input must be cast to float first")
             if n_lin > 0 and not isinstance(layers[-1], BatchNormSign):
                 raise DnncError(f"{_label(node)}: a dense/conv layer must follow a sign activation")
-            last_linear.in_dtype = "UINT8" if n_lin == 0 else "BIPOLAR"
+            last_linear.in_dtype = UINT8 if n_lin == 0 else BIPOLAR
             layers.append(last_linear)
             shape = last_linear.out_shape
             n_lin += 1

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dnnc import __version__
 from dnnc.errors import DnncError
-from dnnc.interchange.datatypes import WEIGHT_SET_KEY, annotate, int_dtype
+from dnnc.interchange.annotations import WEIGHT_SET_KEY, annotate
 from dnnc.ir.model import (
     ArgMax,
     BatchNormSign,
@@ -25,6 +25,7 @@ from dnnc.ir.model import (
     OutputAffine,
     Threshold,
 )
+from dnnc.vocabulary import BIPOLAR, FLOAT32, INT32, UINT8, int_dtype
 
 OPSET = 17
 IR_VERSION = 8  # onnxruntime 1.31 loads IR <= 11; 8 is the minimum for opset 17 and opens everywhere
@@ -39,7 +40,7 @@ class _Builder:
         self.cur = "input"
         self.is_uint8 = True
         self.rank = 1 + len(model.input_shape)
-        self.cur_dtype = "UINT8"
+        self.cur_dtype = UINT8
 
     def const(self, name: str, value: np.ndarray) -> str:
         self.inits.append(numpy_helper.from_array(np.asarray(value), name))
@@ -86,9 +87,9 @@ class _Builder:
             self.cur = self.node("Conv", [self.cur, wname], f"{p}_acc", f"{p}/Conv", kernel_shape=[kh, kw],
                                  strides=[s, s], pads=[pd, pd, pd, pd], dilations=[1, 1], group=1)
             self.rank = 4
-        self.annotations.append((wname, layer.weight_dtype or "FLOAT32", extra))
+        self.annotations.append((wname, layer.weight_dtype or FLOAT32, extra))
         acc_dt = int_dtype(layer.acc_min, layer.acc_max) if layer.has_ranges and layer.acc_max > layer.acc_min \
-            else "INT32"
+            else INT32
         self.cur_dtype = acc_dt
         self.annotations.append((self.cur, acc_dt, None))
 
@@ -101,8 +102,8 @@ class _Builder:
         one = self.const(f"{prefix}_one", np.array(1.0, np.float32))
         neg = self.const(f"{prefix}_minus_one", np.array(-1.0, np.float32))
         self.cur = self.node("Where", [cond, one, neg], f"{prefix}_out", f"{prefix}/WhereSign")
-        self.annotations.append((self.cur, "BIPOLAR", None))
-        self.cur_dtype = "BIPOLAR"
+        self.annotations.append((self.cur, BIPOLAR, None))
+        self.cur_dtype = BIPOLAR
 
     def bn_sign(self, layer: BatchNormSign) -> None:
         p = layer.name
@@ -131,8 +132,8 @@ class _Builder:
         cst = self.const(f"{p}_const", self.channel(np.where(layer.const > 0, 1.0, -1.0)))
         sel = self.node("Where", [negd, s_le, cst], f"{p}_sel_neg", f"{p}/SelectNeg")
         self.cur = self.node("Where", [pos, s_ge, sel], f"{p}_out", f"{p}/SelectPos")
-        self.annotations.append((self.cur, "BIPOLAR", None))
-        self.cur_dtype = "BIPOLAR"
+        self.annotations.append((self.cur, BIPOLAR, None))
+        self.cur_dtype = BIPOLAR
 
     def output_affine(self, layer: OutputAffine) -> None:
         p = layer.name
@@ -184,7 +185,7 @@ def ir_to_onnx(model: IRModel, doc: str = "") -> onnx.ModelProto:
         initializer=b.inits,
         doc_string=doc,
     )
-    annotate(graph, "input", "UINT8")
+    annotate(graph, "input", UINT8)
     for tensor, dtype, extra in b.annotations:
         annotate(graph, tensor, dtype, extra)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="dnnc",

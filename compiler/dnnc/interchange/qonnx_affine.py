@@ -3,8 +3,8 @@
 QONNX graphs express "BN then sign" in floats. dnnc decides the sign in integers: the chain is composed
 into v = a*acc + b per channel in high-precision decimal arithmetic (real-number semantics, not float32),
 and `acc >= ceil(tau)` / `acc <= floor(tau)` / constant is read off. A float executor can disagree with
-this only where v is within its rounding error of the threshold: an exact tie, which `qonnx_reference`
-detects and counts with `margin`.
+this only where v is within its rounding error of the threshold: an exact tie, which
+`dnnc.verify.qonnx_reference` detects and counts with `margin`.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dnnc import __version__
 from dnnc.errors import DnncError
-from dnnc.interchange.datatypes import annotate, int_dtype, weight_dtype
+from dnnc.interchange.annotations import annotate
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.vocabulary import BIPOLAR, INT32, UINT8, int_dtype, weight_dtype, weight_set_of
 
 DOMAIN = "qonnx.custom_op.general"
 OPSET = 11  # qonnx's preferred ONNX opset
@@ -48,7 +49,7 @@ def _weight(g: _Graph, layer: Linear) -> str:
     values = tuple(layer.weight_values)
     w = g.const(f"{layer.name}_W", codes if layer.kind == "conv" else codes.T)
     g.ann.append((w, layer.weight_dtype or weight_dtype(values)))
-    if values == (-1, 1):
+    if weight_set_of(values) == "binary":
         return g.node("BipolarQuant", [w, g.const(f"{layer.name}_Ws", 1.0)], f"{layer.name}_Wq_out", custom=True)
     m = max(abs(v) for v in values)
     bits = int(m).bit_length() + 1  # signed narrow range [-(2^(b-1)-1), 2^(b-1)-1] holds every code
@@ -87,9 +88,9 @@ def _threshold(g: _Graph, layer: Threshold, cur: str, rank: int) -> str:
         dv = g.const(f"{layer.name}_dir", d.astype(np.float32).reshape(shape))
         cur = g.node("Mul", [cur, dv], f"{layer.name}_signed_out")
     T = g.const(f"{layer.name}_T", tv.astype(np.float32).reshape(-1, 1))
-    out = g.node("MultiThreshold", [cur, T], f"{layer.name}_out", custom=True, out_dtype="BIPOLAR",
+    out = g.node("MultiThreshold", [cur, T], f"{layer.name}_out", custom=True, out_dtype=BIPOLAR,
                  out_scale=2.0, out_bias=-1.0, data_layout="NCHW" if rank == 4 else "NC")
-    g.ann.append((out, "BIPOLAR"))
+    g.ann.append((out, BIPOLAR))
     return out
 
 
@@ -103,7 +104,7 @@ def ir_to_qonnx(model: IRModel) -> onnx.ModelProto:
             cur, rank = _linear(g, layer, cur, rank)
             acc = cur
             g.ann.append((cur, int_dtype(layer.acc_min, layer.acc_max) if layer.has_ranges and layer.acc_max
-                           else "INT32"))
+                           else INT32))
         elif isinstance(layer, MaxPool):
             cur = g.node("MaxPool", [cur], f"{layer.name}_out", kernel_shape=[layer.k, layer.k],
                          strides=[layer.stride, layer.stride])
@@ -125,7 +126,7 @@ def ir_to_qonnx(model: IRModel) -> onnx.ModelProto:
          helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, k]),
          helper.make_tensor_value_info("class", TensorProto.INT64, [1])],
         initializer=g.inits)
-    annotate(graph, "input", "UINT8")
+    annotate(graph, "input", UINT8)
     for tensor, dtype in g.ann:
         annotate(graph, tensor, dtype)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, 1)],

@@ -22,7 +22,6 @@ import numpy as np
 import onnx
 
 from dnnc.errors import DnncError
-from dnnc.interchange.datatypes import weight_dtype
 from dnnc.interchange.qonnx_affine import AffineChain, output_affine
 from dnnc.interchange.qonnx_quant import (
     PASS_THROUGH,
@@ -37,6 +36,7 @@ from dnnc.interchange.qonnx_quant import (
     sign_params,
 )
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, conv_out_size, weight_dtype
 
 FLATTEN = ("Flatten", "Reshape")
 
@@ -179,8 +179,8 @@ class _Importer:
         if not dims or any(d <= 0 for d in dims):
             raise DnncError(f"graph input '{vi.name}' needs a static shape, got {dims}")
         shape = tuple(dims) if len(dims) == 3 else (int(np.prod(dims)), 1, 1)
-        dt = self.dtypes.get(vi.name, "FLOAT32")
-        if dt == "UINT8":
+        dt = self.dtypes.get(vi.name, FLOAT32)
+        if dt == UINT8:
             return _State("raw", shape)
         return _State("float_input", shape, meta={"dtype": dt, "name": vi.name})
 
@@ -285,7 +285,7 @@ class _Importer:
             codes, scale = w.codes, w.scale
             s, p = int(strides[0]), int(pads[0])
             _c, h, wd = st.shape
-            oh, ow = (h + 2 * p - ks[0]) // s + 1, (wd + 2 * p - ks[1]) // s + 1
+            oh, ow = conv_out_size(h, ks[0], s, p), conv_out_size(wd, ks[1], s, p)
             out_shape, kind = (codes.shape[0], oh, ow), "conv"
             if len(node.input) > 2 and node.input[2]:
                 bias = np.asarray(self.const(node.input[2], node), np.float64)
@@ -308,7 +308,7 @@ class _Importer:
         if np.any(per_out != per_out[:, :1]):
             raise DnncError(f"{node_label(node)}: weight scale varies within an output channel")
         idx = len(self.layers)
-        in_dtype = "UINT8" if st.kind == "raw" else "BIPOLAR"
+        in_dtype = UINT8 if st.kind == "raw" else BIPOLAR
         values, dtype = deployable_set(codes, w)
         layer = Linear(f"l{idx}_{kind}", tuple(st.shape), tuple(out_shape), kind=kind,
                        weight=codes.astype(np.int8), weight_values=values, weight_dtype=dtype,
@@ -358,7 +358,7 @@ class _Importer:
             raise DnncError(f"{node_label(node)}: only square, unpadded, floor-mode 2-D max-pooling is supported")
         k, s = int(ks[0]), int(strides[0])
         c, h, w = st.shape
-        out = (c, (h - k) // s + 1, (w - k) // s + 1)
+        out = (c, conv_out_size(h, k, s), conv_out_size(w, k, s))
         pool = MaxPool(f"l{len(self.layers)}_pool", st.shape, out, k=k, stride=s)
         if st.kind == "acc":
             if not st.chain.increasing():
@@ -398,7 +398,7 @@ class _Importer:
 def deployable_set(codes: np.ndarray, w) -> tuple[tuple[int, ...], str]:
     """The quantizer's set if dnnc's C backends pack it, else the smallest such set holding every code
     used (e.g. INT2 {-2..1} weights within quinary {-2..2}); else the quantizer's full range."""
-    sets = ((-1, 1), (-1, 0, 1), (-3, -1, 1, 3), (-2, -1, 0, 1, 2))
+    sets = tuple(codes for codes, _ in WEIGHT_SETS.values())
     if tuple(w.values) in sets:
         return tuple(w.values), w.dtype
     used = set(np.unique(codes).tolist())

@@ -16,6 +16,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from dnnc.errors import DnncError
+from dnnc.vocabulary import BIPOLAR, TERNARY, dtype_values, weight_dtype
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "onnx.brevitas", "finn", "finn.custom_op.general")
 QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
@@ -77,13 +78,6 @@ def _int_range(node: onnx.NodeProto, bits: int, signed: int, narrow: int) -> tup
     return lo, hi
 
 
-def _weight_dtype(lo: int, hi: int) -> str:
-    if (lo, hi) == (-1, 1):
-        return "TERNARY"
-    bits = max(math.ceil(math.log2(max(-lo, hi + 1))) + 1, 2)
-    return f"INT{bits}"
-
-
 def quant_params(node: onnx.NodeProto, consts: list[np.ndarray]) -> dict:
     """Validated (Int)Quant parameters: bits, signed, narrow, rounding, lo, hi, scale (float64)."""
     a = attrs(node)
@@ -114,12 +108,12 @@ def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
     if node.op_type == "BipolarQuant":
         scale = np.broadcast_to(np.asarray(consts[1], np.float64), x.shape)
         check_pow2(node, scale, "weight scale")
-        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), (-1, 1), "BIPOLAR")
+        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), dtype_values(BIPOLAR), BIPOLAR)
     p = quant_params(node, consts)
     scale = np.broadcast_to(p["scale"], x.shape)
     check_pow2(node, scale, "weight scale")
     if p["bits"] == 1 and p["signed"]:
-        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), (-1, 1), "BIPOLAR")
+        return QTensor(np.where(x / scale >= 0, 1, -1).astype(np.int64), scale.copy(), dtype_values(BIPOLAR), BIPOLAR)
     if not p["signed"] and np.any(x < 0):
         raise DnncError(f"{node_label(node)}: signed=0 on weights with negative values "
                         "(signed/narrow swapped by the exporter?)")
@@ -128,7 +122,8 @@ def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
                         "weights are not supported (binary, ternary, INT2 and INT3 are)")
     q = ROUNDING[p["rounding"]](np.clip(x / scale, p["lo"], p["hi"]))
     lo, hi = p["lo"], p["hi"]
-    return QTensor(q.astype(np.int64), scale.copy(), tuple(range(lo, hi + 1)), _weight_dtype(lo, hi))
+    values = tuple(range(lo, hi + 1))
+    return QTensor(q.astype(np.int64), scale.copy(), values, weight_dtype(values))
 
 
 def integer_const(name: str, w: np.ndarray, dtype: str | None) -> QTensor:
@@ -137,13 +132,13 @@ def integer_const(name: str, w: np.ndarray, dtype: str | None) -> QTensor:
     if not np.all(w == np.round(w)) or (w.size and np.abs(w).max() > 4):
         raise DnncError(f"weight '{name}' is a float tensor without a quantizer (not small integers); "
                         "dnnc deploys binary/ternary/INT2/INT3 weights only")
-    known = {"BIPOLAR": (-1, 1), "TERNARY": (-1, 0, 1), "INT2": tuple(range(-2, 2)), "INT3": tuple(range(-4, 4))}
+    known = {name: dtype_values(name) for name in (BIPOLAR, TERNARY, "INT2", "INT3")}
     if dtype is None or dtype not in known:
         lo, hi = int(w.min(initial=0)), int(w.max(initial=0))
         if set(np.unique(w)) <= {-1.0, 1.0}:
-            dtype = "BIPOLAR"
+            dtype = BIPOLAR
         elif lo >= -1 and hi <= 1:
-            dtype = "TERNARY"
+            dtype = TERNARY
         else:
             dtype = "INT2" if lo >= -2 and hi <= 1 else "INT3"
     values = known[dtype]
@@ -233,7 +228,7 @@ def sign_params(node: onnx.NodeProto, const, channels: int) -> tuple[np.ndarray,
             raise DnncError(f"{node_label(node)}: {t.shape[-1]} thresholds per channel (multi-bit "
                             "activation); only sign activations are supported")
         out_scale, out_bias = float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0))
-        if a.get("out_dtype") != "BIPOLAR" or out_bias != -out_scale / 2 or not is_pow2(out_scale / 2):
+        if a.get("out_dtype") != BIPOLAR or out_bias != -out_scale / 2 or not is_pow2(out_scale / 2):
             raise DnncError(f"{node_label(node)}: only a bipolar output (out_scale=2s, out_bias=-s, s a "
                             f"power of two) is supported, got {a.get('out_dtype')} {out_scale} {out_bias}")
         if a.get("data_layout", "NCHW") not in ("NCHW", "NC"):

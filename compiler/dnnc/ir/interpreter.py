@@ -24,6 +24,7 @@ from dnnc.ir.model import (
     Threshold,
 )
 from dnnc.ir.outputs import Outputs
+from dnnc.vocabulary import conv_out_size
 
 
 def _channel_shape(ndim: int) -> tuple[int, ...]:
@@ -50,8 +51,7 @@ def _linear(layer: Linear, x: np.ndarray) -> np.ndarray:
     o, _, kh, kw = w.shape
     p, s = layer.pad, layer.stride
     up = np.pad(u.astype(ft), ((0, 0), (0, 0), (p, p), (p, p))).transpose(0, 2, 3, 1)  # NHWC, zeros in u domain
-    oh = (h + 2 * p - kh) // s + 1
-    ow = (wd + 2 * p - kw) // s + 1
+    oh, ow = conv_out_size(h, kh, s, p), conv_out_size(wd, kw, s, p)
     taps = [(a, b) for a in range(kh) for b in range(kw)]
     views = [up[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :] for a, b in taps]
     if c * kh * kw <= 64:  # small receptive field (e.g. the first conv): one im2col matmul
@@ -69,8 +69,7 @@ def _linear(layer: Linear, x: np.ndarray) -> np.ndarray:
 def _maxpool(layer: MaxPool, a: np.ndarray) -> np.ndarray:
     k, s = layer.k, layer.stride
     win = np.lib.stride_tricks.sliding_window_view(a, (k, k), axis=(2, 3))[:, :, ::s, ::s]
-    oh = (a.shape[2] - k) // s + 1
-    ow = (a.shape[3] - k) // s + 1
+    oh, ow = conv_out_size(a.shape[2], k, s), conv_out_size(a.shape[3], k, s)
     return win[:, :, :oh, :ow].max(axis=(4, 5))
 
 

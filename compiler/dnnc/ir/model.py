@@ -17,14 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dnnc.errors import InternalError
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """The smallest two's-complement width (>= 2) holding [lo, hi]."""
-    n = 2
-    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
-        n += 1
-    return n
+from dnnc.vocabulary import BIPOLAR, index_bits, signed_bits
 
 
 @dataclass
@@ -56,7 +49,7 @@ class Linear(Layer):
     weight_dtype: str = ""
     stride: int = 1
     pad: int = 0
-    in_dtype: str = "BIPOLAR"  # "UINT8" (raw input) | "BIPOLAR"
+    in_dtype: str = BIPOLAR  # UINT8 (raw input) | BIPOLAR
     in_mul: int = 1
     in_add: int = 0
     # Proven per-output-channel accumulator bounds (int64 arrays), recorded by range analysis; None while
@@ -96,12 +89,12 @@ class Linear(Layer):
     @property
     def acc_bits(self) -> int:
         """Signed width holding every accumulator of the layer."""
-        return signed_bits(self.acc_min, self.acc_max)
+        return max(2, signed_bits(self.acc_min, self.acc_max))  # never narrower than INT2
 
     @property
     def weight_bits(self) -> int:
         """Bits per weight code in a dense encoding (binary 1, ternary 2, 4/5 levels 3, ...)."""
-        return max(1, int(np.ceil(np.log2(len(self.weight_values))))) if self.weight_values else 8
+        return index_bits(len(self.weight_values)) if self.weight_values else 8
 
 
 @dataclass

@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.vocabulary import BIPOLAR, FLOAT32, INT64, UINT8
 
 
 def _bytes_for_bits(bits: int) -> int:
@@ -51,17 +52,17 @@ def describe(model: IRModel) -> dict:
                      le_gamma_negative=int((layer.direction < 0).sum()),
                      constant=int((layer.direction == 0).sum()),
                      constant_gamma_zero=extra.get("gamma_zero"), constant_saturated=extra.get("saturated"),
-                     threshold_bytes=nbytes, out_dtype="BIPOLAR")
+                     threshold_bytes=nbytes, out_dtype=BIPOLAR)
             acts.append(_act_bytes(layer.out_shape, 1))
         elif isinstance(layer, OutputAffine):
-            d.update(out_dtype="FLOAT32")
+            d.update(out_dtype=FLOAT32)
             acts.append(int(np.prod(layer.in_shape)) * 4)
         elif isinstance(layer, ArgMax):
-            d.update(out_dtype="INT64")
+            d.update(out_dtype=INT64)
         layers.append(d)
     peak = max((a + b for a, b in itertools.pairwise(acts)), default=acts[0])
     return {
-        "name": model.name, "input_shape": list(model.input_shape), "input_dtype": "UINT8",
+        "name": model.name, "input_shape": list(model.input_shape), "input_dtype": UINT8,
         "num_classes": model.num_classes, "layers": layers,
         "memory": {"weight_bytes": weight_total, "threshold_bytes": thr_total, "activation_peak_bytes": peak},
     }

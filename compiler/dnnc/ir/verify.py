@@ -29,6 +29,7 @@ from dnnc.ir.model import (
     Threshold,
 )
 from dnnc.ir.ranges import accumulator_bounds
+from dnnc.vocabulary import conv_out_size
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _I32 = (-(2**31), 2**31 - 1)
@@ -134,10 +135,6 @@ def _check_input_affine(layer: InputAffine) -> None:
         raise _fail(layer, f"mul and add must be integers, got {layer.mul!r}, {layer.add!r}")
 
 
-def _conv_out(n: int, k: int, stride: int, pad: int) -> int:
-    return (n + 2 * pad - k) // stride + 1
-
-
 def _check_linear(layer: Linear, first: bool, lowered: bool) -> None:
     w = layer.weight
     if not isinstance(w, np.ndarray) or w.size == 0:
@@ -175,8 +172,8 @@ def _check_linear(layer: Linear, first: bool, lowered: bool) -> None:
         if w.ndim != 4 or len(layer.in_shape) != 3 or w.shape[1] != layer.in_shape[0]:
             raise _fail(layer, f"conv weight {w.shape} does not fit input {tuple(layer.in_shape)}")
         _, h, wd = layer.in_shape
-        want = (w.shape[0], _conv_out(h, w.shape[2], layer.stride, layer.pad),
-                _conv_out(wd, w.shape[3], layer.stride, layer.pad))
+        want = (w.shape[0], conv_out_size(h, w.shape[2], layer.stride, layer.pad),
+                conv_out_size(wd, w.shape[3], layer.stride, layer.pad))
         if tuple(layer.out_shape) != want:
             raise _fail(layer, f"conv out_shape {tuple(layer.out_shape)} should be {want} (kernel "
                                f"{w.shape[2]}x{w.shape[3]}, stride {layer.stride}, pad {layer.pad})")
@@ -190,7 +187,7 @@ def _check_maxpool(layer: MaxPool) -> None:
         raise _fail(layer, f"max-pool needs a (C, H, W) input, k >= 1 and stride >= 1, got "
                            f"{tuple(layer.in_shape)}, k {layer.k}, stride {layer.stride}")
     c, h, w = layer.in_shape
-    want = (c, (h - layer.k) // layer.stride + 1, (w - layer.k) // layer.stride + 1)
+    want = (c, conv_out_size(h, layer.k, layer.stride), conv_out_size(w, layer.k, layer.stride))
     if tuple(layer.out_shape) != want:
         raise _fail(layer, f"max-pool out_shape {tuple(layer.out_shape)} should be {want}")
 

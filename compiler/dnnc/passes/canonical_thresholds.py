@@ -16,6 +16,7 @@ import numpy as np
 
 from dnnc.ir.model import IRModel, Threshold
 from dnnc.passes.base import RANGES, Pass, producing_linear
+from dnnc.vocabulary import UINT8
 
 
 def lattice(lin) -> tuple[np.ndarray, np.ndarray] | None:
@@ -25,7 +26,7 @@ def lattice(lin) -> tuple[np.ndarray, np.ndarray] | None:
     w = lin.weight.astype(np.int64).reshape(lin.weight.shape[0], -1)
     g = np.gcd.reduce(np.abs(w), axis=1)
     total = w.sum(axis=1)
-    if lin.in_dtype == "UINT8":
+    if lin.in_dtype == UINT8:
         m, r = abs(lin.in_mul) * g, lin.in_add * total
     else:
         m, r = 2 * g, -total

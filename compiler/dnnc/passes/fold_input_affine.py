@@ -11,6 +11,7 @@ from __future__ import annotations
 from dnnc.errors import DnncError
 from dnnc.ir.model import InputAffine, IRModel, Linear
 from dnnc.passes.base import RANGES, Pass
+from dnnc.vocabulary import UINT8
 
 
 class FoldInputAffine(Pass):
@@ -27,5 +28,5 @@ class FoldInputAffine(Pass):
                 raise DnncError(f"layer '{layer.name}': input normalization must feed a dense or conv layer")
             nxt.in_add = nxt.in_mul * layer.add + nxt.in_add
             nxt.in_mul = nxt.in_mul * layer.mul
-            nxt.in_dtype = "UINT8"
+            nxt.in_dtype = UINT8
         model.layers = [layer for layer in layers if not isinstance(layer, InputAffine)]

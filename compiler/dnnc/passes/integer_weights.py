@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from dnnc.errors import DnncError
-from dnnc.interchange.datatypes import weight_dtype
 from dnnc.ir.model import IRModel, Linear
 from dnnc.passes.base import Pass
+from dnnc.vocabulary import weight_dtype
 
 
 class IntegerWeights(Pass):

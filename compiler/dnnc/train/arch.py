@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from dnnc.errors import DnncError
+from dnnc.vocabulary import conv_out_size
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def check_input(arch: Arch, input_shape: tuple[int, int, int], classes: int) -> 
         if s.kind == "conv" and s.pool:
             if h % 2 or w % 2:
                 raise DnncError(f"arch {arch.text!r}: layer {i} max-pools an odd size {h}x{w}")
-            h, w = h // 2, w // 2
+            h, w = conv_out_size(h, s.pool, s.pool), conv_out_size(w, s.pool, s.pool)
     if arch.layers[-1].out != classes:
         raise DnncError(f"arch {arch.text!r}: output layer FC{arch.layers[-1].out} but the data has "
                         f"{classes} classes")

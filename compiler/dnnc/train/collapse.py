@@ -17,9 +17,10 @@ import torch.nn.functional as F
 
 from dnnc.data.datasets import Dataset, load_dataset
 from dnnc.errors import DnncError
-from dnnc.netspec import WEIGHT_SETS, BatchNorm, DiscreteNet, LinearLayer
+from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
 from dnnc.train.model import BN_ALPHA
 from dnnc.train.weights import most_probable_index, sample_index
+from dnnc.vocabulary import WEIGHT_SETS, same_pad
 
 MODES = ("most-probable", "sample")
 
@@ -41,7 +42,7 @@ def collapse(ckpt: dict, mode: str = "most-probable", seed: int = 0,
         idx = most_probable_index(logits) if mode == "most-probable" else sample_index(logits, rng)
         w = codes[idx]
         kernel = int(e.get("kernel") or 0)
-        layer = LinearLayer(e["kind"], w, ckpt["weights"], padding=kernel // 2 if e["kind"] == "conv" else 0,
+        layer = LinearLayer(e["kind"], w, ckpt["weights"], padding=same_pad(kernel) if e["kind"] == "conv" else 0,
                             pool=int(e.get("pool") or 0))
         if i < len(entries) - 1:
             layer.bn = BatchNorm(*(e[k].double().numpy().copy() for k in ("gamma", "beta", "mean", "inv_std")))

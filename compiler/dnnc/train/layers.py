@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from dnnc.vocabulary import same_pad
+
 BN_EPS = 1e-8  # inside the sqrt of the batch-norm variance (ND)
 POOL_EPS = 1e-8  # max-pool variance epsilon (ND)
 LRT_EPS = 1e-8  # output layer Gaussian LRT
@@ -23,7 +25,7 @@ TAU = 1.0
 def linear(x: torch.Tensor, w: torch.Tensor, kind: str) -> torch.Tensor:
     """Dense (x @ w.T) or conv ('same' zero padding, cross-correlation, stride 1)."""
     if kind == "conv":
-        return F.conv2d(x, w, padding=w.shape[-1] // 2)
+        return F.conv2d(x, w, padding=same_pad(w.shape[-1]))
     return x @ w.t()
 
 

@@ -21,6 +21,7 @@ from dnnc.errors import DnncError
 from dnnc.train import layers as L
 from dnnc.train.arch import Arch
 from dnnc.train.weights import DISCRETE, moments, values
+from dnnc.vocabulary import conv_out_size
 
 BN_ALPHA = 0.1  # EMA factor of the running mean / inverse std
 
@@ -34,7 +35,7 @@ def layer_shapes(arch: Arch, input_shape: tuple[int, ...]) -> list[tuple[int, ..
             shapes.append((s.out, c, s.kernel, s.kernel))
             c = s.out
             if s.pool:
-                h, w = h // 2, w // 2
+                h, w = conv_out_size(h, s.pool, s.pool), conv_out_size(w, s.pool, s.pool)
         else:
             fan_in = flat if flat is not None else c * h * w
             shapes.append((s.out, fan_in))

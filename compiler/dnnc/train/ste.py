@@ -13,8 +13,8 @@ and stochastic signs are coin flips: measured 88.8 % and 78.9 % mnist-pi test er
 
 The network takes raw pixels (float 0..255) and normalizes them in the graph by (2p - 255)/256 — powers
 of two only, so dnnc folds it exactly. The output is (W x + b) / 2^k, 2^k ~ sqrt(fan_in). The result is
-exported through Brevitas' own QONNX export (dynamo=False: the classic TorchScript path) and its input
-annotated UINT8, so `dnnc compile` reads it like any third-party QONNX file.
+exported by `dnnc.interchange.brevitas_export` (Brevitas' own QONNX export, input annotated UINT8), so
+`dnnc compile` reads it like any third-party QONNX file.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import copy
 import math
 import os
 import time
-from pathlib import Path
 
-import onnx
 import torch
 import torch.nn.functional as F
 
 from dnnc.errors import DnncError
 from dnnc.train.arch import Arch, check_input, parse_arch
+from dnnc.vocabulary import conv_out_size, same_pad
 
 METHODS = ("ste", "ste-stochastic")
 LATENT_LR_FACTOR = 10.0  # latent weights in [-1, 1] need larger steps than BN parameters to flip
@@ -68,11 +67,11 @@ class SteNet(torch.nn.Module):
         for i, spec in enumerate(arch.layers):
             last = i == len(arch.layers) - 1
             if spec.kind == "conv":
-                mods = [qnn.QuantConv2d(c, spec.out, spec.kernel, padding=spec.kernel // 2, bias=False,
+                mods = [qnn.QuantConv2d(c, spec.out, spec.kernel, padding=same_pad(spec.kernel), bias=False,
                                         weight_quant=wq)]
                 if spec.pool:
-                    mods.append(torch.nn.MaxPool2d(2))
-                    h, w = h // 2, w // 2
+                    mods.append(torch.nn.MaxPool2d(spec.pool))
+                    h, w = conv_out_size(h, spec.pool, spec.pool), conv_out_size(w, spec.pool, spec.pool)
                 mods.append(torch.nn.BatchNorm2d(spec.out))
                 c = spec.out
                 fan_in = c * h * w
@@ -184,49 +183,8 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
                 "train_limit": train_limit, "lr": lr, "steps": steps, "seconds": time.perf_counter() - t0}}
 
 
-def export_ste(model: SteNet, input_shape: tuple[int, ...], path: str | os.PathLike) -> onnx.ModelProto:
-    """Brevitas' own QONNX export (classic path), input annotated UINT8 (raw pixels), saved to `path`."""
-    from brevitas.export import export_qonnx
-
-    from dnnc.interchange.datatypes import annotate
-
-    model.eval()
-    tmp = Path(path).with_suffix(".brevitas.onnx")
-    try:
-        export_qonnx(model, torch.zeros(1, *input_shape), export_path=str(tmp), dynamo=False)
-        proto = onnx.load(str(tmp))
-    finally:
-        tmp.unlink(missing_ok=True)
-    annotate(proto.graph, proto.graph.input[0].name, "UINT8")
-    onnx.save(proto, str(path))
-    return proto
-
-
 def test_error(model: SteNet, dataset: str = "mnist10k") -> float:
     from dnnc.data.datasets import load_dataset
 
     x, y = (torch.from_numpy(t) for t in load_dataset(dataset).split("test"))
     return error_rate(model, x.float(), y)
-
-
-
-def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
-                      dataset: str, train_limit: int | None, batch_size: int) -> dict:
-    """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
-    import json
-
-    from dnnc.fsutil import atomic_output_file
-
-    output = Path(output)
-    if output.suffix != ".onnx":
-        raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
-    res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
-                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True)
-    hist = {"arch": res["arch"], "weights": weights, "activation": "sign", "dataset": res["dataset"],
-            "best": res["best"], "options": res["options"], "history": res["history"],
-            "test_error": test_error(res["model"], dataset)}
-    with atomic_output_file(output.with_name(output.stem + ".history.json")) as tmp:
-        tmp.write_text(json.dumps(hist, indent=1) + "\n")
-        with atomic_output_file(output) as tmp_model:
-            export_ste(res["model"], res["input_shape"], tmp_model)
-    return hist

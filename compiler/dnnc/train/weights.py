@@ -1,7 +1,7 @@
 """Distributions over discrete weights: values, mean/variance from logits, most probable weights.
 
 Logits are stored with the value axis FIRST: shape (D, *weight_shape), so q[d] = softmax(logits)[d] is the
-probability of value d (values in netspec.WEIGHT_SETS order, e.g. ternary [-1, 0, +1]).
+probability of value d (values in vocabulary.WEIGHT_SETS order, e.g. ternary [-1, 0, +1]).
 The mean and variance go through a custom autograd function with the closed-form gradient
 
     d mu / d rho_k = q_k (v_k - mu)          d var / d rho_k = q_k ((v_k - mu)^2 - var)
@@ -15,23 +15,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dnnc.errors import DnncError
-from dnnc.netspec import WEIGHT_SETS
+from dnnc.vocabulary import WEIGHT_SETS, weight_codes, weight_scale
 
 DISCRETE = tuple(WEIGHT_SETS)  # binary, ternary, quaternary, quinary
 LOGIT_BOUND = 5.0  # logits clipped to [-5, 5] after every optimizer step
 
 
-def codes(weight_set: str) -> tuple[int, ...]:
-    if weight_set not in WEIGHT_SETS:
-        raise DnncError(f"unknown weight set {weight_set!r} (choose from {', '.join(DISCRETE)})")
-    return WEIGHT_SETS[weight_set][0]
-
-
 def values(weight_set: str) -> np.ndarray:
     """The real weight values (float64), e.g. quaternary [-1, -1/3, 1/3, 1]."""
-    c, scale = codes(weight_set), WEIGHT_SETS[weight_set][1]
-    return np.asarray(c, np.float64) * scale
+    return np.asarray(weight_codes(weight_set), np.float64) * weight_scale(weight_set)
 
 
 def _bshape(v: torch.Tensor, ndim: int) -> torch.Tensor:

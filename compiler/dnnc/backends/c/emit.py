@@ -12,61 +12,10 @@ import jinja2
 import numpy as np
 
 from dnnc import __version__
-from dnnc.backends.c.plan import Array, Plan
+from dnnc.backends.c.plan import CONV_FIELDS, DENSE_U8_FIELDS, Array, Plan
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
 
-CONV_FIELDS = (
-    "in_c",
-    "in_h",
-    "in_w",
-    "out_c",
-    "kh",
-    "kw",
-    "stride",
-    "pad",
-    "conv_h",
-    "conv_w",
-    "pool_k",
-    "pool_s",
-    "out_h",
-    "out_w",
-    "in_u8",
-    "in_mul",
-    "in_add",
-    "kpad",
-    "w32",
-    "u8_wide",
-    "w16",
-    "kind",
-    "in_wpp",
-    "ncol",
-    "w",
-    "tot",
-    "rowpat",
-    "colpat",
-    "ncolpat",
-    "interior",
-    "corr",
-    "lanes",
-    "kq",
-    "w8",
-    "thr",
-    "flip",
-)
-DENSE_U8_FIELDS = (
-    "nin",
-    "nout",
-    "group",
-    "levels",
-    "vg",
-    "ngroups",
-    "chunk",
-    "in_mul",
-    "in_add",
-    "values",
-    "codes",
-)
 RUNTIME_HEADERS = ("dnnc_runtime.h", "dnnc_layers.h", "dnnc_bitact.h", "dnnc_bitact_v7em.h", "dnnc_intin.h",
                    "dnnc_lanes.h", "dnnc_popcount.h")
 C_KEYWORDS = {
@@ -172,8 +121,8 @@ def context(plan: Plan, target: dict) -> dict:
         "arena": plan.arena,
         "arena_words": plan.arena_words,
         "lanes": plan.lanes,
-        "conv_fields": CONV_FIELDS,
-        "dense_u8_fields": DENSE_U8_FIELDS,
+        "conv_fields": tuple(CONV_FIELDS),
+        "dense_u8_fields": tuple(DENSE_U8_FIELDS),
         "cc": target["cc"],
         "ar": target["ar"],
         "cpu_flags": target["cpu_flags"],

@@ -7,15 +7,21 @@ import numpy as np
 
 from dnnc.errors import DnncError
 from dnnc.ir.model import Linear, Threshold
+from dnnc.vocabulary import weight_set_of
 
-# sorted weight codes -> (runtime kind macro, planes); see runtime/dnnc_bitact.h
-KINDS = {
-    (-1, 1): ("DNNC_W_BINARY", 1),
-    (-1, 0, 1): ("DNNC_W_TERNARY", 2),
-    (-3, -1, 1, 3): ("DNNC_W_QUATER", 2),
-    (-2, -1, 0, 1, 2): ("DNNC_W_QUINARY", 3),
+# weight set (dnnc.vocabulary) -> (runtime kind macro, bit planes); see runtime/dnnc_bitact.h
+RUNTIME_KINDS = {
+    "binary": ("DNNC_W_BINARY", 1),
+    "ternary": ("DNNC_W_TERNARY", 2),
+    "quaternary": ("DNNC_W_QUATER", 2),
+    "quinary": ("DNNC_W_QUINARY", 3),
 }
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+def runtime_kind(values) -> tuple[str, int] | None:
+    """(kind macro, planes) of the runtime's packed kernels for a weight-code set, None if they have none."""
+    return RUNTIME_KINDS.get(weight_set_of(values) or "")
 
 
 def pack_bits(bits: np.ndarray) -> np.ndarray:
@@ -26,7 +32,7 @@ def pack_bits(bits: np.ndarray) -> np.ndarray:
 
 def weight_planes(wfull: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
     """Weights scattered to packed positions (O, nwords*32) -> interleaved planes (O, nwords*planes)."""
-    kind = KINDS[values][0]
+    kind = runtime_kind(values)[0]
     mag = np.abs(wfull.astype(np.int16))
     planes = [wfull > 0]
     if kind == "DNNC_W_TERNARY":

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dnnc.backends.c.packing import (
-    KINDS,
+    RUNTIME_KINDS,
     border_corrections,
     border_patterns,
     flip_words,
     input_positions,
     pad_lanes,
     pad_words,
+    runtime_kind,
     thresholds,
     to_lanes,
     weight_planes,
@@ -26,6 +27,63 @@ from dnnc.backends.c.packing import (
 from dnnc.backends.c.toolchain import vector_lanes
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.vocabulary import UINT8, conv_out_size
+
+# The layer descriptor structs of runtime/dnnc_layers.h, field by field in declaration order, each with the
+# value it keeps when a layer variant does not use it ("NULL" marks a pointer). This is the one list: the
+# planner fills it, templates/c/model.c.j2 writes it as designated initializers, and
+# tests/test_c_descriptors.py checks it against the C structs.
+CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
+    "in_c": 0,
+    "in_h": 0,
+    "in_w": 0,
+    "out_c": 0,
+    "kh": 0,
+    "kw": 0,
+    "stride": 0,
+    "pad": 0,
+    "conv_h": 0,
+    "conv_w": 0,
+    "pool_k": 0,
+    "pool_s": 0,
+    "out_h": 0,
+    "out_w": 0,
+    "in_u8": 0,
+    "in_mul": 0,
+    "in_add": 0,
+    "kpad": 0,
+    "w32": "NULL",
+    "u8_wide": 0,
+    "w16": "NULL",
+    "kind": "DNNC_W_BINARY",
+    "in_wpp": 0,
+    "ncol": 0,
+    "w": "NULL",
+    "tot": "NULL",
+    "rowpat": "NULL",
+    "colpat": "NULL",
+    "ncolpat": 0,
+    "interior": -1,
+    "corr": "NULL",
+    "lanes": 0,
+    "kq": 0,
+    "w8": "NULL",
+    "thr": "NULL",
+    "flip": "NULL",
+}
+DENSE_U8_FIELDS: dict[str, int | str] = {  # dnnc_dense_u8_t
+    "nin": 0,
+    "nout": 0,
+    "group": 0,
+    "levels": 0,
+    "vg": 0,
+    "ngroups": 0,
+    "chunk": 0,
+    "in_mul": 0,
+    "in_add": 0,
+    "values": "NULL",
+    "codes": "NULL",
+}
 
 
 @dataclass
@@ -92,13 +150,13 @@ class _Planner:
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
-        values = tuple(int(v) for v in layer.weight_values)
-        if values not in KINDS:
+        kind = runtime_kind(layer.weight_values)
+        if kind is None:
             raise DnncError(
-                f"layer '{layer.name}': weight values {values} are not a supported set "
-                f"(binary, ternary, quaternary, quinary)"
+                f"layer '{layer.name}': weight values {tuple(int(v) for v in layer.weight_values)} are not a "
+                f"supported set ({', '.join(RUNTIME_KINDS)})"
             )
-        return KINDS[values]
+        return kind
 
     def dense_u8_direct(self, layer: Linear, st: Stage) -> None:
         """First dense layer as plain int8 weights (hosts: the compiler vectorizes the u8 x s8 dot products)."""
@@ -182,7 +240,7 @@ class _Planner:
         st.macs = o * n
 
     def dense_bits(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
-        kind, _ = self.check_kind(layer)
+        kind, nplanes = self.check_kind(layer)
         o = layer.weight.shape[0]
         w2 = layer.weight.reshape(o, -1)
         pos, nwords = input_positions(layer, in_layout)
@@ -207,7 +265,7 @@ class _Planner:
             Array(f"{st.name}_tot", "int32_t", tot),
         ]
         st.weight_bytes = planes.size * 4 + tot.size * 4
-        st.fields.update(kind=kind, planes=KINDS[values][1], n=n4, n_real=nwords, nout=o, nout_lanes=nout,
+        st.fields.update(kind=kind, planes=nplanes, n=n4, n_real=nwords, nout=o, nout_lanes=nout,
                          w=f"{st.name}_w", tot=f"{st.name}_tot")
         st.in_words = n4
         st.scratch.update(acc=nout)
@@ -217,48 +275,15 @@ class _Planner:
         o, c, kh, kw = layer.weight.shape
         _, h, w = layer.in_shape
         s, p = layer.stride, layer.pad
-        ch, cw = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+        ch, cw = conv_out_size(h, kh, s, p), conv_out_size(w, kw, s, p)
         pk, ps = (pool.k, pool.stride) if pool else (1, 1)
         if self.lanes and pk > 8:  # DNNC_POOL_MAX in runtime/dnnc_layers.h
             raise DnncError(f"layer '{pool.name}': max-pool window {pk} > 8 is not supported on this target")
-        oh, ow = (ch - pk) // ps + 1, (cw - pk) // ps + 1
-        f = {
-            "in_c": c,
-            "in_h": h,
-            "in_w": w,
-            "out_c": o,
-            "kh": kh,
-            "kw": kw,
-            "stride": s,
-            "pad": p,
-            "conv_h": ch,
-            "conv_w": cw,
-            "pool_k": pk,
-            "pool_s": ps,
-            "out_h": oh,
-            "out_w": ow,
-            "in_u8": 0,
-            "in_mul": layer.in_mul,
-            "in_add": layer.in_add,
-            "kpad": 0,
-            "w32": "NULL",
-            "u8_wide": 0,
-            "w16": "NULL",
-            "kind": "DNNC_W_BINARY",
-            "in_wpp": 0,
-            "ncol": 0,
-            "w": "NULL",
-            "tot": "NULL",
-            "rowpat": "NULL",
-            "colpat": "NULL",
-            "ncolpat": 0,
-            "interior": -1,
-            "corr": "NULL",
-            "lanes": 1 if self.lanes else 0,
-            "kq": 0,
-            "w8": "NULL",
-        }
-        if layer.in_dtype == "UINT8":
+        oh, ow = conv_out_size(ch, pk, ps), conv_out_size(cw, pk, ps)
+        f = dict(CONV_FIELDS)
+        f.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=s, pad=p, conv_h=ch, conv_w=cw, pool_k=pk,
+                 pool_s=ps, out_h=oh, out_w=ow, in_mul=layer.in_mul, in_add=layer.in_add, lanes=1 if self.lanes else 0)
+        if layer.in_dtype == UINT8:
             umax = max(abs(layer.in_add), abs(255 * layer.in_mul + layer.in_add))
             if umax > 32767:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
@@ -367,7 +392,7 @@ class _Planner:
             layer = layers[i]
             if not isinstance(layer, Linear):
                 raise DnncError(f"layer '{layer.name}': expected a Linear layer, got {type(layer).__name__}")
-            if (layer.in_dtype == "UINT8") != (i == 0):
+            if (layer.in_dtype == UINT8) != (i == 0):
                 raise DnncError(f"layer '{layer.name}': only the first layer may read the raw input")
             nxt = layers[i + 1 : i + 4]
             st = Stage(
@@ -435,13 +460,13 @@ class _Planner:
         return self._arena(stages)
 
     def _dense(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
-        if layer.in_dtype == "UINT8" and self.lanes:
+        if layer.in_dtype == UINT8 and self.lanes:
             st.op = "dense_u8_lanes"
             self.dense_u8_lanes(layer, st)
-        elif layer.in_dtype == "UINT8" and self.target["first_dense"] == "direct":
+        elif layer.in_dtype == UINT8 and self.target["first_dense"] == "direct":
             st.op = "dense_u8_direct"
             self.dense_u8_direct(layer, st)
-        elif layer.in_dtype == "UINT8":
+        elif layer.in_dtype == UINT8:
             st.op = "dense_u8"
             self.dense_u8(layer, st)
         else:

@@ -1,64 +1,29 @@
-"""FPGA backend (target family "hls"): a FINN-style streaming dataflow design in Vitis HLS C++.
+"""FPGA backend (target family "hls"): the folded dataflow design (dnnc.dataflow) in Vitis HLS C++.
 
 compile(model, target, outdir)  writes hls/ (design, testbench, Makefile, run_hls.tcl), dataflow.json,
                                 dataflow.onnx (FINN node types) and report.md into outdir
 run(model, target, raw)         C-simulation: builds the same C++ with g++ and streams the frames
-Target keys read (targets/fpga-hls.toml, overridable by the caller): part, clock_ns, fps (0 = balance on
-the slowest stage), balance_max_lanes, folding (explicit {stage: {PE, SIMD}}), hls_cflags, [csim].
+Target keys read (targets/fpga-hls.toml, overridable by the caller): part, hls_cflags, [csim], and the
+dataflow's own (dnnc.dataflow.design: clock_ns, fps, balance_max_lanes, folding, mvau_dsp_min_bits).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dnnc.backends.hls import csim
 from dnnc.backends.hls.emit import project_context, render_report, write_hls
-from dnnc.backends.hls.estimates import Summary, summarize
-from dnnc.backends.hls.folding import FoldResult, apply_folding, fold
-from dnnc.backends.hls.lower import connect, lower
-from dnnc.backends.hls.stages import Stage, dtype_bits
+from dnnc.dataflow import Design, design
+from dnnc.dataflow.description import dataflow_json, dataflow_onnx
 from dnnc.errors import DnncError
 from dnnc.ir.model import IRModel
 from dnnc.ir.outputs import Outputs
 
-__all__ = ["Design", "bench", "compile", "design", "run"]
-
-
-@dataclass
-class Design:
-    stages: list[Stage]
-    fold: FoldResult
-    summary: Summary
-
-
-def design(model: IRModel, target: dict) -> Design:
-    """Lower, fold and connect: the stage list the emitted C++ implements, with its estimates."""
-    if not model.is_lowered():
-        raise DnncError(f"model '{model.name}': the HLS backend needs the lowered IR (run the passes)")
-    clock_ns = float(target["clock_ns"])
-    if clock_ns <= 0:
-        raise DnncError(f"target '{target['name']}': clock_ns must be > 0, got {clock_ns}")
-    stages = lower(model)
-    dsp_bits = target["mvau_dsp_min_bits"]
-    for s in stages:  # multipliers of at least this many bits (weight + input) go to DSP slices
-        if s.op == "MVAU" and dsp_bits and not s.attrs["binaryXnorMode"] and (
-                dtype_bits(s.attrs["weightDataType"]) + dtype_bits(s.attrs["inputDataType"]) >= dsp_bits):
-            s.attrs["resType"] = "dsp"
-    if target["folding"]:
-        result = apply_folding(stages, target["folding"])
-    else:
-        fps = float(target["fps"])
-        if fps < 0:
-            raise DnncError(f"target '{target['name']}': fps must be >= 0, got {fps}")
-        cycles = max(1, int(1e9 / clock_ns / fps)) if fps > 0 else None
-        result = fold(stages, cycles, target["balance_max_lanes"])
-    stages = connect(stages)
-    return Design(stages, result, summarize(stages, clock_ns))
+__all__ = ["bench", "compile", "run"]
 
 
 def _context(model: IRModel, target: dict, d: Design) -> dict:
@@ -68,8 +33,6 @@ def _context(model: IRModel, target: dict, d: Design) -> dict:
 
 def compile(model: IRModel, target: dict, outdir: Path) -> None:
     """Write the HLS project, the dataflow description and report.md into outdir (created by caller)."""
-    from dnnc.backends.hls.dataflow import dataflow_json, dataflow_onnx
-
     outdir = Path(outdir)
     d = design(model, target)
     ctx = _context(model, target, d)

@@ -11,9 +11,9 @@ import jinja2
 import numpy as np
 
 from dnnc import __version__
-from dnnc.backends.hls.estimates import Summary, estimate
-from dnnc.backends.hls.folding import FoldResult
-from dnnc.backends.hls.stages import Stage
+from dnnc.dataflow.estimates import Summary, estimate
+from dnnc.dataflow.folding import FoldResult
+from dnnc.dataflow.stages import Stage
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
 
@@ -73,9 +73,9 @@ def stage_context(stage: Stage) -> dict:
         ctx.update(WMEM=ctx["MW"] * ctx["MH"] // (stage.pe * stage.simd), wkind=stage.params["wkind"],
                    rows=_weight_rows(stage))
     if "thr" in stage.params:
-        bits = 64 if stage.params["thr_type"] == "int64_t" else 32
+        bits = stage.params["thr_bits"]
         channels = stage.params["thr"].shape[0]
-        ctx.update(TMEM=channels // stage.pe, thr_type=stage.params["thr_type"])
+        ctx.update(TMEM=channels // stage.pe, thr_type=f"int{bits}_t")
         for key in ("thr", "dir", "cst"):
             per_pe = _by_pe(np.asarray(stage.params[key]), stage.pe)
             ctx[key] = [", ".join(_int_literal(int(v), bits) for v in row) for row in per_pe]

@@ -1,4 +1,5 @@
-"""Dataflow lowering: IR layers -> streaming stages (FINN's node types), and width converters.
+"""Dataflow lowering: IR layers -> blocks (`group`, the one grouping every FPGA backend shares) -> streaming
+stages (FINN's node types), and width converters between folded stages.
 
 Streams carry feature maps pixel-major with channels innermost (NHWC, FINN's layout); so a dense layer
 after a conv gets its weight columns permuted from the IR's (C, H, W) flatten order to (H, W, C), and a
@@ -8,11 +9,14 @@ A negative BN slope is kept as direction -1 per channel: stored weights are neve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from dnnc.backends.hls.stages import Stage, int_dtype
+from dnnc.dataflow.stages import Stage
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.vocabulary import BINARY, BIPOLAR, INT32, TERNARY, UINT8, int_dtype, weight_set_of
 
 
 def _u_kind(lo: int, hi: int) -> str:
@@ -35,7 +39,7 @@ def _mvau_weights(layer: Linear, fmap: tuple[int, ...]) -> np.ndarray:
 def _check_acc(layer: Linear) -> None:
     if layer.acc_min < -(2**31) or layer.acc_max >= 2**31:
         raise DnncError(f"layer '{layer.name}': accumulator range [{layer.acc_min}, {layer.acc_max}] "
-                        "exceeds int32, which the HLS kernels use")
+                        "exceeds int32, the widest dataflow stream element")
 
 
 def _threshold_params(t: Threshold) -> dict:
@@ -43,34 +47,71 @@ def _threshold_params(t: Threshold) -> dict:
     return {
         "thr": t.threshold.astype(np.int64), "dir": t.direction.astype(np.int8),
         "cst": np.where(t.const > 0, 1, -1).astype(np.int8),
-        "thr_type": "int32_t" if -(2**31) <= lo and hi < 2**31 else "int64_t",
+        "thr_bits": 32 if -(2**31) <= lo and hi < 2**31 else 64,
     }
 
 
-def lower(model: IRModel) -> list[Stage]:
-    """The stage list, every stage at PE = SIMD = 1 (folding decides later)."""
+@dataclass
+class Block:
+    """The IR layers that lower to one chain of stages around an MVAU: the Linear, then its threshold (fused
+    into the MVAU), a max-pool and a threshold (StreamingMaxPool, Thresholding), or the output affine."""
+
+    linear: Linear
+    pool: MaxPool | None = None
+    threshold: Threshold | None = None
+    affine: OutputAffine | None = None
+
+
+def group(model: IRModel) -> list[Block]:
+    """The layer grouping every dataflow backend implements: Linear [MaxPool] Threshold ... Linear OutputAffine."""
     layers = [x for x in model.layers if not isinstance(x, ArgMax)]
-    stages: list[Stage] = []
-    kind = "u8"  # kind of the stream feeding the next stage
+    blocks: list[Block] = []
     i = 0
-    n_lin = 0
-    fmap: tuple[int, ...] = tuple(model.input_shape)  # (C, H, W) of the stream between layers
     while i < len(layers):
         layer = layers[i]
         if not isinstance(layer, Linear):
-            raise DnncError(f"layer '{layer.name}': the HLS backend expects a Linear here, "
+            raise DnncError(f"layer '{layer.name}': the dataflow expects a Linear here, "
                             f"got {type(layer).__name__}")
         _check_acc(layer)
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(nxt, Threshold):
+            blocks.append(Block(layer, threshold=nxt))
+            i += 2
+        elif isinstance(nxt, MaxPool):
+            if nxt.k != nxt.stride:
+                raise DnncError(f"layer '{nxt.name}': the dataflow supports max-pool with stride == k only")
+            thr = layers[i + 2] if i + 2 < len(layers) else None
+            if not isinstance(thr, Threshold):
+                raise DnncError(f"layer '{nxt.name}': max-pool must be followed by a threshold")
+            blocks.append(Block(layer, pool=nxt, threshold=thr))
+            i += 3
+        elif isinstance(nxt, OutputAffine):
+            if i + 2 != len(layers):
+                raise DnncError(f"layer '{nxt.name}': the output affine must be the last layer")
+            blocks.append(Block(layer, affine=nxt))
+            return blocks
+        else:
+            raise DnncError(f"layer '{layer.name}': unsupported successor "
+                            f"{type(nxt).__name__ if nxt is not None else 'none'} for the dataflow")
+    raise DnncError("model: no output affine layer; the dataflow needs one")
+
+
+def lower(model: IRModel) -> list[Stage]:
+    """The stage list of the grouped layers, every stage at PE = SIMD = 1 (folding decides later)."""
+    stages: list[Stage] = []
+    kind = "u8"  # kind of the stream feeding the next stage
+    fmap: tuple[int, ...] = tuple(model.input_shape)  # (C, H, W) of the stream between layers
+    for n_lin, block in enumerate(group(model)):
+        layer = block.linear
         name = f"L{n_lin}"
-        n_lin += 1
-        in_dt = "UINT8" if layer.in_dtype == "UINT8" else "BIPOLAR"
-        if layer.in_dtype == "UINT8" and (layer.in_mul, layer.in_add) != (1, 0):
+        in_dt = UINT8 if layer.in_dtype == UINT8 else BIPOLAR
+        if layer.in_dtype == UINT8 and (layer.in_mul, layer.in_add) != (1, 0):
             lo, hi = sorted((layer.in_add, layer.in_mul * 255 + layer.in_add))
             in_dt = int_dtype(lo, hi)
             n = int(np.prod(layer.in_shape))
             stages.append(Stage(f"{name}_input", "InputConvert", {
                 "NumElems": n, "inWidth": 1, "outWidth": 1, "mul": layer.in_mul, "add": layer.in_add,
-                "inputDataType": "UINT8", "outputDataType": in_dt, "dataType": in_dt,
+                "inputDataType": UINT8, "outputDataType": in_dt, "dataType": in_dt,
             }, layer.name, "u8", _u_kind(lo, hi), n))
             kind = _u_kind(lo, hi)
         nv = [1]
@@ -82,7 +123,7 @@ def lower(model: IRModel) -> list[Stage]:
             p, s = layer.pad, layer.stride
             out_kind = "i8" if (p > 0 and kind == "bits") else kind
             if out_kind == "i8":
-                mvau_in_dt = "TERNARY"  # padded bipolar windows carry 0 at padded positions
+                mvau_in_dt = TERNARY  # padded bipolar windows carry 0 at padded positions
             stages.append(Stage(f"{name}_swg", "ConvolutionInputGenerator", {
                 "ConvKernelDim": [kh, kw], "IFMChannels": c, "IFMDim": [h + 2 * p, wd + 2 * p],
                 "OFMDim": [oh, ow], "SIMD": 1, "Stride": [s, s], "Dilation": [1, 1], "depthwise": 0,
@@ -93,71 +134,56 @@ def lower(model: IRModel) -> list[Stage]:
             nv = [1, oh, ow]
         weights = _mvau_weights(layer, fmap)
         mh, mw = weights.shape
-        xnor = kind == "bits" and tuple(layer.weight_values) == (-1, 1)
-        nxt = layers[i + 1] if i + 1 < len(layers) else None
-        fused = isinstance(nxt, Threshold)
+        xnor = kind == "bits" and weight_set_of(layer.weight_values) == "binary"
+        fused = block.threshold is not None and block.pool is None
         attrs = {
             "MW": mw, "MH": mh, "PE": 1, "SIMD": 1, "numInputVectors": nv,
-            "inputDataType": "BINARY" if xnor else mvau_in_dt,
-            "weightDataType": "BINARY" if xnor else layer.weight_dtype,
-            "accDataType": f"UINT{mw.bit_length()}" if xnor else int_dtype(layer.acc_min, layer.acc_max),
+            "inputDataType": BINARY if xnor else mvau_in_dt,
+            "weightDataType": BINARY if xnor else layer.weight_dtype,
+            "accDataType": int_dtype(0, mw) if xnor else int_dtype(layer.acc_min, layer.acc_max),
             "binaryXnorMode": int(xnor), "noActivation": 0 if fused else 1, "ActVal": 0,
             "resType": "lut", "mem_mode": "internal_decoupled", "ram_style": "auto",
             "ram_style_thresholds": "distributed",
         }
-        attrs["outputDataType"] = "BIPOLAR" if fused else int_dtype(layer.acc_min, layer.acc_max)
+        attrs["outputDataType"] = BIPOLAR if fused else int_dtype(layer.acc_min, layer.acc_max)
         params = {"weight": weights, "wkind": "bits" if xnor else "i8", "acc_min": layer.acc_min,
                   "acc_max": layer.acc_max, "act_dir": None}
         nvp = int(np.prod(nv))
-        mv = Stage(f"{name}_mvau", "MVAU", attrs, layer.name, kind, "bits" if fused else "i32", mh * nvp, params)
-        stages.append(mv)
-        i += 1
+        stages.append(Stage(f"{name}_mvau", "MVAU", attrs, layer.name, kind, "bits" if fused else "i32", mh * nvp,
+                            params))
         fmap = tuple(layer.out_shape)
         if fused:
-            params.update(_threshold_params(nxt))
+            params.update(_threshold_params(block.threshold))
             kind = "bits"
-            i += 1
             continue
         kind = "i32"
-        if isinstance(nxt, MaxPool):
-            c, h, wd = nxt.in_shape
-            _, oh, ow = nxt.out_shape
-            if nxt.k != nxt.stride:
-                raise DnncError(f"layer '{nxt.name}': the HLS backend supports max-pool with stride == k only")
+        if block.pool is not None:
+            pool, thr = block.pool, block.threshold
+            c, h, wd = pool.in_shape
+            _, oh, ow = pool.out_shape
             stages.append(Stage(f"{name}_pool", "StreamingMaxPool", {
-                "ImgDim": [h, wd], "PoolDim": [nxt.k, nxt.k], "NumChannels": c, "PE": 1, "CeilMode": 0,
+                "ImgDim": [h, wd], "PoolDim": [pool.k, pool.k], "NumChannels": c, "PE": 1, "CeilMode": 0,
                 "dataType": attrs["outputDataType"], "tied": True,
-            }, nxt.name, "i32", "i32", oh * ow * c))
-            fmap = tuple(nxt.out_shape)
-            i += 1
-            nxt = layers[i] if i < len(layers) else None
-            if not isinstance(nxt, Threshold):
-                raise DnncError(f"layer '{layers[i - 1].name}': max-pool must be followed by a threshold")
+            }, pool.name, "i32", "i32", oh * ow * c))
+            fmap = tuple(pool.out_shape)
             stages.append(Stage(f"{name}_thr", "Thresholding", {
                 "NumChannels": c, "PE": 1, "numInputVectors": [1, oh, ow], "numSteps": 1, "ActVal": 0,
                 "inputDataType": attrs["outputDataType"], "weightDataType": attrs["outputDataType"],
-                "outputDataType": "BIPOLAR", "tied": True,
-            }, nxt.name, "i32", "bits", oh * ow * c,
-                {**_threshold_params(nxt), "acc_min": layer.acc_min, "acc_max": layer.acc_max}))
+                "outputDataType": BIPOLAR, "tied": True,
+            }, thr.name, "i32", "bits", oh * ow * c,
+                {**_threshold_params(thr), "acc_min": layer.acc_min, "acc_max": layer.acc_max}))
             kind = "bits"
-            i += 1
             continue
-        if isinstance(nxt, OutputAffine):
-            if i + 1 != len(layers):
-                raise DnncError(f"layer '{nxt.name}': the output affine must be the last layer")
-            k = model.num_classes
-            if mh * nvp != k:
-                raise DnncError(f"layer '{layer.name}': the output layer must produce {k} accumulators "
-                                f"(got {mh} x {nvp} positions)")
-            stages.append(Stage("label_select", "LabelSelect", {
-                "Labels": k, "PE": 1, "K": 1, "inputDataType": attrs["outputDataType"],
-                "outputDataType": int_dtype(0, k - 1),
-            }, nxt.name, "i32", "", 1, {"scale": nxt.scale.astype(np.float32),
-                                           "bias": nxt.bias.astype(np.float32)}))
-            return stages
-        raise DnncError(f"layer '{layer.name}': unsupported successor "
-                        f"{type(nxt).__name__ if nxt is not None else 'none'} for the HLS backend")
-    raise DnncError("model: no output affine layer; the HLS backend needs one")
+        aff = block.affine
+        k = model.num_classes
+        if mh * nvp != k:
+            raise DnncError(f"layer '{layer.name}': the output layer must produce {k} accumulators "
+                            f"(got {mh} x {nvp} positions)")
+        stages.append(Stage("label_select", "LabelSelect", {
+            "Labels": k, "PE": 1, "K": 1, "inputDataType": attrs["outputDataType"],
+            "outputDataType": int_dtype(0, k - 1),
+        }, aff.name, "i32", "", 1, {"scale": aff.scale.astype(np.float32), "bias": aff.bias.astype(np.float32)}))
+    return stages
 
 
 def connect(stages: list[Stage]) -> list[Stage]:
@@ -171,7 +197,7 @@ def connect(stages: list[Stage]) -> list[Stage]:
             prev = out[-1]
             out.append(Stage(f"{prev.name}_dwc", "StreamingDataWidthConverter", {
                 "NumElems": prev.out_elems, "inWidth": prev.out_width, "outWidth": s.in_width,
-                "dataType": prev.attrs.get("outputDataType", prev.attrs.get("dataType", "INT32")),
+                "dataType": prev.attrs.get("outputDataType", prev.attrs.get("dataType", INT32)),
             }, prev.layer, prev.out_kind, prev.out_kind, prev.out_elems))
             out[-1].check()
         out.append(s)

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from dnnc.errors import DnncError
+from dnnc.interchange.qonnx_import import import_qonnx, is_qonnx
 from dnnc.ir import interpreter
 from dnnc.ir.model import IRModel, Threshold
 from dnnc.ir.outputs import Outputs
@@ -109,7 +110,6 @@ def compare(proto: onnx.ModelProto, ir: IRModel, raw: np.ndarray, got: Outputs |
 
 def verify_file(path, loaded, target: str, samples: int, seed: int) -> Comparison:
     """`dnnc verify --reference qonnx`: TARGET's outputs vs qonnx's executor on the verify inputs."""
-    from dnnc.interchange.qonnx_import import import_qonnx, is_qonnx
     from dnnc.verify import execute
     from dnnc.verify.inputs import make_inputs
 

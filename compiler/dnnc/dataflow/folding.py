@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnnc.backends.hls.stages import Stage
+from dnnc.dataflow.stages import Stage
 from dnnc.errors import DnncError
 
 

@@ -1,6 +1,6 @@
 """Dataflow stages in FINN's vocabulary, with FINN's cycle formulas (`get_exp_cycles`).
 
-A stage is one streaming kernel of the emitted design. Its folding (PE output lanes, SIMD input lanes)
+A stage is one streaming kernel of a design, whichever backend (HLS C++, RTL) implements it. Its folding (PE output lanes, SIMD input lanes)
 sets the cycles per frame; FINN's formulas are reproduced exactly so that a FINN user reads the same
 numbers (reference: shared/reference/interop-semantics.md section 9).
 """
@@ -13,32 +13,6 @@ from dataclasses import dataclass, field
 from dnnc.errors import DnncError
 
 
-def dtype_bits(name: str) -> int:
-    """Bit width of a FINN datatype name (BIPOLAR/BINARY 1, TERNARY 2, INTn/UINTn n, FLOAT32 32)."""
-    if name in ("BIPOLAR", "BINARY"):
-        return 1
-    if name == "TERNARY":
-        return 2
-    if name == "FLOAT32":
-        return 32
-    for prefix in ("UINT", "INT"):
-        if name.startswith(prefix) and name[len(prefix):].isdigit():
-            return int(name[len(prefix):])
-    raise DnncError(f"unknown FINN datatype '{name}'")
-
-
-def dtype_signed(name: str) -> bool:
-    return name in ("BIPOLAR", "TERNARY", "FLOAT32") or name.startswith("INT")
-
-
-def int_dtype(lo: int, hi: int) -> str:
-    """Smallest FINN INTn/UINTn holding [lo, hi]."""
-    if lo >= 0:
-        return f"UINT{max(1, int(hi).bit_length())}"
-    bits = max((-lo - 1).bit_length(), int(hi).bit_length()) + 1
-    return f"INT{bits}"
-
-
 @dataclass
 class Stage:
     """One streaming kernel. `op` is FINN's node type; `attrs` holds FINN's attributes (PE, SIMD, ...)."""
@@ -47,7 +21,7 @@ class Stage:
     op: str  # MVAU | Thresholding | ConvolutionInputGenerator | StreamingMaxPool | LabelSelect | ...
     attrs: dict = field(default_factory=dict)
     layer: str = ""  # IR layer this stage implements (for the report)
-    in_kind: str = ""  # stream element kind: bits | i8 | u8 | i16 | i32 (see runtime/hls/dnnc_hls.h)
+    in_kind: str = ""  # stream element kind: bits | i8 | u8 | i16 | i32 (HLS: runtime/hls/dnnc_hls.h)
     out_kind: str = ""
     out_elems: int = 0  # elements this stage writes per frame
     params: dict = field(default_factory=dict)  # numpy arrays for the ROMs, in stream order

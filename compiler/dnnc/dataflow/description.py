@@ -18,9 +18,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from dnnc import __version__
-from dnnc.backends.hls.estimates import estimate
-from dnnc.backends.hls.stages import Stage, dtype_bits, int_dtype
+from dnnc.dataflow.estimates import estimate
+from dnnc.dataflow.stages import Stage
+from dnnc.interchange.annotations import annotate
 from dnnc.ir.model import IRModel
+from dnnc.vocabulary import BINARY, BIPOLAR, FLOAT32, INT32, TERNARY, UINT8, dtype_bits, int_dtype
 
 DOMAIN = "finn.custom_op.fpgadataflow"
 IR_VERSION = 8
@@ -91,18 +93,12 @@ def _attr_values(stage: Stage, binary: bool = False) -> dict:
         for key in ("outputDataType", "dataType") + (
                 ("inputDataType",) if stage.op == "ConvolutionInputGenerator" else ()):
             if key in a:
-                a[key] = "BINARY"
+                a[key] = BINARY
     if stage.op == "StreamingDataWidthConverter":
         bits = dtype_bits(a["dataType"])
         return {"shape": [1, a["NumElems"]], "inWidth": a["inWidth"] * bits, "outWidth": a["outWidth"] * bits,
                 "dataType": a["dataType"]}
     return {k: a[k] for k in FINN_ATTRS[stage.op] if k in a}
-
-
-def _annotate(graph: onnx.GraphProto, tensor: str, dtype: str) -> None:
-    ann = onnx.TensorAnnotation(tensor_name=tensor)
-    ann.quant_parameter_tensor_names.append(onnx.StringStringEntryProto(key="finn_datatype", value=dtype))
-    graph.quantization_annotation.append(ann)
 
 
 class _Builder:
@@ -150,7 +146,7 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
     """The FINN-style graph of the folded design (passes onnx.checker)."""
     b = _Builder()
     c, h, w = model.input_shape
-    cur = b.tensor("global_in", [1, h, w, c], "UINT8")
+    cur = b.tensor("global_in", [1, h, w, c], UINT8)
     graph_input = b.infos.pop()
     shape = [1, h, w, c]
     binary = binary_producers(d.stages)
@@ -166,7 +162,7 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
             continue
         if s.op == "ConvolutionInputGenerator" and a["pad"] > 0:
             p = a["pad"]
-            pad_dt = "TERNARY" if a["inputDataType"] == "BIPOLAR" else a["inputDataType"]
+            pad_dt = TERNARY if a["inputDataType"] == BIPOLAR else a["inputDataType"]
             shape = [1, shape[1] + 2 * p, shape[2] + 2 * p, shape[3]]
             out = b.tensor(f"{s.name}_padded", shape, pad_dt)
             b.nodes.append(helper.make_node(
@@ -183,11 +179,11 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
         new_shape = _shape_after(s, shape)
         is_out = s.op == "MVAU" and a["noActivation"] and d.stages[-1].op == "LabelSelect" and not any(
             x.op == "MVAU" for x in d.stages[d.stages.index(s) + 1:])
-        out_dt = "BINARY" if s.name in binary else a.get("outputDataType", a.get("dataType", "INT32"))
+        out_dt = BINARY if s.name in binary else a.get("outputDataType", a.get("dataType", INT32))
         if s.op == "LabelSelect":
             sc = b.init("affine_scale", s.params["scale"].astype(np.float32))
             bi = b.init("affine_bias", s.params["bias"].astype(np.float32))
-            tmp = b.tensor("affine_scaled", shape, "FLOAT32")
+            tmp = b.tensor("affine_scaled", shape, FLOAT32)
             b.nodes.append(helper.make_node("Mul", [cur, sc], [tmp], name="affine_Mul"))
             b.nodes.append(helper.make_node("Add", [tmp, bi], ["logits"], name="affine_Add"))
             b.hw(s, ["logits"], "class")
@@ -222,7 +218,7 @@ def dataflow_onnx(model: IRModel, d) -> onnx.ModelProto:
                               value_info=b.infos)
     b.types.update({"acc": d.stages[-1].attrs["inputDataType"], "class": int_dtype(0, k - 1)})
     for name, dtype in b.types.items():
-        _annotate(graph, name, dtype)
+        annotate(graph, name, dtype)
     proto = helper.make_model(graph, producer_name="dnnc", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, 1)])
     proto.ir_version = IR_VERSION
@@ -244,7 +240,7 @@ def dataflow_json(model: IRModel, target: dict, d) -> dict:
     sm = d.summary
     return {
         "model": model.name, "generator": f"dnnc {__version__}", "part": target["part"],
-        "clock_ns": sm.clock_ns, "input": {"shape_chw": list(model.input_shape), "dtype": "UINT8",
+        "clock_ns": sm.clock_ns, "input": {"shape_chw": list(model.input_shape), "dtype": UINT8,
                                            "stream_order": "HWC"},
         "folding": {"mode": d.fold.mode, "target_cycles": d.fold.target_cycles, "unmet": d.fold.unmet,
                     "config": {s.name: {k: s.attrs[k] for k in ("PE", "SIMD") if k in s.attrs}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dnnc.backends.hls.stages import Stage, dtype_bits, dtype_signed
+from dnnc.dataflow.stages import Stage
+from dnnc.vocabulary import INT32, dtype_bits, dtype_signed
 
 
 @dataclass
@@ -119,7 +120,7 @@ def estimate(stage: Stage) -> Resources:
         return _buffer(bits, stage.pe * dtype_bits(a["dataType"]))
     if stage.op == "LabelSelect":
         return Resources(lut=100 + a["Labels"] * 32 // 8, bram18=0, dsp=0, model="approx")
-    width = max(a["inWidth"], a["outWidth"]) * dtype_bits(a.get("dataType", "INT32"))
+    width = max(a["inWidth"], a["outWidth"]) * dtype_bits(a.get("dataType", INT32))
     return Resources(lut=50 + 2 * width, bram18=0, dsp=0, model="approx")
 
 
