@@ -1,6 +1,6 @@
 """`dnnc verify --target ir` and the shared verify framework, on trained tiny models and edge models.
 
-Bars (issue 3): 0 mismatches between onnxruntime on the deployment ONNX and the IR interpreter after all
+Bars: 0 mismatches between onnxruntime on the deployment ONNX and the IR interpreter after all
 passes, and 0 class disagreements between the deployment network and the discrete network (numpy float64
 `forward_float64` and the PyTorch twin `forward_torch`) on the 2000 test digits.
 """

@@ -74,7 +74,7 @@ def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: i
     if path.suffix != ".onnx":
         raise DnncError(f"{path}: expected a .pt checkpoint or an .onnx file")
     proto = load_onnx_file(path)
-    from dnnc.interchange.qonnx_import import is_qonnx, load_qonnx  # issue 6: QONNX files (custom domains)
+    from dnnc.interchange.qonnx_import import is_qonnx, load_qonnx  # QONNX files (custom domains)
 
     if is_qonnx(proto):
         ref, ir = load_qonnx(proto, name)

@@ -26,7 +26,7 @@ def export(model: str, output: str, collapse: str, seed: int, as_json: bool, fmt
     src = Path(model)
     if not src.is_file():
         raise DnncError(f"{src}: no such file")
-    if fmt == "qonnx":  # issue 6: any loadable model (.pt, .onnx, QONNX) -> QONNX
+    if fmt == "qonnx":  # any loadable model (.pt, .onnx, QONNX) -> QONNX
         from dnnc.frontend import load_model
         from dnnc.interchange.qonnx_export import ir_to_qonnx
 

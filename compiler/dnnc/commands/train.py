@@ -62,7 +62,7 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
           train_limit, batch_size, method, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
-    if method != "distribution":  # issue 6: STE baselines (dnnc.train.ste), sign activations only
+    if method != "distribution":  # STE baselines (dnnc.train.ste), sign activations only
         hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit, batch_size)
         click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
                    f"{100 * hist['test_error']:.2f} %)", err=True)

@@ -28,7 +28,7 @@ def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_j
     if target != "ir":
         load_target(target)  # a bad target file fails before the model and the reference are loaded
     loaded = load_model(model, collapse=collapse, seed=seed)
-    if reference == "qonnx":  # issue 6
+    if reference == "qonnx":
         import json
 
         from dnnc.verify.qonnx_reference import verify_file
