@@ -1,6 +1,15 @@
 /* dnnc runtime: Armv7E-M (Cortex-M4/M7) assembly kernels for packed dot products. Included by
  * dnnc_bitact.h when compiling for Thumb-2 with DSP (define DNNC_NO_ASM to use the portable C instead).
- * Conventions and the meaning of the counts: dnnc_bitact.h. */
+ * Conventions and the meaning of the counts: dnnc_bitact.h.
+ *
+ * LDM loads, a carry-save adder tree and one SWAR count of the tree's carry-out per block into per-byte
+ * counters (summed with USADA8): binary 8 words per block (61 instructions), ternary 4 words per block (38
+ * instructions). At most 31 blocks between byte sums (counters stay < 256). Any n: the last n % 4 words
+ * get one SWAR count each (the all-outputs loops below need n a multiple of 8 / 4: padded rows).
+ *
+ * Registers: operands are pinned to r0-r3, r12 and lr (explicit register variables), r4-r11 are the bodies'
+ * scratch. Each block body is written once below and parameterised by the registers that hold the
+ * carry-save state. */
 #ifndef DNNC_BITACT_V7EM_H
 #define DNNC_BITACT_V7EM_H
 
@@ -9,11 +18,8 @@
 
 #include "dnnc_popcount.h"
 
-/* LDM loads, a carry-save adder tree and one SWAR count of the tree's carry-out per block into per-byte
- * counters (summed with USADA8): binary 8 words per block (61 instructions), ternary 4 words per block (38
- * instructions). At most 31 blocks between byte sums (counters stay < 256). Any n: the last n % 4 words
- * get one SWAR count each (the all-outputs loops below need n a multiple of 8 / 4: padded rows). */
-#define DNNC_POP_BYTES_ASM(f)                                                                      \
+/* Per-byte popcounts of register f in place (r4 scratch). */
+#define DNNC_ASM_POPBYTES(f)                                                                       \
     "lsr r4, " f ", #1\n\t"                                                                       \
     "and r4, r4, #0x55555555\n\t"                                                                 \
     "sub " f ", " f ", r4\n\t"                                                                    \
@@ -24,68 +30,114 @@
     "add " f ", " f ", " f ", lsr #4\n\t"                                                         \
     "and " f ", " f ", #0x0F0F0F0F\n\t"
 
-/* The 8-word binary block loop shared by dnnc_count_binary and dnnc_count_binary_short: XOR of LDM-loaded
- * words into the carry-save tree (ones %[o], twos %[t], fours %[f]), one SWAR count of the eights carry
- * into the byte counters %[a] per block, until %[x] reaches the end pushed on the stack. */
-#define DNNC_CSA8_LOOP_ASM                 \
-    "add r4, %[x], %[a], lsl #5\n\t"       \
-    "push {r4}\n\t"                        \
-    "mov %[a], #0\n\t"                     \
-    "1:\n\t"                               \
-    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"  \
-    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"    \
-    "eor r4, r4, r8\n\t"                   \
-    "eor r5, r5, r9\n\t"                   \
-    "eor r6, r6, r10\n\t"                  \
-    "eor r7, r7, r11\n\t"                  \
-    "eor r8, %[o], r4\n\t"                 \
-    "and r9, %[o], r4\n\t"                 \
-    "and r10, r8, r5\n\t"                  \
-    "orr r9, r9, r10\n\t"                  \
-    "eor %[o], r8, r5\n\t"                 \
-    "eor r8, %[o], r6\n\t"                 \
-    "and r10, %[o], r6\n\t"                \
-    "and r11, r8, r7\n\t"                  \
-    "orr r10, r10, r11\n\t"                \
-    "eor %[o], r8, r7\n\t"                 \
-    "eor r8, %[t], r9\n\t"                 \
-    "and r11, %[t], r9\n\t"                \
-    "and r4, r8, r10\n\t"                  \
-    "orr r11, r11, r4\n\t"                 \
-    "eor %[t], r8, r10\n\t"                \
-    "ldmia %[x]!, {r4, r5, r6, r7}\n\t"    \
-    "ldmia %[w]!, {r8, r9, r10}\n\t"       \
-    "eor r4, r4, r8\n\t"                   \
-    "eor r5, r5, r9\n\t"                   \
-    "eor r6, r6, r10\n\t"                  \
-    "ldr r8, [%[w]], #4\n\t"               \
-    "eor r7, r7, r8\n\t"                   \
-    "eor r8, %[o], r4\n\t"                 \
-    "and r9, %[o], r4\n\t"                 \
-    "and r10, r8, r5\n\t"                  \
-    "orr r9, r9, r10\n\t"                  \
-    "eor %[o], r8, r5\n\t"                 \
-    "eor r8, %[o], r6\n\t"                 \
-    "and r10, %[o], r6\n\t"                \
-    "and r4, r8, r7\n\t"                   \
-    "orr r10, r10, r4\n\t"                 \
-    "eor %[o], r8, r7\n\t"                 \
-    "eor r8, %[t], r9\n\t"                 \
-    "and r4, %[t], r9\n\t"                 \
-    "and r5, r8, r10\n\t"                  \
-    "orr r4, r4, r5\n\t"                   \
-    "eor %[t], r8, r10\n\t"                \
-    "eor r8, %[f], r11\n\t"                \
-    "and r5, %[f], r11\n\t"                \
-    "and r6, r8, r4\n\t"                   \
-    "orr r5, r5, r6\n\t"                   \
-    "eor %[f], r8, r4\n\t"                 \
-    DNNC_POP_BYTES_ASM("r5")               \
-    "add %[a], %[a], r5\n\t"               \
-    "ldr r4, [sp]\n\t"                     \
-    "cmp %[x], r4\n\t"                     \
-    "bne 1b\n\t"                           \
-    "add sp, sp, #4\n\t"
+/* Carry-save adder, as DNNC_CSA: lo + b + c == 2 hi + lo' in every bit (u, t scratch). */
+#define DNNC_ASM_CSA(hi, lo, b, c, u, t)                                                           \
+    "eor " u ", " lo ", " b "\n\t"                                                                \
+    "and " hi ", " lo ", " b "\n\t"                                                               \
+    "and " t ", " u ", " c "\n\t"                                                                 \
+    "orr " hi ", " hi ", " t "\n\t"                                                               \
+    "eor " lo ", " u ", " c "\n\t"
+
+/* One binary block: 8 words of w XOR x (LDM, %[w] and %[x] advance) into the carry-save state (ones o,
+ * twos t, fours f); the SWAR count of the eights carry is added to the byte counters a. */
+#define DNNC_ASM_BINARY8(o, t, f, a)                                                               \
+    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"                                                          \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"                                                            \
+    "eor r4, r4, r8\n\t"                                                                           \
+    "eor r5, r5, r9\n\t"                                                                           \
+    "eor r6, r6, r10\n\t"                                                                          \
+    "eor r7, r7, r11\n\t"                                                                          \
+    DNNC_ASM_CSA("r9", o, "r4", "r5", "r8", "r10")                                                 \
+    DNNC_ASM_CSA("r10", o, "r6", "r7", "r8", "r11")                                                \
+    DNNC_ASM_CSA("r11", t, "r9", "r10", "r8", "r4")                                                \
+    "ldmia %[x]!, {r4, r5, r6, r7}\n\t"                                                            \
+    "ldmia %[w]!, {r8, r9, r10}\n\t"                                                               \
+    "eor r4, r4, r8\n\t"                                                                           \
+    "eor r5, r5, r9\n\t"                                                                           \
+    "eor r6, r6, r10\n\t"                                                                          \
+    "ldr r8, [%[w]], #4\n\t"                                                                       \
+    "eor r7, r7, r8\n\t"                                                                           \
+    DNNC_ASM_CSA("r9", o, "r4", "r5", "r8", "r10")                                                 \
+    DNNC_ASM_CSA("r10", o, "r6", "r7", "r8", "r4")                                                 \
+    DNNC_ASM_CSA("r4", t, "r9", "r10", "r8", "r5")                                                 \
+    DNNC_ASM_CSA("r5", f, "r11", "r4", "r8", "r6")                                                 \
+    DNNC_ASM_POPBYTES("r5")                                                                        \
+    "add " a ", " a ", r5\n\t"
+
+/* One ternary block: 4 words, d = (s XOR x) AND m (weight planes s, m interleaved), into the carry-save
+ * state (ones o, twos t); the SWAR count of the fours carry is added to the byte counters a. */
+#define DNNC_ASM_TERNARY4(o, t, a)                                                                 \
+    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"                                                          \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"                                                            \
+    "eor r4, r4, r8\n\t"                                                                           \
+    "and r4, r4, r5\n\t"                                                                           \
+    "eor r6, r6, r9\n\t"                                                                           \
+    "and r6, r6, r7\n\t"                                                                           \
+    "ldmia %[w]!, {r5, r7, r8, r9}\n\t"                                                            \
+    "eor r5, r5, r10\n\t"                                                                          \
+    "and r5, r5, r7\n\t"                                                                           \
+    "eor r8, r8, r11\n\t"                                                                          \
+    "and r8, r8, r9\n\t"                                                                           \
+    DNNC_ASM_CSA("r9", o, "r4", "r6", "r7", "r10")                                                 \
+    DNNC_ASM_CSA("r10", o, "r5", "r8", "r7", "r11")                                                \
+    DNNC_ASM_CSA("r11", t, "r9", "r10", "r7", "r4")                                                \
+    DNNC_ASM_POPBYTES("r11")                                                                       \
+    "add " a ", " a ", r11\n\t"
+
+/* Binary blocks until %[x] reaches the end pointer at [sp, #end] (a string: "" or ", #4"). */
+#define DNNC_ASM_BINARY8_LOOP(o, t, f, a, end)                                                     \
+    "1:\n\t"                                                                                       \
+    DNNC_ASM_BINARY8(o, t, f, a)                                                                   \
+    "ldr r4, [sp" end "]\n\t"                                                                      \
+    "cmp %[x], r4\n\t"                                                                             \
+    "bne 1b\n\t"
+
+/* Ternary blocks, register n counting them down (n >= 1). */
+#define DNNC_ASM_TERNARY4_LOOP(o, t, a, n)                                                         \
+    "1:\n\t"                                                                                       \
+    DNNC_ASM_TERNARY4(o, t, a)                                                                     \
+    "subs " n ", " n ", #1\n\t"                                                                    \
+    "bne 1b\n\t"
+
+/* a = o + (a's byte sum << shift) with o's byte sum (r4 scratch). */
+#define DNNC_ASM_BYTESUMS(o, a, shift)                                                             \
+    "mov r4, #0\n\t"                                                                               \
+    "usada8 " o ", " o ", r4, r4\n\t"                                                              \
+    "usada8 " a ", " a ", r4, r4\n\t"                                                              \
+    "add " a ", " o ", " a ", lsl #" shift "\n\t"
+
+/* a = cnt = 8 sum(bytes of a) + pc(o) + 2 pc(t) + 4 pc(f) (binary state after the blocks; o, t, f clobbered). */
+#define DNNC_ASM_SUM_BINARY(o, t, f, a)                                                            \
+    DNNC_ASM_POPBYTES(o)                                                                           \
+    DNNC_ASM_POPBYTES(t)                                                                           \
+    DNNC_ASM_POPBYTES(f)                                                                           \
+    "add " o ", " o ", " t ", lsl #1\n\t"                                                          \
+    "add " o ", " o ", " f ", lsl #2\n\t"                                                          \
+    DNNC_ASM_BYTESUMS(o, a, "3")
+
+/* a = cnt = 4 sum(bytes of a) + pc(o) + 2 pc(t) (ternary state after the blocks; o, t clobbered). */
+#define DNNC_ASM_SUM_TERNARY(o, t, a)                                                              \
+    DNNC_ASM_POPBYTES(o)                                                                           \
+    DNNC_ASM_POPBYTES(t)                                                                           \
+    "add " o ", " o ", " t ", lsl #1\n\t"                                                          \
+    DNNC_ASM_BYTESUMS(o, a, "2")
+
+/* After a per-output count in a (all-outputs loops): acc[o] = tot[o] - 2 cnt, the tot and acc pointers at
+ * [sp, #8] and [sp, #12] advance; the outputs left at [sp, #16] count down, looping to 2b. */
+#define DNNC_ASM_STORE_NEXT(a)                                                                     \
+    "ldr r7, [sp, #8]\n\t"                                                                         \
+    "ldr r6, [r7], #4\n\t"                                                                         \
+    "str r7, [sp, #8]\n\t"                                                                         \
+    "sub r6, r6, " a ", lsl #1\n\t"                                                                \
+    "ldr r7, [sp, #12]\n\t"                                                                        \
+    "str r6, [r7], #4\n\t"                                                                         \
+    "str r7, [sp, #12]\n\t"                                                                        \
+    "ldr r7, [sp, #16]\n\t"                                                                        \
+    "subs r7, r7, #1\n\t"                                                                          \
+    "str r7, [sp, #16]\n\t"                                                                        \
+    "bne 2b\n\t"
+
+#define DNNC_ASM_CLOBBERS "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory"
 
 /* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
 static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
@@ -102,7 +154,6 @@ static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, i
     int32_t left = n >> 3;
     while (left > 0) {
         const int32_t nb = left < 31 ? left : 31;
-        /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
         register const uint32_t *rw __asm__("r0") = w;
         register const uint32_t *rx __asm__("r1") = x;
         register uint32_t ro __asm__("r2") = ones;
@@ -111,10 +162,14 @@ static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, i
         register uint32_t acc __asm__("lr") = (uint32_t)nb;
         left -= nb;
         __asm__ volatile(
-            DNNC_CSA8_LOOP_ASM
+            "add r4, %[x], %[a], lsl #5\n\t"
+            "push {r4}\n\t" /* the end pointer at [sp] */
+            "mov %[a], #0\n\t"
+            DNNC_ASM_BINARY8_LOOP("%[o]", "%[t]", "%[f]", "%[a]", "")
+            "add sp, sp, #4\n\t"
             : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
             :
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+            : DNNC_ASM_CLOBBERS);
         w = rw;
         x = rx;
         ones = ro;
@@ -144,7 +199,6 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
     uint32_t ones = 0, twos = 0, fours = 0;
     int32_t left = n >> 2;
     while (left > 0) {
-        /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
         register const uint32_t *rw __asm__("r0") = w;
         register const uint32_t *rx __asm__("r1") = x;
         register int32_t nb __asm__("r2") = left < 31 ? left : 31;
@@ -153,40 +207,10 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
         register uint32_t acc __asm__("lr") = 0;
         left -= nb;
         __asm__ volatile(
-            "1:\n\t"
-            "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
-            "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-            "eor r4, r4, r8\n\t"
-            "and r4, r4, r5\n\t"
-            "eor r6, r6, r9\n\t"
-            "and r6, r6, r7\n\t"
-            "ldmia %[w]!, {r5, r7, r8, r9}\n\t"
-            "eor r5, r5, r10\n\t"
-            "and r5, r5, r7\n\t"
-            "eor r8, r8, r11\n\t"
-            "and r8, r8, r9\n\t"
-            "eor r7, %[o], r4\n\t"
-            "and r9, %[o], r4\n\t"
-            "and r10, r7, r6\n\t"
-            "orr r9, r9, r10\n\t"
-            "eor %[o], r7, r6\n\t"
-            "eor r7, %[o], r5\n\t"
-            "and r10, %[o], r5\n\t"
-            "and r11, r7, r8\n\t"
-            "orr r10, r10, r11\n\t"
-            "eor %[o], r7, r8\n\t"
-            "eor r7, %[t], r9\n\t"
-            "and r11, %[t], r9\n\t"
-            "and r4, r7, r10\n\t"
-            "orr r11, r11, r4\n\t"
-            "eor %[t], r7, r10\n\t"
-            DNNC_POP_BYTES_ASM("r11")
-            "add %[a], %[a], r11\n\t"
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b\n\t"
+            DNNC_ASM_TERNARY4_LOOP("%[o]", "%[t]", "%[a]", "%[n]")
             : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
             :
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+            : DNNC_ASM_CLOBBERS);
         w = rw;
         x = rx;
         ones = ro;
@@ -201,53 +225,53 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
     }
 }
 
+/* Ternary count of nb >= 1 4-word blocks from the carry-save state (ones, twos), final counts included, in
+ * one forced-inline assembly block: a caller's loop over rows pays no call, no register save and no second
+ * byte-sum loop. */
+static inline __attribute__((always_inline)) uint32_t dnnc_ternary4_sum(const uint32_t *w, const uint32_t *x,
+                                                                        int32_t nb, uint32_t ones, uint32_t twos)
+{
+    register const uint32_t *rw __asm__("r0") = w;
+    register const uint32_t *rx __asm__("r1") = x;
+    register int32_t rn __asm__("r2") = nb;
+    register uint32_t ro __asm__("r3") = ones;
+    register uint32_t rt __asm__("r12") = twos;
+    register uint32_t acc __asm__("lr") = 0;
+    __asm__ volatile(
+        DNNC_ASM_TERNARY4_LOOP("%[o]", "%[t]", "%[a]", "%[n]")
+        DNNC_ASM_SUM_TERNARY("%[o]", "%[t]", "%[a]")
+        : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(rn), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
+        :
+        : DNNC_ASM_CLOBBERS);
+    return acc;
+}
 
-/* The 4-word ternary block loop of dnnc_count_ternary_short and dnnc_count_ternary_seeded (%[n] blocks into
- * ones %[o], twos %[t] and the byte counters %[a]), then cnt = 4 sum(bytes of %[a]) + pc(ones) + 2 pc(twos). */
-#define DNNC_TERNARY4_COUNT_ASM            \
-    "1:\n\t"                               \
-    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"  \
-    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"    \
-    "eor r4, r4, r8\n\t"                   \
-    "and r4, r4, r5\n\t"                   \
-    "eor r6, r6, r9\n\t"                   \
-    "and r6, r6, r7\n\t"                   \
-    "ldmia %[w]!, {r5, r7, r8, r9}\n\t"    \
-    "eor r5, r5, r10\n\t"                  \
-    "and r5, r5, r7\n\t"                   \
-    "eor r8, r8, r11\n\t"                  \
-    "and r8, r8, r9\n\t"                   \
-    "eor r7, %[o], r4\n\t"                 \
-    "and r9, %[o], r4\n\t"                 \
-    "and r10, r7, r6\n\t"                  \
-    "orr r9, r9, r10\n\t"                  \
-    "eor %[o], r7, r6\n\t"                 \
-    "eor r7, %[o], r5\n\t"                 \
-    "and r10, %[o], r5\n\t"                \
-    "and r11, r7, r8\n\t"                  \
-    "orr r10, r10, r11\n\t"                \
-    "eor %[o], r7, r8\n\t"                 \
-    "eor r7, %[t], r9\n\t"                 \
-    "and r11, %[t], r9\n\t"                \
-    "and r4, r7, r10\n\t"                  \
-    "orr r11, r11, r4\n\t"                 \
-    "eor %[t], r7, r10\n\t"                \
-    DNNC_POP_BYTES_ASM("r11")              \
-    "add %[a], %[a], r11\n\t"              \
-    "subs %[n], %[n], #1\n\t"              \
-    "bne 1b\n\t"                           \
-    DNNC_POP_BYTES_ASM("%[o]")             \
-    DNNC_POP_BYTES_ASM("%[t]")             \
-    "add %[o], %[o], %[t], lsl #1\n\t"     \
-    "mov r4, #0\n\t"                       \
-    "usada8 %[o], %[o], r4, r4\n\t"        \
-    "usada8 %[a], %[a], r4, r4\n\t"        \
-    "add %[a], %[o], %[a], lsl #2\n\t"
+/* Binary count of nb >= 1 8-word blocks from the carry-save state (ones, twos), final counts included, in
+ * one forced-inline assembly block (see dnnc_ternary4_sum). */
+static inline __attribute__((always_inline)) uint32_t dnnc_binary8_sum(const uint32_t *w, const uint32_t *x,
+                                                                       int32_t nb, uint32_t ones, uint32_t twos)
+{
+    register const uint32_t *rw __asm__("r0") = w;
+    register const uint32_t *rx __asm__("r1") = x;
+    register uint32_t ro __asm__("r2") = ones;
+    register uint32_t rt __asm__("r3") = twos;
+    register uint32_t rf __asm__("r12") = 0;
+    register uint32_t acc __asm__("lr") = (uint32_t)nb;
+    __asm__ volatile(
+        "add r4, %[x], %[a], lsl #5\n\t"
+        "push {r4}\n\t" /* the end pointer at [sp] */
+        "mov %[a], #0\n\t"
+        DNNC_ASM_BINARY8_LOOP("%[o]", "%[t]", "%[f]", "%[a]", "")
+        "add sp, sp, #4\n\t"
+        DNNC_ASM_SUM_BINARY("%[o]", "%[t]", "%[f]", "%[a]")
+        : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
+        :
+        : DNNC_ASM_CLOBBERS);
+    return acc;
+}
 
-/* Ternary count of one short row (n <= 127 words, any length) in one assembly block, forced inline so
- * that a caller's loop over rows pays no call, no register save and no second byte-sum loop: the 4-word
- * body of dnnc_count_ternary, the final counts in the same block; the last n % 4 words enter as the
- * initial carry-save state (ones, twos). */
+/* Ternary count of one short row (n <= 127 words, any length): the last n % 4 words enter as the initial
+ * carry-save state, then dnnc_ternary4_sum. */
 static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(const uint32_t *w, const uint32_t *x,
                                                                                int32_t n)
 {
@@ -264,20 +288,7 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_short(c
         const uint32_t d3 = (n & 3) > 2 ? (w[2 * j + 4] ^ x[j + 2]) & w[2 * j + 5] : 0u;
         DNNC_CSA(twos, ones, d1, d2, d3);
     }
-    {
-        register const uint32_t *rw __asm__("r0") = w;
-        register const uint32_t *rx __asm__("r1") = x;
-        register int32_t nb __asm__("r2") = n >> 2;
-        register uint32_t ro __asm__("r3") = ones;
-        register uint32_t rt __asm__("r12") = twos;
-        register uint32_t acc __asm__("lr") = 0;
-        __asm__ volatile(
-            DNNC_TERNARY4_COUNT_ASM
-            : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
-            :
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        return acc;
-    }
+    return dnnc_ternary4_sum(w, x, n >> 2, ones, twos);
 }
 
 /* Ternary count of n = 4 nb + tail words (nb >= 1, tail 0..3 a compile-time constant at the call site, so
@@ -295,24 +306,11 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary_seeded(
         w += 2 * tail;
         x += tail;
     }
-    {
-        register const uint32_t *rw __asm__("r0") = w;
-        register const uint32_t *rx __asm__("r1") = x;
-        register int32_t rn __asm__("r2") = nb;
-        register uint32_t ro __asm__("r3") = ones;
-        register uint32_t rt __asm__("r12") = twos;
-        register uint32_t acc __asm__("lr") = 0;
-        __asm__ volatile(
-            DNNC_TERNARY4_COUNT_ASM
-            : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(rn), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
-            :
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        return acc;
-    }
+    return dnnc_ternary4_sum(w, x, nb, ones, twos);
 }
 
-/* Binary count of one short row (n <= 255 words, any length) in one assembly block, forced inline (see
- * dnnc_count_ternary_short): the 8-word body of dnnc_count_binary, final counts in the same block. */
+/* Binary count of one short row (n <= 255 words, any length): up to 3 of the last n % 8 words seed the
+ * carry-save state, the rest get one SWAR count each, then dnnc_binary8_sum. */
 static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_short(const uint32_t *w, const uint32_t *x,
                                                                               int32_t n)
 {
@@ -323,41 +321,18 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_short(co
         return tail;
     }
     j = n & ~7;
-    if (n & 7) { /* up to 3 of the last words seed the carry-save state, the rest one SWAR count each */
+    if (n & 7) {
         const uint32_t d1 = w[j] ^ x[j];
         const uint32_t d2 = (n & 7) > 1 ? w[j + 1] ^ x[j + 1] : 0u;
         const uint32_t d3 = (n & 7) > 2 ? w[j + 2] ^ x[j + 2] : 0u;
         DNNC_CSA(twos, ones, d1, d2, d3);
         for (j += 3; j < n; j++) tail += dnnc_popcount32(w[j] ^ x[j]);
     }
-    {
-        register const uint32_t *rw __asm__("r0") = w;
-        register const uint32_t *rx __asm__("r1") = x;
-        register uint32_t ro __asm__("r2") = ones;
-        register uint32_t rt __asm__("r3") = twos;
-        register uint32_t rf __asm__("r12") = 0;
-        register uint32_t acc __asm__("lr") = (uint32_t)(n >> 3);
-        __asm__ volatile(
-            DNNC_CSA8_LOOP_ASM
-            /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
-            DNNC_POP_BYTES_ASM("%[o]")
-            DNNC_POP_BYTES_ASM("%[t]")
-            DNNC_POP_BYTES_ASM("%[f]")
-            "add %[o], %[o], %[t], lsl #1\n\t"
-            "add %[o], %[o], %[f], lsl #2\n\t"
-            "mov r4, #0\n\t"
-            "usada8 %[o], %[o], r4, r4\n\t"
-            "usada8 %[a], %[a], r4, r4\n\t"
-            "add %[a], %[o], %[a], lsl #3\n\t"
-            : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
-            :
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        return acc + tail;
-    }
+    return dnnc_binary8_sum(w, x, n >> 3, ones, twos) + tail;
 }
 
 /* Binary count of n = 8 nb + tail words (nb >= 1, tail 0..3 a compile-time constant at the call site): the
- * FIRST tail words seed the carry-save state, then nb 8-word blocks (DNNC_CSA8_LOOP_ASM), forced inline. */
+ * FIRST tail words seed the carry-save state, then nb 8-word blocks, forced inline. */
 static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_seeded(const uint32_t *w, const uint32_t *x,
                                                                                int32_t nb, int32_t tail)
 {
@@ -370,39 +345,15 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_seeded(c
         w += tail;
         x += tail;
     }
-    {
-        register const uint32_t *rw __asm__("r0") = w;
-        register const uint32_t *rx __asm__("r1") = x;
-        register uint32_t ro __asm__("r2") = ones;
-        register uint32_t rt __asm__("r3") = twos;
-        register uint32_t rf __asm__("r12") = 0;
-        register uint32_t acc __asm__("lr") = (uint32_t)nb;
-        __asm__ volatile(
-            DNNC_CSA8_LOOP_ASM
-            /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
-            DNNC_POP_BYTES_ASM("%[o]")
-            DNNC_POP_BYTES_ASM("%[t]")
-            DNNC_POP_BYTES_ASM("%[f]")
-            "add %[o], %[o], %[t], lsl #1\n\t"
-            "add %[o], %[o], %[f], lsl #2\n\t"
-            "mov r4, #0\n\t"
-            "usada8 %[o], %[o], r4, r4\n\t"
-            "usada8 %[a], %[a], r4, r4\n\t"
-            "add %[a], %[o], %[a], lsl #3\n\t"
-            : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
-            :
-            : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
-        return acc;
-    }
+    return dnnc_binary8_sum(w, x, nb, ones, twos);
 }
 
 /* All outputs of a binary layer in one assembly loop (rows contiguous, n a multiple of 8, n <= 248): the
  * per-output state (x base, end, tot and acc pointers, outputs left) lives on the stack, so nothing spills
- * between outputs. Same 8-word carry-save body as dnnc_count_binary. */
+ * between outputs. In the loop o, t, f, a hold ones, twos, fours, eights. */
 static inline void dnnc_dense_binary_asm(const uint32_t *w, const int32_t *tot, const uint32_t *x, int32_t n,
                                          int32_t nout, int32_t *acc)
 {
-    /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
     register const uint32_t *rw __asm__("r0") = w;
     register const uint32_t *rx __asm__("r1") = x;
     register int32_t nb __asm__("r2") = n >> 3;
@@ -412,104 +363,31 @@ static inline void dnnc_dense_binary_asm(const uint32_t *w, const int32_t *tot, 
     __asm__ volatile(
         "sub sp, sp, #24\n\t"
         "str %[x], [sp]\n\t"
-        "add %[nb], %[x], %[nb], lsl #5\n\t"
-        "str %[nb], [sp, #4]\n\t"
-        "str %[tot], [sp, #8]\n\t"
-        "str %[acc], [sp, #12]\n\t"
-        "str %[nout], [sp, #16]\n\t"
+        "add %[o], %[x], %[o], lsl #5\n\t" /* end of x */
+        "str %[o], [sp, #4]\n\t"
+        "str %[t], [sp, #8]\n\t"
+        "str %[f], [sp, #12]\n\t"
+        "str %[a], [sp, #16]\n\t"
         "2:\n\t"
         "ldr %[x], [sp]\n\t"
-        "mov %[nb], #0\n\t"
-        "mov %[tot], #0\n\t"
-        "mov %[acc], #0\n\t"
-        "mov %[nout], #0\n\t"
-        "1:\n\t"
-        "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
-        "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-        "eor r4, r4, r8\n\t"
-        "eor r5, r5, r9\n\t"
-        "eor r6, r6, r10\n\t"
-        "eor r7, r7, r11\n\t"
-        "eor r8, %[nb], r4\n\t"
-        "and r9, %[nb], r4\n\t"
-        "and r10, r8, r5\n\t"
-        "orr r9, r9, r10\n\t"
-        "eor %[nb], r8, r5\n\t"
-        "eor r8, %[nb], r6\n\t"
-        "and r10, %[nb], r6\n\t"
-        "and r11, r8, r7\n\t"
-        "orr r10, r10, r11\n\t"
-        "eor %[nb], r8, r7\n\t"
-        "eor r8, %[tot], r9\n\t"
-        "and r11, %[tot], r9\n\t"
-        "and r4, r8, r10\n\t"
-        "orr r11, r11, r4\n\t"
-        "eor %[tot], r8, r10\n\t"
-        "ldmia %[x]!, {r4, r5, r6, r7}\n\t"
-        "ldmia %[w]!, {r8, r9, r10}\n\t"
-        "eor r4, r4, r8\n\t"
-        "eor r5, r5, r9\n\t"
-        "eor r6, r6, r10\n\t"
-        "ldr r8, [%[w]], #4\n\t"
-        "eor r7, r7, r8\n\t"
-        "eor r8, %[nb], r4\n\t"
-        "and r9, %[nb], r4\n\t"
-        "and r10, r8, r5\n\t"
-        "orr r9, r9, r10\n\t"
-        "eor %[nb], r8, r5\n\t"
-        "eor r8, %[nb], r6\n\t"
-        "and r10, %[nb], r6\n\t"
-        "and r4, r8, r7\n\t"
-        "orr r10, r10, r4\n\t"
-        "eor %[nb], r8, r7\n\t"
-        "eor r8, %[tot], r9\n\t"
-        "and r4, %[tot], r9\n\t"
-        "and r5, r8, r10\n\t"
-        "orr r4, r4, r5\n\t"
-        "eor %[tot], r8, r10\n\t"
-        "eor r8, %[acc], r11\n\t"
-        "and r5, %[acc], r11\n\t"
-        "and r6, r8, r4\n\t"
-        "orr r5, r5, r6\n\t"
-        "eor %[acc], r8, r4\n\t"
-        DNNC_POP_BYTES_ASM("r5")
-        "add %[nout], %[nout], r5\n\t"
-        "ldr r4, [sp, #4]\n\t"
-        "cmp %[x], r4\n\t"
-        "bne 1b\n\t"
-        /* cnt = 8 sum(bytes of eights) + pc(ones) + 2 pc(twos) + 4 pc(fours) */
-        DNNC_POP_BYTES_ASM("%[nb]")
-        DNNC_POP_BYTES_ASM("%[tot]")
-        DNNC_POP_BYTES_ASM("%[acc]")
-        "add %[nb], %[nb], %[tot], lsl #1\n\t"
-        "add %[nb], %[nb], %[acc], lsl #2\n\t"
-        "mov r4, #0\n\t"
-        "usada8 r5, %[nb], r4, r4\n\t"
-        "usada8 r6, %[nout], r4, r4\n\t"
-        "add r5, r5, r6, lsl #3\n\t"
-        "ldr r7, [sp, #8]\n\t"
-        "ldr r6, [r7], #4\n\t"
-        "str r7, [sp, #8]\n\t"
-        "sub r6, r6, r5, lsl #1\n\t"
-        "ldr r7, [sp, #12]\n\t"
-        "str r6, [r7], #4\n\t"
-        "str r7, [sp, #12]\n\t"
-        "ldr r7, [sp, #16]\n\t"
-        "subs r7, r7, #1\n\t"
-        "str r7, [sp, #16]\n\t"
-        "bne 2b\n\t"
+        "mov %[o], #0\n\t"
+        "mov %[t], #0\n\t"
+        "mov %[f], #0\n\t"
+        "mov %[a], #0\n\t"
+        DNNC_ASM_BINARY8_LOOP("%[o]", "%[t]", "%[f]", "%[a]", ", #4")
+        DNNC_ASM_SUM_BINARY("%[o]", "%[t]", "%[f]", "%[a]")
+        DNNC_ASM_STORE_NEXT("%[a]")
         "add sp, sp, #24\n\t"
-        : [w] "+r"(rw), [x] "+r"(rx), [nb] "+r"(nb), [tot] "+r"(rtot), [acc] "+r"(racc), [nout] "+r"(rn)
+        : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(nb), [t] "+r"(rtot), [f] "+r"(racc), [a] "+r"(rn)
         :
-        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        : DNNC_ASM_CLOBBERS);
 }
 
-/* All outputs of a ternary layer in one assembly loop (n a multiple of 4, n <= 124); 4-word body of
- * dnnc_count_ternary, per-output state on the stack. */
+/* All outputs of a ternary layer in one assembly loop (n a multiple of 4, n <= 124); per-output state on the
+ * stack as in dnnc_dense_binary_asm (the block count in place of the end). */
 static inline void dnnc_dense_ternary_asm(const uint32_t *w, const int32_t *tot, const uint32_t *x, int32_t n,
                                           int32_t nout, int32_t *acc)
 {
-    /* explicit registers: the only six the asm leaves free (r4-r11 are its scratch) */
     register const uint32_t *rw __asm__("r0") = w;
     register const uint32_t *rx __asm__("r1") = x;
     register int32_t nb __asm__("r2") = n >> 2;
@@ -519,70 +397,23 @@ static inline void dnnc_dense_ternary_asm(const uint32_t *w, const int32_t *tot,
     __asm__ volatile(
         "sub sp, sp, #24\n\t"
         "str %[x], [sp]\n\t"
-        "str %[nb], [sp, #4]\n\t"
-        "str %[tot], [sp, #8]\n\t"
-        "str %[acc], [sp, #12]\n\t"
-        "str %[nout], [sp, #16]\n\t"
+        "str %[n], [sp, #4]\n\t"
+        "str %[o], [sp, #8]\n\t"
+        "str %[t], [sp, #12]\n\t"
+        "str %[a], [sp, #16]\n\t"
         "2:\n\t"
         "ldr %[x], [sp]\n\t"
-        "ldr %[nb], [sp, #4]\n\t"
-        "mov %[tot], #0\n\t"
-        "mov %[acc], #0\n\t"
-        "mov %[nout], #0\n\t"
-        "1:\n\t"
-        "ldmia %[x]!, {r8, r9, r10, r11}\n\t"
-        "ldmia %[w]!, {r4, r5, r6, r7}\n\t"
-        "eor r4, r4, r8\n\t"
-        "and r4, r4, r5\n\t"
-        "eor r6, r6, r9\n\t"
-        "and r6, r6, r7\n\t"
-        "ldmia %[w]!, {r5, r7, r8, r9}\n\t"
-        "eor r5, r5, r10\n\t"
-        "and r5, r5, r7\n\t"
-        "eor r8, r8, r11\n\t"
-        "and r8, r8, r9\n\t"
-        "eor r7, %[tot], r4\n\t"
-        "and r9, %[tot], r4\n\t"
-        "and r10, r7, r6\n\t"
-        "orr r9, r9, r10\n\t"
-        "eor %[tot], r7, r6\n\t"
-        "eor r7, %[tot], r5\n\t"
-        "and r10, %[tot], r5\n\t"
-        "and r11, r7, r8\n\t"
-        "orr r10, r10, r11\n\t"
-        "eor %[tot], r7, r8\n\t"
-        "eor r7, %[acc], r9\n\t"
-        "and r11, %[acc], r9\n\t"
-        "and r4, r7, r10\n\t"
-        "orr r11, r11, r4\n\t"
-        "eor %[acc], r7, r10\n\t"
-        DNNC_POP_BYTES_ASM("r11")
-        "add %[nout], %[nout], r11\n\t"
-        "subs %[nb], %[nb], #1\n\t"
-        "bne 1b\n\t"
-        /* cnt = 4 sum(bytes of fours) + pc(ones) + 2 pc(twos) */
-        DNNC_POP_BYTES_ASM("%[tot]")
-        DNNC_POP_BYTES_ASM("%[acc]")
-        "add %[tot], %[tot], %[acc], lsl #1\n\t"
-        "mov r4, #0\n\t"
-        "usada8 r5, %[tot], r4, r4\n\t"
-        "usada8 r6, %[nout], r4, r4\n\t"
-        "add r5, r5, r6, lsl #2\n\t"
-        "ldr r7, [sp, #8]\n\t"
-        "ldr r6, [r7], #4\n\t"
-        "str r7, [sp, #8]\n\t"
-        "sub r6, r6, r5, lsl #1\n\t"
-        "ldr r7, [sp, #12]\n\t"
-        "str r6, [r7], #4\n\t"
-        "str r7, [sp, #12]\n\t"
-        "ldr r7, [sp, #16]\n\t"
-        "subs r7, r7, #1\n\t"
-        "str r7, [sp, #16]\n\t"
-        "bne 2b\n\t"
+        "ldr %[n], [sp, #4]\n\t"
+        "mov %[o], #0\n\t"
+        "mov %[t], #0\n\t"
+        "mov %[a], #0\n\t"
+        DNNC_ASM_TERNARY4_LOOP("%[o]", "%[t]", "%[a]", "%[n]")
+        DNNC_ASM_SUM_TERNARY("%[o]", "%[t]", "%[a]")
+        DNNC_ASM_STORE_NEXT("%[a]")
         "add sp, sp, #24\n\t"
-        : [w] "+r"(rw), [x] "+r"(rx), [nb] "+r"(nb), [tot] "+r"(rtot), [acc] "+r"(racc), [nout] "+r"(rn)
+        : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(rtot), [t] "+r"(racc), [a] "+r"(rn)
         :
-        : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory");
+        : DNNC_ASM_CLOBBERS);
 }
 
 #endif /* DNNC_BITACT_V7EM_H */
