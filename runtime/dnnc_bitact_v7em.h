@@ -7,9 +7,14 @@
  * instructions). At most 31 blocks between byte sums (counters stay < 256). Any n: the last n % 4 words
  * get one SWAR count each (the all-outputs loops below need n a multiple of 8 / 4: padded rows).
  *
- * Registers: operands are pinned to r0-r3, r12 and lr (explicit register variables), r4-r11 are the bodies'
- * scratch. Each block body is written once below and parameterised by the registers that hold the
- * carry-save state. */
+ * Registers: operands are pinned to r0-r3, r12 and lr (explicit register variables); r4-r6 and r8-r11 are
+ * declared clobbered. r7 never is: it is the Thumb frame pointer at -O0, with -fno-omit-frame-pointer and by
+ * default with clang, where a clobber of it does not compile (and no macro tells whether it is one). The
+ * bodies need eight scratch registers, so each asm saves r7 on the stack and restores it before it ends: in
+ * the same PUSH/POP as the loop's end pointer or per-output state (binary counts, all-outputs loops), or one
+ * PUSH and POP of its own (ternary counts). The compiler keeps r7 for itself around the asm, which more than
+ * pays for that (fewer instructions on mnist-cnn, docs/targets/cortex-m4.md). Each block body is written once
+ * below and parameterised by the registers that hold the carry-save state. */
 #ifndef DNNC_BITACT_V7EM_H
 #define DNNC_BITACT_V7EM_H
 
@@ -123,21 +128,21 @@
     DNNC_ASM_BYTESUMS(o, a, "2")
 
 /* After a per-output count in a (all-outputs loops): acc[o] = tot[o] - 2 cnt, the tot and acc pointers at
- * [sp, #8] and [sp, #12] advance; the outputs left at [sp, #16] count down, looping to 2b. */
+ * [sp, #8] and [sp, #16] advance; the outputs left at [sp, #20] count down, looping to 2b. */
 #define DNNC_ASM_STORE_NEXT(a)                                                                     \
     "ldr r7, [sp, #8]\n\t"                                                                         \
     "ldr r6, [r7], #4\n\t"                                                                         \
     "str r7, [sp, #8]\n\t"                                                                         \
     "sub r6, r6, " a ", lsl #1\n\t"                                                                \
-    "ldr r7, [sp, #12]\n\t"                                                                        \
-    "str r6, [r7], #4\n\t"                                                                         \
-    "str r7, [sp, #12]\n\t"                                                                        \
     "ldr r7, [sp, #16]\n\t"                                                                        \
-    "subs r7, r7, #1\n\t"                                                                          \
+    "str r6, [r7], #4\n\t"                                                                         \
     "str r7, [sp, #16]\n\t"                                                                        \
+    "ldr r7, [sp, #20]\n\t"                                                                        \
+    "subs r7, r7, #1\n\t"                                                                          \
+    "str r7, [sp, #20]\n\t"                                                                        \
     "bne 2b\n\t"
 
-#define DNNC_ASM_CLOBBERS "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "cc", "memory"
+#define DNNC_ASM_CLOBBERS "r4", "r5", "r6", "r8", "r9", "r10", "r11", "cc", "memory"
 
 /* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
 static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
@@ -163,10 +168,10 @@ static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, i
         left -= nb;
         __asm__ volatile(
             "add r4, %[x], %[a], lsl #5\n\t"
-            "push {r4}\n\t" /* the end pointer at [sp] */
+            "push {r4, r7}\n\t" /* the end pointer at [sp], r7 saved */
             "mov %[a], #0\n\t"
             DNNC_ASM_BINARY8_LOOP("%[o]", "%[t]", "%[f]", "%[a]", "")
-            "add sp, sp, #4\n\t"
+            "pop {r4, r7}\n\t"
             : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
             :
             : DNNC_ASM_CLOBBERS);
@@ -207,7 +212,9 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
         register uint32_t acc __asm__("lr") = 0;
         left -= nb;
         __asm__ volatile(
+            "push {r7}\n\t"
             DNNC_ASM_TERNARY4_LOOP("%[o]", "%[t]", "%[a]", "%[n]")
+            "pop {r7}\n\t"
             : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
             :
             : DNNC_ASM_CLOBBERS);
@@ -238,7 +245,9 @@ static inline __attribute__((always_inline)) uint32_t dnnc_ternary4_sum(const ui
     register uint32_t rt __asm__("r12") = twos;
     register uint32_t acc __asm__("lr") = 0;
     __asm__ volatile(
+        "push {r7}\n\t"
         DNNC_ASM_TERNARY4_LOOP("%[o]", "%[t]", "%[a]", "%[n]")
+        "pop {r7}\n\t"
         DNNC_ASM_SUM_TERNARY("%[o]", "%[t]", "%[a]")
         : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(rn), [o] "+r"(ro), [t] "+r"(rt), [a] "+r"(acc)
         :
@@ -259,10 +268,10 @@ static inline __attribute__((always_inline)) uint32_t dnnc_binary8_sum(const uin
     register uint32_t acc __asm__("lr") = (uint32_t)nb;
     __asm__ volatile(
         "add r4, %[x], %[a], lsl #5\n\t"
-        "push {r4}\n\t" /* the end pointer at [sp] */
+        "push {r4, r7}\n\t" /* the end pointer at [sp], r7 saved */
         "mov %[a], #0\n\t"
         DNNC_ASM_BINARY8_LOOP("%[o]", "%[t]", "%[f]", "%[a]", "")
-        "add sp, sp, #4\n\t"
+        "pop {r4, r7}\n\t"
         DNNC_ASM_SUM_BINARY("%[o]", "%[t]", "%[f]", "%[a]")
         : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(ro), [t] "+r"(rt), [f] "+r"(rf), [a] "+r"(acc)
         :
@@ -349,8 +358,8 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_binary_seeded(c
 }
 
 /* All outputs of a binary layer in one assembly loop (rows contiguous, n a multiple of 8, n <= 248): the
- * per-output state (x base, end, tot and acc pointers, outputs left) lives on the stack, so nothing spills
- * between outputs. In the loop o, t, f, a hold ones, twos, fours, eights. */
+ * per-output state lives on the stack (one PUSH: x base, end, tot pointer, saved r7, acc pointer, outputs
+ * left), so nothing spills between outputs. In the loop o, t, f, a hold ones, twos, fours, eights. */
 static inline void dnnc_dense_binary_asm(const uint32_t *w, const int32_t *tot, const uint32_t *x, int32_t n,
                                          int32_t nout, int32_t *acc)
 {
@@ -361,13 +370,8 @@ static inline void dnnc_dense_binary_asm(const uint32_t *w, const int32_t *tot, 
     register int32_t *racc __asm__("r12") = acc;
     register int32_t rn __asm__("lr") = nout;
     __asm__ volatile(
-        "sub sp, sp, #24\n\t"
-        "str %[x], [sp]\n\t"
         "add %[o], %[x], %[o], lsl #5\n\t" /* end of x */
-        "str %[o], [sp, #4]\n\t"
-        "str %[t], [sp, #8]\n\t"
-        "str %[f], [sp, #12]\n\t"
-        "str %[a], [sp, #16]\n\t"
+        "push {%[x], %[o], %[t], r7, %[f], %[a]}\n\t" /* ascending: r1, r2, r3, r7, r12, lr */
         "2:\n\t"
         "ldr %[x], [sp]\n\t"
         "mov %[o], #0\n\t"
@@ -377,7 +381,7 @@ static inline void dnnc_dense_binary_asm(const uint32_t *w, const int32_t *tot, 
         DNNC_ASM_BINARY8_LOOP("%[o]", "%[t]", "%[f]", "%[a]", ", #4")
         DNNC_ASM_SUM_BINARY("%[o]", "%[t]", "%[f]", "%[a]")
         DNNC_ASM_STORE_NEXT("%[a]")
-        "add sp, sp, #24\n\t"
+        "pop {%[x], %[o], %[t], r7, %[f], %[a]}\n\t"
         : [w] "+r"(rw), [x] "+r"(rx), [o] "+r"(nb), [t] "+r"(rtot), [f] "+r"(racc), [a] "+r"(rn)
         :
         : DNNC_ASM_CLOBBERS);
@@ -395,12 +399,7 @@ static inline void dnnc_dense_ternary_asm(const uint32_t *w, const int32_t *tot,
     register int32_t *racc __asm__("r12") = acc;
     register int32_t rn __asm__("lr") = nout;
     __asm__ volatile(
-        "sub sp, sp, #24\n\t"
-        "str %[x], [sp]\n\t"
-        "str %[n], [sp, #4]\n\t"
-        "str %[o], [sp, #8]\n\t"
-        "str %[t], [sp, #12]\n\t"
-        "str %[a], [sp, #16]\n\t"
+        "push {%[x], %[n], %[o], r7, %[t], %[a]}\n\t" /* ascending: r1, r2, r3, r7, r12, lr */
         "2:\n\t"
         "ldr %[x], [sp]\n\t"
         "ldr %[n], [sp, #4]\n\t"
@@ -410,7 +409,7 @@ static inline void dnnc_dense_ternary_asm(const uint32_t *w, const int32_t *tot,
         DNNC_ASM_TERNARY4_LOOP("%[o]", "%[t]", "%[a]", "%[n]")
         DNNC_ASM_SUM_TERNARY("%[o]", "%[t]", "%[a]")
         DNNC_ASM_STORE_NEXT("%[a]")
-        "add sp, sp, #24\n\t"
+        "pop {%[x], %[n], %[o], r7, %[t], %[a]}\n\t"
         : [w] "+r"(rw), [x] "+r"(rx), [n] "+r"(nb), [o] "+r"(rtot), [t] "+r"(racc), [a] "+r"(rn)
         :
         : DNNC_ASM_CLOBBERS);

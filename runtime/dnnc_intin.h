@@ -81,25 +81,41 @@ static inline void dnnc_input_uimg(const uint8_t *raw, int32_t c, int32_t h, int
                 uimg[(ci * hp + y + pad) * wp + x + pad] = (int16_t)(mul * (int32_t)raw[(ci * h + y) * w + x] + add);
 }
 
-/* One input pair (two int16 u values in r4) times 4 outputs' packed int16 weight pairs: a0..a3 += SMLAD. */
+/* One input pair (two int16 u values in r4) times 4 outputs' packed int16 weight pairs: a0..a3 += SMLAD.
+ * Not r7: the Thumb frame pointer of debug builds (see dnnc_bitact_v7em.h). */
 #define DNNC_SMLAD_PAIR4_ASM                 \
     "ldr r4, [%[u]], #4\n\t"             \
-    "ldmia %[w]!, {r5, r6, r7, r8}\n\t"  \
+    "ldmia %[w]!, {r5, r6, r8, r9}\n\t"  \
     "smlad %[a0], r5, r4, %[a0]\n\t"     \
     "smlad %[a1], r6, r4, %[a1]\n\t"     \
-    "smlad %[a2], r7, r4, %[a2]\n\t"     \
-    "smlad %[a3], r8, r4, %[a3]\n\t"
+    "smlad %[a2], r8, r4, %[a2]\n\t"     \
+    "smlad %[a3], r9, r4, %[a3]\n\t"
+
+/* Operand registers of the SMLAD asm: the compiler's choice when optimizing (pinned registers cost 0.4-0.6 %
+ * more instructions on mnist-cnn), pinned at -O0, where gcc finds no registers for seven free operands beside
+ * five scratch registers ("impossible constraints"). */
+#if defined(__OPTIMIZE__)
+#define DNNC_SMLAD_REG(r)
+#else
+#define DNNC_SMLAD_REG(r) __asm__(r)
+#endif
 
 /* Four outputs at once: acc[j] = sum over pairs p of the int16 pairs w[p][j] . u[p] (each uint32 holds two
  * int16, low half first), with u[p] loaded once for the four outputs; maxin: acc[j] = max(acc[j], sum) instead. */
 static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_t npairs, int32_t *acc, int32_t maxin)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, k;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
     /* one input pair load + one LDM of four weight pairs + four SMLAD per pair; npairs % 4 first, then a loop
      * unrolled over four pairs (fewer loop instructions: 90 instead of 104 for 13 pairs) */
-    k = npairs;
-    if (k > 0)
+    if (npairs > 0) {
+        register const uint32_t *rw DNNC_SMLAD_REG("r0") = w;
+        register const uint32_t *ru DNNC_SMLAD_REG("r1") = u;
+        register int32_t rk DNNC_SMLAD_REG("r2") = npairs;
+        register int32_t ra0 DNNC_SMLAD_REG("r3") = 0;
+        register int32_t ra1 DNNC_SMLAD_REG("r10") = 0;
+        register int32_t ra2 DNNC_SMLAD_REG("r11") = 0;
+        register int32_t ra3 DNNC_SMLAD_REG("r12") = 0;
         __asm__ volatile(
             "tst %[k], #1\n\t"
             "beq 2f\n\t"
@@ -120,10 +136,16 @@ static inline void dnnc_dot32x4_max(const uint32_t *w, const uint32_t *u, int32_
             "subs %[k], %[k], #1\n\t"
             "bne 1b\n\t"
             "4:\n\t"
-            : [w] "+r"(w), [u] "+r"(u), [k] "+r"(k), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3)
+            : [w] "+r"(rw), [u] "+r"(ru), [k] "+r"(rk), [a0] "+r"(ra0), [a1] "+r"(ra1), [a2] "+r"(ra2), [a3] "+r"(ra3)
             :
-            : "r4", "r5", "r6", "r7", "r8", "cc", "memory");
+            : "r4", "r5", "r6", "r8", "r9", "cc", "memory");
+        a0 = ra0;
+        a1 = ra1;
+        a2 = ra2;
+        a3 = ra3;
+    }
 #else
+    int32_t k;
     for (k = 0; k < npairs; k++) {
         const int32_t u0 = (int16_t)(u[k] & 0xFFFFu), u1 = (int16_t)(u[k] >> 16);
         const uint32_t *q = w + 4 * k;

@@ -159,6 +159,9 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
     const int32_t *tot = L->tot, *thr = L->thr;
     const int32_t *corr[16];
     int32_t py, px, q, o, wi;
+    /* packed input only; the test also keeps gcc -O3 from warning (-Warray-bounds) in a specialized copy of
+     * this function for a raw-input layer (tot = NULL) that no call reaches */
+    if (L->in_u8) return;
     for (py = 0; py < L->out_h; py++) {
         for (px = 0; px < L->out_w; px++) {
             uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
