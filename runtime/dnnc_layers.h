@@ -8,7 +8,9 @@
 
 #include "dnnc_bitact.h"
 #include "dnnc_intin.h"
+#if defined(DNNC_LANES_LAYOUT) /* model.c defines it when its weights use the output-lane layout */
 #include "dnnc_lanes.h"
+#endif
 
 /* First layer, dense, on the raw input (table lookup, see dnnc_intin.h). */
 typedef struct {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dnnc.backends.c import emit
 from dnnc.backends.c.build import compile_exe, execute, write_support
 from dnnc.resources import resource_dir
 from dnnc.targets import load_target
@@ -32,10 +33,12 @@ def _count_ref(kind: int, w: np.ndarray, x: np.ndarray) -> int:
     return _pc(d & planes[:, 1]) + 2 * _pc(d & planes[:, 2])
 
 
-def _cases(rng: np.random.Generator):
-    """(input bytes, expected output bytes)."""
+def _cases(rng: np.random.Generator, v7em: bool):
+    """(input bytes, expected output bytes); v7em: the build is expected to use the Armv7E-M assembly kernels."""
     inp, out = [], []
     i32 = lambda *v: np.array(v, np.int32).tobytes()
+    inp.append(i32(5))
+    out.append(i32(int(v7em)))
     for kind, planes in ((0, 1), (1, 2), (2, 2), (3, 3)):
         for n in (4, 8, 12, 20, 28, 40, 124, 128, 248, 252, 256, 260):
             w = rng.integers(0, 2**32, size=n * planes, dtype=np.uint64).astype(np.uint32)
@@ -78,18 +81,23 @@ def _cases(rng: np.random.Generator):
     return b"".join(inp), b"".join(out)
 
 
-def _run(target_name: str, tmp_path: Path, sanitize: bool, popcount: str | None = None) -> None:
+def _run(target_name: str, tmp_path: Path, sanitize: bool, popcount: str | None = None,
+         opt: tuple[str, ...] = ()) -> None:
     target = load_target(target_name)
     if popcount:
         target["popcount"] = popcount
+    if opt:  # replaces the target's optimization level
+        target["cflags"] = [f for f in target["cflags"] if not f.startswith("-O")] + list(opt)
+    features = emit.features(target)
     lib = tmp_path / "lib"
     shutil.copytree(resource_dir("runtime"), lib / "runtime", ignore=shutil.ignore_patterns("__*"))
     write_support(target, tmp_path)
     shutil.copyfile(HERE / "test_runtime_kernels.c", tmp_path / "kernels.c")
-    data, want = _cases(np.random.default_rng(7))
+    data, want = _cases(np.random.default_rng(7), v7em="DNNC_V7EM_KERNELS" in features)
     (tmp_path / "in.bin").write_bytes(data)
     exe = compile_exe(target, lib, tmp_path, ["kernels.c"], "kernels.elf",
-                      ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"'], sanitize=sanitize)
+                      ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"', *(f"-D{m}" for m in features)],
+                      sanitize=sanitize)
     execute(target, exe, tmp_path, timeout=120)
     got = (tmp_path / "out.bin").read_bytes()
     assert len(got) == len(want)
@@ -103,5 +111,7 @@ def test_kernels_host_sanitized(tmp_path, popcount):
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                     reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
-def test_kernels_cortex_m4(tmp_path):
-    _run("cortex-m4", tmp_path, sanitize=False)
+@pytest.mark.parametrize("opt", [(), ("-O0", "-fno-omit-frame-pointer")], ids=["target-flags", "O0-frame-pointer"])
+def test_kernels_cortex_m4(tmp_path, opt):
+    """The Armv7E-M assembly kernels, also in a debug build (r7 is the frame pointer there)."""
+    _run("cortex-m4", tmp_path, sanitize=False, opt=opt)

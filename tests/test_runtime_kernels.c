@@ -55,6 +55,13 @@ int main(void)
             dnnc_lut_build(ubuf, group, levels, vg, values, 0, ng, tab);
             s = dnnc_lut_sum(tab, codes, ng, vg);
             dnnc_write(fout, &s, 4);
+        } else if (op == 5) { /* which count kernels this build uses: 1 = the Armv7E-M assembly */
+#if defined(DNNC_V7EM_ASM)
+            const int32_t v7em = 1;
+#else
+            const int32_t v7em = 0;
+#endif
+            dnnc_write(fout, &v7em, 4);
         } else {
             return 3;
         }

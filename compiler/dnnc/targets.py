@@ -86,7 +86,8 @@ C_SCHEMA = {
     "warn_flags": _flags("warnings; verify/bench builds add `-Werror`"),
     "popcount": _str("`builtin` (`__builtin_popcount`, a popcount instruction) or `swar` (carry-save + "
                      "SWAR, for cores without one)", "swar", ("builtin", "swar")),
-    "dsp": Key((bool,), "Armv7E-M DSP extension: SMLAD in the first conv layer", False),
+    "dsp": Key((bool,), "Armv7E-M DSP extension: SMLAD in the first conv layer, the assembly bit counts of "
+                "runtime/dnnc_bitact_v7em.h", False),
     "flash_bytes": _int("flash budget for const data in report.md; 0 = none", 0),
     "ram_bytes": _int("RAM budget for the arena in report.md; 0 = none", 0),
     "lut_bytes": _int("RAM for the first dense layer's partial-sum tables", 32768, low=1),

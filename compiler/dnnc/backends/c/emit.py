@@ -16,8 +16,18 @@ from dnnc.backends.c.plan import CONV_FIELDS, DENSE_U8_FIELDS, Array, Plan
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
 
-RUNTIME_HEADERS = ("dnnc_runtime.h", "dnnc_layers.h", "dnnc_bitact.h", "dnnc_bitact_v7em.h", "dnnc_intin.h",
-                   "dnnc_lanes.h", "dnnc_popcount.h")
+# The runtime/ headers a model.c can include, each with the feature macro that includes it (None: every model).
+# model.c defines the macros of its features (`features`) and the runtime headers include on them, so this
+# table is the one list of what a library ships (tests/test_c_library.py checks it against the preprocessor).
+RUNTIME_HEADERS = {
+    "dnnc_runtime.h": None,
+    "dnnc_layers.h": None,
+    "dnnc_bitact.h": None,
+    "dnnc_bitact_v7em.h": "DNNC_V7EM_KERNELS",
+    "dnnc_intin.h": None,
+    "dnnc_lanes.h": "DNNC_LANES_LAYOUT",
+    "dnnc_popcount.h": None,
+}
 C_KEYWORDS = {
     "auto",
     "break",
@@ -93,6 +103,21 @@ def defines(target: dict) -> list[str]:
     return ["-DDNNC_POPCOUNT_BUILTIN"] if target["popcount"] == "builtin" else []
 
 
+def features(target: dict, lanes: int = 0) -> list[str]:
+    """The runtime feature macros of a library for `target` (with the plan's output-lane layout `lanes`)."""
+    out = []
+    if target["dsp"]:  # the Armv7E-M DSP extension: its assembly kernels
+        out.append("DNNC_V7EM_KERNELS")
+    if lanes:
+        out.append("DNNC_LANES_LAYOUT")
+    return out
+
+
+def runtime_headers(feature_macros: list[str]) -> list[str]:
+    """The runtime/ headers a library with these features includes, hence ships."""
+    return [h for h, m in RUNTIME_HEADERS.items() if m is None or m in feature_macros]
+
+
 def _budget(used: int, budget: int) -> tuple[str, str]:
     if not budget:
         return "-", "n/a"
@@ -121,6 +146,7 @@ def context(plan: Plan, target: dict) -> dict:
         "arena": plan.arena,
         "arena_words": plan.arena_words,
         "lanes": plan.lanes,
+        "features": features(target, plan.lanes),
         "conv_fields": tuple(CONV_FIELDS),
         "dense_u8_fields": tuple(DENSE_U8_FIELDS),
         "cc": target["cc"],
@@ -155,5 +181,5 @@ def write(plan: Plan, target: dict, outdir: Path) -> None:
         (outdir / out).write_text(env.get_template(tpl).render(**ctx))
     rt = outdir / "runtime"
     rt.mkdir(exist_ok=True)
-    for hdr in RUNTIME_HEADERS:
+    for hdr in runtime_headers(ctx["features"]):
         shutil.copyfile(resource_dir("runtime") / hdr, rt / hdr)

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DNNC_V7EM_KERNELS 1 /* Armv7E-M assembly kernels of dnnc_bitact_v7em.h, when compiled for that architecture */
+
 #include "dnnc_runtime.h"
 #include "model.h"
 

@@ -1,1 +1,0 @@
-copy of runtime/dnnc_lanes.h

@@ -1,1 +1,0 @@
-copy of runtime/dnnc_bitact_v7em.h
