@@ -1,5 +1,6 @@
 """The generated C library as a user builds it: the runtime headers it ships are exactly those its model.c
-includes, and (below) its build at every optimization level, names that cannot collide, its Makefile and CMake."""
+includes; its own Makefile builds it warning-free at every optimization level with and without a frame pointer
+(gcc, clang; Cortex-M4 and host), and a debug build is bit-exact on the emulator."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from dnnc.backends import c as cbackend
 from dnnc.backends.c import emit
 from dnnc.frontend import from_net
 from dnnc.targets import load_target
-from models import conv_model, output_only_model
+from exactness import assert_matches_onnxruntime
+from models import conv_model, output_only_model, wide_conv_model
 
 needs_arm_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                    reason="arm-none-eabi-gcc not installed (tools/setup.sh)")
+needs_qemu = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                                reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
+needs_clang = pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed")
+# Every optimization level, with and without a frame pointer (r7 in Thumb code: the debug build of most IDEs)
+OPT = [(o, *fp) for o in ("-O0", "-Og", "-Os", "-O2", "-O3") for fp in ((), ("-fno-omit-frame-pointer",))]
+OPT_IDS = [" ".join(o) for o in OPT]
+WARN = "-Wall -Wextra -Wpedantic -Werror"
 
 
 def _target(name: str, **overrides) -> dict:
@@ -30,11 +39,18 @@ def _compile(net, name: str, target: dict, out: Path) -> Path:
     return out
 
 
+def _sh(*cmd: str) -> str:
+    """Run a build command; a failure shows its output."""
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
 def _included_runtime_headers(target: dict, lib: Path) -> set[str]:
     """runtime/ headers the target's compiler opens for model.c (its dependency list, -MM)."""
     cmd = [target["cc"], *target["cpu_flags"], *target["cflags"], *emit.defines(target), "-MM",
            f"-I{lib}", f"-I{lib / 'runtime'}", str(lib / "model.c")]
-    deps = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.replace("\\\n", " ").split()[1:]
+    deps = _sh(*cmd).replace("\\\n", " ").split()[1:]
     return {Path(d).name for d in deps if Path(d).parent.name == "runtime"}
 
 
@@ -55,3 +71,61 @@ def test_ships_exactly_the_runtime_headers_model_c_includes(tmp_path, case, make
     assert shipped == _included_runtime_headers(target, lib)
     assert ("dnnc_bitact_v7em.h" in shipped) == (name == "cortex-m4")
     assert ("dnnc_lanes.h" in shipped) == bool(overrides.get("lanes"))
+
+
+def _make(lib: Path, workdir: Path, *variables: str) -> None:
+    """The library's own Makefile on a private copy of it (tests may run in parallel)."""
+    shutil.copytree(lib, workdir)
+    _sh("make", "-s", "-C", str(workdir), *variables)
+
+
+def _newlib_include() -> str:
+    """newlib's header folder (where arm-none-eabi-gcc finds <string.h>), for clang --target=arm-none-eabi."""
+    out = subprocess.run(["arm-none-eabi-gcc", "-xc", "-M", "-"], input="#include <string.h>\n", check=True,
+                         capture_output=True, text=True).stdout.replace("\\\n", " ").split()
+    return str(Path(next(d for d in out if d.endswith("/string.h"))).parent)
+
+
+@pytest.fixture(scope="module")
+def m4_libs(tmp_path_factory):
+    """cortex-m4 libraries of conv nets, binary and ternary: between them every assembly kernel (raw-input SMLAD
+    conv, pooled seeded counts, all-outputs dense loops) and, unoptimized, every count variant."""
+    root = tmp_path_factory.mktemp("m4")
+    return [_compile(conv_model(ws), f"conv_{ws}", load_target("cortex-m4"), root / f"conv_{ws}")
+            for ws in ("binary", "ternary")]
+
+
+@needs_arm_gcc
+@pytest.mark.parametrize("cc", ["arm-none-eabi-gcc", pytest.param("clang", marks=needs_clang)])
+@pytest.mark.parametrize("opt", OPT, ids=OPT_IDS)
+def test_cortex_m4_library_builds_warning_free(m4_libs, tmp_path, cc, opt):
+    cpu = " ".join(load_target("cortex-m4")["cpu_flags"])
+    if cc == "clang":
+        cpu = f"--target=arm-none-eabi {cpu} -isystem {_newlib_include()}"
+    for lib in m4_libs:
+        _make(lib, tmp_path / lib.name, f"CC={cc}", f"CPU_FLAGS={cpu}", f"CFLAGS=-std=c11 {' '.join(opt)} {WARN}")
+
+
+@pytest.fixture(scope="module")
+def host_lib(tmp_path_factory):
+    """A host library in the output-lane layout (AVX-512 kernels where -march=native has them) with a pooled
+    packed conv: the lanes, plain bit-count and raw-input kernels are all compiled."""
+    root = tmp_path_factory.mktemp("host")
+    return _compile(wide_conv_model("binary"), "wide", _target("host", lanes=16), root / "lib")
+
+
+@pytest.mark.parametrize("cc", ["gcc", pytest.param("clang", marks=needs_clang)])
+@pytest.mark.parametrize("opt", OPT, ids=OPT_IDS)
+def test_host_library_builds_warning_free(host_lib, tmp_path, cc, opt):
+    _make(host_lib, tmp_path / "lib", f"CC={cc}", f"CFLAGS=-std=c11 {' '.join(opt)} {WARN}")
+
+
+@needs_qemu
+@pytest.mark.parametrize("make_net", [conv_model, wide_conv_model], ids=["conv", "wide-conv"])
+@pytest.mark.parametrize("weights", ["binary", "ternary"])
+def test_cortex_m4_debug_build_is_bit_exact(make_net, weights):
+    """-O0 -fno-omit-frame-pointer on QEMU: the assembly that leaves r7 (the frame pointer) alone, and the SMLAD
+    asm with its -O0 register choice, compute what onnxruntime does."""
+    target = load_target("cortex-m4")
+    target["cflags"] = [f for f in target["cflags"] if not f.startswith("-O")] + ["-O0", "-fno-omit-frame-pointer"]
+    assert_matches_onnxruntime(from_net(make_net(weights), "debug"), cbackend, target, 100, seed=3)
