@@ -122,7 +122,7 @@ def test_library_makefile_builds_warning_free_for_cortex_m4(tmp_path, name):
     proc = subprocess.run(["make", "-C", str(tmp_path), "CFLAGS=-std=c11 -O2 -Wall -Wextra -Wpedantic -Werror"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "libedge.a").is_file()
+    assert (tmp_path / "libdnnc_edge.a").is_file()
 
 
 def test_compile_is_deterministic(tmp_path):
@@ -160,7 +160,7 @@ def test_library_cmake_builds_for_host(tmp_path):
                 ["cmake", "--build", str(tmp_path / "build")]):
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (tmp_path / "build" / "libedge.a").is_file()
+    assert (tmp_path / "build" / "libdnnc_edge.a").is_file()
 
 
 @needs_arm

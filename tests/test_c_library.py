@@ -1,6 +1,7 @@
 """The generated C library as a user builds it: the runtime headers it ships are exactly those its model.c
 includes; its own Makefile builds it warning-free at every optimization level with and without a frame pointer
-(gcc, clang; Cortex-M4 and host), and a debug build is bit-exact on the emulator."""
+(gcc, clang; Cortex-M4 and host), a debug build is bit-exact on the emulator, and a model named `m` builds
+through the Makefile and CMake beside the C math library (-lm)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dnnc.backends import c as cbackend
 from dnnc.backends.c import emit
 from dnnc.frontend import from_net
+from dnnc.ir.interpreter import run as interpret
 from dnnc.targets import load_target
 from exactness import assert_matches_onnxruntime
 from models import conv_model, output_only_model, wide_conv_model
 
+HERE = Path(__file__).resolve().parent
 needs_arm_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                    reason="arm-none-eabi-gcc not installed (tools/setup.sh)")
 needs_qemu = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
@@ -106,6 +110,20 @@ def test_cortex_m4_library_builds_warning_free(m4_libs, tmp_path, cc, opt):
         _make(lib, tmp_path / lib.name, f"CC={cc}", f"CPU_FLAGS={cpu}", f"CFLAGS=-std=c11 {' '.join(opt)} {WARN}")
 
 
+@needs_arm_gcc
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
+def test_cortex_m4_library_debug_build_with_cmake(m4_libs, tmp_path):
+    """A firmware project's debug configuration: cross toolchain, build type Debug, DNNC_CFLAGS at -O0."""
+    cflags = ";".join(["-std=c11", "-O0", "-fno-omit-frame-pointer", *WARN.split()])
+    for lib in m4_libs:
+        build = tmp_path / lib.name
+        _sh("cmake", "-S", str(lib), "-B", str(build), "-DCMAKE_SYSTEM_NAME=Generic",
+            "-DCMAKE_C_COMPILER=arm-none-eabi-gcc", "-DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY",
+            "-DCMAKE_BUILD_TYPE=Debug", f"-DDNNC_CFLAGS={cflags}")
+        _sh("cmake", "--build", str(build))
+        assert (build / f"libdnnc_{lib.name}.a").is_file()
+
+
 @pytest.fixture(scope="module")
 def host_lib(tmp_path_factory):
     """A host library in the output-lane layout (AVX-512 kernels where -march=native has them) with a pooled
@@ -129,3 +147,32 @@ def test_cortex_m4_debug_build_is_bit_exact(make_net, weights):
     target = load_target("cortex-m4")
     target["cflags"] = [f for f in target["cflags"] if not f.startswith("-O")] + ["-O0", "-fno-omit-frame-pointer"]
     assert_matches_onnxruntime(from_net(make_net(weights), "debug"), cbackend, target, 100, seed=3)
+
+
+@pytest.fixture(scope="module")
+def m_lib(tmp_path_factory):
+    """The host library of a model named m (the name of the C math library)."""
+    net = conv_model("ternary")
+    lib = _compile(net, "m", _target("host", lanes=0), tmp_path_factory.mktemp("m") / "lib")
+    want = interpret(from_net(net, "m").ir, np.zeros((1, *net.input_shape), np.uint8))
+    return lib, f"class {int(want.cls[0])} acc {int(want.acc[0, want.cls[0]])} cos 0.540"
+
+
+def test_model_named_m_links_beside_libm_with_make(m_lib, tmp_path):
+    lib, want = m_lib
+    _make(lib, tmp_path / "lib")
+    assert (tmp_path / "lib" / "libdnnc_m.a").is_file() and not (tmp_path / "lib" / "libm.a").exists()
+    exe = tmp_path / "app"
+    # -L first: a library of the model named libm.a would shadow the math library there
+    _sh("cc", f"-I{tmp_path / 'lib'}", str(HERE / "c_library_app" / "main.c"), f"-L{tmp_path / 'lib'}",
+        "-ldnnc_m", "-lm", "-o", str(exe))
+    assert _sh(str(exe)).strip() == want
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
+def test_model_named_m_links_beside_libm_with_cmake(m_lib, tmp_path):
+    lib, want = m_lib
+    build = tmp_path / "build"
+    _sh("cmake", "-S", str(HERE / "c_library_app"), "-B", str(build), f"-DDNNC_LIB={lib}")
+    _sh("cmake", "--build", str(build))
+    assert _sh(str(build / "app")).strip() == want

@@ -136,6 +136,9 @@ def context(plan: Plan, target: dict) -> dict:
     return {
         "name": plan.name,
         "NAME": plan.name.upper(),
+        # library (lib<library>.a) and CMake target: prefixed, so a model named m, c or pthread cannot shadow
+        # a system library (-lm) nor a CMake target of that name
+        "library": f"dnnc_{plan.name}",
         "version": __version__,
         "target": target["name"],
         "in_c": c,
