@@ -160,10 +160,11 @@ def test_unsupported_content_is_a_one_line_error_naming_the_node():
     assert proto.graph.node[3].name in _error(proto)
     # signed/narrow swapped on weights
     assert "swapped" in _error(_swap(mlp(rng, weight_quant="quant", bits=2, narrow=1)))
-    # float input without an integer type
+    # float input without an integer type or an in-graph quantizer: the node that reads it is named
     proto = mlp(rng)
     del proto.graph.quantization_annotation[:]
-    assert "raw integer inputs" in _error(proto)
+    msg = _error(proto)
+    assert "on the float input is not supported" in msg and "MatMul" in msg
 
 
 def _swap(proto: onnx.ModelProto) -> onnx.ModelProto:
