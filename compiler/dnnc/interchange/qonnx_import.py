@@ -28,12 +28,12 @@ from dnnc.interchange.qonnx_quant import (
     PASS_THROUGH,
     QONNX_DOMAINS,
     QUANT_OPS,
+    ROUNDING,
     ConstEvaluator,
     attrs,
     check_pow2,
     is_pow2,
     node_label,
-    ROUNDING,
     quant_params,
     sign_params,
 )
@@ -119,7 +119,7 @@ class _Importer:
             if id(node) not in needed:
                 continue
             dyn = [i for i in node.input if i in dynamic]
-            if not dyn:
+            if not dyn or all(o in self.consts for o in node.output):  # e.g. Shape of a static tensor
                 continue
             if dyn == [cur] and node.op_type in ("Mul", "Add") and len(node.input) == 2 and node.input[1] == cur:
                 swapped = onnx.NodeProto()

@@ -227,10 +227,16 @@ def run_standard_node(node: onnx.NodeProto, vals: list) -> np.ndarray:
     n = helper.make_node(node.op_type, names, ["out"], **attrs(node))
     inputs = [helper.make_tensor_value_info(nm, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype),
                                             list(np.asarray(v).shape)) for nm, v in zip(names, vals) if nm]
-    g = helper.make_graph([n], "const", inputs, [helper.make_tensor_value_info("out", TensorProto.UNDEFINED, None)])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
     try:
+        g = helper.make_graph([n], "const", inputs, [onnx.ValueInfoProto(name="out")])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        m.ir_version = 8
+        inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+        out_vi = next((v for v in inferred.graph.value_info if v.name == "out"), None)
+        if out_vi is not None:
+            m.graph.output[0].CopyFrom(out_vi)
+        else:
+            m.graph.output[0].CopyFrom(helper.make_tensor_value_info("out", TensorProto.FLOAT, None))
         sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
         return sess.run(None, {nm: np.asarray(v) for nm, v in zip(names, vals) if nm})[0]
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
