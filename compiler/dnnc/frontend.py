@@ -29,6 +29,8 @@ class LoadedModel:
     ir: IRModel  # after all passes
     source: Path
     net: DiscreteNet | None = None  # the collapsed discrete network when loaded from a .pt
+    # the imported QONNX file itself: the reference for a float-input file (run by qonnx's executor)
+    file: onnx.ModelProto | None = None
 
 
 def model_name(path: Path) -> str:
@@ -78,5 +80,5 @@ def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: i
 
     if is_qonnx(proto):
         ref, ir = load_qonnx(proto, name)
-        return LoadedModel(onnx=ref, ir=run_pipeline(ir), source=path)
+        return LoadedModel(onnx=ref, ir=run_pipeline(ir), source=path, file=proto if ir.float_input else None)
     return LoadedModel(onnx=proto, ir=run_pipeline(onnx_to_ir(proto, name)), source=path)

@@ -91,7 +91,12 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
     with tqdm(total=4, desc=f"verify {target_name}", unit="step", disable=None, file=sys.stderr) as bar:
         raw = make_inputs(loaded, samples, seed)
         bar.update()
-        ref = run_onnx(loaded.onnx, raw)
+        if getattr(loaded, "file", None) is not None:  # the imported file itself is the reference
+            from dnnc.verify.qonnx_reference import run_file
+
+            ref = run_file(loaded.file, loaded.ir, raw)
+        else:
+            ref = run_onnx(loaded.onnx, raw)
         bar.update()
         got, extra = execute(loaded, target_name, raw)
         bar.update()
@@ -99,6 +104,8 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
         by_layer, per_sample = ties_by_layer(loaded.ir, raw)
         bar.update()
     n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
+    if getattr(loaded, "file", None) is not None:
+        extra = {**extra, "reference": "the imported file, qonnx executor"}
     f64 = None
     if getattr(loaded, "net", None) is not None:
         from dnnc.netspec import forward_float64

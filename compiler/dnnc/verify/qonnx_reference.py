@@ -119,3 +119,36 @@ def verify_file(path, loaded, target: str, samples: int, seed: int) -> Compariso
     raw = make_inputs(loaded, samples, seed)
     got, _ = execute(loaded, target, raw)
     return compare(proto, import_qonnx(proto, loaded.ir.name), raw, got)
+
+
+def run_file(proto: onnx.ModelProto, ir: IRModel, x: np.ndarray) -> Outputs:
+    """The imported file itself, run by qonnx's executor one sample at a time, as dnnc's three outputs.
+
+    acc = the last linear layer's float output divided by its power-of-two scale (exact), logits = the
+    tensor the head reads (or the graph output), class = the file's ArgMax/TopK output when it has one,
+    else the lowest index of the maximum logit (onnxruntime's rule).
+    """
+    from qonnx.core.onnx_exec import execute_onnx
+
+    info = ir.meta.get("qonnx", {})
+    mw = _wrapper(proto)
+    inp = mw.graph.input[0].name
+    shape = [d.dim_value for d in mw.graph.input[0].type.tensor_type.shape.dim]
+    scale = np.asarray(info["acc_scale"], np.float64)
+    acc, logits, cls = [], [], []
+    for i in range(len(x)):
+        xi = np.asarray(x[i:i + 1]).reshape([1, *shape[1:]])
+        ctx = execute_onnx(mw, {inp: xi}, return_full_exec_context=True)
+        a = np.asarray(ctx[info["acc_tensor"]], np.float64).reshape(-1) / scale
+        if not np.all(a == np.round(a)):
+            raise DnncError(f"reference tensor '{info['acc_tensor']}' is not an integer times its scale")
+        acc.append(a.astype(np.int64))
+        lg = np.asarray(ctx[info["output"]], np.float32).reshape(-1)
+        logits.append(lg)
+        if "class_tensor" in info:
+            cls.append(int(np.asarray(ctx[info["class_tensor"]]).reshape(-1)[0]))
+        else:
+            cls.append(int(np.argmax(lg)))
+    k = ir.num_classes
+    return Outputs(acc=np.asarray(acc, np.int32).reshape(-1, k), logits=np.asarray(logits, np.float32).reshape(-1, k),
+                   cls=np.asarray(cls, np.int64))

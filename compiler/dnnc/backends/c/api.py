@@ -33,8 +33,10 @@ def _prepare(model: IRModel, target: dict, tmp: Path, template: str):
 def run(model: IRModel, target: dict, raw: np.ndarray, *, sanitize: bool = False, cc: str | None = None) -> Outputs:
     """Outputs of the generated C on raw uint8 inputs (N, C, H, W), executed on the target (or its emulator)."""
     raw = np.ascontiguousarray(raw)
-    if raw.dtype != np.uint8 or raw.shape[1:] != tuple(model.input_shape):
-        raise DnncError(f"inputs must be uint8 (N, {', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
+    want = np.float32 if model.float_input else np.uint8  # the model's own input type
+    if raw.dtype != want or raw.shape[1:] != tuple(model.input_shape):
+        raise DnncError(f"inputs must be {np.dtype(want).name} (N, {', '.join(map(str, model.input_shape))}), "
+                        f"got {raw.dtype} {raw.shape}")
     with tempfile.TemporaryDirectory(prefix="dnnc-c-") as tmp:
         tmp = Path(tmp)
         plan, lib = _prepare(model, target, tmp, "harness.c.j2")
@@ -71,7 +73,8 @@ def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: i
     Both: library sizes (text, data, bss) from the target's `size` tool.
     """
     shape = (1, *model.input_shape)
-    raw = np.zeros(shape, np.uint8) if raw is None else np.ascontiguousarray(raw[:1])
+    dtype = np.float32 if model.float_input else np.uint8
+    raw = np.zeros(shape, dtype) if raw is None else np.ascontiguousarray(raw[:1]).astype(dtype)
     bare = is_bare_metal(target)
     repeat = repeat or (3 if bare else 2000)
     with tempfile.TemporaryDirectory(prefix="dnnc-bench-") as tmp:

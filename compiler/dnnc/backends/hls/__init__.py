@@ -28,7 +28,7 @@ __all__ = ["bench", "compile", "run"]
 
 def _context(model: IRModel, target: dict, d: Design) -> dict:
     return project_context(model.name, tuple(model.input_shape), model.num_classes, d.stages, d.fold,
-                           d.summary, target)
+                           d.summary, target, model.input_thresholds)
 
 
 def compile(model: IRModel, target: dict, outdir: Path) -> None:
@@ -45,8 +45,9 @@ def compile(model: IRModel, target: dict, outdir: Path) -> None:
 def run(model: IRModel, target: dict, raw: np.ndarray, sanitize: bool = False) -> Outputs:
     """C-simulation of the emitted design on raw uint8 inputs (N, C, H, W)."""
     raw = np.asarray(raw)
-    if raw.dtype != np.uint8 or raw.shape[1:] != tuple(model.input_shape):
-        raise DnncError(f"inputs must be uint8 (N, {', '.join(map(str, model.input_shape))}), "
+    want = np.float32 if model.float_input else np.uint8  # the model's own input type
+    if raw.dtype != want or raw.shape[1:] != tuple(model.input_shape):
+        raise DnncError(f"inputs must be {np.dtype(want).name} (N, {', '.join(map(str, model.input_shape))}), "
                         f"got {raw.dtype} {raw.shape}")
     d = design(model, target)
     with tempfile.TemporaryDirectory(prefix="dnnc-csim-") as tmp:
