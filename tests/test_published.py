@@ -88,6 +88,70 @@ def zoo_tfc(rng: np.random.Generator, hidden: int = 64, act_bits: int = 1) -> on
     return m
 
 
+def finn_tfc(rng: np.random.Generator, hidden: int = 64) -> onnx.ModelProto:
+    """The node layout of FINN's build_dataflow TFC-W1A1 (FINN-ONNX): opset 12, finn.custom_op.general, FLOAT
+    input holding 0..255, Div 255, Reshape, Mul 2, Sub 1, MultiThreshold (sign form); then (MatMul with
+    BIPOLAR-annotated +-1 weights, Mul, Unsqueeze, BatchNormalization, Squeeze, MultiThreshold) x 3, MatMul,
+    Mul, TensorNorm as Sub, Div, Mul, Add, and TopK (k = 1) whose indices are the graph output."""
+    dom = "finn.custom_op.general"
+    nodes, inits, anns = [], [], []
+
+    def const(name, value, dt=None):
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        if dt:
+            anns.append((name, dt))
+        return name
+
+    def node(op, ins, out, domain="", outs=None, **kw):
+        nodes.append(helper.make_node(op, ins, outs or [out], name=f"{op}_{len(nodes)}", domain=domain, **kw))
+        return out
+
+    cur = node("Div", ["global_in", const("c255", np.array(255.0, np.float32))], "div")
+    cur = node("Reshape", [cur, const("shape", np.array([1, 784], np.int64))], "flat")
+    cur = node("Mul", [cur, const("two", np.array(2.0, np.float32))], "x2")
+    cur = node("Sub", [cur, const("one", np.array(1.0, np.float32))], "x2m1")
+    sign = {"out_dtype": "BIPOLAR", "out_scale": 2.0, "out_bias": -1.0}
+    cur = node("MultiThreshold", [cur, const("thr_in", np.zeros((1, 1), np.float32))], "xq", dom, **sign)
+    sizes = [784, hidden, hidden, hidden, 10]
+    for i in range(4):
+        w = np.where(rng.random((sizes[i], sizes[i + 1])) < 0.5, -1, 1).astype(np.float32)
+        cur = node("MatMul", [cur, const(f"W{i}", w, "BIPOLAR")], f"mm{i}")
+        cur = node("Mul", [cur, const(f"s{i}", np.array(1.0, np.float32))], f"mul{i}")
+        if i == 3:
+            break
+        c = sizes[i + 1]
+        gamma = (0.5 + rng.random(c)).astype(np.float32)
+        gamma[:3] *= -1  # direction -1 channels
+        gamma[3] = 0  # a constant channel
+        cur = node("Unsqueeze", [cur], f"uq{i}", axes=[2])
+        bn = [const(f"bn{i}_{k}", v) for k, v in (("g", gamma), ("b", rng.normal(size=c).astype(np.float32)),
+              ("m", rng.normal(scale=4, size=c).astype(np.float32)), ("v", (1 + 10 * rng.random(c)).astype(np.float32)))]
+        cur = node("BatchNormalization", [cur, *bn], f"bn{i}", epsilon=1e-4)
+        cur = node("Squeeze", [cur], f"sq{i}", axes=[2])
+        cur = node("MultiThreshold", [cur, const(f"thr{i}", np.zeros((1, 1), np.float32))], f"a{i}", dom, **sign)
+    cur = node("Sub", [cur, const("tn_m", np.array(0.3, np.float32))], "tn_sub")
+    cur = node("Div", [cur, const("tn_s", np.array(1.3038405, np.float32))], "tn_div")
+    cur = node("Mul", [cur, const("tn_w", np.array(0.81, np.float32))], "tn_mul")
+    cur = node("Add", [cur, const("tn_b", np.array(0.07, np.float32))], "logits")
+    node("TopK", [cur, const("k", np.array([1], np.int64))], None, outs=["topk_values", "global_out"], axis=-1)
+    g = helper.make_graph(nodes, "tfc_w1a1", [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1, 1, 28, 28])],
+                          [helper.make_tensor_value_info("global_out", TensorProto.INT64, [1, 1])], inits)
+    for t, dt in anns:
+        a = onnx.TensorAnnotation(tensor_name=t)
+        a.quant_parameter_tensor_names.append(onnx.StringStringEntryProto(key="finn_datatype", value=dt))
+        g.quantization_annotation.append(a)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid(dom, 1)])
+    m.ir_version = 7
+    return m
+
+
+@pytest.fixture(scope="module")
+def finn_file(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("finn") / "tfc_w1a1_finn.onnx"
+    onnx.save(finn_tfc(np.random.default_rng(3)), p)
+    return p
+
+
 @pytest.fixture(scope="module")
 def zoo_file(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("zoo") / "tfc_zoo.onnx"
@@ -95,13 +159,43 @@ def zoo_file(tmp_path_factory) -> Path:
     return p
 
 
-@pytest.mark.parametrize("target", ["ir", "host"])
+@pytest.mark.parametrize("target", ["ir", "host", pytest.param("cortex-m4", marks=pytest.mark.slow), "fpga-hls"])
 def test_zoo_tfc_layout_bit_exact_against_the_file(zoo_file, target):
     loaded = load_model(zoo_file)
     assert loaded.ir.float_input and loaded.file is not None  # the reference is the file itself
     rep = run_verify(loaded, target, samples=160, seed=1)
     assert rep.mismatches == 0, rep.summary_line()
     assert rep.ties_hit > 0  # the edge inputs reach exact integer thresholds
+
+
+@pytest.mark.parametrize("target", ["ir", "host", pytest.param("cortex-m4", marks=pytest.mark.slow), "fpga-hls"])
+def test_finn_tfc_layout_bit_exact_against_the_file(finn_file, target):
+    loaded = load_model(finn_file)
+    assert loaded.ir.float_input and loaded.file is not None
+    assert loaded.ir.input_thresholds.tolist() == [127.5]  # x / 255 * 2 - 1 >= 0 in float32
+    assert loaded.ir.meta["qonnx"]["class_tensor"] == "global_out"  # classes are TopK's indices
+    rep = run_verify(loaded, target, samples=120, seed=2)
+    assert rep.mismatches == 0, rep.summary_line()
+    assert rep.ties_hit > 0
+
+
+def test_finn_run_on_input_npy_gives_the_qonnx_classes(finn_file, tmp_path):
+    """FINN ships input.npy as (N, 784) float32 pixels 0..255; `dnnc run` gives the TopK indices qonnx gives."""
+    from dnnc.data.bundled import mnist10k
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    x = mnist10k("test")[0][:10].astype(np.float32).reshape(10, 784)
+    x[0, :] = np.float32(127.5)  # every pixel exactly on the input quantizer's boundary
+    x[1, :] = np.nextafter(np.float32(127.5), np.float32(0))
+    np.save(tmp_path / "input.npy", x)
+    r = _cli("run", str(finn_file), "-t", "host", "--input", str(tmp_path / "input.npy"), "-o", str(tmp_path / "y.npz"))
+    assert r.returncode == 0, r.stderr
+    mw = ModelWrapper(str(finn_file)).transform(InferShapes())
+    want = [int(execute_onnx(mw, {"global_in": x[i].reshape(1, 1, 28, 28)})["global_out"].ravel()[0])
+            for i in range(len(x))]
+    assert np.load(tmp_path / "y.npz")["class"].tolist() == want
 
 
 def test_run_gives_the_classes_of_the_qonnx_executor(zoo_file, tmp_path):

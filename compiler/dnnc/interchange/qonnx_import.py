@@ -237,6 +237,11 @@ class _Importer:
             return st
         if op in FLATTEN:
             return self._flatten(node, st)
+        if op in ("Unsqueeze", "Squeeze"):
+            return self._unit_dims(node, st)
+        if st.meta.get("unit", 0) and op not in ("BatchNormalization", "Mul", "Add", "Sub", "Div"):
+            raise DnncError(f"{node_label(node)}: {op} on a tensor with {st.meta['unit']} extra unit dimensions "
+                            "is not supported (Squeeze them first)")
         if op == "Transpose":
             perm = attrs(node).get("perm")
             full = (1, *st.shape)
@@ -338,6 +343,28 @@ class _Importer:
             return np.nan_to_num(q, nan=lo).astype(np.int64) - lo
 
         return hi - lo + 1, lq, (float(sc), 1, lo)
+
+    def _unit_dims(self, node: onnx.NodeProto, st: _State) -> _State:
+        """Unsqueeze/Squeeze of trailing size-1 axes (BatchNorm1d exported as Unsqueeze, BN, Squeeze): the
+        data and its channel axis stay where they are, so only the count of extra unit axes is tracked."""
+        a = attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = [int(v) for v in np.asarray(self.const(node.input[1], node)).ravel()]
+        unit = st.meta.get("unit", 0)
+        rank = 1 + len(st.shape) + unit
+        if node.op_type == "Unsqueeze":
+            out_rank = rank + len(axes or [])
+            want = set(range(rank, out_rank))
+        else:
+            out_rank = rank - len(axes or [])
+            want = set(range(out_rank, rank))
+        got = {int(x) % max(rank if node.op_type == "Squeeze" else out_rank, 1) for x in (axes or [])}
+        if not axes or got != want or out_rank < 1 + len(st.shape):
+            raise DnncError(f"{node_label(node)}: only adding or removing trailing size-1 axes after the data "
+                            f"axes is supported (axes {axes} on rank {rank})")
+        st.meta = {**st.meta, "unit": out_rank - 1 - len(st.shape)}
+        return st
 
     def _flatten(self, node: onnx.NodeProto, st: _State) -> _State:
         if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:

@@ -64,7 +64,7 @@ def count_ties(model: IRModel, raw: np.ndarray) -> tuple[int, int]:
 
 def _code_max(model: IRModel) -> int:
     """The largest raw code: 255, or the number of input thresholds of a float-input model."""
-    return 255 if model.input_thresholds is None else int(len(model.input_thresholds))
+    return 255 if model.input_thresholds is None else len(model.input_thresholds)
 
 
 def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -184,7 +184,7 @@ def float_representatives(thresholds: np.ndarray, codes: np.ndarray, rng: np.ran
 def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     """(samples, C, H, W): real test digits first, then random, then threshold-edge inputs.
 
-    np.uint8 raw inputs; for a float-input model float32: real digits as p / 255, the rest as float
+    np.uint8 raw inputs; for a float-input model float32: real digits as p / 255 (as p when the graph divides by 255), the rest as float
     representatives of raw codes (input quantizer boundaries and their neighbours, `float_representatives`).
     """
     model: IRModel = loaded.ir
@@ -207,6 +207,13 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     return np.concatenate(parts).astype(np.uint8)
 
 
+def _takes_pixels(model: IRModel) -> bool:
+    """A graph that divides its float input by 255 first (FINN's ToTensor folded in) takes pixels 0..255."""
+    steps = model.meta.get("qonnx", {}).get("input", {}).get("steps", [])
+    return bool(steps) and (tuple(steps[0]) == ("div", 255.0) or
+                            (steps[0][0] == "mul" and np.float32(steps[0][1]) == np.float32(1 / 255)))
+
+
 def _float_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, n_rand: int, n_edge: int) -> np.ndarray:
     from dnnc.ir.interpreter import quantize_input
 
@@ -215,7 +222,8 @@ def _float_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, 
     if n_real:
         from dnnc.data.bundled import mnist10k
 
-        real = (mnist10k("test")[0][:n_real].astype(np.float32) / np.float32(255)).astype(np.float32)
+        pix = mnist10k("test")[0][:n_real].astype(np.float32)
+        real = pix if _takes_pixels(model) else (pix / np.float32(255)).astype(np.float32)
         parts.append(real)
         codes.append(quantize_input(model.input_thresholds, real))
     rand = (random_inputs(rng, n_rand, shape).astype(np.int64) * (top + 1) // 256).astype(np.uint8)
