@@ -103,7 +103,7 @@ def test_backends_bit_exact(tfc, target):
 
 def test_dnnc_verify_reference_qonnx_cli(tfc):
     r = subprocess.run([sys.executable, "-m", "dnnc.cli", "verify", str(tfc[0]), "-t", "host", "-n", "50",
-                        "--reference", "qonnx"], capture_output=True, text=True, check=False)
+                        "--reference", "qonnx-ties"], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert "0 unexplained" in r.stdout
 

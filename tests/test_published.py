@@ -259,3 +259,26 @@ def test_brevitas_bnn_pynq_tfc_export_verifies(tmp_path):
     for target in ("ir", "fpga-hls"):
         rep = run_verify(loaded, target, samples=120, seed=0)
         assert rep.mismatches == 0, rep.summary_line()
+
+
+def test_uint8_qonnx_file_is_its_own_reference(tmp_path):
+    """A UINT8-annotated QONNX file is verified against the file run by qonnx, not dnnc's rebuilt ONNX: a
+    changed output constant in the file (and only there) must show up as mismatches."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from qonnx_graphs import mlp
+    finally:
+        sys.path.pop(0)
+    p = tmp_path / "mlp_u8.onnx"
+    onnx.save(mlp(np.random.default_rng(5)), p)
+    loaded = load_model(p)
+    assert not loaded.ir.float_input and loaded.file is not None
+    rep = run_verify(loaded, "ir", samples=60, seed=0)
+    assert rep.mismatches == 0 and rep.extra["reference"] == "mlp_u8.onnx (qonnx executor)", rep.summary_line()
+    for init in loaded.file.graph.initializer:  # the final Mul(0.25) becomes Mul(0.25000003) in the file
+        if numpy_helper.to_array(init).tolist() == 0.25:
+            init.CopyFrom(numpy_helper.from_array(np.nextafter(np.float32(0.25), np.float32(1)), init.name))
+    rep = run_verify(loaded, "ir", samples=60, seed=0)
+    assert rep.mismatch_by_output["logits"] > 0
+    r = _cli("verify", str(p), "-n", "20", "--reference", "deployment")
+    assert r.returncode == 0 and "reference=deployment ONNX rebuilt from mlp_u8.onnx" in r.stdout, r.stderr

@@ -29,7 +29,8 @@ class LoadedModel:
     ir: IRModel  # after all passes
     source: Path
     net: DiscreteNet | None = None  # the collapsed discrete network when loaded from a .pt
-    # the imported QONNX file itself: the reference for a float-input file (run by qonnx's executor)
+    # the imported QONNX file itself: the reference `dnnc verify` compares with (qonnx's executor, or
+    # onnxruntime when every op is standard); `onnx` is then dnnc's rebuilt deployment ONNX
     file: onnx.ModelProto | None = None
 
 
@@ -80,5 +81,5 @@ def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: i
 
     if is_qonnx(proto):
         ref, ir = load_qonnx(proto, name)
-        return LoadedModel(onnx=ref, ir=run_pipeline(ir), source=path, file=proto if ir.float_input else None)
+        return LoadedModel(onnx=ref, ir=run_pipeline(ir), source=path, file=proto)
     return LoadedModel(onnx=proto, ir=run_pipeline(onnx_to_ir(proto, name)), source=path)

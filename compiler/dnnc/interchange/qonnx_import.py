@@ -460,8 +460,11 @@ class _Importer:
         chain = AffineChain(out_shape[0], per_out[:, 0] * st.s)
         self.trace["acc_tensor"] = node.output[0]  # the reference's float value of acc * scale (exact)
         self.trace["acc_scale"] = (per_out[:, 0] * st.s).tolist()
+        self.trace.pop("acc_bias", None)
         if bias is not None:
-            chain.add(self.scalar_or_channel(node, bias, _State("acc", out_shape), True))
+            bv = self.scalar_or_channel(node, bias, _State("acc", out_shape), True)
+            chain.add(bv)
+            self.trace["acc_bias"] = np.asarray(bv, np.float32).tolist()  # inside the reference's tensor
         return _State("acc", tuple(out_shape), chain=chain)
 
     def _acc_op(self, node: onnx.NodeProto, st: _State) -> _State:

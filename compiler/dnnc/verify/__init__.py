@@ -1,4 +1,8 @@
-"""The shared verify framework: any executor's outputs vs onnxruntime on the deployment ONNX, bit for bit.
+"""The shared verify framework: any executor's outputs vs the reference, bit for bit.
+
+The reference is the model file itself: an imported QONNX/FINN file (custom-domain ops) run by qonnx's
+executor; a standard-op .onnx (dnnc's deployment ONNX) in onnxruntime; for a .pt checkpoint, its deployment
+ONNX exported in memory, in onnxruntime.
 
 `run_verify(loaded, target, samples, seed)`: target "ir" runs the IR interpreter; any other target name is
 loaded from targets/<name>.toml and dispatched to its backend's `run(ir, target_cfg, raw) -> Outputs`.
@@ -45,6 +49,8 @@ class VerifyReport:
                 + ", ".join(f"{k} {v}" for k, v in self.ties_by_layer.items()) + ")")
         if self.float64_class_disagreements is not None:
             line += f" float64_class_disagreements={self.float64_class_disagreements}"
+        if self.extra.get("reference"):
+            line += f" reference={self.extra['reference']}"
         if self.mismatches:
             line += f" first_mismatch={self.first_mismatch} by_output={self.mismatch_by_output}"
         return line
@@ -81,9 +87,28 @@ def execute(loaded, target_name: str, raw: np.ndarray) -> tuple[Outputs, dict]:
     return out, {}
 
 
+def reference_name(loaded) -> str:
+    """What `run_reference` runs, for reports: 'FILE (executor)'."""
+    if getattr(loaded, "file", None) is not None:
+        return f"{loaded.source.name} (qonnx executor)"
+    if getattr(loaded, "net", None) is not None or loaded.ir.meta.get("source_format") == "qonnx":
+        return f"deployment ONNX rebuilt from {loaded.source.name} (onnxruntime)"
+    return f"{loaded.source.name} (onnxruntime)"
+
+
+def run_reference(loaded, raw: np.ndarray) -> Outputs:
+    """The reference's outputs: the imported file itself when there is one, else the deployment ONNX."""
+    if getattr(loaded, "file", None) is not None:
+        from dnnc.verify.qonnx_reference import run_file
+
+        return run_file(loaded.file, loaded.ir, raw)
+    from dnnc.verify.reference import run_onnx
+
+    return run_onnx(loaded.onnx, raw)
+
+
 def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int = 0) -> VerifyReport:
     from dnnc.verify.inputs import make_inputs, split_counts, ties_by_layer
-    from dnnc.verify.reference import run_onnx
 
     if samples < 1:
         raise DnncError(f"--samples must be >= 1, got {samples}")
@@ -91,12 +116,7 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
     with tqdm(total=4, desc=f"verify {target_name}", unit="step", disable=None, file=sys.stderr) as bar:
         raw = make_inputs(loaded, samples, seed)
         bar.update()
-        if getattr(loaded, "file", None) is not None:  # the imported file itself is the reference
-            from dnnc.verify.qonnx_reference import run_file
-
-            ref = run_file(loaded.file, loaded.ir, raw)
-        else:
-            ref = run_onnx(loaded.onnx, raw)
+        ref = run_reference(loaded, raw)
         bar.update()
         got, extra = execute(loaded, target_name, raw)
         bar.update()
@@ -104,8 +124,7 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
         by_layer, per_sample = ties_by_layer(loaded.ir, raw)
         bar.update()
     n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
-    if getattr(loaded, "file", None) is not None:
-        extra = {**extra, "reference": "the imported file, qonnx executor"}
+    extra = {**extra, "reference": reference_name(loaded)}
     f64 = None
     if getattr(loaded, "net", None) is not None:
         from dnnc.netspec import forward_float64
