@@ -37,6 +37,7 @@ from dnnc.interchange.qonnx_quant import (
     quant_params,
     sign_params,
 )
+from dnnc.ir.input_map import byte_codes, parse_input_map
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
 from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, conv_out_size, weight_dtype
 
@@ -86,6 +87,7 @@ class _Importer:
         self.trace: dict = {"thresholds": {}}
         self.thr_meta: dict[str, dict] = {}  # what FoldThresholds records for `dnnc inspect`
         self.input_thresholds: np.ndarray | None = None
+        self.input_map: str | None = None
         self._fold_shapes(model)
 
     def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State, channel_axis_given: bool = False) -> np.ndarray:
@@ -151,7 +153,9 @@ class _Importer:
         return IRModel(self.name, tuple(in_shape), self.layers, k, meta={"source_format": "qonnx",
                                                                          "qonnx": self.trace,
                                                                          "thresholds": self.thr_meta},
-                       input_thresholds=self.input_thresholds)
+                       input_thresholds=self.input_thresholds, input_map=self.input_map,
+                       byte_codes=None if self.input_map is None else
+                       byte_codes(self.input_thresholds, parse_input_map(self.input_map)))
 
     def _check_head(self, node: onnx.NodeProto) -> None:
         """The classifier head must pick the highest logit on axis 1 (TopK k = 1, largest; or ArgMax)."""
@@ -221,13 +225,27 @@ class _Importer:
             raise DnncError(f"graph input '{vi.name}' needs a static shape, got {dims}")
         shape = tuple(dims) if len(dims) == 3 else (int(np.prod(dims)), 1, 1)
         dt = self.dtypes.get(vi.name, FLOAT32)
-        if dt == UINT8:
+        if dt == UINT8 and not self._quantized_in_graph(vi.name):
             return _State("raw", shape)
         if vi.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
             raise DnncError(f"graph input '{vi.name}' has element type "
                             f"{onnx.TensorProto.DataType.Name(vi.type.tensor_type.elem_type)}; dnnc reads "
                             "float32 inputs (quantized in the graph) or ones annotated UINT8")
         return _State("float_input", shape, meta={"dtype": dt, "name": vi.name, "steps": []})
+
+    def _quantized_in_graph(self, name: str) -> bool:
+        """Does the input reach a quantizer before any linear layer (FINN: UINT8 pixels, Div 255, ...,
+        MultiThreshold)? Then the file states its own byte mapping, x = p, and is imported as a float input."""
+        cur = name
+        for node in self.g.node:
+            if cur not in node.input:
+                continue
+            if node.op_type in (*QUANT_OPS, "MultiThreshold"):
+                return True
+            if node.op_type in ("MatMul", "Gemm", "Conv") or not node.output:
+                return False
+            cur = node.output[0]
+        return False
 
     def step(self, node: onnx.NodeProto, st: _State) -> _State:
         op = node.op_type
@@ -293,7 +311,11 @@ class _Importer:
 
         levels, level, (s, m, a) = self._quantizer_levels(node, chain)
         self.input_thresholds = qonnx_float.input_thresholds(level, levels)
-        self.trace["input"] = {"levels": levels, "steps": [(s_, float(v)) for s_, v in steps]}
+        # the quantizer's output tensor holds s * (m * code + a): how the byte table is checked against the file
+        self.trace["input"] = {"levels": levels, "steps": [(s_, float(v)) for s_, v in steps],
+                               "tensor": node.output[0], "s": s, "m": m, "a": a}
+        if st.meta["dtype"] == UINT8:
+            self.input_map = "p"  # the file's input holds the bytes themselves
         return _State("raw", st.shape, flat=st.flat, s=s, m=m, a=a)
 
     def _quantizer_levels(self, node: onnx.NodeProto, chain):

@@ -126,10 +126,13 @@ def apply_layer(layer: Layer, x: np.ndarray) -> np.ndarray:
 
 
 def model_codes(model: IRModel, x: np.ndarray) -> np.ndarray:
-    """The raw uint8 codes the integer layers read: x itself, or a float32 input quantized."""
+    """The raw uint8 codes the integer layers read: x itself, a float32 input quantized, or bytes mapped
+    through the byte table (a model with a stated input map takes either float32 or bytes)."""
     x = np.asarray(x)
     if model.input_thresholds is None:
         return x
+    if model.byte_codes is not None and x.dtype == np.uint8:
+        return model.byte_codes[x]
     if x.dtype != np.float32 or x.shape[1:] != tuple(model.input_shape):
         raise DnncError(f"inputs must be float32 of shape (N, {', '.join(map(str, model.input_shape))}), "
                         f"got {x.dtype} {x.shape}")

@@ -121,6 +121,12 @@ def _check_model(model: IRModel) -> None:
             raise _fail(None, "input_thresholds must be float32 with 1..255 entries")
         if np.isnan(t).any() or np.any(np.diff(t.astype(np.float64)) < 0):
             raise _fail(None, "input_thresholds must be ascending and not NaN")
+    bc = model.byte_codes
+    if bc is not None:
+        if t is None or not isinstance(bc, np.ndarray) or bc.dtype != np.uint8 or bc.shape != (256,):
+            raise _fail(None, "byte_codes must be uint8[256] and needs input_thresholds")
+        if int(bc.max()) > t.size or not model.input_map:
+            raise _fail(None, f"byte_codes exceed the {t.size} input thresholds or input_map is missing")
 
 
 def _check_chain(layer: Layer, shape: tuple[int, ...]) -> None:

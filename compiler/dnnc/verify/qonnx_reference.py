@@ -165,3 +165,33 @@ def _run_qonnx(proto: onnx.ModelProto, x: np.ndarray, names: list[str]) -> list[
         for j, n in enumerate(names):
             out[j].append(np.asarray(ctx[n]))
     return [np.concatenate([v.reshape(1, -1) for v in o]) for o in out]
+
+
+def file_input_codes(proto: onnx.ModelProto, ir: IRModel, x: np.ndarray) -> np.ndarray:
+    """The raw codes the file's own input quantizer gives the float32 values x (any count), run by qonnx's
+    executor: its output tensor holds s * (m * code + a). Why: the byte table is proven on the file, not on
+    dnnc's reading of it."""
+    info = ir.meta.get("qonnx", {}).get("input", {})
+    if "tensor" not in info:
+        raise DnncError("the imported graph records no input quantizer to check the byte table against")
+    size = int(np.prod(ir.input_shape))
+    x = np.asarray(x, np.float32).ravel()
+    n = -(-x.size // size)
+    frames = np.zeros(n * size, np.float32)
+    frames[:x.size] = x
+    v = _run_qonnx(proto, frames.reshape(n, *ir.input_shape), [info["tensor"]])[0].astype(np.float64).ravel()
+    codes = (v[:x.size] / info["s"] - info["a"]) / info["m"]
+    if not np.all(codes == np.round(codes)) or codes.min(initial=0) < 0 or codes.max(initial=0) > 255:
+        raise DnncError(f"input quantizer tensor '{info['tensor']}' does not hold integer codes 0..255")
+    return codes.astype(np.int64)
+
+
+def prove_byte_codes(proto: onnx.ModelProto, ir: IRModel, values: np.ndarray) -> None:
+    """DnncError unless ir.byte_codes equals the file's quantizer on `values` = map(p) for all 256 bytes."""
+    theirs = file_input_codes(proto, ir, values)
+    bad = np.flatnonzero(theirs != ir.byte_codes.astype(np.int64))
+    if bad.size:
+        p = int(bad[0])
+        raise DnncError(f"--input-map '{ir.input_map}': the byte table differs from the file's own quantizer at "
+                        f"{bad.size} of 256 byte values (first p = {p}: table {int(ir.byte_codes[p])}, "
+                        f"file {int(theirs[p])})")
