@@ -38,9 +38,9 @@ def onnxruntime_latency_us(proto, raw: np.ndarray, repeat: int) -> dict:
     return {"onnxruntime_us_median": float(np.median(ns)) / 1e3, "onnxruntime_us_min": float(np.min(ns)) / 1e3}
 
 
-def run_bench(model: str, target: str, repeat: int | None = None) -> dict:
+def run_bench(model: str, target: str, repeat: int | None = None, input_map: str | None = None) -> dict:
     cfg = load_target(target)
-    loaded = load_model(model)
+    loaded = load_model(model, input_map=input_map)
     shape = tuple(loaded.ir.input_shape)
     if shape == (1, 28, 28):
         from dnnc.data.bundled import mnist10k
@@ -50,7 +50,14 @@ def run_bench(model: str, target: str, repeat: int | None = None) -> dict:
         raw = np.random.default_rng(0).integers(0, 256, size=(1, *shape), dtype=np.uint8)
     result = backend_for(cfg).bench(loaded.ir, cfg, raw, repeat)
     if "latency_us_median" in result:  # a hosted target: time onnxruntime beside it
-        result.update(onnxruntime_latency_us(loaded.onnx, raw, result["repeat"]))
+        ort_in = raw
+        if loaded.ir.byte_codes is not None:  # the deployment ONNX takes x = map(p)
+            from dnnc.ir.input_map import parse_input_map
+
+            ort_in = parse_input_map(loaded.ir.input_map).apply(raw)
+        elif loaded.ir.float_input:
+            ort_in = raw.astype(np.float32)
+        result.update(onnxruntime_latency_us(loaded.onnx, ort_in, result["repeat"]))
         result["speedup_vs_onnxruntime"] = result["onnxruntime_us_median"] / max(result["latency_us_median"], 1e-9)
     return result
 
@@ -62,9 +69,12 @@ def run_bench(model: str, target: str, repeat: int | None = None) -> dict:
 @click.option("--repeat", type=click.IntRange(min=1), default=None,
               help="Inferences measured (default: 3 on the emulator, 2000 on the host).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench(model: str, target: str, repeat: int | None, as_json: bool) -> None:
-    """Measure the generated C's cost per inference on TARGET."""
-    r = run_bench(model, target, repeat)
+@click.option("--input-map", default=None, metavar="MAP",
+              help="Float-input graphs: how raw bytes p map to the input, e.g. 'p/255' or '(p-128)/128'; adds "
+                   "the uint8 entry point <name>_infer_u8, its table proven on all 256 values.")
+def bench(model: str, target: str, repeat: int | None, as_json: bool, input_map: str | None) -> None:
+    """Measure the generated C's cost per inference on TARGET (the byte entry point with --input-map)."""
+    r = run_bench(model, target, repeat, input_map)
     if as_json:
         click.echo(json.dumps(r, sort_keys=True))
         return

@@ -33,8 +33,11 @@ from dnnc.targets import TARGET_HELP, load_target
               help="fpga-hls: clock period in ns (default: the target's clock_ns).")
 @click.option("--folding", "folding_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help='fpga-hls: explicit folding, a JSON file {"<stage>": {"PE": p, "SIMD": s}}.')
+@click.option("--input-map", default=None, metavar="MAP",
+              help="Float-input graphs: how raw bytes p map to the input, e.g. 'p/255' or '(p-128)/128'; adds "
+                   "the uint8 entry point <name>_infer_u8, its table proven on all 256 values.")
 def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str, seed: int, as_json: bool,
-                fps: float | None, clock_ns: float | None, folding_file: str | None) -> None:
+                fps: float | None, clock_ns: float | None, folding_file: str | None, input_map: str | None) -> None:
     """Compile MODEL for TARGET into OUTDIR (written atomically; same input -> byte-identical files)."""
     cfg = load_target(target)
     backend = backend_for(cfg)
@@ -48,7 +51,7 @@ def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str
         except (OSError, ValueError) as exc:
             raise DnncError(f"{folding_file}: not a JSON folding file ({exc})") from None
     cfg.update({k: v for k, v in (("fps", fps), ("clock_ns", clock_ns)) if v is not None})
-    loaded = load_model(model, collapse=collapse, seed=seed)
+    loaded = load_model(model, collapse=collapse, seed=seed, input_map=input_map)
     with atomic_output_dir(output, force=force) as tmp:
         backend.compile(loaded.ir, cfg, tmp)
         files = sorted(str(p.relative_to(tmp)) for p in Path(tmp).rglob("*") if p.is_file())

@@ -19,7 +19,8 @@ from dnnc.targets import TARGET_HELP, load_target
 
 
 def read_inputs(path: Path, model) -> np.ndarray:
-    """The user's inputs as the model takes them: float32 for a float-input graph, else uint8, shaped
+    """The user's inputs as the model takes them: float32 for a float-input graph, else (or with an input
+    map) uint8, shaped
     (N, C, H, W); a single sample without the batch axis, or any shape with the same element count per
     sample (e.g. FINN's (1, 784) for a 1x28x28 input), is accepted."""
     try:
@@ -30,7 +31,7 @@ def read_inputs(path: Path, model) -> np.ndarray:
     size = int(np.prod(shape))
     if x.size % size or x.size == 0:
         raise DnncError(f"{path}: {x.shape} does not hold whole inputs of shape {shape}")
-    want = np.float32 if model.float_input else np.uint8
+    want = model.input_dtype  # bytes when an input map is stated
     if x.dtype.kind not in "fiub":
         raise DnncError(f"{path}: dtype {x.dtype} is not numeric")
     if want == np.uint8 and (x.dtype.kind == "f" or x.min(initial=0) < 0 or x.max(initial=0) > 255) \
@@ -50,13 +51,16 @@ def read_inputs(path: Path, model) -> np.ndarray:
               help="A .npy of inputs in the graph input's layout (float32 for a float input, uint8 otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per input.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save acc, logits and class to this .npz.")
-def run(model: str, target: str, input_path: str, as_json: bool, output: str | None) -> None:
+@click.option("--input-map", default=None, metavar="MAP",
+              help="Float-input graphs: how raw bytes p map to the input, e.g. 'p/255' or '(p-128)/128'; adds "
+                   "the uint8 entry point <name>_infer_u8, its table proven on all 256 values.")
+def run(model: str, target: str, input_path: str, as_json: bool, output: str | None, input_map: str | None) -> None:
     """Run the compiled MODEL on TARGET for the inputs in X.npy; print or save acc, logits and class."""
     from dnnc.verify import execute
 
     if target != "ir":
         load_target(target)
-    loaded = load_model(model)
+    loaded = load_model(model, input_map=input_map)
     x = read_inputs(Path(input_path), loaded.ir)
     out, _ = execute(loaded, target, x)
     if output:

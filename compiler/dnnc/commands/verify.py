@@ -26,12 +26,16 @@ from dnnc.verify import run_verify
               help="file: MODEL itself (QONNX/FINN: qonnx's executor; "
                    ".onnx: onnxruntime; .pt: its deployment ONNX). deployment: dnnc's rebuilt standard-op ONNX "
                    "in onnxruntime (fast). qonnx-ties: qonnx's executor vs the imported IR, float ties counted.")
-def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_json: bool, reference: str) -> None:
+@click.option("--input-map", default=None, metavar="MAP",
+              help="Float-input graphs: how raw bytes p map to the input, e.g. 'p/255' or '(p-128)/128'; adds "
+                   "the uint8 entry point <name>_infer_u8, its table proven on all 256 values.")
+def verify(model: str, target: str, samples: int, seed: int, collapse: str, as_json: bool, reference: str,
+           input_map: str | None) -> None:
     """Compare TARGET's outputs (acc, logits, class) bit for bit with the reference, by default the MODEL
     file itself run by qonnx's executor (QONNX/FINN files) or onnxruntime; exit 1 on any mismatch."""
     if target != "ir":
         load_target(target)  # a bad target file fails before the model and the reference are loaded
-    loaded = load_model(model, collapse=collapse, seed=seed)
+    loaded = load_model(model, collapse=collapse, seed=seed, input_map=input_map)
     if reference == "deployment":
         loaded.file = None
     if reference == "qonnx-ties":

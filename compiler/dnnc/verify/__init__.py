@@ -51,6 +51,8 @@ class VerifyReport:
             line += f" float64_class_disagreements={self.float64_class_disagreements}"
         if self.extra.get("reference"):
             line += f" reference={self.extra['reference']}"
+        if self.extra.get("input_map"):
+            line += f" input=uint8 x={self.extra['input_map']}"
         if self.mismatches:
             line += f" first_mismatch={self.first_mismatch} by_output={self.mismatch_by_output}"
         return line
@@ -97,7 +99,12 @@ def reference_name(loaded) -> str:
 
 
 def run_reference(loaded, raw: np.ndarray) -> Outputs:
-    """The reference's outputs: the imported file itself when there is one, else the deployment ONNX."""
+    """The reference's outputs: the imported file itself when there is one, else the deployment ONNX.
+    Bytes for a model with a stated input map are fed as x = map(p) (float32), the reference's own input."""
+    if loaded.ir.byte_codes is not None and np.asarray(raw).dtype == np.uint8:
+        from dnnc.ir.input_map import parse_input_map
+
+        raw = parse_input_map(loaded.ir.input_map).apply(raw)
     if getattr(loaded, "file", None) is not None:
         from dnnc.verify.qonnx_reference import run_file
 
@@ -125,6 +132,8 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
         bar.update()
     n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
     extra = {**extra, "reference": reference_name(loaded)}
+    if loaded.ir.byte_codes is not None:
+        extra["input_map"] = loaded.ir.input_map  # bytes in; the reference runs on map(p)
     f64 = None
     if getattr(loaded, "net", None) is not None:
         from dnnc.netspec import forward_float64

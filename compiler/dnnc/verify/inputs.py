@@ -192,6 +192,8 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     has_real = shape == MNIST_SHAPE
     n_real, n_rand, n_edge = split_counts(samples, has_real)
+    if model.byte_codes is not None:
+        return _byte_inputs(model, shape, rng, n_real, n_rand, n_edge)
     if model.input_thresholds is not None:
         return _float_inputs(model, shape, rng, n_real, n_rand, n_edge)
     parts = []
@@ -234,3 +236,35 @@ def _float_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, 
         base = pool[rng.integers(0, len(pool), size=n_edge)]
         parts.append(float_representatives(model.input_thresholds, edge_inputs(model, base, rng), rng))
     return np.concatenate(parts).astype(np.float32)
+
+
+def bytes_for_codes(table: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """uint8 bytes whose table code is the wanted code (a random one of them); a code no byte reaches is
+    replaced by the nearest reachable one. Why: edge inputs are built in code space, the entry takes bytes."""
+    table = np.asarray(table, np.int64)
+    reach = np.unique(table)
+    want = np.asarray(codes, np.int64)
+    pos = np.clip(np.searchsorted(reach, want), 0, len(reach) - 1)
+    below = reach[np.clip(pos - 1, 0, len(reach) - 1)]
+    near = np.where(np.abs(reach[pos] - want) <= np.abs(below - want), reach[pos], below)
+    order = np.argsort(table, kind="stable")  # bytes grouped by code
+    first = np.searchsorted(table[order], near, side="left")
+    count = np.searchsorted(table[order], near, side="right") - first
+    pick = first + (rng.random(near.shape) * count).astype(np.int64)
+    return order[pick].astype(np.uint8)
+
+
+def _byte_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, n_rand: int, n_edge: int) -> np.ndarray:
+    """Bytes for a model with a stated input map: real digits as their pixel bytes, uniform random bytes
+    (every byte value occurs), and threshold-edge inputs built on the codes, then turned into bytes."""
+    parts = []
+    if n_real:
+        from dnnc.data.bundled import mnist10k
+
+        parts.append(mnist10k("test")[0][:n_real])
+    parts.append(random_inputs(rng, n_rand, shape))
+    if n_edge:
+        pool = model.byte_codes[np.concatenate(parts)]
+        base = pool[rng.integers(0, len(pool), size=n_edge)]
+        parts.append(bytes_for_codes(model.byte_codes, edge_inputs(model, base, rng), rng))
+    return np.concatenate(parts).astype(np.uint8)

@@ -148,6 +148,11 @@ def context(plan: Plan, target: dict) -> dict:
         "float_input": plan.input_thresholds is not None,
         "input_thresholds": None if plan.input_thresholds is None else Array("input_thr", "float",
                                                                              plan.input_thresholds),
+        "byte_input": plan.byte_codes is not None,
+        "byte_codes": None if plan.byte_codes is None else Array("byte_codes", "uint8_t", plan.byte_codes),
+        "input_map": plan.input_map,
+        # what a harness feeds: the byte entry point when a map is stated, else the model's own input
+        "entry": "_u8" if plan.byte_codes is not None else "_f32" if plan.input_thresholds is not None else "",
         "stages": plan.stages,
         "arena": plan.arena,
         "arena_words": plan.arena_words,

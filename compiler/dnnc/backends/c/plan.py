@@ -137,10 +137,13 @@ class Plan:
     out_acc: str  # scratch buffer holding the output accumulators
     lanes: int = 0  # output-lane layout (runtime/dnnc_lanes.h) when > 0
     input_thresholds: np.ndarray | None = None  # float32 input quantized on the device (IRModel's)
+    byte_codes: np.ndarray | None = None  # uint8[256]: the byte entry point's table (IRModel's)
+    input_map: str | None = None
 
     @property
     def flash_bytes(self) -> int:
         extra = 0 if self.input_thresholds is None else self.input_thresholds.nbytes
+        extra += 0 if self.byte_codes is None else self.byte_codes.nbytes
         return sum(a.nbytes for s in self.stages for a in s.arrays) + extra
 
 
@@ -506,6 +509,8 @@ class _Planner:
             out_acc="acc",
             lanes=self.lanes,
             input_thresholds=self.model.input_thresholds,
+            byte_codes=self.model.byte_codes,
+            input_map=self.model.input_map,
         )
 
 
