@@ -21,21 +21,17 @@ from onnx import TensorProto, numpy_helper
 
 from dnnc.errors import DnncError
 from dnnc.interchange.annotations import ANNOTATION_KEY, WEIGHT_SET_KEY, read_annotations
+from dnnc.interchange.onnx_file import constant_value, read_onnx
 from dnnc.ir.model import ArgMax, BatchNormSign, InputAffine, IRModel, Layer, Linear, MaxPool, OutputAffine
 from dnnc.vocabulary import BIPOLAR, UINT8, conv_out_size, dtype_values, weight_dtype
 
 
 def load_onnx_file(path: str | os.PathLike) -> onnx.ModelProto:
+    """The validated model (dnnc.interchange.onnx_file: opset, dims against data, confined external data)."""
     path = Path(path)
     if not path.is_file():
         raise DnncError(f"{path}: no such file")
-    try:
-        proto = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several types
-        raise DnncError(f"{path}: not an ONNX file ({type(exc).__name__})") from None
-    if not proto.graph.node:
-        raise DnncError(f"{path}: not an ONNX model (empty graph)")
-    return proto
+    return read_onnx(path)
 
 
 def _label(node: onnx.NodeProto) -> str:
@@ -53,7 +49,7 @@ class _Reader:
         self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
         for n in g.node:
             if n.op_type == "Constant":
-                self.consts[n.output[0]] = numpy_helper.to_array(_attrs(n)["value"])
+                self.consts[n.output[0]] = constant_value(n)
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for n in g.node:
             if n.op_type == "Constant":
@@ -98,6 +94,9 @@ class _Reader:
     def weight_set(self, node: onnx.NodeProto, name: str, w: np.ndarray) -> tuple[tuple[int, ...], str]:
         if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
             raise DnncError(f"{_label(node)}: weight '{name}' is not integer-valued")
+        if w.size and np.abs(w).max() > 128:  # before int(): the IR holds int8 codes
+            raise DnncError(f"{_label(node)}: weight value {w.flat[np.abs(w).argmax()]:g} in '{name}' does not "
+                            "fit the int8 codes dnnc deploys")
         ann = self.ann.get(name, {})
         present = tuple(int(v) for v in np.unique(w))
         if WEIGHT_SET_KEY in ann:
@@ -196,10 +195,14 @@ def onnx_to_ir(proto: onnx.ModelProto, name: str = "model") -> IRModel:
     is_float = False
     last_linear: Linear | None = None
     n_lin = 0
+    visited: set[int] = set()  # a node reached twice means a cycle: stop instead of looping forever
     while True:
         node = r.next_node(cur, skip_acc_cast=last_linear is not None)
         if node is None:
             raise DnncError(f"tensor '{cur}' is not consumed: the graph does not reach 'logits'/'class'")
+        if id(node) in visited:
+            raise DnncError(f"{_label(node)}: reached twice; the graph has a cycle")
+        visited.add(id(node))
         op, out = node.op_type, node.output[0]
         if op == "Cast" and not is_float:
             if _attrs(node).get("to") != TensorProto.FLOAT:

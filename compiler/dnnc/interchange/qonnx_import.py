@@ -91,6 +91,8 @@ class _Importer:
         """
         v = np.asarray(v, np.float64)
         c = st.shape[0]
+        if not np.all(np.isfinite(v)):
+            raise DnncError(f"{node_label(node)}: constant operand is NaN or infinite")
         if v.size == 1:
             return np.full(c, float(v.ravel()[0]))
         if channel_axis_given:
@@ -333,7 +335,10 @@ class _Importer:
             return st
         if op == "BatchNormalization":
             g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st, True) for i in node.input[1:5])
-            st.chain.batchnorm(g, b, m, var, float(attrs(node).get("epsilon", 1e-5)))
+            eps = float(attrs(node).get("epsilon", 1e-5))
+            if not np.all(var + eps > 0):
+                raise DnncError(f"{node_label(node)}: variance + epsilon must be positive")
+            st.chain.batchnorm(g, b, m, var, eps)
             return st
         if op in QUANT_OPS or op == "MultiThreshold":
             return self._sign(node, st)
@@ -413,7 +418,7 @@ def import_qonnx(model: onnx.ModelProto, name: str = "model") -> IRModel:
     safe = re.sub(r"\W", "_", name) or "model"
     try:
         return _Importer(model, safe if not safe[0].isdigit() else f"m_{safe}").run()
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
+    except (KeyError, IndexError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
         raise DnncError(f"malformed QONNX graph: {type(exc).__name__}: {exc}") from None
 
 
