@@ -174,6 +174,8 @@ class _Checker:
             for out in node.output:
                 if not out:
                     continue
+                if out in node.input:
+                    raise self.fail(f"{label}: output '{out}' is also its input (the graph has a cycle)")
                 if out in producer or out in known:
                     raise self.fail(f"{label}: tensor '{out}' is defined twice (the graph must be in SSA form)")
                 producer[out] = i
