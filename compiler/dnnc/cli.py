@@ -73,7 +73,7 @@ class LazyGroup(click.Group):
         except DnncError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"dnnc: error: {exc}", err=True)
+            click.echo(f"dnnc: error: {' '.join(str(exc).split())}", err=True)  # one line, always
             sys.exit(2)
 
 

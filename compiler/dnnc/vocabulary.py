@@ -144,6 +144,18 @@ def same_pad(kernel: int) -> int:
     return kernel // 2
 
 
+def checked_out_size(where: str, size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """conv_out_size for geometry read from a file: DnncError naming `where` unless kernel, stride >= 1,
+    pad >= 0 and at least one output position."""
+    if not (kernel >= 1 and stride >= 1 and pad >= 0):
+        raise DnncError(f"{where}: kernel {kernel}, stride {stride}, pad {pad}: kernel and stride must be >= 1 "
+                        "and pad >= 0")
+    out = conv_out_size(size, kernel, stride, pad)
+    if out < 1:
+        raise DnncError(f"{where}: a {kernel}-wide window (pad {pad}) does not fit an input of size {size}")
+    return out
+
+
 def conv_out_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
     """Output length along one axis of a conv or max-pool window: floor((size + 2 pad - kernel) / stride) + 1.
 

@@ -171,6 +171,11 @@ class _Checker:
             if node.domain in DEFAULT_DOMAINS:
                 self.schema(node, opset, label)
             self.attributes(node, label)
+            if node.domain in DEFAULT_DOMAINS and node.op_type == "Constant":
+                try:
+                    constant_value(node)
+                except DnncError as exc:
+                    raise self.fail(str(exc)) from None
             for out in node.output:
                 if not out:
                     continue
@@ -233,6 +238,10 @@ def constant_value(node: onnx.NodeProto) -> np.ndarray:
         raise DnncError(f"node '{node.name or node.output[0]}' (Constant): needs exactly one value attribute, "
                         f"got {sorted(attrs) or 'none'}")
     name, a = next(iter(attrs.items()))
+    want = {"value": AttributeProto.TENSOR, "value_float": AttributeProto.FLOAT, "value_floats": AttributeProto.FLOATS,
+            "value_int": AttributeProto.INT, "value_ints": AttributeProto.INTS}.get(name)
+    if want is not None and a.type != want:
+        raise DnncError(f"node '{node.name or node.output[0]}' (Constant): attribute {name} has the wrong type")
     if name == "value":
         return numpy_helper.to_array(a.t)
     if name in ("value_float", "value_floats"):
@@ -285,6 +294,13 @@ def _check_functions(c: _Checker, proto: onnx.ModelProto, model_opset: int | Non
         opset = _default_opset(f.opset_import) or model_opset
         c.nodes(f.node, opset, set(f.input), f"function '{f.name}'")
 
+    for n in [*proto.graph.node, *(n for f in proto.functions for n in f.node)]:
+        f = funcs.get((n.domain, n.op_type))
+        if f is not None and (len(n.input) > len(f.input) or len(n.output) > len(f.output)):
+            raise c.fail(f"node '{n.name or n.output[0]}' calls local function '{f.name}' with "
+                         f"{len(n.input)} inputs and {len(n.output)} outputs; it takes {len(f.input)} "
+                         f"and gives {len(f.output)}")
+
     def calls(f: onnx.FunctionProto) -> Iterator[tuple[str, str]]:
         return ((n.domain, n.op_type) for n in f.node if (n.domain, n.op_type) in funcs)
 
@@ -303,6 +319,28 @@ def _check_functions(c: _Checker, proto: onnx.ModelProto, model_opset: int | Non
         visit(key, ())
 
 
+def _repeated(field) -> bool:
+    """protobuf 5+ has `is_repeated`; older versions only `label`."""
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    return field.label == field.LABEL_REPEATED
+
+
+def _check_strings(proto: onnx.ModelProto, where: str) -> None:
+    """Every string field must be valid UTF-8: protobuf hands invalid ones over as bytes, which no later
+    step expects (and onnx's C++ schema lookup raises UnicodeDecodeError on)."""
+    todo: list = [proto]
+    while todo:
+        msg = todo.pop()
+        for field, value in msg.ListFields():
+            if field.type == field.TYPE_STRING:
+                values = value if _repeated(field) else [value]
+                if any(not isinstance(v, str) for v in values):
+                    raise DnncError(f"{where}: field '{field.name}' is not valid UTF-8 text")
+            elif field.type == field.TYPE_MESSAGE:
+                todo.extend(value if _repeated(field) else [value])
+
+
 def parse_onnx(data: bytes, where: str, base_dir: Path | None = None) -> onnx.ModelProto:
     """Parse and validate ONNX bytes (external data from `base_dir`, the model's folder)."""
     proto = onnx.ModelProto()
@@ -312,6 +350,7 @@ def parse_onnx(data: bytes, where: str, base_dir: Path | None = None) -> onnx.Mo
         raise DnncError(f"{where}: not an ONNX file ({type(exc).__name__})") from None
     if not proto.graph.node:
         raise DnncError(f"{where}: not an ONNX model (empty graph)")
+    _check_strings(proto, where)
     return check_model(proto, where, base_dir)
 
 

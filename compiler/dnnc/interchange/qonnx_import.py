@@ -36,7 +36,7 @@ from dnnc.interchange.qonnx_quant import (
     sign_params,
 )
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, conv_out_size, weight_dtype
+from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, checked_out_size, weight_dtype
 
 FLATTEN = ("Flatten", "Reshape")
 
@@ -285,9 +285,12 @@ class _Importer:
                 raise DnncError(f"{node_label(node)}: only square stride, symmetric padding, group 1 and "
                                 "dilation 1 are supported")
             codes, scale = w.codes, w.scale
+            if codes.ndim != 4 or codes.shape[1] != st.shape[0] or list(ks) != list(codes.shape[2:]):
+                raise DnncError(f"{node_label(node)}: weight {codes.shape} (kernel {list(ks)}) does not fit "
+                                f"input {st.shape}")
             s, p = int(strides[0]), int(pads[0])
             _c, h, wd = st.shape
-            oh, ow = conv_out_size(h, ks[0], s, p), conv_out_size(wd, ks[1], s, p)
+            oh, ow = (checked_out_size(node_label(node), n, k, s, p) for n, k in ((h, ks[0]), (wd, ks[1])))
             out_shape, kind = (codes.shape[0], oh, ow), "conv"
             if len(node.input) > 2 and node.input[2]:
                 bias = np.asarray(self.const(node.input[2], node), np.float64)
@@ -363,7 +366,7 @@ class _Importer:
             raise DnncError(f"{node_label(node)}: only square, unpadded, floor-mode 2-D max-pooling is supported")
         k, s = int(ks[0]), int(strides[0])
         c, h, w = st.shape
-        out = (c, conv_out_size(h, k, s), conv_out_size(w, k, s))
+        out = (c, checked_out_size(node_label(node), h, k, s), checked_out_size(node_label(node), w, k, s))
         pool = MaxPool(f"l{len(self.layers)}_pool", st.shape, out, k=k, stride=s)
         if st.kind == "acc":
             if not st.chain.increasing():
@@ -418,8 +421,8 @@ def import_qonnx(model: onnx.ModelProto, name: str = "model") -> IRModel:
     safe = re.sub(r"\W", "_", name) or "model"
     try:
         return _Importer(model, safe if not safe[0].isdigit() else f"m_{safe}").run()
-    except (KeyError, IndexError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
-        raise DnncError(f"malformed QONNX graph: {type(exc).__name__}: {exc}") from None
+    except (KeyError, IndexError, ValueError, TypeError, ArithmeticError, RuntimeError) as exc:
+        raise DnncError(f"malformed QONNX graph: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
 
 
 def load_qonnx(model: onnx.ModelProto, name: str = "model") -> tuple[onnx.ModelProto, IRModel]:

@@ -16,6 +16,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from dnnc.errors import DnncError
+from dnnc.interchange.onnx_file import constant_value
 from dnnc.vocabulary import BIPOLAR, TERNARY, dtype_values, weight_dtype
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "onnx.brevitas", "finn", "finn.custom_op.general")
@@ -190,7 +191,7 @@ class ConstEvaluator:
     def _eval_const(self, node: onnx.NodeProto, vals: list):
         op, a = node.op_type, attrs(node)
         if op == "Constant":
-            return tensor_value(a["value"]) if "value" in a else np.asarray(next(iter(a.values())))
+            return constant_value(node)
         if op in QUANT_OPS:
             if any(isinstance(v, QTensor) for v in vals):
                 raise DnncError(f"{node_label(node)}: quantizer applied twice")

@@ -44,15 +44,24 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every decoding failure means "not our checkpoint"
         raise DnncError(f"{path}: not a readable dnnc checkpoint ({type(exc).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("format"), str) or ckpt["format"] != FORMAT:
         raise DnncError(f"{path}: not a dnnc checkpoint (no '{FORMAT}' marker)")
-    if ckpt.get("version") != VERSION:
-        raise DnncError(f"{path}: unsupported checkpoint version {ckpt.get('version')!r}")
+    version = ckpt.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+        raise DnncError(f"{path}: unsupported checkpoint version {_show(ckpt.get('version'))}")
     missing = [k for k in REQUIRED if k not in ckpt]
     if missing:
         raise DnncError(f"{path}: checkpoint lacks {', '.join(missing)}")
     check_structure(ckpt, str(path))
     return ckpt
+
+
+def _show(v) -> str:
+    """A value from the file, short and on one line, for an error message."""
+    if isinstance(v, torch.Tensor):
+        return f"a {v.dtype} tensor of shape {tuple(v.shape)}"
+    text = " ".join(repr(v).split())
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _tensor(v, where: str, ndim: int | None = None) -> torch.Tensor:
@@ -67,7 +76,7 @@ def _tensor(v, where: str, ndim: int | None = None) -> torch.Tensor:
 
 def _int(v, where: str, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise DnncError(f"{where} must be an integer in {lo}..{hi}, got {v!r}")
+        raise DnncError(f"{where} must be an integer in {lo}..{hi}, got {_show(v)}")
     return v
 
 
@@ -79,7 +88,7 @@ def check_structure(ckpt: dict, where: str) -> None:
         raise DnncError(f"{where}: arch, weights and activation must be strings")
     shape = ckpt["input_shape"]
     if not isinstance(shape, (list, tuple)) or len(shape) != 3:
-        raise DnncError(f"{where}: input_shape must be [C, H, W], got {shape!r}")
+        raise DnncError(f"{where}: input_shape must be [C, H, W], got {_show(shape)}")
     for d in shape:
         _int(d, f"{where}: input_shape", 1, 1 << 16)
     _int(ckpt["classes"], f"{where}: classes", 1, 1 << 16)
@@ -103,10 +112,13 @@ def check_structure(ckpt: dict, where: str) -> None:
         w = _tensor(e.get(key), f"{at}: {key}")
         if w.dim() not in (2, 3, 4, 5):
             raise DnncError(f"{at}: {key} of shape {tuple(w.shape)} is not a dense or conv weight")
+        out = int(w.shape[1] if key == "logits" else w.shape[0])
         if i < len(layers) - 1:
             for bn in ("gamma", "beta", "mean", "inv_std"):
-                _tensor(e.get(bn), f"{at}: batch norm {bn}", ndim=1)
-    _tensor(ckpt["bias"], f"{where}: bias", ndim=1)
+                if len(_tensor(e.get(bn), f"{at}: batch norm {bn}", ndim=1)) != out:
+                    raise DnncError(f"{at}: batch norm {bn} has {len(e[bn])} channels, the layer {out}")
+    if len(_tensor(ckpt["bias"], f"{where}: bias", ndim=1)) != out:
+        raise DnncError(f"{where}: bias has {len(ckpt['bias'])} entries, the output layer {out}")
     if isinstance(ckpt["out_scale"], bool) or not isinstance(ckpt["out_scale"], (int, float)) or \
             not math.isfinite(ckpt["out_scale"]):
         raise DnncError(f"{where}: out_scale must be a finite number")
@@ -152,5 +164,6 @@ def from_checkpoint(ckpt: dict, device: str = "cpu") -> Net:
                     inv.copy_(entry["inv_std"])
             model.bias.copy_(ckpt["bias"])
     except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as exc:
-        raise DnncError(f"checkpoint does not match its architecture {ckpt.get('arch')!r} ({exc})") from None
+        why = " ".join(str(exc).split())[:200]
+        raise DnncError(f"checkpoint does not match its architecture {_show(ckpt.get('arch'))} ({why})") from None
     return model.to(device)
