@@ -2,17 +2,22 @@
 
 Every subcommand is a thin wrapper over importable functions. Errors meant for users (DnncError,
 click usage errors) print one line and exit with status 2; `--debug` shows the traceback instead.
+SIGTERM, SIGINT and SIGHUP remove every temporary output (dnnc.fsutil), print one line and exit with
+128 + the signal number, as a shell reports a killed command. Library warnings (torch, numpy, onnx) are
+silenced unless `--debug`, so an error stays one line.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import click
 
 from dnnc import __version__
 from dnnc.errors import DnncError
+from dnnc.fsutil import Interrupted, remove_temporaries, signal_cleanup
 
 # name -> "module:attribute"; loaded lazily so `dnnc --help` does not import torch.
 COMMANDS = {
@@ -39,13 +44,37 @@ class LazyGroup(click.Group):
         module, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """click's main, with its usage errors (several lines, exit 2) as one line and signals cleaned up."""
+        if not standalone_mode:  # a caller that handles click's exceptions itself
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        with signal_cleanup(), warnings.catch_warnings():
+            if "--debug" not in argv:
+                warnings.simplefilter("ignore")
+            try:
+                rv = super().main(argv, prog_name, complete_var, False, **extra)
+            except click.ClickException as exc:
+                where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "dnnc"
+                msg = " ".join(exc.format_message().split())
+                click.echo(f"{where}: error: {msg}", err=True)
+                sys.exit(2)
+            except click.Abort:  # EOF on a prompt
+                click.echo("dnnc: aborted", err=True)
+                sys.exit(1)
+            except Interrupted as exc:
+                remove_temporaries()
+                click.echo(f"dnnc: interrupted by {exc}; temporary outputs removed", err=True)
+                sys.exit(128 + exc.signum)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except DnncError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"dnnc: error: {exc}", err=True)
+            click.echo(f"dnnc: error: {' '.join(str(exc).split())}", err=True)  # one line, always
             sys.exit(2)
 
 

@@ -50,8 +50,8 @@ def load_net(path: str | os.PathLike, collapse: str = "most-probable", seed: int
 
     try:
         return do_collapse(load_checkpoint(path), collapse, seed)
-    except (ValueError, KeyError, TypeError) as exc:  # e.g. NaN batch norm, missing entries
-        raise DnncError(f"{path}: {exc}") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as exc:  # e.g. NaN BN
+        raise DnncError(f"{path}: {' '.join(str(exc).split())[:300]}") from None
 
 
 def export_onnx(net: DiscreteNet, name: str = "model") -> onnx.ModelProto:

@@ -9,6 +9,7 @@ A bad file is a DnncError naming the file and the key, so the CLI prints one lin
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -169,6 +170,8 @@ def _validate(data: dict, schema: dict[str, Key], where: str, prefix: str = "") 
         if spec.choices and value not in spec.choices:
             raise DnncError(f"{where}: key '{name}' = {value!r}, expected one of "
                             f"{', '.join(repr(c) for c in spec.choices)}")
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+            raise DnncError(f"{where}: key '{name}' = {value!r} must be a finite number")
         if spec.out_of_range(value):
             raise DnncError(f"{where}: key '{name}' = {value!r} must be {spec.bound()}")
         if spec.table is not None:

@@ -14,6 +14,7 @@ from dnnc.errors import DnncError
 BIPOLAR = "BIPOLAR"  # {-1, +1}, one bit (1 = +1): sign activations, binary weights
 BINARY = "BINARY"  # {0, 1}: FINN's encoding of bipolar values feeding an XNOR-popcount MVAU
 TERNARY = "TERNARY"  # {-1, 0, +1}
+MAX_ENUMERATED = 2**16  # dtype_values lists at most this many integers (INT16 and narrower)
 UINT8 = "UINT8"  # raw input pixels
 INT32 = "INT32"
 INT64 = "INT64"
@@ -86,10 +87,13 @@ def weight_dtype(values) -> str:
 
 
 def _int_width(name: str) -> tuple[bool, int] | None:
-    """(signed, bits) of an INTn / UINTn name, else None."""
+    """(signed, bits) of an INTn / UINTn name with 1 <= n <= 64, else None (a name read from a file may
+    claim INT0 or INT99999999999)."""
     for prefix, signed in (("UINT", False), ("INT", True)):
-        if name.startswith(prefix) and name[len(prefix):].isdigit():
-            return signed, int(name[len(prefix):])
+        digits = name[len(prefix):]
+        if name.startswith(prefix) and digits.isascii() and digits.isdigit() and len(digits) <= 2 \
+                and 1 <= int(digits) <= 64:
+            return signed, int(digits)
     return None
 
 
@@ -111,6 +115,8 @@ def dtype_values(name: str) -> tuple[int, ...] | None:
     rng = dtype_range(name)
     if rng is None:
         return None
+    if rng[1] - rng[0] > MAX_ENUMERATED:  # checked before building the tuple
+        raise DnncError(f"datatype {name} has {rng[1] - rng[0] + 1} values; dnnc weights are at most 8-bit codes")
     return tuple(v for v in range(rng[0], rng[1] + 1) if not (name == BIPOLAR and v == 0))
 
 
@@ -136,6 +142,18 @@ def dtype_signed(name: str) -> bool:
 def same_pad(kernel: int) -> int:
     """Zero padding that keeps the size of a stride-1 conv with an odd kernel ('same' padding)."""
     return kernel // 2
+
+
+def checked_out_size(where: str, size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """conv_out_size for geometry read from a file: DnncError naming `where` unless kernel, stride >= 1,
+    pad >= 0 and at least one output position."""
+    if not (kernel >= 1 and stride >= 1 and pad >= 0):
+        raise DnncError(f"{where}: kernel {kernel}, stride {stride}, pad {pad}: kernel and stride must be >= 1 "
+                        "and pad >= 0")
+    out = conv_out_size(size, kernel, stride, pad)
+    if out < 1:
+        raise DnncError(f"{where}: a {kernel}-wide window (pad {pad}) does not fit an input of size {size}")
+    return out
 
 
 def conv_out_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:

@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from dnnc.backends import backend_for
+from dnnc.commands.options import MAX_REPEAT
 from dnnc.frontend import load_model
 from dnnc.targets import TARGET_HELP, load_target
 
@@ -66,7 +67,7 @@ def run_bench(model: str, target: str, repeat: int | None = None, input_map: str
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", required=True,
               help=TARGET_HELP + " Bare metal: instructions on the emulator; host: latency.")
-@click.option("--repeat", type=click.IntRange(min=1), default=None,
+@click.option("--repeat", type=click.IntRange(1, MAX_REPEAT), default=None,
               help="Inferences measured (default: 3 on the emulator, 2000 on the host).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--input-map", default=None, metavar="MAP",

@@ -12,10 +12,13 @@ from pathlib import Path
 import click
 
 from dnnc.backends import backend_for
+from dnnc.commands.options import POSITIVE_FINITE, SEED
 from dnnc.errors import DnncError
 from dnnc.frontend import load_model
-from dnnc.fsutil import atomic_output_dir
+from dnnc.fsutil import atomic_output_dir, read_regular
 from dnnc.targets import TARGET_HELP, load_target
+
+MAX_FOLDING_BYTES = 1 << 20  # a folding file names each stage once: a few kB
 
 
 @click.command("compile")
@@ -25,11 +28,11 @@ from dnnc.targets import TARGET_HELP, load_target
 @click.option("--force", is_flag=True, help="Replace a non-empty output directory.")
 @click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
               show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for --collapse sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the written directory.")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--fps", type=POSITIVE_FINITE, default=None,
               help="fpga-hls: fold for this many frames/s at the clock (default: balance on the slowest stage).")
-@click.option("--clock-ns", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--clock-ns", type=POSITIVE_FINITE, default=None,
               help="fpga-hls: clock period in ns (default: the target's clock_ns).")
 @click.option("--folding", "folding_file", type=click.Path(dir_okay=False, exists=True), default=None,
               help='fpga-hls: explicit folding, a JSON file {"<stage>": {"PE": p, "SIMD": s}}.')
@@ -46,13 +49,16 @@ def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str
     if given and cfg["backend"] != "hls":
         raise DnncError(f"--{given[0].replace('_', '-')} applies to fpga-hls targets only, not '{target}'")
     if folding_file is not None:
+        data = read_regular(folding_file, folding_file, limit=MAX_FOLDING_BYTES)
         try:
-            cfg["folding"] = json.loads(Path(folding_file).read_text())
-        except (OSError, ValueError) as exc:
-            raise DnncError(f"{folding_file}: not a JSON folding file ({exc})") from None
+            cfg["folding"] = json.loads(data)
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
+            why = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "nested too deeply"
+            raise DnncError(f"{folding_file}: not a JSON folding file ({why})") from None
     cfg.update({k: v for k, v in (("fps", fps), ("clock_ns", clock_ns)) if v is not None})
-    loaded = load_model(model, collapse=collapse, seed=seed, input_map=input_map)
-    with atomic_output_dir(output, force=force) as tmp:
+    inputs = [model, cfg["path"], *([folding_file] if folding_file else [])]
+    with atomic_output_dir(output, force=force, inputs=inputs) as tmp:  # the path is checked before loading
+        loaded = load_model(model, collapse=collapse, seed=seed, input_map=input_map)
         backend.compile(loaded.ir, cfg, tmp)
         files = sorted(str(p.relative_to(tmp)) for p in Path(tmp).rglob("*") if p.is_file())
     info = {"output": str(output), "target": target, "model": loaded.ir.name, "files": files}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from dnnc.commands.options import SEED
+
 
 @click.command("evaluate")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
@@ -14,7 +16,7 @@ import click
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @click.option("--collapse", "mode", type=click.Choice(["most-probable", "sample"]), default="most-probable",
               show_default=True, help="Which discrete network to evaluate.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --collapse sample.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of --collapse sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def evaluate(checkpoint: Path, dataset, split, mode, seed, as_json) -> None:
     """Evaluate CHECKPOINT: the discrete network's error (real/tanh nets: their prediction path)."""

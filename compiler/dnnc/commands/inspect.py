@@ -7,11 +7,12 @@ import json
 import click
 import onnx
 
+from dnnc.commands.options import SEED
 from dnnc.frontend import LoadedModel, load_model
 from dnnc.ir.summary import describe, format_text
 
 
-def write_stages(loaded: LoadedModel, outdir: str) -> list[str]:
+def write_stages(loaded: LoadedModel, outdir: str, inputs: tuple[str, ...] = ()) -> list[str]:
     """The graph before and after every pass as ONNX files (onnxruntime runs each; Netron shows it)."""
     from dnnc.fsutil import atomic_output_dir
     from dnnc.interchange.onnx_reader import onnx_to_ir
@@ -20,7 +21,7 @@ def write_stages(loaded: LoadedModel, outdir: str) -> list[str]:
 
     names = []
     pre = onnx_to_ir(loaded.onnx, loaded.ir.name)
-    with atomic_output_dir(outdir) as tmp:
+    with atomic_output_dir(outdir, inputs=inputs, option="--stages") as tmp:
         for i, (stage, model) in enumerate(stages(pre)):
             name = f"{i:02d}-{stage}.onnx"
             onnx.save(ir_to_onnx(model, doc=f"dnnc stage {i}: after {stage}"), str(tmp / name))
@@ -32,7 +33,7 @@ def write_stages(loaded: LoadedModel, outdir: str) -> list[str]:
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
               show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for --collapse sample.")
 @click.option("--stages", "stages_dir", type=click.Path(file_okay=False),
               help="Also write the graph after every compiler pass as ONNX files into this new directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -42,7 +43,7 @@ def inspect(model: str, collapse: str, seed: int, stages_dir: str | None, as_jso
     desc = describe(loaded.ir)
     desc["source"] = str(loaded.source)
     if stages_dir:
-        desc["stages"] = write_stages(loaded, stages_dir)
+        desc["stages"] = write_stages(loaded, stages_dir, (model,))
     text = format_text(desc)
     if stages_dir:
         text += f"\nstages: {len(desc['stages'])} ONNX files in {stages_dir}"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from dnnc.commands.options import SEED
 from dnnc.errors import DnncError
 from dnnc.fsutil import atomic_output_file
 from dnnc.vocabulary import WEIGHT_SETS
@@ -51,7 +52,7 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 @click.option("--dataset", default="mnist10k", show_default=True, help="mnist10k | mnist:DIR | cifar10:DIR | svhn:DIR")
 @click.option("--epochs", type=click.IntRange(min=0), default=None, help="Epochs per stage [default: 40].")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None, help="Real-net epochs [default: 100].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--two-stage", is_flag=True, help="Train the discrete tanh net first, then the sign net from it.")
 @click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")

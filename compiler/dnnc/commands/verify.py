@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from dnnc.commands.options import MAX_SAMPLES, SEED
 from dnnc.frontend import load_model
 from dnnc.targets import TARGET_HELP, load_target
 from dnnc.verify import run_verify
@@ -15,9 +16,9 @@ from dnnc.verify import run_verify
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="ir", show_default=True,
               help='"ir" (the IR interpreter), or ' + TARGET_HELP[0].lower() + TARGET_HELP[1:])
-@click.option("--samples", "-n", default=1000, show_default=True, type=click.IntRange(min=1),
+@click.option("--samples", "-n", default=1000, show_default=True, type=click.IntRange(1, MAX_SAMPLES),
               help="Number of inputs: real test digits, then random, then threshold-edge inputs.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for random and edge inputs.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for random and edge inputs.")
 @click.option("--collapse", type=click.Choice(["most-probable", "sample"]), default="most-probable",
               show_default=True, help="How a .pt checkpoint is collapsed to discrete weights.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary line.")

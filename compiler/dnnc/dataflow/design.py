@@ -16,6 +16,9 @@ from dnnc.errors import DnncError
 from dnnc.ir.model import IRModel
 from dnnc.vocabulary import dtype_bits
 
+CLOCK_NS = (1e-3, 1e6)  # 1 THz .. 1 kHz: beyond either end the estimates stop being numbers
+MAX_FPS = 1e12
+
 
 @dataclass
 class Design:
@@ -29,8 +32,9 @@ def design(model: IRModel, target: dict) -> Design:
     if not model.is_lowered():
         raise DnncError(f"model '{model.name}': the dataflow needs the lowered IR (run the passes)")
     clock_ns = float(target["clock_ns"])
-    if clock_ns <= 0:
-        raise DnncError(f"target '{target['name']}': clock_ns must be > 0, got {clock_ns}")
+    if not CLOCK_NS[0] <= clock_ns <= CLOCK_NS[1]:  # also false for NaN
+        raise DnncError(f"target '{target['name']}': clock_ns must be in {CLOCK_NS[0]:g}..{CLOCK_NS[1]:g} ns, "
+                        f"got {clock_ns:g}")
     stages = lower(model)
     dsp_bits = target["mvau_dsp_min_bits"]
     for s in stages:  # multipliers of at least this many bits (weight + input) go to DSP slices
@@ -41,8 +45,8 @@ def design(model: IRModel, target: dict) -> Design:
         result = apply_folding(stages, target["folding"])
     else:
         fps = float(target["fps"])
-        if fps < 0:
-            raise DnncError(f"target '{target['name']}': fps must be >= 0, got {fps}")
+        if not 0 <= fps <= MAX_FPS:  # also false for NaN; inf would be "met" by one cycle
+            raise DnncError(f"target '{target['name']}': fps must be in 0..{MAX_FPS:g}, got {fps:g}")
         cycles = max(1, int(1e9 / clock_ns / fps)) if fps > 0 else None
         result = fold(stages, cycles, target["balance_max_lanes"])
     stages = connect(stages)

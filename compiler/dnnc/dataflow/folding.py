@@ -125,14 +125,33 @@ def fold(stages: list[Stage], target_cycles: int | None, max_lanes: int | None) 
     return FoldResult(target_cycles=target_cycles, mode=mode, unmet=unmet)
 
 
+FOLD_KEYS = ("PE", "SIMD")
+MAX_FOLD = 1 << 16  # no stage has more rows or columns than this
+
+
+def check_folding(config) -> None:
+    """The shape of an explicit folding, strictly: a mistyped key ("pe") or a JSON true must not be read
+    as the default 1."""
+    usage = '{"<stage>": {"PE": <int > 0>, "SIMD": <int > 0>}, ...}'
+    if not isinstance(config, dict):
+        raise DnncError(f"folding: expected {usage}, got {type(config).__name__}")
+    for name, v in config.items():
+        if not isinstance(v, dict):
+            raise DnncError(f"folding: stage '{name}': expected {{\"PE\": p, \"SIMD\": s}}, got {v!r}")
+        for key, val in v.items():
+            if key not in FOLD_KEYS:
+                near = [k for k in FOLD_KEYS if k.lower() == str(key).lower()]
+                hint = f" (did you mean '{near[0]}'?)" if near else ""
+                raise DnncError(f"folding: stage '{name}': unknown key '{key}'{hint}; keys are PE and SIMD")
+            if isinstance(val, bool) or not isinstance(val, int) or not 0 < val <= MAX_FOLD:
+                raise DnncError(f"folding: stage '{name}': {key} must be an integer in 1..{MAX_FOLD}, got "
+                                f"{val!r}")
+
+
 def apply_folding(stages: list[Stage], config: dict) -> FoldResult:
     """Explicit folding {stage: {"PE": p, "SIMD": s}}; unknown stage names are an error."""
     index = {s.name: i for i, s in enumerate(stages)}
-    if not isinstance(config, dict) or not all(
-        isinstance(v, dict) and all(isinstance(v.get(k, 1), int) and v.get(k, 1) > 0 for k in ("PE", "SIMD"))
-        for v in config.values()
-    ):
-        raise DnncError('folding: expected {"<stage>": {"PE": <int > 0>, "SIMD": <int > 0>}, ...}')
+    check_folding(config)
     # window generators last, so that a SIMD contradicting their MVAU's is caught below
     items = sorted(config.items(), key=lambda kv: stages[index[kv[0]]].op == "ConvolutionInputGenerator"
                    if kv[0] in index else False)

@@ -81,11 +81,11 @@ def net_to_ir(net: DiscreteNet, name: str = "model") -> IRModel:
     return IRModel(name, tuple(int(s) for s in net.input_shape), layers, k, meta={"arch": net.arch})
 
 
-def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
-    """Check fully, then write atomically (nothing is left behind on error)."""
+def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike, inputs: tuple = ()) -> None:
+    """Check fully, then write atomically (nothing is left behind on error); `inputs` are never replaced."""
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:  # noqa: BLE001 - checker raises several types
         raise DnncError(f"{path}: exported graph fails onnx.checker: {str(exc).splitlines()[0]}") from None
-    with atomic_output_file(path) as tmp:
+    with atomic_output_file(path, inputs=inputs) as tmp:
         onnx.save(proto, tmp)

@@ -21,21 +21,17 @@ from onnx import TensorProto, numpy_helper
 
 from dnnc.errors import DnncError
 from dnnc.interchange.annotations import ANNOTATION_KEY, WEIGHT_SET_KEY, read_annotations
+from dnnc.interchange.onnx_file import constant_value, read_onnx
 from dnnc.ir.model import ArgMax, BatchNormSign, InputAffine, IRModel, Layer, Linear, MaxPool, OutputAffine
-from dnnc.vocabulary import BIPOLAR, UINT8, conv_out_size, dtype_values, weight_dtype
+from dnnc.vocabulary import BIPOLAR, UINT8, checked_out_size, dtype_values, weight_dtype
 
 
 def load_onnx_file(path: str | os.PathLike) -> onnx.ModelProto:
+    """The validated model (dnnc.interchange.onnx_file: opset, dims against data, confined external data)."""
     path = Path(path)
     if not path.is_file():
         raise DnncError(f"{path}: no such file")
-    try:
-        proto = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several types
-        raise DnncError(f"{path}: not an ONNX file ({type(exc).__name__})") from None
-    if not proto.graph.node:
-        raise DnncError(f"{path}: not an ONNX model (empty graph)")
-    return proto
+    return read_onnx(path)
 
 
 def _label(node: onnx.NodeProto) -> str:
@@ -53,7 +49,7 @@ class _Reader:
         self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
         for n in g.node:
             if n.op_type == "Constant":
-                self.consts[n.output[0]] = numpy_helper.to_array(_attrs(n)["value"])
+                self.consts[n.output[0]] = constant_value(n)
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for n in g.node:
             if n.op_type == "Constant":
@@ -82,15 +78,21 @@ class _Reader:
             raise DnncError(f"{_label(node)}: input normalization must be an integer scalar")
         return int(v.flat[0])
 
-    def channel_const(self, node: onnx.NodeProto, c: int) -> np.ndarray:
+    def channel_const(self, node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
+        """A per-channel constant of an (N, *shape) tensor, shaped as ONNX broadcasting reads it: right-
+        aligned, at most as many dims, 1 everywhere but the channel axis (so onnxruntime agrees)."""
         v = np.asarray(self.const(node, 1))
+        c = shape[0]
         if v.dtype != np.float32:
             raise DnncError(f"{_label(node)}: per-channel constant must be float32, got {v.dtype}")
+        full = (1, *shape)
+        vs = (1,) * (len(full) - v.ndim) + tuple(v.shape)
+        if v.ndim > len(full) or vs[1] not in (1, c) or any(d != 1 for i, d in enumerate(vs) if i != 1):
+            raise DnncError(f"{_label(node)}: per-channel constant of shape {v.shape} does not match {c} channels "
+                            f"of a tensor of shape (N, {', '.join(map(str, shape))})")
         flat = v.reshape(-1)
         if flat.size == 1:
             flat = np.full(c, flat[0], np.float32)
-        if flat.size != c or (v.ndim > 1 and v.shape[1] != c):
-            raise DnncError(f"{_label(node)}: per-channel constant of shape {v.shape} does not match {c} channels")
         if not np.all(np.isfinite(flat)):
             raise DnncError(f"{_label(node)}: batch norm constant is NaN or infinite")
         return flat.astype(np.float32)
@@ -98,6 +100,9 @@ class _Reader:
     def weight_set(self, node: onnx.NodeProto, name: str, w: np.ndarray) -> tuple[tuple[int, ...], str]:
         if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
             raise DnncError(f"{_label(node)}: weight '{name}' is not integer-valued")
+        if w.size and np.abs(w).max() > 128:  # before int(): the IR holds int8 codes
+            raise DnncError(f"{_label(node)}: weight value {w.flat[np.abs(w).argmax()]:g} in '{name}' does not "
+                            "fit the int8 codes dnnc deploys")
         ann = self.ann.get(name, {})
         present = tuple(int(v) for v in np.unique(w))
         if WEIGHT_SET_KEY in ann:
@@ -131,6 +136,9 @@ class _Reader:
         dims = list(tt.shape.dim)
         if len(dims) != 4:
             raise DnncError(f"input '{inp.name}': expected rank 4 (N, C, H, W), got rank {len(dims)}")
+        if dims[0].HasField("dim_value"):  # onnxruntime would refuse the reference's batches
+            raise DnncError(f"input '{inp.name}': batch dimension fixed to {dims[0].dim_value}; it must be "
+                            "symbolic (e.g. 'N')")
         shape = []
         for d in dims[1:]:
             if not d.HasField("dim_value") or d.dim_value <= 0:
@@ -156,7 +164,7 @@ def _conv_linear(r: _Reader, node: onnx.NodeProto, name: str, shape: tuple[int, 
     if len(set(strides)) != 1 or len(set(pads)) != 1:
         raise DnncError(f"{_label(node)}: only equal strides and symmetric padding are supported")
     s, p = int(strides[0]), int(pads[0])
-    oh, ow = conv_out_size(shape[1], kh, s, p), conv_out_size(shape[2], kw, s, p)
+    oh, ow = (checked_out_size(_label(node), n, k, s, p) for n, k in ((shape[1], kh), (shape[2], kw)))
     values, dt = r.weight_set(node, node.input[1], w)
     return Linear(name, shape, (int(w.shape[0]), oh, ow), kind="conv", weight=w.astype(np.float32),
                   weight_values=values, weight_dtype=dt, stride=s, pad=p)
@@ -169,7 +177,7 @@ def _maxpool(node: onnx.NodeProto, shape: tuple[int, ...]) -> MaxPool:
             or any(d != 1 for d in at.get("dilations", [1])) or at.get("storage_order", 0) or len(shape) != 3):
         raise DnncError(f"{_label(node)}: only square, unpadded, floor-mode max-pool on NCHW is supported")
     c, h, w = shape
-    out = (c, conv_out_size(h, k[0], s[0]), conv_out_size(w, k[0], s[0]))
+    out = (c, checked_out_size(_label(node), h, k[0], s[0]), checked_out_size(_label(node), w, k[0], s[0]))
     return MaxPool(node.name or node.output[0], shape, out, k=int(k[0]), stride=int(s[0]))
 
 
@@ -196,10 +204,14 @@ def onnx_to_ir(proto: onnx.ModelProto, name: str = "model") -> IRModel:
     is_float = False
     last_linear: Linear | None = None
     n_lin = 0
+    visited: set[int] = set()  # a node reached twice means a cycle: stop instead of looping forever
     while True:
         node = r.next_node(cur, skip_acc_cast=last_linear is not None)
         if node is None:
             raise DnncError(f"tensor '{cur}' is not consumed: the graph does not reach 'logits'/'class'")
+        if id(node) in visited:
+            raise DnncError(f"{_label(node)}: reached twice; the graph has a cycle")
+        visited.add(id(node))
         op, out = node.op_type, node.output[0]
         if op == "Cast" and not is_float:
             if _attrs(node).get("to") != TensorProto.FLOAT:
@@ -264,10 +276,9 @@ def onnx_to_ir(proto: onnx.ModelProto, name: str = "model") -> IRModel:
 
 def _after_linear(r: _Reader, mul: onnx.NodeProto, layers: list[Layer], shape, n_lin: int) -> str | None:
     """Match BN + sign (returns the sign tensor) or the output affine + argmax (returns None)."""
-    c = shape[0]
-    a = r.channel_const(mul, c)
+    a = r.channel_const(mul, tuple(shape))
     add = _expect(r.next_node(mul.output[0]), "Add", mul.name)
-    b = r.channel_const(add, c)
+    b = r.channel_const(add, tuple(shape))
     nxt = r.next_node(add.output[0])
     if add.output[0] == "logits":
         acc_casts = [n for n in r.consumers.get(mul.input[0], []) if n.op_type == "Cast" and n.output[0] == "acc"]

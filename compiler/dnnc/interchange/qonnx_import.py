@@ -39,7 +39,7 @@ from dnnc.interchange.qonnx_quant import (
 )
 from dnnc.ir.input_map import byte_codes, parse_input_map
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, conv_out_size, weight_dtype
+from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, checked_out_size, weight_dtype
 
 FLATTEN = ("Flatten", "Reshape")
 
@@ -97,6 +97,8 @@ class _Importer:
         """
         v = np.asarray(v, np.float64)
         c = st.shape[0]
+        if not np.all(np.isfinite(v)):
+            raise DnncError(f"{node_label(node)}: constant operand is NaN or infinite")
         if v.size == 1:
             return np.full(c, float(v.ravel()[0]))
         if channel_axis_given:
@@ -447,9 +449,12 @@ class _Importer:
                 raise DnncError(f"{node_label(node)}: only square stride, symmetric padding, group 1 and "
                                 "dilation 1 are supported")
             codes, scale = w.codes, w.scale
+            if codes.ndim != 4 or codes.shape[1] != st.shape[0] or list(ks) != list(codes.shape[2:]):
+                raise DnncError(f"{node_label(node)}: weight {codes.shape} (kernel {list(ks)}) does not fit "
+                                f"input {st.shape}")
             s, p = int(strides[0]), int(pads[0])
             _c, h, wd = st.shape
-            oh, ow = conv_out_size(h, ks[0], s, p), conv_out_size(wd, ks[1], s, p)
+            oh, ow = (checked_out_size(node_label(node), n, k, s, p) for n, k in ((h, ks[0]), (wd, ks[1])))
             out_shape, kind = (codes.shape[0], oh, ow), "conv"
             if len(node.input) > 2 and node.input[2]:
                 bias = np.asarray(self.const(node.input[2], node), np.float64)
@@ -502,7 +507,10 @@ class _Importer:
             return st
         if op == "BatchNormalization":
             g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st, True) for i in node.input[1:5])
-            st.chain.batchnorm(g, b, m, var, float(attrs(node).get("epsilon", 1e-5)))
+            eps = float(attrs(node).get("epsilon", 1e-5))
+            if not np.all(var + eps > 0):
+                raise DnncError(f"{node_label(node)}: variance + epsilon must be positive")
+            st.chain.batchnorm(g, b, m, var, eps)
             return st
         if op in QUANT_OPS or op == "MultiThreshold":
             return self._sign(node, st)
@@ -527,7 +535,7 @@ class _Importer:
             raise DnncError(f"{node_label(node)}: only square, unpadded, floor-mode 2-D max-pooling is supported")
         k, s = int(ks[0]), int(strides[0])
         c, h, w = st.shape
-        out = (c, conv_out_size(h, k, s), conv_out_size(w, k, s))
+        out = (c, checked_out_size(node_label(node), h, k, s), checked_out_size(node_label(node), w, k, s))
         pool = MaxPool(f"l{len(self.layers)}_pool", st.shape, out, k=k, stride=s)
         if st.kind == "acc":
             if np.any(qonnx_float.directions(st.chain.steps, st.shape[0]) < 0):
@@ -582,8 +590,8 @@ def import_qonnx(model: onnx.ModelProto, name: str = "model") -> IRModel:
     safe = re.sub(r"\W", "_", name) or "model"
     try:
         return _Importer(model, safe if not safe[0].isdigit() else f"m_{safe}").run()
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise DnncError(f"malformed QONNX graph: {type(exc).__name__}: {exc}") from None
+    except (KeyError, IndexError, ValueError, TypeError, ArithmeticError, RuntimeError) as exc:
+        raise DnncError(f"malformed QONNX graph: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
 
 
 def load_qonnx(model: onnx.ModelProto, name: str = "model") -> tuple[onnx.ModelProto, IRModel]:

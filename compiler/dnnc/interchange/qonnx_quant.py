@@ -16,11 +16,14 @@ import onnx
 from onnx import helper, numpy_helper
 
 from dnnc.errors import DnncError
+from dnnc.interchange.onnx_file import constant_value
 from dnnc.vocabulary import BIPOLAR, TERNARY, dtype_values, weight_dtype
 
 QONNX_DOMAINS = ("qonnx.custom_op.general", "onnx.brevitas", "finn", "finn.custom_op.general")
 QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 PASS_THROUGH = ("Identity", "Dropout")
+MAX_CONST_DEPTH = 200  # constant expressions (weight -> quantizer -> transpose ...) are a few nodes deep
+MAX_CONST_ELEMENTS = 2**28
 ROUNDING = {
     "ROUND": np.round,  # half to even, as numpy (and qonnx)
     "HALF_EVEN": np.round,
@@ -166,6 +169,7 @@ class ConstEvaluator:
         self.consts: dict[str, object] = {i.name: tensor_value(i) for i in graph.initializer}
         self.producer = {o: n for n in graph.node for o in n.output}
         self.dtypes = dtypes
+        self._visiting: set[str] = set()  # the walk's visited set: a cycle is an error, not a recursion
 
     def const(self, name: str, node: onnx.NodeProto):
         if name in self.consts:
@@ -173,14 +177,21 @@ class ConstEvaluator:
         src = self.producer.get(name)
         if src is None:
             raise DnncError(f"{node_label(node)}: input '{name}' is neither a constant nor the activation")
-        vals = [self.const(i, src) if i else None for i in src.input]
+        if name in self._visiting or len(self._visiting) >= MAX_CONST_DEPTH:
+            raise DnncError(f"{node_label(src)}: constant '{name}' depends on itself or nests more than "
+                            f"{MAX_CONST_DEPTH} nodes deep")
+        self._visiting.add(name)
+        try:
+            vals = [self.const(i, src) if i else None for i in src.input]
+        finally:
+            self._visiting.discard(name)
         self.consts[name] = self._eval_const(src, vals)
         return self.consts[name]
 
     def _eval_const(self, node: onnx.NodeProto, vals: list):
         op, a = node.op_type, attrs(node)
         if op == "Constant":
-            return tensor_value(a["value"]) if "value" in a else np.asarray(next(iter(a.values())))
+            return constant_value(node)
         if op in QUANT_OPS:
             if any(isinstance(v, QTensor) for v in vals):
                 raise DnncError(f"{node_label(node)}: quantizer applied twice")
@@ -201,6 +212,12 @@ class ConstEvaluator:
         if op in PASS_THROUGH or op == "Cast":
             return x
         if op in ("Mul", "Div", "Add", "Sub"):
+            try:
+                size = math.prod(np.broadcast_shapes(np.shape(x), np.shape(vals[1])))
+            except ValueError as exc:
+                raise DnncError(f"{node_label(node)}: {exc}") from None
+            if size > MAX_CONST_ELEMENTS:  # checked before numpy allocates it
+                raise DnncError(f"{node_label(node)}: result of {size} elements is too large")
             fn = {"Mul": np.multiply, "Div": np.divide, "Add": np.add, "Sub": np.subtract}[op]
             return fn(np.asarray(x, np.float32), np.asarray(vals[1], np.float32))
         if op in ("Unsqueeze", "Squeeze"):
@@ -253,6 +270,8 @@ def sign_params(node: onnx.NodeProto, const, channels: int) -> tuple[np.ndarray,
     op, a = node.op_type, attrs(node)
     if op == "MultiThreshold":
         t = np.asarray(const(node.input[1], node), np.float64)
+        if not np.all(np.isfinite(t)):
+            raise DnncError(f"{node_label(node)}: threshold is NaN or infinite")
         if t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, channels):
             raise DnncError(f"{node_label(node)}: {t.shape[-1]} thresholds per channel (multi-bit "
                             "activation); only sign activations are supported")

@@ -16,6 +16,8 @@ import numpy as np
 
 from dnnc.ir.model import BatchNormSign, InputAffine, IRModel, Linear, Threshold
 
+SATURATE = 2**62  # bounds beyond int64 (from a file's absurd input scale) are clipped to this
+
 
 @dataclass(frozen=True)
 class Bounds:
@@ -30,8 +32,18 @@ def _linear_bounds(layer: Linear, lo: int, hi: int) -> Bounds:
         ulo, uhi = min(ulo, 0), max(uhi, 0)  # a padded position contributes 0
     w = np.asarray(layer.weight).astype(np.int64).reshape(layer.weight.shape[0], -1)
     pos, neg = np.maximum(w, 0).sum(axis=1), np.minimum(w, 0).sum(axis=1)  # w*u is least at ulo for w >= 0
-    worst = int((pos - neg).max(initial=0)) * max(abs(ulo), abs(uhi))
-    return Bounds(pos * ulo + neg * uhi, pos * uhi + neg * ulo, worst)
+    worst = int((pos - neg).max(initial=0)) * max(abs(ulo), abs(uhi))  # Python ints: exact at any size
+    if worst < SATURATE and max(abs(ulo), abs(uhi)) < SATURATE:  # |bounds| <= worst: int64 is exact
+        return Bounds(pos * ulo + neg * uhi, pos * uhi + neg * ulo, worst)
+    # an input scale from a file (e.g. 2^62) would overflow int64 products: bound in Python ints and
+    # saturate; `worst` is far beyond 2^24, so range analysis rejects the layer anyway
+    sat = [(int(p), int(n)) for p, n in zip(pos, neg, strict=True)]
+    return Bounds(np.array([_clip(p * ulo + n * uhi) for p, n in sat], np.int64),
+                  np.array([_clip(p * uhi + n * ulo) for p, n in sat], np.int64), worst)
+
+
+def _clip(v: int) -> int:
+    return max(-SATURATE, min(SATURATE, v))
 
 
 def accumulator_bounds(model: IRModel) -> list[tuple[Linear, Bounds]]:

@@ -2,8 +2,9 @@
 
 The deployment ONNX already carries integer codes (the positive weight scale is folded into the batch
 norm scale A and the output scale S at export), so this pass is the exactness gate: every weight must be
-an integer in `weight_values`, else DnncError naming the layer. Preserves: all values (only the dtype
-narrows to int8). Provides the INTEGER_WEIGHTS requirement.
+an integer in `weight_values`, else DnncError naming the layer, and every value of the set must fit int8
+before the codes are narrowed (a wrapped code would make range analysis prove the wrong range).
+Preserves: all values (only the dtype narrows to int8). Provides the INTEGER_WEIGHTS requirement.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dnnc.errors import DnncError
 from dnnc.ir.model import IRModel, Linear
 from dnnc.passes.base import Pass
 from dnnc.vocabulary import weight_dtype
+
+INT8_MIN, INT8_MAX = -128, 127
 
 
 class IntegerWeights(Pass):
@@ -27,6 +30,10 @@ class IntegerWeights(Pass):
             if not np.all(np.isfinite(w)) or not np.array_equal(w, np.round(w)):
                 raise DnncError(f"layer '{layer.name}': weights are not integer codes")
             values = tuple(sorted(int(v) for v in layer.weight_values)) or tuple(int(v) for v in np.unique(w))
+            wide = [v for v in values if not INT8_MIN <= v <= INT8_MAX]
+            if wide:  # narrowing only after the range is proven: astype(int8) would wrap 200 to -56
+                raise DnncError(f"layer '{layer.name}': weight value {wide[0]} does not fit the int8 codes "
+                                f"dnnc deploys ({INT8_MIN}..{INT8_MAX})")
             bad = ~np.isin(w, values)
             if bad.any():
                 raise DnncError(f"layer '{layer.name}': weight value {w[bad].flat[0]:g} not in the declared "

@@ -9,9 +9,10 @@ backend-facing form (lowered, int8 weights, ranges on every Linear).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
-from dnnc.errors import InvalidIR
+from dnnc.errors import DnncError, InvalidIR
 from dnnc.ir.model import IRModel
 from dnnc.passes.base import Pass
 from dnnc.passes.canonical_thresholds import CanonicalThresholds
@@ -20,6 +21,8 @@ from dnnc.passes.fold_input_offset import FoldInputOffset
 from dnnc.passes.fold_thresholds import FoldThresholds
 from dnnc.passes.integer_weights import IntegerWeights
 from dnnc.passes.range_analysis import RangeAnalysis
+
+MAX_ACTIVATION = 1 << 22  # elements of one input's largest tensor (a 64 x 256 x 256 feature map)
 
 
 def default_pipeline() -> list[Pass]:
@@ -41,8 +44,20 @@ def _checked(where: str, model: IRModel, lowered: bool = False) -> None:
         raise InvalidIR(f"{where}: {exc}") from exc
 
 
+def check_sizes(model: IRModel) -> None:
+    """Shapes come from the user's file: bound them before any executor allocates activations for them
+    (a 2^40 input dim costs nothing to import and everything to run)."""
+    for layer in model.layers:
+        for shape in (layer.in_shape, layer.out_shape):
+            n = math.prod(int(d) for d in shape)
+            if n > MAX_ACTIVATION:
+                raise DnncError(f"layer '{layer.name}': a tensor of shape {tuple(shape)} ({n} elements per "
+                                f"input) is larger than dnnc compiles ({MAX_ACTIVATION})")
+
+
 def _run(model: IRModel, passes: list[Pass] | None) -> Iterator[tuple[str, IRModel]]:
     """("import", model), then (pass name, its result) per pass; each pass verifies its own result."""
+    check_sizes(model)
     _checked("after import", model)
     yield "import", model
     for p in passes if passes is not None else default_pipeline():

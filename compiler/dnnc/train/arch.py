@@ -50,21 +50,36 @@ PRESETS: dict[str, tuple[str, dict[int, float], dict[int, float]]] = {
     "tiny-cnn": ("4C3-P2-8C3-P2-FC16-FC10", {}, {}),
 }
 
-_CONV = re.compile(r"^(?:(\d+)x)?(\d+)C(\d+)$")
-_FC = re.compile(r"^FC(\d+)$")
+_CONV = re.compile(r"^(?:(\d{1,9})x)?(\d{1,9})C(\d{1,9})$")
+_FC = re.compile(r"^FC(\d{1,12})$")
+MAX_LAYERS = 64
+MAX_WIDTH = 65536  # units of a dense layer, channels of a conv
+MAX_KERNEL = 15
+MAX_WEIGHTS = 1 << 26  # 67 M weights (cifar-vgg has 14 M); each carries one logit per weight value
+
+
+def _bounded(tok: str, what: str, value: str, limit: int) -> int:
+    """An integer of the arch string, checked before any tensor is sized by it."""
+    n = int(value)
+    if n > limit:
+        raise DnncError(f"arch token {tok!r}: {what} {n} is more than {limit}")
+    return n
 
 
 def _parse_tokens(text: str) -> tuple[LayerSpec, ...]:
     layers: list[LayerSpec] = []
+    if text.count("-") >= MAX_LAYERS:
+        raise DnncError(f"arch {text[:40]!r}...: more than {MAX_LAYERS} layers")
     for tok in text.split("-"):
         tok = tok.strip()
         if (m := _FC.match(tok)) and int(m.group(1)) > 0:
-            layers.append(LayerSpec("dense", int(m.group(1))))
+            layers.append(LayerSpec("dense", _bounded(tok, "width", m.group(1), MAX_WIDTH)))
         elif (m := _CONV.match(tok)) and int(m.group(2)) > 0 and int(m.group(1) or 1) > 0:
-            k = int(m.group(3))
+            k = _bounded(tok, "kernel size", m.group(3), MAX_KERNEL)
             if k % 2 == 0 or k < 1:
                 raise DnncError(f"arch token {tok!r}: kernel size must be odd ('same' padding)")
-            layers += [LayerSpec("conv", int(m.group(2)), k)] * int(m.group(1) or 1)
+            layers += [LayerSpec("conv", _bounded(tok, "channels", m.group(2), MAX_WIDTH), k)] * \
+                _bounded(tok, "repeat count", m.group(1) or "1", MAX_LAYERS)
         elif tok == "P2":
             if not layers or layers[-1].kind != "conv" or layers[-1].pool:
                 raise DnncError(f"arch token {tok!r}: max-pool must follow a conv layer")
@@ -74,6 +89,8 @@ def _parse_tokens(text: str) -> tuple[LayerSpec, ...]:
             raise DnncError(f"arch token {tok!r}: only 2x2 max-pool (P2) is supported")
         else:
             raise DnncError(f"unknown arch token {tok!r} in {text!r}")
+    if len(layers) > MAX_LAYERS:
+        raise DnncError(f"arch {text[:40]!r}...: {len(layers)} layers, more than {MAX_LAYERS}")
     if not layers or layers[-1].kind != "dense":
         raise DnncError(f"arch {text!r}: the last layer must be the output layer FC<classes>")
     first_dense = next(i for i, s in enumerate(layers) if s.kind == "dense")
@@ -112,8 +129,27 @@ def parse_arch(text: str) -> Arch:
     return Arch(normalize(layers), layers, _rates(n, drop), _rates(n, drop_real))
 
 
+def check_size(arch: Arch, input_shape: tuple[int, int, int]) -> None:
+    """Raise DnncError if the network has more than MAX_WEIGHTS weights (before any tensor is made)."""
+    c, h, w = (int(d) for d in input_shape)
+    total = 0
+    for s in arch.layers:
+        if s.kind == "conv":
+            total += c * s.out * s.kernel * s.kernel
+            c = s.out
+            if s.pool:
+                h, w = h // s.pool, w // s.pool
+        else:
+            total += c * h * w * s.out
+            c, h, w = s.out, 1, 1
+    if total > MAX_WEIGHTS:
+        raise DnncError(f"arch {arch.text[:60]!r}: {total} weights on a {tuple(input_shape)} input, more than "
+                        f"{MAX_WEIGHTS}")
+
+
 def check_input(arch: Arch, input_shape: tuple[int, int, int], classes: int) -> None:
-    """Raise DnncError if the arch does not fit the data (odd size at a pool, wrong class count)."""
+    """Raise DnncError if the arch does not fit the data (odd size at a pool, wrong class count, too big)."""
+    check_size(arch, input_shape)
     _c, h, w = input_shape
     for i, s in enumerate(arch.layers):
         if s.kind == "conv" and s.pool:

@@ -38,7 +38,13 @@ def collapse(ckpt: dict, mode: str = "most-probable", seed: int = 0,
     hidden: list[LinearLayer] = []
     entries = ckpt["layers"]
     for i, e in enumerate(entries):
+        if "logits" not in e:
+            raise DnncError(f"layer {i}: no weight logits (a real-weight entry in a {ckpt['weights']} checkpoint)")
         logits = e["logits"].double().numpy()
+        want = 5 if e["kind"] == "conv" else 3
+        if logits.ndim != want or logits.shape[0] != len(codes) or 0 in logits.shape:
+            raise DnncError(f"layer {i}: {e['kind']} logits of shape {logits.shape}; expected {want} dims with "
+                            f"{len(codes)} {ckpt['weights']} values first")
         idx = most_probable_index(logits) if mode == "most-probable" else sample_index(logits, rng)
         w = codes[idx]
         kernel = int(e.get("kernel") or 0)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dnnc.errors import DnncError
 from dnnc.ir.interpreter import apply_layer, trace
 from dnnc.ir.model import IRModel, Linear, MaxPool, Threshold
 
 MNIST_SHAPE = (1, 28, 28)
+MAX_INPUT_BYTES = 1 << 30  # verification inputs held in memory at once
 
 
 def split_counts(samples: int, has_real: bool) -> tuple[int, int, int]:
@@ -189,6 +191,10 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     """
     model: IRModel = loaded.ir
     shape = tuple(model.input_shape)
+    need = samples * int(np.prod(shape))
+    if need > MAX_INPUT_BYTES:  # before allocating: a typo in --samples must not ask for 36 GiB
+        raise DnncError(f"--samples {samples}: {need} bytes of inputs for this model's {shape} input, more "
+                        f"than {MAX_INPUT_BYTES}; use at most {MAX_INPUT_BYTES // int(np.prod(shape))}")
     rng = np.random.default_rng(seed)
     has_real = shape == MNIST_SHAPE
     n_real, n_rand, n_edge = split_counts(samples, has_real)

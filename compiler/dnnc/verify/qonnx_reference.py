@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from dnnc.errors import DnncError
+from dnnc.interchange.onnx_file import read_onnx
 from dnnc.interchange.qonnx_import import import_qonnx, is_qonnx
 from dnnc.ir import interpreter
 from dnnc.ir.model import IRModel, Threshold
@@ -113,7 +114,7 @@ def verify_file(path, loaded, target: str, samples: int, seed: int) -> Compariso
     from dnnc.verify import execute
     from dnnc.verify.inputs import make_inputs
 
-    proto = onnx.load(str(path))
+    proto = read_onnx(path)
     if not is_qonnx(proto):
         raise DnncError(f"{path}: --reference qonnx-ties needs a QONNX file (custom-domain nodes)")
     raw = make_inputs(loaded, samples, seed)

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from dnnc.errors import DnncError
 from dnnc.ir.outputs import Outputs
 
 
@@ -15,7 +16,11 @@ def session(proto: onnx.ModelProto) -> ort.InferenceSession:
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types; the model is the user's
+        msg = " ".join(str(exc).split())[:300]
+        raise DnncError(f"onnxruntime cannot load the model (the reference): {msg}") from None
 
 
 def run_onnx(proto: onnx.ModelProto | ort.InferenceSession, raw: np.ndarray, batch: int = 512) -> Outputs:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from dnnc.backends.c import emit
 from dnnc.backends.c.build import compile_exe, execute, is_bare_metal, write_harness
 from dnnc.backends.c.plan import make_plan
 from dnnc.errors import DnncError
+from dnnc.fsutil import child_env, scratch_dir
 from dnnc.ir.model import IRModel
 from dnnc.ir.outputs import Outputs
 
@@ -48,8 +48,7 @@ def run(model: IRModel, target: dict, raw: np.ndarray, *, sanitize: bool = False
     entry = input_entry(model, raw.dtype)
     if raw.shape[1:] != tuple(model.input_shape):
         raise DnncError(f"inputs must be (N, {', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
-    with tempfile.TemporaryDirectory(prefix="dnnc-c-") as tmp:
-        tmp = Path(tmp)
+    with scratch_dir("dnnc-c-") as tmp:
         plan, lib = _prepare(model, target, tmp, "harness.c.j2", entry)
         (tmp / "in.bin").write_bytes(raw.tobytes())
         exe = compile_exe(target, lib, tmp, ["harness.c"], "harness.elf",
@@ -69,8 +68,9 @@ def _sizes(target: dict, lib: Path, tmp: Path) -> dict:
     """text/data/bss bytes of the compiled library object (the target's `size` tool, Berkeley format)."""
     cmd = [target["cc"], *target["cpu_flags"], *target["cflags"], "-ffp-contract=off",
            *emit.defines(target), f"-I{lib / 'runtime'}", f"-I{lib}", "-c", str(lib / "model.c"), "-o", "model.o"]
-    subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
-    out = subprocess.run([target["size"], "model.o"], cwd=tmp, check=True, capture_output=True, text=True).stdout
+    subprocess.run(cmd, cwd=tmp, check=True, capture_output=True, env=child_env(tmp))
+    out = subprocess.run([target["size"], "model.o"], cwd=tmp, check=True, capture_output=True, text=True,
+                         env=child_env(tmp)).stdout
     text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
     return {"text_bytes": text, "data_bytes": data, "bss_bytes": bss, "flash_bytes": text + data,
             "ram_bytes": data + bss}
@@ -88,8 +88,7 @@ def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: i
     raw = np.zeros(shape, dtype) if raw is None else np.ascontiguousarray(raw[:1]).astype(dtype)
     bare = is_bare_metal(target)
     repeat = repeat or (3 if bare else 2000)
-    with tempfile.TemporaryDirectory(prefix="dnnc-bench-") as tmp:
-        tmp = Path(tmp)
+    with scratch_dir("dnnc-bench-") as tmp:
         plan, lib = _prepare(model, target, tmp, "bench.c.j2", input_entry(model, raw.dtype))
         (tmp / "in.bin").write_bytes(raw.tobytes())
         exe = compile_exe(target, lib, tmp, ["bench.c"], "bench.elf",

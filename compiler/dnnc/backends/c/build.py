@@ -12,6 +12,7 @@ from pathlib import Path
 from dnnc.backends.c import emit
 from dnnc.backends.c.plan import Plan
 from dnnc.errors import DnncError
+from dnnc.fsutil import child_env
 from dnnc.resources import resource_dir
 from dnnc.targets import HOSTED_ARCH, harness_dir, load_harness
 
@@ -27,7 +28,8 @@ def _tool(name: str) -> str:
 
 def _run(cmd: list[str], cwd: Path, timeout: float, what: str) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False,
+                              env=child_env(cwd))
     except subprocess.TimeoutExpired as exc:
         raise DnncError(f"{what}: timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:

@@ -10,7 +10,6 @@ dataflow's own (dnnc.dataflow.design: clock_ns, fps, balance_max_lanes, folding,
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from dnnc.backends.hls.emit import project_context, render_report, write_hls
 from dnnc.dataflow import Design, design
 from dnnc.dataflow.description import dataflow_json, dataflow_onnx
 from dnnc.errors import DnncError
+from dnnc.fsutil import scratch_dir
 from dnnc.ir.model import IRModel
 from dnnc.ir.outputs import Outputs
 
@@ -56,8 +56,8 @@ def run(model: IRModel, target: dict, raw: np.ndarray, sanitize: bool = False) -
         raise DnncError(f"inputs must be {np.dtype(model.input_dtype).name} (N, "
                         f"{', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
     d = design(model, target)
-    with tempfile.TemporaryDirectory(prefix="dnnc-csim-") as tmp:
-        hls_dir = Path(tmp) / "hls"
+    with scratch_dir("dnnc-csim-") as tmp:
+        hls_dir = tmp / "hls"
         write_hls(_context(model, target, d, model.byte_codes is not None and raw.dtype == np.uint8), hls_dir)
         exe = csim.build(hls_dir, model.name, target, sanitize=sanitize)
         return csim.execute(exe, raw, model.num_classes)

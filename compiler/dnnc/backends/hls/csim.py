@@ -8,12 +8,12 @@ bit-exact.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from dnnc.errors import DnncError
+from dnnc.fsutil import child_env, scratch_dir
 from dnnc.ir.outputs import Outputs
 
 
@@ -24,7 +24,7 @@ def build(hls_dir: Path, name: str, target: dict, sanitize: bool = False) -> Pat
     exe = hls_dir / f"tb_{name}"
     cmd = [csim["cxx"], *flags, "-DDNNC_OWN_STREAM", "-o", str(exe),
            f"tb_{name}.cpp", f"{name}_top.cpp"]
-    proc = subprocess.run(cmd, cwd=hls_dir, check=False, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=hls_dir, check=False, capture_output=True, text=True, env=child_env(hls_dir))
     if proc.returncode != 0 or proc.stderr.strip():
         raise DnncError(f"C-simulation build failed ({' '.join(cmd)}): {proc.stderr.strip()[:2000]}")
     return exe
@@ -34,10 +34,11 @@ def execute(exe: Path, raw: np.ndarray, classes: int) -> Outputs:
     """Run the testbench on raw uint8 frames (N, C, H, W) and parse its binary records."""
     raw = np.ascontiguousarray(raw) if raw.dtype == np.float32 else np.ascontiguousarray(raw, dtype=np.uint8)
     n = raw.shape[0]
-    with tempfile.TemporaryDirectory(prefix="dnnc-csim-io-") as tmp:
-        fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+    with scratch_dir("dnnc-csim-io-") as tmp:
+        fin, fout = tmp / "in.bin", tmp / "out.bin"
         fin.write_bytes(raw.tobytes())
-        proc = subprocess.run([str(exe), str(fin), str(fout), str(n)], check=False, capture_output=True, text=True)
+        proc = subprocess.run([str(exe), str(fin), str(fout), str(n)], check=False, capture_output=True, text=True,
+                              env=child_env(tmp))
         if proc.returncode != 0 or proc.stderr.strip():
             raise DnncError(f"C-simulation failed (exit {proc.returncode}): {proc.stderr.strip()[:2000]}")
         rec = np.dtype([("acc", "<i4", (classes,)), ("logits", "<u4", (classes,)), ("cls", "<u4")])
