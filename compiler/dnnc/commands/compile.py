@@ -28,11 +28,11 @@ from dnnc.targets import TARGET_HELP, load_target
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --collapse sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the written directory.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="fpga-hls: fold for this many frames/s at the clock (default: balance on the slowest stage).")
+              help="FPGA targets: fold for this many frames/s at the clock (default: balance on the slowest stage).")
 @click.option("--clock-ns", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="fpga-hls: clock period in ns (default: the target's clock_ns).")
+              help="FPGA targets: clock period in ns (default: the target's clock_ns).")
 @click.option("--folding", "folding_file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help='fpga-hls: explicit folding, a JSON file {"<stage>": {"PE": p, "SIMD": s}}.')
+              help='FPGA targets: explicit folding, a JSON file {"<stage>": {"PE": p, "SIMD": s}}.')
 def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str, seed: int, as_json: bool,
                 fps: float | None, clock_ns: float | None, folding_file: str | None) -> None:
     """Compile MODEL for TARGET into OUTDIR (written atomically; same input -> byte-identical files)."""
@@ -40,8 +40,9 @@ def compile_cmd(model: str, target: str, output: str, force: bool, collapse: str
     backend = backend_for(cfg)
     hls_opts = {"fps": fps, "clock_ns": clock_ns, "folding": folding_file}
     given = [k for k, v in hls_opts.items() if v is not None]
-    if given and cfg["backend"] != "hls":
-        raise DnncError(f"--{given[0].replace('_', '-')} applies to fpga-hls targets only, not '{target}'")
+    if given and cfg["backend"] not in ("hls", "rtl"):
+        raise DnncError(f"--{given[0].replace('_', '-')} applies to FPGA targets (fpga-hls, fpga-rtl, ice40-up5k) "
+                        f"only, not '{target}'")
     if folding_file is not None:
         try:
             cfg["folding"] = json.loads(Path(folding_file).read_text())
