@@ -83,6 +83,23 @@ def simulate(model: IRModel, target: dict, raw: np.ndarray, stall: int | None = 
     return Outputs(acc=acc, logits=logits_from_acc(model, acc), cls=cls), cycles
 
 
+def simulate_netlist(model: IRModel, target: dict, raw: np.ndarray, work: Path, stall: int | None = None,
+                     seed: int = 1) -> Outputs:
+    """The synthesized iCE40 netlist (yosys write_verilog + its cell models) in iverilog, same testbench."""
+    raw = _check_raw(model, raw)
+    ctx = _ctx(model, target, _design(model, target))
+    work = Path(work)
+    write_rtl(ctx, work)
+    synth.write_scripts(ctx, work)
+    synth.synthesize_ice40(work, target)
+    cells = synth.ice40_cell_models(target)
+    cmd = sim.build_iverilog(work, model.name, [str(cells), f"{model.name}_netlist.v", f"tb_{model.name}.v"],
+                             ["NO_ICE40_DEFAULT_ASSIGNMENTS"])
+    acc, cls, _ = sim.execute(cmd, work, raw, model.num_classes, seed,
+                              target["sim"]["stall_percent"] if stall is None else stall)
+    return Outputs(acc=acc, logits=logits_from_acc(model, acc), cls=cls)
+
+
 def run(model: IRModel, target: dict, raw: np.ndarray) -> Outputs:
     """Verilator simulation with random stalls on both ends (the target's sim.stall_percent)."""
     return simulate(model, target, raw)[0]

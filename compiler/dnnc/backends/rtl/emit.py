@@ -24,6 +24,8 @@ from dnnc.vocabulary import BIPOLAR, dtype_range, signed_bits
 
 EW = {"bits": 1, "i8": 8, "u8": 8, "i16": 16, "i32": 32}
 MAX_ACC_BITS = 48
+# Memories at most this many bits stay in logic (LUTs / flip-flops), larger ones are left to block RAM.
+LOGIC_RAM_BITS, LOGIC_ROM_BITS = 256, 1024
 MAX_LOGIT_TABLE = 1 << 16  # entries; a wider output range would need a float32 multiply-add in RTL
 RUNTIME_FILES = ("dnnc_rtl.v",)
 
@@ -55,6 +57,11 @@ def _words(codes: np.ndarray, wb: int) -> list[str]:
     return [format(int.from_bytes(row.tobytes(), "little"), f"0{digits}x") for row in packed]
 
 
+def _bits(n: int) -> int:
+    """Counter width for values 0 .. n - 1."""
+    return max(1, (n - 1).bit_length())
+
+
 def _max_abs_input(stage: Stage) -> int:
     if stage.in_kind in ("bits", "i8"):
         return 1
@@ -76,7 +83,7 @@ def _thr_ctx(stage: Stage, accw: int) -> dict:
     return {"thr": [_lit(int(t), accw) for t in thr], "mode": [int(m) for m in mode], "channels": int(thr.shape[0])}
 
 
-def _mvau_ctx(stage: Stage) -> dict:
+def _mvau_ctx(stage: Stage, u_bits: int) -> dict:
     a, p = stage.attrs, stage.params
     pe, simd = stage.pe, stage.simd
     w = np.asarray(p["weight"], np.int64)
@@ -101,7 +108,7 @@ def _mvau_ctx(stage: Stage) -> dict:
     max_term = _max_abs_input(stage) * max(1, int(np.abs(w).max(initial=1)))
     dw = signed_bits(-simd * max_term, simd * max_term) + 1
     x_unsigned = stage.in_kind == "u8"
-    xw = EW[stage.in_kind] + (1 if x_unsigned else 0)
+    xw = _ew(stage.in_kind, u_bits) + (1 if x_unsigned else 0)
     fused = a["noActivation"] == 0
     lo, hi = int(p["acc_min"]), int(p["acc_max"])
     accw = max(dw, signed_bits(lo, hi)) + 1
@@ -112,9 +119,11 @@ def _mvau_ctx(stage: Stage) -> dict:
     if accw > MAX_ACC_BITS or (not fused and signed_bits(lo, hi) > 32):
         raise DnncError(f"stage '{stage.name}': accumulator needs {accw} bits (RTL limit {MAX_ACC_BITS}, 32 "
                         "on a stream)")
-    ctx = {"SF": sf, "NF": nf, "WMEM": wmem, "wmode": wmode, "WB": wb, "DW": dw, "XW": xw,
+    ctx = {"SF": sf, "SFB": _bits(sf), "NF": nf, "NFB": _bits(nf), "WAB": _bits(wmem), "WMEM": wmem, "wmode": wmode, "WB": wb, "DW": dw, "XW": xw,
            "x_unsigned": x_unsigned, "ACCW": accw, "fused": fused, "rom": _words(blocks, wb),
-           "out_ew": 1 if fused else 32, "MW": mw, "MH": mh}
+           "out_ew": 1 if fused else 32, "MW": mw, "MH": mh,
+           "ibuf_logic": 2 * 2 ** _bits(sf) * simd * _ew(stage.in_kind, u_bits) <= LOGIC_RAM_BITS,
+           "wrom_logic": wmem * pe * simd * wb <= LOGIC_ROM_BITS}
     if fused:
         ctx.update(_thr_ctx(stage, accw))
     return ctx
@@ -137,18 +146,25 @@ def _label_ctx(stage: Stage, model: IRModel) -> dict:
             sh = 1
     entries = int(((hi - lo) >> sh).sum() + k)
     if entries > MAX_LOGIT_TABLE:
-        raise DnncError(f"layer '{out.name}': the RTL logit table would hold {entries} entries (accumulator range "
+        raise DnncError(f"layer '{out.name}': the RTL logit rank table would hold {entries} entries (accumulator range "
                         f"[{int(lo.min())}, {int(hi.max())}]), more than {MAX_LOGIT_TABLE}; the rtl targets need an "
                         "output layer on +-1 inputs or a narrower range")
-    table: list[str] = []
+    values: list[np.ndarray] = []
     base: list[int] = []
     for c in range(k):
         accs = np.arange(lo[c], hi[c] + 1, 1 << sh, dtype=np.int64)
-        logits = (accs.astype(np.float32) * scale[c]).astype(np.float32) + bias[c]
-        base.append(len(table))
-        table += [format(int(v), "08x") for v in logits.astype(np.float32).view(np.uint32)]
-    return {"K": k, "table": table, "base": base, "amin": [int(v) for v in lo], "SH": sh,
-            "ACCOUT": out_acc_bits(model), "CB": class_bits(k)}
+        logits = ((accs.astype(np.float32) * scale[c]).astype(np.float32) + bias[c]).astype(np.float32)
+        base.append(sum(len(v) for v in values))
+        values.append(logits)
+    # The argmax needs only the order of the logits: each float32 becomes its rank among the distinct values
+    # (float comparison: -0 == +0, so equal values share a rank and ties stay ties).
+    flat = np.concatenate(values).astype(np.float64) + 0.0
+    distinct = np.unique(flat)
+    ranks = np.searchsorted(distinct, flat)
+    rank_bits = max(1, int(len(distinct) - 1).bit_length())
+    table = [format(int(r), "x") for r in ranks]
+    return {"K": k, "table": table, "RB": rank_bits, "base": base, "amin": [int(v) for v in lo], "SH": sh,
+            "ACCOUT": out_acc_bits(model), "CB": class_bits(k), "LB": _bits(stage.pe)}
 
 
 def out_acc_bits(model: IRModel) -> int:
@@ -161,16 +177,21 @@ def class_bits(k: int) -> int:
     return max(1, (k - 1).bit_length())
 
 
-def stage_context(stage: Stage, model: IRModel) -> dict:
+def _ew(kind: str, u_bits: int) -> int:
+    """Lane width of a stream kind; the input-converted (u) stream is as wide as its proven range."""
+    return u_bits if kind == "i16" and u_bits else EW.get(kind, 32)
+
+
+def stage_context(stage: Stage, model: IRModel, u_bits: int = 0) -> dict:
     ctx = {"name": stage.name, "op": stage.op, "layer": stage.layer, "PE": stage.pe, "SIMD": stage.simd,
            "in_lanes": stage.in_width, "out_lanes": stage.out_width,
-           "in_ew": EW.get(stage.in_kind, 32), "out_ew": EW.get(stage.out_kind, 32)}
+           "in_ew": _ew(stage.in_kind, u_bits), "out_ew": _ew(stage.out_kind, u_bits)}
     a = stage.attrs
     if stage.op == "MVAU":
-        ctx.update(_mvau_ctx(stage))
+        ctx.update(_mvau_ctx(stage, u_bits))
     elif stage.op == "Thresholding":
         ctx.update(_thr_ctx(stage, 32))
-        ctx["ACCW"] = 32
+        ctx.update(ACCW=32, CFB=_bits(ctx["channels"] // stage.pe))
     elif stage.op == "InputConvert":
         ctx.update(lanes=a["inWidth"], mul=int(a["mul"]), add=int(a["add"]))
     elif stage.op == "ConvolutionInputGenerator":
@@ -204,7 +225,15 @@ def top_input(stages: list[Stage], model: IRModel, lanes: int) -> tuple[int, lis
 
 def project_context(model: IRModel, stages: list[Stage], target: dict) -> dict:
     lanes, front = top_input(stages, model, int(target["input_lanes"]))
-    ctxs = front + [stage_context(s, model) for s in stages]
+    ctxs = list(front)
+    u_bits = 0
+    for s in stages:
+        if s.op == "InputConvert":
+            lo, hi = sorted((int(s.attrs["add"]), int(s.attrs["mul"]) * 255 + int(s.attrs["add"])))
+            u_bits = signed_bits(lo, hi)
+            if s.out_kind != "i16":
+                raise DnncError(f"stage '{s.name}': input values [{lo}, {hi}] exceed the RTL's 16-bit input lanes")
+        ctxs.append(stage_context(s, model, u_bits))
     return {"version": __version__, "name": model.name, "classes": model.num_classes, "stages": ctxs,
             "in_lanes": lanes, "in_beats": int(np.prod(model.input_shape)) // lanes,
             "acc_bits": out_acc_bits(model), "class_bits": class_bits(model.num_classes)}

@@ -146,12 +146,28 @@ def run_synthesis(ctx: dict, name: str, target: dict) -> dict:
             is_xl, is_xf = (lambda c: bool(XILINX_LUT.match(c))), (lambda c: bool(XILINX_FF.match(c)))
             result["xilinx"] = _counts(x, rtl_dir / "netlist_xilinx.json", ctx, is_xl, is_xf)
             return result
-        _run([yosys, "-q", "-s", "synth_ice40.ys"], rtl_dir, "yosys synth_ice40")
+        synthesize_ice40(rtl_dir, target)
         st = _stat(rtl_dir / "stat_ice40.json")
         is_l, is_f = (lambda c: c == "SB_LUT4"), (lambda c: c.startswith("SB_DFF"))
         result["ice40_synth"] = _total(st, is_l, is_f)
         result.update(place_and_route(rtl_dir, name, target))
         return result
+
+
+def synthesize_ice40(rtl_dir: Path, target: dict) -> None:
+    """yosys synth_ice40: <name>.json for nextpnr, <name>_netlist.v for gate-level simulation."""
+    _run([_tool(target["tools"]["yosys"]), "-q", "-s", "synth_ice40.ys"], rtl_dir, "yosys synth_ice40")
+
+
+def ice40_cell_models(target: dict) -> Path:
+    """yosys's iCE40 simulation models (cells_sim.v in `yosys-config --datdir`)."""
+    yosys = Path(_tool(target["tools"]["yosys"]))
+    cfg = shutil.which("yosys-config", path=str(yosys.parent)) or _tool("yosys-config")
+    datdir = subprocess.run([cfg, "--datdir"], check=False, capture_output=True, text=True).stdout.strip()
+    path = Path(datdir) / "ice40" / "cells_sim.v"
+    if not path.is_file():
+        raise DnncError(f"iCE40 cell models not found at {path}")
+    return path
 
 
 def place_and_route(rtl_dir: Path, name: str, target: dict) -> dict:
