@@ -18,7 +18,6 @@ from click.testing import CliRunner
 from dnnc.backends import rtl
 from dnnc.backends.rtl import emit
 from dnnc.cli import main
-from dnnc.errors import DnncError
 from dnnc.frontend import export_onnx, from_net
 from dnnc.targets import load_target
 from dnnc.verify import compare

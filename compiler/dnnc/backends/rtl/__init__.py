@@ -30,10 +30,7 @@ __all__ = ["bench", "compile", "run"]
 
 
 def _design(model: IRModel, target: dict) -> Design:
-    d = design(model, target)
-    if target["flow"] == "ice40" and target["fps"]:
-        synth.check_fit(d, target)
-    return d
+    return design(model, target)
 
 
 def _ctx(model: IRModel, target: dict, d: Design) -> dict:
@@ -47,6 +44,8 @@ def compile(model: IRModel, target: dict, outdir: Path) -> None:
     outdir = Path(outdir)
     d = _design(model, target)
     ctx = _ctx(model, target, d)
+    if target["flow"] == "ice40" and target["fps"]:
+        synth.check_fit(d, ctx, target)  # the least parallelism meeting --fps must fit the part
     rtl_dir = outdir / "rtl"
     write_rtl(ctx, rtl_dir)
     synth.write_scripts(ctx, rtl_dir)

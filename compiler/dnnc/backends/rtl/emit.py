@@ -240,12 +240,17 @@ def project_context(model: IRModel, stages: list[Stage], target: dict) -> dict:
 
 
 def write_rtl(ctx: dict, rtl_dir: Path) -> None:
-    """The design <name>.v, its testbench tb_<name>.v and the building blocks from runtime/rtl/."""
+    """The design <name>.v, its weight ROMs <stage>_w.hex, its testbench tb_<name>.v and the building blocks
+    from runtime/rtl/. Tools run in rtl_dir (the ROM files are named relative to it)."""
     env = _env()
     rtl_dir.mkdir(parents=True, exist_ok=True)
     name = ctx["name"]
     (rtl_dir / f"{name}.v").write_text(env.get_template("rtl/top.v.j2").render(**ctx))
     (rtl_dir / f"tb_{name}.v").write_text(env.get_template("rtl/tb.v.j2").render(**ctx))
+    rom = env.get_template("rtl/rom.hex.j2")
+    for s in ctx["stages"]:
+        if s["op"] == "MVAU":  # weight ROMs as $readmemh files beside the design (simulators and yosys read them)
+            (rtl_dir / f"{s['name']}_w.hex").write_text(rom.render(words=s["rom"]))
     for f in RUNTIME_FILES:
         shutil.copyfile(resource_dir("runtime") / "rtl" / f, rtl_dir / f)
 

@@ -199,14 +199,25 @@ def place_and_route(rtl_dir: Path, name: str, target: dict) -> dict:
     return out
 
 
-def check_fit(d: Design, target: dict) -> None:
-    """--fps on a part with budgets: refuse a folding whose logic cannot fit before anything is written."""
-    budget = target["lc_budget"]
-    if not budget:
+def check_fit(d: Design, ctx: dict, target: dict) -> None:
+    """--fps on a part with budgets: the folding is the least parallelism meeting the rate, so if its synthesized
+    size (one LUT4 a logic cell, one SB_RAM40_4K a block RAM) exceeds the part, no folding meeting it fits."""
+    lc_budget, bram_budget = target["lc_budget"], target["bram_budget"]
+    if not (lc_budget or bram_budget):
         return
+    why = f"at {target['fps']:g} frames/s ({d.fold.target_cycles} cycles/frame at {target['clock_ns']:g} ns)"
     lanes = sum(s.pe * s.simd for s in d.stages if s.op == "MVAU")
-    # Each MVAU lane needs at least one logic cell for its term and one for the adder tree.
-    if 2 * lanes > budget:
-        raise DnncError(f"target '{target['name']}': no folding fits {target['part']} at {target['fps']:g} "
-                        f"frames/s: it needs {lanes} MVAU lanes (>= {2 * lanes} logic cells, {budget} available);"
-                        " lower --fps or raise --clock-ns")
+    if lc_budget and 2 * lanes > lc_budget:  # a lane needs a cell for its term and one in the adder tree
+        raise DnncError(f"target '{target['name']}': no folding fits {target['part']} {why}: it needs {lanes} MVAU "
+                        f"lanes (>= {2 * lanes} logic cells, {lc_budget} available); lower --fps or raise --clock-ns")
+    with tempfile.TemporaryDirectory(prefix="dnnc-fit-") as tmp:
+        work = Path(tmp)
+        write_rtl(ctx, work)
+        write_scripts(ctx, work)
+        synthesize_ice40(work, target)
+        cells = _stat(work / "stat_ice40.json")["design"].get("num_cells_by_type", {})
+    luts, brams = cells.get("SB_LUT4", 0), cells.get("SB_RAM40_4K", 0)
+    if (lc_budget and luts > lc_budget) or (bram_budget and brams > bram_budget):
+        raise DnncError(f"target '{target['name']}': no folding fits {target['part']} {why}: the least parallelism "
+                        f"meeting it synthesizes to {luts} LUT4 / {brams} block RAMs ({lc_budget} logic cells, "
+                        f"{bram_budget} block RAMs available); lower --fps or raise --clock-ns")
