@@ -160,10 +160,12 @@ def synthesize_ice40(rtl_dir: Path, target: dict) -> None:
 
 
 def ice40_cell_models(target: dict) -> Path:
-    """yosys's iCE40 simulation models (cells_sim.v in `yosys-config --datdir`)."""
-    yosys = Path(_tool(target["tools"]["yosys"]))
-    cfg = shutil.which("yosys-config", path=str(yosys.parent)) or _tool("yosys-config")
-    datdir = subprocess.run([cfg, "--datdir"], check=False, capture_output=True, text=True).stdout.strip()
+    """yosys's iCE40 simulation models: cells_sim.v in `yosys-config --datdir`, or share/yosys beside the binary
+    (Debian ships yosys-config only in yosys-dev)."""
+    yosys = Path(_tool(target["tools"]["yosys"])).resolve()
+    cfg = shutil.which("yosys-config", path=str(yosys.parent))
+    datdir = (subprocess.run([cfg, "--datdir"], check=False, capture_output=True, text=True).stdout.strip() if cfg
+              else str(yosys.parent.parent / "share" / "yosys"))
     path = Path(datdir) / "ice40" / "cells_sim.v"
     if not path.is_file():
         raise DnncError(f"iCE40 cell models not found at {path}")
