@@ -63,6 +63,27 @@ def run_bench(model: str, target: str, repeat: int | None = None, input_map: str
     return result
 
 
+def _fpga_lines(r: dict) -> str:
+    """An rtl target's bench: synthesized size per stage and in total, cycles, frames/s at the clock."""
+    lines = [(f"{r['model']} on {r['target']} ({r['part']}): {r['cycles_per_frame']:.0f} cycles/frame simulated "
+             f"(FINN estimate {r['estimate_cycles_per_frame']}), latency {r['latency_cycles']} cycles; "
+             f"{r['fps_at_clock']:,.0f} frames/s, {r['latency_us_at_clock']:.1f} us at {r['clock_mhz_used']:.1f} MHz")]
+    if r["flow"] == "generic":
+        for key in ("generic", "xilinx"):
+            t = r[key]["total"]
+            lines.append(f"  yosys {key}: LUT {t['lut']}, FF {t['ff']}, BRAM {t['bram']}, DSP {t['dsp']}")
+        lines.append("  stage: xilinx LUT / FF (FINN-R or approx LUT estimate)")
+        for x, est in zip(r["xilinx"]["stages"], r["estimates"]):
+            lines.append(f"    {x['name']}: {x.get('lut', '-')} / {x.get('ff', '-')} ({est['lut']} {est['model']})")
+    else:
+        p = r["pnr"]
+        lines.append(f"  nextpnr: LC {p.get('lc')}/{p.get('lc_avail')}, BRAM {p.get('bram')}/{p.get('bram_avail')}, "
+                     f"SPRAM {p.get('spram')}/{p.get('spram_avail')}, DSP {p.get('dsp')}/{p.get('dsp_avail')}, "
+                     f"IO {p.get('io')}/{p.get('io_avail')}; Fmax {r['fmax_mhz']} MHz (target {r['target_mhz']:.1f}),"
+                     f" icetime {r.get('icetime_mhz')} MHz")
+    return "\n".join(lines)
+
+
 @click.command("bench")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", required=True,
@@ -78,6 +99,9 @@ def bench(model: str, target: str, repeat: int | None, as_json: bool, input_map:
     r = run_bench(model, target, repeat, input_map)
     if as_json:
         click.echo(json.dumps(r, sort_keys=True))
+        return
+    if "flow" in r:
+        click.echo(_fpga_lines(r))
         return
     line = f"{r['model']} on {r['target']}:"
     if "instructions" in r:
