@@ -13,7 +13,6 @@ Target keys: targets.RTL_SCHEMA, and the dataflow's own (clock_ns, fps, balance_
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from dnnc.backends.rtl.emit import project_context, render, write_rtl
 from dnnc.dataflow import Design, design
 from dnnc.dataflow.description import dataflow_json
 from dnnc.errors import DnncError
+from dnnc.fsutil import scratch_dir
 from dnnc.ir.model import IRModel, OutputAffine
 from dnnc.ir.outputs import Outputs
 
@@ -73,8 +73,8 @@ def simulate(model: IRModel, target: dict, raw: np.ndarray, stall: int | None = 
     """Verilator run of the emitted design: outputs and the cycle each frame's last output beat left."""
     raw = _check_raw(model, raw)
     d = _design(model, target)
-    with tempfile.TemporaryDirectory(prefix="dnnc-rtl-") as tmp:
-        rtl_dir = Path(tmp) / "rtl"
+    with scratch_dir("dnnc-rtl-") as tmp:
+        rtl_dir = tmp / "rtl"
         write_rtl(_ctx(model, target, d), rtl_dir)
         exe = sim.build_verilator(rtl_dir, model.name, target["sim"])
         acc, cls, cycles = sim.execute([str(exe)], rtl_dir, raw, model.num_classes, seed,

@@ -9,13 +9,13 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from dnnc.backends.rtl.emit import render, write_rtl
 from dnnc.dataflow import Design
 from dnnc.dataflow.estimates import estimate
 from dnnc.errors import DnncError
+from dnnc.fsutil import scratch_dir
 
 XILINX_LUT = re.compile(r"^LUT[1-6]$")
 XILINX_FF = re.compile(r"^FD[RSCP]E$")
@@ -131,8 +131,7 @@ def run_synthesis(ctx: dict, name: str, target: dict) -> dict:
     """Run the target's flow on a fresh copy of the design; numbers per stage and in total."""
     tools = target["tools"]
     yosys = _tool(tools["yosys"])
-    with tempfile.TemporaryDirectory(prefix="dnnc-synth-") as tmp:
-        rtl_dir = Path(tmp)
+    with scratch_dir("dnnc-synth-") as rtl_dir:
         write_rtl(ctx, rtl_dir)
         write_scripts(ctx, rtl_dir)
         result: dict = {"part": target["part"], "flow": target["flow"]}
@@ -212,8 +211,7 @@ def check_fit(d: Design, ctx: dict, target: dict) -> None:
     if lc_budget and 2 * lanes > lc_budget:  # a lane needs a cell for its term and one in the adder tree
         raise DnncError(f"target '{target['name']}': no folding fits {target['part']} {why}: it needs {lanes} MVAU "
                         f"lanes (>= {2 * lanes} logic cells, {lc_budget} available); lower --fps or raise --clock-ns")
-    with tempfile.TemporaryDirectory(prefix="dnnc-fit-") as tmp:
-        work = Path(tmp)
+    with scratch_dir("dnnc-fit-") as work:
         write_rtl(ctx, work)
         write_scripts(ctx, work)
         synthesize_ice40(work, target)
