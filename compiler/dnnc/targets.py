@@ -66,6 +66,7 @@ EMULATOR = {
     "qemu": _str("QEMU system emulator binary, e.g. `qemu-system-arm`"),
     "machine": _str("QEMU board (`-M`)"),
     "cpu": _str("QEMU CPU (`-cpu`)"),
+    "args": _flags("further QEMU arguments for the board, e.g. `-global` properties or `-bios none`"),
     "code_origin": _int("start of the board's code memory (linker script FLASH)"),
     "code_bytes": _int("size of the code memory", low=1),
     "ram_origin": _int("start of the board's data memory (linker script RAM; the stack starts at its end)"),

@@ -106,6 +106,6 @@ def execute(target: dict, exe: Path, workdir: Path, timeout: float = 3600) -> st
     if not is_bare_metal(target):
         return _run([str(exe)], workdir, timeout, "running the host harness").stdout
     emu = _emulator(target)
-    cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], "-nographic", "-monitor", "none",
+    cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], *emu["args"], "-nographic", "-monitor", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", exe.name]
     return _run(cmd, workdir, timeout, f"running on {emu['qemu']} -M {emu['machine']}").stdout
