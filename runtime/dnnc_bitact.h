@@ -58,9 +58,10 @@ static inline int32_t dnnc_planes(int32_t kind)
         for (j_ = n8_; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_));                         \
     } while (0)
 
-/* The Armv7E-M assembly kernels: in a library that ships them (model.c of an Armv7E-M target defines
- * DNNC_V7EM_KERNELS), when the compiler targets Thumb-2 Armv7E-M. */
-#if defined(DNNC_V7EM_KERNELS) && defined(__ARM_ARCH_7EM__) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
+/* The Armv7E-M assembly kernels: in a library that ships them (model.c of a target with `dsp = true` defines
+ * DNNC_V7EM_KERNELS), when the compiler targets Thumb-2 with the DSP extension (Armv7E-M, and Armv8-M
+ * Mainline with DSP: Cortex-M33, M55). */
+#if defined(DNNC_V7EM_KERNELS) && defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
 #define DNNC_V7EM_ASM 1
 #endif
 
