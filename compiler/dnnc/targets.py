@@ -86,8 +86,9 @@ C_SCHEMA = {
     "cpu_flags": _flags("core selection flags, e.g. `-mcpu=... -mfpu=...`"),
     "cflags": _flags("language and optimization flags; `-ffp-contract=off` is always added"),
     "warn_flags": _flags("warnings; verify/bench builds add `-Werror`"),
-    "popcount": _str("`builtin` (`__builtin_popcount`, a popcount instruction) or `swar` (carry-save + "
-                     "SWAR, for cores without one)", "swar", ("builtin", "swar")),
+    "popcount": _str("`builtin` (`__builtin_popcount`, a popcount instruction), `zbb` (the RISC-V Zbb `cpop` "
+                     "instruction) or `swar` (carry-save + SWAR, for cores without one)", "swar",
+                     ("builtin", "zbb", "swar")),
     "dsp": Key((bool,), "Armv7E-M DSP extension: SMLAD in the first conv layer, the assembly bit counts of "
                 "runtime/dnnc_bitact_v7em.h", False),
     "flash_bytes": _int("flash budget for const data in report.md; 0 = none", 0),

@@ -100,7 +100,7 @@ def environment(subdir: str = "c") -> jinja2.Environment:
 
 
 def defines(target: dict) -> list[str]:
-    return ["-DDNNC_POPCOUNT_BUILTIN"] if target["popcount"] == "builtin" else []
+    return {"builtin": ["-DDNNC_POPCOUNT_BUILTIN"], "zbb": ["-DDNNC_POPCOUNT_ZBB"]}.get(target["popcount"], [])
 
 
 def features(target: dict, lanes: int = 0) -> list[str]:
