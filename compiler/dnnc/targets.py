@@ -69,6 +69,9 @@ EMULATOR = {
     "args": _flags("further QEMU arguments for the board, e.g. `-global` properties or `-bios none`"),
     "code_origin": _int("start of the board's code memory (linker script FLASH)"),
     "code_bytes": _int("size of the code memory", low=1),
+    "const_origin": _int("start of a separate read-only memory for constants (weights) when the code memory is "
+                         "too small for them; used only with const_bytes", 0),
+    "const_bytes": _int("size of that memory; 0 = constants stay in the code memory", 0),
     "ram_origin": _int("start of the board's data memory (linker script RAM; the stack starts at its end)"),
     "ram_bytes": _int("size of the data memory", low=1),
     "stack_bytes": _int("stack size; the link fails if .data + .bss + stack_bytes exceed the RAM"),
