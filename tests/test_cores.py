@@ -1,0 +1,119 @@
+"""The microcontroller cores beyond the Cortex-M4/M7, each a target file verified on QEMU system emulation.
+
+Default run: one end-to-end verify per new instruction-set family (Armv6-M: cortex-m0plus; Armv8.1-M with
+Helium and constants in QSPI: cortex-m55; RISC-V with Zbb: riscv32-zbb, plus proof that its `cpop` really
+executes). Slow: every new core on trained tiny dense and conv nets, and the mnist-pi ternary preset.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from dnnc.cli import main
+from dnnc.frontend import export_onnx
+from dnnc.interchange.export import save_onnx
+from dnnc.resources import resource_dir
+from models import conv_model, dense_model
+
+CORES = ("cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-m55", "riscv32", "riscv32-zbb")
+TOOLS = {"arm": ("arm-none-eabi-gcc", "qemu-system-arm"), "riscv": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
+
+
+def _needs(family: str):
+    missing = [t for t in TOOLS[family] if shutil.which(t) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"{', '.join(missing)} not installed (tools/setup.sh)")
+
+
+def _family(target: str) -> str:
+    return "riscv" if target.startswith("riscv") else "arm"
+
+
+def _verify(model: Path, target: str, samples: int) -> dict:
+    res = CliRunner().invoke(main, ["verify", str(model), "-t", target, "--samples", str(samples), "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["mismatches"] == 0 and rep["samples"] == samples and rep["ties_hit"] > 0, rep
+    return rep
+
+
+def _bench(model: Path, target: str) -> dict:
+    res = CliRunner().invoke(main, ["bench", str(model), "-t", target, "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("small")
+    save_onnx(export_onnx(dense_model("ternary"), "small"), d / "small.onnx")
+    save_onnx(export_onnx(conv_model("binary"), "smallconv"), d / "smallconv.onnx")
+    return d
+
+
+@pytest.mark.parametrize("target", ["cortex-m0plus", "cortex-m55", "riscv32-zbb"])
+def test_new_isa_verifies_and_benches(small, target):
+    if any(shutil.which(t) is None for t in TOOLS[_family(target)]):
+        pytest.skip(f"{TOOLS[_family(target)]} not installed (tools/setup.sh)")
+    for model in ("small.onnx", "smallconv.onnx"):
+        _verify(small / model, target, 64)
+    r = _bench(small / "smallconv.onnx", target)
+    assert r["target"] == target and 0 < r["instructions"] < 10 * r["macs"] and r["text_bytes"] > 0
+
+
+@_needs("riscv")
+def test_zbb_build_executes_cpop(small, tmp_path):
+    """The riscv32-zbb library on a CPU without Zbb traps (illegal instruction -> the harness's fault handler):
+    its popcounts are `cpop` instructions, not a fallback."""
+    text = (resource_dir("targets") / "riscv32-zbb.toml").read_text()
+    text, n = re.subn(r'(?m)^cpu = .*$', 'cpu = "rv32,zbb=false"', text)
+    assert n == 1
+    (tmp_path / "nozbb.toml").write_text(text)
+    res = CliRunner().invoke(main, ["verify", str(small / "small.onnx"), "-t", str(tmp_path / "nozbb.toml"),
+                                    "--samples", "4"])
+    assert res.exit_code == 2 and "qemu-system-riscv32" in res.output and "exit 1" in res.output, res.output
+
+
+@functools.cache
+def _trained(tmp: Path, arch: str, ws: str) -> Path:
+    from dnnc.train.api import train_model
+    from dnnc.train.collapse import collapse
+
+    ckpt = train_model(arch=arch, weights=ws, epochs=1, pretrain_epochs=0, train_limit=300, seed=1)
+    path = tmp / f"{arch}_{ws}.onnx"
+    save_onnx(export_onnx(collapse(ckpt), f"{arch}_{ws}".replace("-", "_")), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("trained")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", CORES)
+def test_trained_tiny_nets_verify(trained_dir, target):
+    if any(shutil.which(t) is None for t in TOOLS[_family(target)]):
+        pytest.skip(f"{TOOLS[_family(target)]} not installed (tools/setup.sh)")
+    for arch, ws in (("tiny-fc", "ternary"), ("tiny-cnn", "binary"), ("tiny-cnn", "ternary")):
+        _verify(_trained(trained_dir, arch, ws), target, 300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", CORES)
+def test_mnist_pi_ternary_verifies(tmp_path_factory, target):
+    """The preset network fits every new board (the enlarged micro:bit, the M55 with its weights in QSPI)."""
+    if any(shutil.which(t) is None for t in TOOLS[_family(target)]):
+        pytest.skip(f"{TOOLS[_family(target)]} not installed (tools/setup.sh)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_c import random_net  # the benchmark's preset network (random discrete weights, trained shape)
+
+    path = tmp_path_factory.mktemp("pi") / "mnist_pi_ternary.onnx"
+    save_onnx(export_onnx(random_net("mnist-pi", "ternary"), "mnist_pi"), path)
+    _verify(path, target, 100)
