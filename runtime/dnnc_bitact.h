@@ -65,6 +65,10 @@ static inline int32_t dnnc_planes(int32_t kind)
 #define DNNC_V7EM_ASM 1
 #endif
 
+#if defined(DNNC_MVE_KERNELS)
+#include "dnnc_mve.h"
+#endif
+
 #if defined(DNNC_V7EM_ASM)
 #include "dnnc_bitact_v7em.h"
 #elif defined(DNNC_POPCOUNT_BUILTIN)
@@ -194,6 +198,12 @@ static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_
 {
     const int32_t stride = n * dnnc_planes(kind);
     int32_t o;
+#if defined(DNNC_MVE)
+    if ((kind == DNNC_W_BINARY || kind == DNNC_W_TERNARY) && n % 4 == 0) { /* the plan pads to 4 words */
+        dnnc_mve_dense_bits(kind == DNNC_W_TERNARY, w, tot, x, n, nout, acc);
+        return;
+    }
+#endif
 #if defined(DNNC_V7EM_ASM)
     if (nout > 0 && n > 0 && kind == DNNC_W_BINARY && n % 8 == 0 && n <= 248) {
         dnnc_dense_binary_asm(w, tot, x, n, nout, acc);

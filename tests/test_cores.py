@@ -14,13 +14,16 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from dnnc.cli import main
 from dnnc.frontend import export_onnx
 from dnnc.interchange.export import save_onnx
 from dnnc.resources import resource_dir
-from models import conv_model, dense_model
+from dnnc.netspec import DiscreteNet, LinearLayer
+from dnnc.vocabulary import WEIGHT_SETS
+from models import _bit_ties, _bn, _first_ties, _out, _weights, conv_model, dense_model
 
 CORES = ("cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-m55", "riscv32", "riscv32-zbb")
 TOOLS = {"arm": ("arm-none-eabi-gcc", "qemu-system-arm"), "riscv": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
@@ -65,6 +68,29 @@ def test_new_isa_verifies_and_benches(small, target):
         _verify(small / model, target, 64)
     r = _bench(small / "smallconv.onnx", target)
     assert r["target"] == target and 0 < r["instructions"] < 10 * r["macs"] and r["text_bytes"] > 0
+
+
+def helium_edge_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 7, 11) = 77 pixels (not a multiple of 16) -> 4099 (not a multiple of 4 outputs; 129 words, padded
+    to 132: the 31-vector byte counters flush once, and one output disagrees in nearly every bit, so a missed
+    flush overflows a byte) -> 37 -> 10: every path of runtime/dnnc_mve.h."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (4099, 77), weight_set), _weights(rng, (37, 4099), weight_set)
+    bn0 = _bn(rng, 4099, ws, True, _first_ties(rng, w0))
+    bn0.gamma[64:], bn0.beta[64:] = 0.0, 0.25  # constant +1 channels, and output 0's weights all -1: its
+    w1[0] = WEIGHT_SETS[weight_set][0][0]       # bits disagree everywhere (byte counts reach 8 per vector)
+    h0 = LinearLayer("dense", w0, weight_set, bn=bn0)
+    h1 = LinearLayer("dense", w1, weight_set, bn=_bn(rng, 37, ws, False, _bit_ties(rng, w1)))
+    return DiscreteNet((1, 7, 11), [h0, h1], _out(rng, 10, 37, weight_set), arch=f"helium-edge-{weight_set}")
+
+
+@_needs("arm")
+@pytest.mark.parametrize("ws", ["binary", "ternary"])
+def test_helium_kernels_on_edge_shapes(tmp_path, ws):
+    path = tmp_path / f"helium_{ws}.onnx"
+    save_onnx(export_onnx(helium_edge_model(ws), f"helium_{ws}"), path)
+    _verify(path, "cortex-m55", 200)
 
 
 @_needs("riscv")

@@ -26,6 +26,7 @@ RUNTIME_HEADERS = {
     "dnnc_bitact_v7em.h": "DNNC_V7EM_KERNELS",
     "dnnc_intin.h": None,
     "dnnc_lanes.h": "DNNC_LANES_LAYOUT",
+    "dnnc_mve.h": "DNNC_MVE_KERNELS",
     "dnnc_popcount.h": None,
 }
 C_KEYWORDS = {
@@ -108,6 +109,8 @@ def features(target: dict, lanes: int = 0) -> list[str]:
     out = []
     if target["dsp"]:  # the Armv7E-M DSP extension: its assembly kernels
         out.append("DNNC_V7EM_KERNELS")
+    if target["mve"]:  # Helium: the vector kernels of dnnc_mve.h
+        out.append("DNNC_MVE_KERNELS")
     if lanes:
         out.append("DNNC_LANES_LAYOUT")
     return out
