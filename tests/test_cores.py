@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from dnnc.cli import main
 from dnnc.frontend import export_onnx
 from dnnc.interchange.export import save_onnx
-from dnnc.resources import resource_dir
 from dnnc.netspec import DiscreteNet, LinearLayer
+from dnnc.resources import resource_dir
 from dnnc.vocabulary import WEIGHT_SETS
 from models import _bit_ties, _bn, _first_ties, _out, _weights, conv_model, dense_model
 
