@@ -93,6 +93,18 @@ def test_helium_kernels_on_edge_shapes(tmp_path, ws):
     _verify(path, "cortex-m55", 200)
 
 
+@_needs("arm")
+def test_model_too_big_for_the_board_names_the_region(small, tmp_path):
+    text = (resource_dir("targets") / "cortex-m0plus.toml").read_text()
+    text, n = re.subn(r"(?m)^code_bytes = .*$", "code_bytes = 4096", text)
+    assert n == 1
+    (tmp_path / "tiny.toml").write_text(text)
+    res = CliRunner().invoke(main, ["verify", str(small / "smallconv.onnx"), "-t", str(tmp_path / "tiny.toml"),
+                                    "--samples", "4"])
+    assert res.exit_code == 2 and "region `FLASH'" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
+
+
 @_needs("riscv")
 def test_zbb_build_executes_cpop(small, tmp_path):
     """The riscv32-zbb library on a CPU without Zbb traps (illegal instruction -> the harness's fault handler):

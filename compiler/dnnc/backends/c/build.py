@@ -34,7 +34,8 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str) -> subprocess.Com
         raise DnncError(f"{what}: timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
-        first = next((m for m in msg if "error" in m.lower()), msg[0] if msg else "")
+        # the first error line; the linker's own (a region overflowed) before collect2's "ld returned 1"
+        first = next((m for m in msg if "error" in m.lower() and "ld returned" not in m), msg[0] if msg else "")
         raise DnncError(f"{what} failed (exit {proc.returncode}): {first.strip()}"
                         + (f" ({len(msg)} lines of output)" if len(msg) > 1 else ""))
     return proc
