@@ -11,6 +11,7 @@ import functools
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -155,3 +156,62 @@ def test_mnist_pi_ternary_verifies(tmp_path_factory, target):
     path = tmp_path_factory.mktemp("pi") / "mnist_pi_ternary.onnx"
     save_onnx(export_onnx(random_net("mnist-pi", "ternary"), "mnist_pi"), path)
     _verify(path, target, 100)
+
+
+def _libc_include(target: dict) -> str:
+    """The folder where the target's gcc finds <string.h> (newlib, picolibc), for clang."""
+    out = subprocess.run([target["cc"], *target["cpu_flags"], *target["cflags"], "-xc", "-M", "-"],
+                         input="#include <string.h>\n", check=True, capture_output=True, text=True).stdout
+    return str(Path(next(d for d in out.replace("\\\n", " ").split() if d.endswith("/string.h"))).parent)
+
+
+def _sh(*cmd: str) -> None:
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
+
+
+OPT = [f"{o}{fp}" for o in ("-O0", "-O1", "-O2", "-O3", "-Os") for fp in ("", " -fno-omit-frame-pointer")]
+WARN = "-Wall -Wextra -Wpedantic -Werror"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+@pytest.mark.parametrize("target", CORES)
+def test_firmware_build_matrix(tmp_path, target, cc):
+    """The generated libraries (a conv net and a dense net: every kernel of the target) build warning-free from
+    their own Makefile with gcc and clang at -O0..-O3 and -Os, with and without a frame pointer, and (gcc) from
+    their CMakeLists.txt in Debug and Release."""
+    from dnnc.backends import c as cbackend
+    from dnnc.frontend import from_net
+    from dnnc.targets import load_target
+
+    tools = TOOLS[_family(target)] + (("clang",) if cc == "clang" else ())
+    if any(shutil.which(t) is None for t in tools):
+        pytest.skip(f"{tools} not installed (tools/setup.sh)")
+    cfg = load_target(target)
+    libs = []
+    for net, name in ((conv_model("binary"), "conv"), (helium_edge_model("ternary"), "dense")):
+        (tmp_path / name).mkdir()
+        cbackend.compile(from_net(net, name).ir, cfg, tmp_path / name)
+        libs.append(tmp_path / name)
+    cpu = " ".join(cfg["cpu_flags"])
+    libc = [f for f in cfg["cflags"] if f.startswith("--specs")]  # the C library (picolibc) for gcc
+    if cc == "clang":
+        triple = "riscv32-unknown-elf" if _family(target) == "riscv" else "arm-none-eabi"
+        cpu, libc = f"--target={triple} {cpu} -isystem {_libc_include(cfg)}", []
+    for opt in OPT:
+        for lib in libs:
+            work = tmp_path / f"{lib.name}{opt.replace(' ', '')}"
+            shutil.copytree(lib, work)
+            _sh("make", "-s", "-C", str(work), f"CC={cfg['cc'] if cc == 'gcc' else 'clang'}", f"CPU_FLAGS={cpu}",
+                f"CFLAGS=-std=c11 {opt} {' '.join(libc)} {WARN}")
+    if cc == "gcc" and shutil.which("cmake"):
+        for build_type in ("Debug", "Release"):
+            for lib in libs:
+                build = tmp_path / f"cmake-{build_type}-{lib.name}"
+                flags = ";".join(["-std=c11", *libc, *WARN.split()])
+                _sh("cmake", "-S", str(lib), "-B", str(build), "-DCMAKE_SYSTEM_NAME=Generic",
+                    f"-DCMAKE_C_COMPILER={cfg['cc']}", "-DCMAKE_TRY_COMPILE_TARGET_TYPE=STATIC_LIBRARY",
+                    f"-DCMAKE_BUILD_TYPE={build_type}", f"-DDNNC_CFLAGS={flags}")
+                _sh("cmake", "--build", str(build))
+                assert (build / f"libdnnc_{lib.name}.a").is_file()
