@@ -71,7 +71,6 @@ static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t n
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__ARMEL__) && !defined(DNNC_NO_ASM)
     if (ng >= 4) {
         const uint32_t k1 = (uint32_t)vg, k2 = 2u * k1, k3 = 3u * k1; /* entries to tables 1-3 */
-        const uint32_t step = 16u * k1;                               /* bytes to the next four tables */
         int32_t n4 = ng / 4;
         uint32_t c, i0, i1, i2;
         k = 4 * n4;
@@ -90,12 +89,12 @@ static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t n
             "add %[a], %[a], %[i1]\n\t"
             "add %[a], %[a], %[i2]\n\t"
             "add %[a], %[a], %[c]\n\t"
-            "add %[t], %[t], %[step]\n\t"
+            "add %[t], %[t], %[k1], lsl #4\n\t" /* the next four tables */
             "subs %[n], %[n], #1\n\t"
             "bne 1b"
             : [a] "+r"(a), [t] "+r"(t), [p] "+r"(p), [n] "+r"(n4), [c] "=&r"(c), [i0] "=&r"(i0),
               [i1] "=&r"(i1), [i2] "=&r"(i2)
-            : [k1] "r"(k1), [k2] "r"(k2), [k3] "r"(k3), [step] "r"(step)
+            : [k1] "r"(k1), [k2] "r"(k2), [k3] "r"(k3)
             : "cc", "memory");
         p -= k; /* the loop advanced p past the words it read; the tail below indexes from the start */
     }
