@@ -92,8 +92,8 @@ C_SCHEMA = {
     "popcount": _str("`builtin` (`__builtin_popcount`, a popcount instruction), `zbb` (the RISC-V Zbb `cpop` "
                      "instruction) or `swar` (carry-save + SWAR, for cores without one)", "swar",
                      ("builtin", "zbb", "swar")),
-    "dsp": Key((bool,), "Armv7E-M DSP extension: SMLAD in the first conv layer, the assembly bit counts of "
-                "runtime/dnnc_bitact_v7em.h", False),
+    "dsp": Key((bool,), "Arm DSP extension (Armv7E-M, Armv8-M Mainline): SMLAD in the first conv layer, the "
+                "assembly bit counts of runtime/dnnc_bitact_v7em.h", False),
     "mve": Key((bool,), "Armv8.1-M Helium (MVE): the vector kernels of runtime/dnnc_mve.h (binary and ternary "
                 "dense layers, the `direct` first dense layer with VMLADAV)", False),
     "flash_bytes": _int("flash budget for const data in report.md; 0 = none", 0),
