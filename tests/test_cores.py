@@ -215,3 +215,25 @@ def test_firmware_build_matrix(tmp_path, target, cc):
                     f"-DCMAKE_BUILD_TYPE={build_type}", f"-DDNNC_CFLAGS={flags}")
                 _sh("cmake", "--build", str(build))
                 assert (build / f"libdnnc_{lib.name}.a").is_file()
+
+
+@_needs("arm")
+def test_cortex_m55_library_ships_and_includes_the_helium_header(tmp_path):
+    """model.c of an `mve = true` target defines DNNC_MVE_KERNELS, the library ships dnnc_mve.h, and the
+    compiler opens exactly the shipped runtime headers (its -MM dependency list)."""
+    from dnnc.backends import c as cbackend
+    from dnnc.backends.c import emit
+    from dnnc.frontend import from_net
+    from dnnc.targets import load_target
+
+    cfg = load_target("cortex-m55")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    cbackend.compile(from_net(dense_model("ternary"), "m").ir, cfg, lib)
+    assert "#define DNNC_MVE_KERNELS 1" in (lib / "model.c").read_text()
+    out = subprocess.run([cfg["cc"], *cfg["cpu_flags"], *cfg["cflags"], *emit.defines(cfg), "-MM", f"-I{lib}",
+                          f"-I{lib / 'runtime'}", str(lib / "model.c")], check=True, capture_output=True,
+                         text=True).stdout
+    opened = {Path(d).name for d in out.replace("\\\n", " ").split()[1:] if Path(d).parent.name == "runtime"}
+    shipped = {p.name for p in (lib / "runtime").iterdir()}
+    assert "dnnc_mve.h" in shipped and opened == shipped
