@@ -446,6 +446,16 @@ def test_08_file_outputs_in_impossible_places_are_one_line(tmp_path):
     error_line(cli("export", pt, "-o", tmp_path), "is a directory")
 
 
+@pytest.mark.parametrize("out", ["/proc/x.pt", "/sys/x.pt", "{f}/x.pt"])
+def test_08_train_checks_its_output_before_training(tmp_path, out):
+    """-o used to be checked only when the checkpoint was written, after all the training."""
+    (tmp_path / "file").write_text("x")
+    t0 = time.monotonic()
+    res = cli("train", "--arch", "tiny-fc", "--weights", "ternary", "-o", out.format(f=tmp_path / "file"))
+    error_line(res, "-o")
+    assert time.monotonic() - t0 < 10
+
+
 # ---- 9: files that parse but are malformed ---------------------------------------------------------------
 def _dims_disagree(proto):
     initializer(proto, weight_name(proto)).dims[0] += 1
@@ -546,6 +556,15 @@ def test_09_fifo_as_model_is_one_line_not_a_hang(tmp_path):
     r = run_cli("inspect", tmp_path / "m.onnx", timeout=60)
     assert r.returncode == 2
     one_line_error(r.stderr)
+
+
+@pytest.mark.parametrize("data", [b"", b"\0\0", b"\0\0\x08\x03\0\0", b"\0\0\x08\x01\xff\xff\xff\xff"])
+def test_09_truncated_idx_dataset_files_are_one_line(tmp_path, data):
+    from dnnc.data.datasets import _read_idx
+
+    (tmp_path / "f").write_bytes(data)
+    with pytest.raises(DnncError, match="not a uint8 IDX file"):
+        _read_idx(tmp_path / "f")
 
 
 # ---- 10: the opset is checked ------------------------------------------------------------------------------

@@ -209,6 +209,25 @@ def atomic_output_dir(target: str | os.PathLike, force: bool = False, inputs: It
         raise
 
 
+def check_output_file(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
+                      option: str = "-o") -> Path:
+    """The real path a file output will be written to, checked without writing anything: commands that
+    work for minutes (train, export) call it first, so a bad -o fails before the work, not after."""
+    target = Path(target)
+    what = f"{option} {target}"
+    real = _real(target, what)
+    if real.is_dir():
+        raise DnncError(f"{what}: is a directory, expected a file path")
+    _check_inputs(real, inputs, what, folder=False)
+    probe = real.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DnncError(f"{what}: {probe} is a file, not a folder")
+    _discard(_create(probe, ".dnnc-probe-", "", _mkdir, what))  # really writable (os.access lies to root)
+    return real
+
+
 @contextlib.contextmanager
 def atomic_output_file(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
                        option: str = "-o") -> Iterator[Path]:
@@ -216,12 +235,8 @@ def atomic_output_file(target: str | os.PathLike, inputs: Iterable[str | os.Path
 
     A symlink `target` is followed: the file it points to is replaced, the link kept.
     """
-    target = Path(target)
     what = f"{option} {target}"
-    real = _real(target, what)
-    if real.is_dir():
-        raise DnncError(f"{what}: is a directory, expected a file path")
-    _check_inputs(real, inputs, what, folder=False)
+    real = check_output_file(target, inputs, option)
     _make_parent(real, what)
     tmp = _create(real.parent, f".{real.name}.dnnc-", real.suffix, _mkfile, what)
     try:

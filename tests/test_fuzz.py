@@ -1,0 +1,177 @@
+"""The coverage-guided fuzz target for the ONNX/QONNX/checkpoint readers (tests/fuzz_readers.py, atheris +
+libFuzzer): a short run in the default suite, a long one marked slow. Below them, one regression test per
+thing the fuzzer found, written out as the mutation it made, so each stays fixed whatever the fuzzer's
+byte-to-mutation mapping becomes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from dnnc.errors import DnncError
+from dnnc.frontend import load_model
+from hostile import (
+    COMPILER_DIR,
+    checkpoint_dict,
+    deployment_proto,
+    initializer,
+    node,
+    qonnx_proto,
+    set_initializer,
+)
+from onnx import helper
+
+FUZZ = Path(__file__).resolve().parent / "fuzz_readers.py"
+
+
+def fuzz(tmp_path: Path, seconds: int) -> str:
+    """Run the fuzz target for `seconds`; the run fails on the first non-DnncError outcome."""
+    pytest.importorskip("atheris")
+    corpus, art = tmp_path / "corpus", tmp_path / "artifacts"
+    art.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(COMPILER_DIR),
+                                                                                    os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, str(FUZZ), str(corpus), f"-max_total_time={seconds}", "-timeout=30",
+                        "-rss_limit_mb=4096", f"-artifact_prefix={art}/", "-print_final_stats=1"],
+                       capture_output=True, text=True, env=env, timeout=seconds + 300, check=False)
+    tail = "\n".join(r.stderr.splitlines()[-40:])
+    assert r.returncode == 0 and not list(art.iterdir()), f"the fuzzer found something:\n{tail}"
+    runs = re.search(r"Done (\d+) runs", r.stderr)
+    assert runs and int(runs.group(1)) >= 50, tail  # it really ran (seeds included)
+    return r.stderr
+
+
+def test_fuzz_readers_briefly(tmp_path):
+    fuzz(tmp_path, 15)
+
+
+@pytest.mark.slow
+def test_fuzz_readers_five_minutes(tmp_path):
+    fuzz(tmp_path, 300)
+
+
+# ---- regressions: what the fuzzer found ---------------------------------------------------------------
+def _load(tmp_path: Path, proto: onnx.ModelProto | None = None, ckpt: dict | None = None, raw: bytes | None = None):
+    if ckpt is not None:
+        from dnnc.train.checkpoint import save_checkpoint
+
+        path = tmp_path / "m.pt"
+        save_checkpoint(ckpt, path)
+    else:
+        path = tmp_path / "m.onnx"
+        path.write_bytes(raw if raw is not None else proto.SerializeToString())
+    return load_model(path)
+
+
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    assert "\n" not in str(exc.value), str(exc.value)
+    return str(exc.value)
+
+
+def test_found_checkpoint_bn_of_the_wrong_length(tmp_path):
+    ck = checkpoint_dict()
+    ck["layers"][0]["beta"] = ck["layers"][0]["beta"][:3]  # numpy broadcast error in export, was a traceback
+    with pytest.raises(DnncError, match="batch norm beta has 3 channels") as e:
+        _load(tmp_path, ckpt=ck)
+    _one_line(e)
+
+
+def test_found_invalid_utf8_in_a_string_field(tmp_path):
+    data = deployment_proto().SerializeToString().replace(b"GreaterOrEqual", b"\xffreaterOrEqual", 1)
+    with pytest.raises(DnncError, match="not valid UTF-8") as e:  # was UnicodeDecodeError in onnx's C++
+        _load(tmp_path, raw=data)
+    _one_line(e)
+
+
+def test_found_local_function_called_with_too_many_inputs(tmp_path):
+    proto = qonnx_proto()
+    f = helper.make_function("local", "F", ["x"], ["y"], [helper.make_node("Identity", ["x"], ["y"])],
+                             [helper.make_opsetid("", 17)])
+    proto.functions.append(f)
+    proto.opset_import.append(helper.make_opsetid("local", 1))
+    n = node(proto, "Flatten") if any(n.op_type == "Flatten" for n in proto.graph.node) else proto.graph.node[0]
+    n.op_type, n.domain = "F", "local"
+    n.input.append(n.input[0])  # two actuals, one formal: onnx's inliner asserted (RuntimeError)
+    with pytest.raises(DnncError, match="calls local function 'F' with 2 inputs") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+def test_found_fixed_batch_dim(tmp_path):
+    proto = deployment_proto()
+    dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    dim.dim_value = 32768  # accepted, then onnxruntime refused every verify batch
+    with pytest.raises(DnncError, match="batch dimension fixed to 32768") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+def test_found_constant_without_a_value(tmp_path):
+    proto = qonnx_proto()
+    mt = node(proto, "MultiThreshold")
+    g = proto.graph
+    g.initializer.remove(initializer(proto, mt.input[1]))
+    g.node.insert(0, helper.make_node("Constant", [], [mt.input[1]]))  # StopIteration in the evaluator
+    with pytest.raises(DnncError, match="exactly one value attribute") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+def test_found_qonnx_conv_weight_not_fitting_its_input(tmp_path):
+    proto = qonnx_proto("conv")
+    dim = proto.graph.input[0].type.tensor_type.shape.dim[1]
+    dim.dim_value = 3  # 3 input channels, weights for 1: imported, then an InvalidIR traceback
+    with pytest.raises(DnncError, match="does not fit input") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+@pytest.mark.parametrize("stride,kernel", [(0, 3), (1, 99)])
+def test_found_conv_geometry_from_the_file(tmp_path, stride, kernel):
+    proto = deployment_proto("conv")
+    conv = node(proto, "Conv")
+    for a in conv.attribute:
+        if a.name == "strides":
+            a.ints[:] = [stride, stride]
+    if kernel != 3:
+        w = initializer(proto, conv.input[1])
+        set_initializer(proto, w.name, np.ones((6, 1, kernel, kernel), np.float32))
+    with pytest.raises(DnncError) as e:  # stride 0 divided by zero; a kernel wider than the input
+        _load(tmp_path, proto)
+    assert "stride" in _one_line(e) or "does not fit" in str(e.value)
+
+
+def test_found_multi_line_message_from_a_tensor_repr(tmp_path):
+    import torch
+
+    ck = checkpoint_dict()
+    ck["input_shape"] = torch.full((3, 2), 2.0**40)
+    with pytest.raises(DnncError, match="input_shape") as e:
+        _load(tmp_path, ckpt=ck)
+    _one_line(e)
+
+
+def test_found_per_channel_constant_that_onnxruntime_broadcasts_differently(tmp_path):
+    proto = deployment_proto()
+    add = node(proto, "Add", 2)  # sign1's Add: its bias (33,) given as (1, 33, 1)
+    b = initializer(proto, add.input[1])
+    b.dims[:] = [1, *b.dims, 1]
+    with pytest.raises(DnncError, match="does not match 33 channels") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+def test_found_tensor_as_checkpoint_version(tmp_path):
+    import torch
+
+    ck = checkpoint_dict()
+    ck["version"] = torch.ones(2)  # "Boolean value of Tensor ... is ambiguous"
+    with pytest.raises(DnncError, match="unsupported checkpoint version") as e:
+        _load(tmp_path, ckpt=ck)
+    _one_line(e)
