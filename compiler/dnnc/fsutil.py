@@ -185,8 +185,11 @@ def atomic_output_dir(target: str | os.PathLike, force: bool = False, inputs: It
     real = _real(target, what)
     if real == Path(real.anchor):
         raise DnncError(f"{what}: refusing to replace the filesystem root")
-    cwd = Path.cwd().resolve()
-    if real == cwd or real in cwd.parents:
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: nothing to protect there
+        cwd = None
+    if cwd is not None and (real == cwd or real in cwd.parents):
         raise DnncError(f"{what}: refusing to replace the current folder or one holding it (name a new folder)")
     if real.exists() and not real.is_dir():
         raise DnncError(f"{what}: exists and is not a directory")
@@ -199,7 +202,7 @@ def atomic_output_dir(target: str | os.PathLike, force: bool = False, inputs: It
             raise DnncError(f"{what}: output directory is not empty (use --force to replace it)")
     _check_inputs(real, inputs, what, folder=True)
     _make_parent(real, what)
-    tmp = _create(real.parent, f".{real.name}.dnnc-", "", _mkdir, what)
+    tmp = _create(real.parent, f".{real.name[:100]}.dnnc-", "", _mkdir, what)
     try:
         yield tmp
         _commit(tmp, real, what)
@@ -238,7 +241,7 @@ def atomic_output_file(target: str | os.PathLike, inputs: Iterable[str | os.Path
     what = f"{option} {target}"
     real = check_output_file(target, inputs, option)
     _make_parent(real, what)
-    tmp = _create(real.parent, f".{real.name}.dnnc-", real.suffix, _mkfile, what)
+    tmp = _create(real.parent, f".{real.name[:100]}.dnnc-", real.suffix[:16], _mkfile, what)
     try:
         yield tmp
         _commit(tmp, real, what)
@@ -266,7 +269,7 @@ def _commit(tmp: Path, real: Path, what: str) -> None:
                 raise DnncError(f"{what}: cannot write it ({exc.strerror or exc})") from None
             _live.discard(tmp)
             return
-        old = _create(real.parent, f".{real.name}.old-", "", _absent, what)
+        old = _create(real.parent, f".{real.name[:100]}.old-", "", _absent, what)
         try:
             os.rename(real, old)
         except OSError as exc:
