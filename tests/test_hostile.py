@@ -333,10 +333,12 @@ def test_07_signals_during_verify_on_the_host_leave_no_build_folder(tmp_path, mo
         p = popen_cli("verify", model, "-t", "host", "-n", "300", env={"TMPDIR": str(tmpdir)})
         time.sleep(delay)
         p.send_signal(sig)
-        _, err = p.communicate(timeout=60)
+        out, err = p.communicate(timeout=60)
         codes.add(p.returncode)
-        assert p.returncode in (0, 128 + sig), err
-        if p.returncode:
+        # -sig: the signal came after the verification had finished and dnnc had restored the default
+        # handlers on its way out (the report is printed; nothing was left to clean up).
+        assert p.returncode in (0, 128 + sig) or (p.returncode == -sig and "mismatches=" in out), err
+        if p.returncode == 128 + sig:
             assert err.strip() == f"dnnc: interrupted by {sig.name}; temporary outputs removed", err
         assert _leftovers(tmpdir) == [], (delay, _leftovers(tmpdir))
     assert 128 + sig in codes  # at least one run was interrupted mid-way
