@@ -175,3 +175,21 @@ def test_found_tensor_as_checkpoint_version(tmp_path):
     with pytest.raises(DnncError, match="unsupported checkpoint version") as e:
         _load(tmp_path, ckpt=ck)
     _one_line(e)
+
+
+@pytest.mark.parametrize("bits", [1e9, 2.0**40, float("inf"), float("nan"), 65.0])
+def test_found_huge_quant_bitwidth(tmp_path, bits):
+    """A weight Quant with bitwidth 10^9: computing 2**(bits - 1) for its range ran past libFuzzer's
+    30 s timeout (and 3 GB); the bitwidth is bounded first."""
+    import time
+
+    from qonnx_graphs import mlp
+
+    proto = mlp(np.random.default_rng(0), weight_quant="quant", bits=2)
+    q = node(proto, "Quant")
+    set_initializer(proto, q.input[3], np.float32(bits))
+    t0 = time.monotonic()
+    with pytest.raises(DnncError, match="bitwidth must be one integer in 1..64") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+    assert time.monotonic() - t0 < 10

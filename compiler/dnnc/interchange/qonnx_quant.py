@@ -24,6 +24,7 @@ QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 PASS_THROUGH = ("Identity", "Dropout")
 MAX_CONST_DEPTH = 200  # constant expressions (weight -> quantizer -> transpose ...) are a few nodes deep
 MAX_CONST_ELEMENTS = 2**28
+MAX_QUANT_BITS = 64  # a file's bitwidth of 10^9 made computing the range itself hang
 ROUNDING = {
     "ROUND": np.round,  # half to even, as numpy (and qonnx)
     "HALF_EVEN": np.round,
@@ -92,8 +93,10 @@ def quant_params(node: onnx.NodeProto, consts: list[np.ndarray]) -> dict:
     if mode not in ROUNDING:
         raise DnncError(f"{node_label(node)}: unknown rounding_mode '{mode}'")
     scale, zeropt, bitwidth = (np.asarray(c, np.float64) for c in consts[1:4])
-    if bitwidth.size != 1 or float(bitwidth.ravel()[0]) != int(bitwidth.ravel()[0]) or bitwidth.ravel()[0] < 1:
-        raise DnncError(f"{node_label(node)}: bitwidth must be one positive integer, got {bitwidth.ravel()}")
+    bw = float(bitwidth.ravel()[0]) if bitwidth.size == 1 else math.nan
+    if not (math.isfinite(bw) and bw == int(bw) and 1 <= bw <= MAX_QUANT_BITS):  # 2**(bits-1) comes next
+        raise DnncError(f"{node_label(node)}: bitwidth must be one integer in 1..{MAX_QUANT_BITS}, got "
+                        f"{bitwidth.ravel()[:4]}")
     if np.any(zeropt != 0):
         raise DnncError(f"{node_label(node)}: non-zero zero point is not supported")
     if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
