@@ -7,14 +7,16 @@ branch-free, so an untrained network of the right shape costs exactly what a tra
 layers on the Cortex-M4 stop counting a window as soon as one pixel reaches the channel's threshold (exact), so
 their cost depends on weights and data (the first 8 test digits span 3.61-3.66 M instructions for ternary
 mnist-cnn); the host's output-lane kernels count every pixel, so host time does not depend on the data.
-Run: `python benchmarks/bench_c.py` (add `--json` for one JSON object). `python benchmarks/bench_c.py --export DIR`
+Run: `python benchmarks/bench_c.py [--weights ternary,binary,quaternary,quinary] [--digits N] [--json]`;
+`--digits N` adds the range of Cortex-M4 counts over the first N test digits (the data dependence of pooled
+convs); `--export DIR` writes the benchmark networks as ONNX files instead. `python benchmarks/bench_c.py --export DIR`
 writes the four networks as DIR/<preset>_<weights>.onnx instead, for `dnnc bench FILE --target T`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +58,7 @@ def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:
     return DiscreteNet((1, 28, 28), hidden, out, arch=arch.text)
 
 
-def measure(preset: str, weight_set: str, host_repeat: int = 2000) -> dict:
+def measure(preset: str, weight_set: str, host_repeat: int = 2000, digits: int = 0) -> dict:
     loaded = from_net(random_net(preset, weight_set), "model")
     raw = mnist10k("test")[0][:1]
     m4 = bench(loaded.ir, load_target("cortex-m4"), raw)
@@ -67,32 +69,45 @@ def measure(preset: str, weight_set: str, host_repeat: int = 2000) -> dict:
             "m7_instructions": m7["instructions"], "m7_text_bytes": m7["text_bytes"],
             "m4_text_bytes": m4["text_bytes"], "m4_ram_bytes": m4["ram_bytes"], "const_bytes": m4["const_bytes"],
             "host_us": host["latency_us_median"], **ort,
-            "speedup": ort["onnxruntime_us_median"] / host["latency_us_median"]}
+            "speedup": ort["onnxruntime_us_median"] / host["latency_us_median"],
+            **({"m4_digit_range": m4_range(loaded.ir, digits)} if digits else {})}
 
 
-CASES = [(p, w) for p in ("mnist-pi", "mnist-cnn") for w in ("ternary", "binary")]
+def m4_range(ir, digits: int) -> tuple[int, int]:
+    """Smallest and largest Cortex-M4 count over the first `digits` test digits."""
+    images = mnist10k("test")[0][:digits]
+    counts = [bench(ir, load_target("cortex-m4"), images[i:i + 1])["instructions"] for i in range(digits)]
+    return min(counts), max(counts)
 
 
 def main() -> None:
-    if "--export" in sys.argv:
-        out = Path(sys.argv[sys.argv.index("--export") + 1])
-        out.mkdir(parents=True, exist_ok=True)
-        for p, w in CASES:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default="ternary,binary", help="comma-separated weight sets")
+    ap.add_argument("--digits", type=int, default=0, help="Cortex-M4 count range over the first N test digits")
+    ap.add_argument("--export", type=Path, help="write the networks as ONNX files into this folder and stop")
+    ap.add_argument("--json", action="store_true", help="print one JSON list")
+    args = ap.parse_args()
+    cases = [(p, w) for p in ("mnist-pi", "mnist-cnn") for w in args.weights.split(",")]
+    if args.export:
+        args.export.mkdir(parents=True, exist_ok=True)
+        for p, w in cases:
             name = f"{p.replace('-', '_')}_{w}"
-            save_onnx(export_onnx(random_net(p, w), name), out / f"{name}.onnx")
-            print(out / f"{name}.onnx")
+            save_onnx(export_onnx(random_net(p, w), name), args.export / f"{name}.onnx")
+            print(args.export / f"{name}.onnx")
         return
-    rows = [measure(p, w) for p, w in CASES]
-    if "--json" in sys.argv:
+    rows = [measure(p, w, digits=args.digits) for p, w in cases]
+    if args.json:
         print(json.dumps(rows))
         return
+    extra = f" | Cortex-M4, first {args.digits} digits" if args.digits else ""
     print("| preset | weights | MACs | Cortex-M4 instructions | Cortex-M7 instructions | flash (text, M4) | RAM (arena) "
-          "| host µs | onnxruntime µs | speedup |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+          f"| host µs | onnxruntime µs | speedup{extra} |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if args.digits else ""))
     for r in rows:
+        rng = f" {r['m4_digit_range'][0]:,} - {r['m4_digit_range'][1]:,} |" if args.digits else ""
         print(f"| {r['preset']} | {r['weights']} | {r['macs']:,} | {r['m4_instructions']:,} | {r['m7_instructions']:,} | "
               f"{r['m4_text_bytes']:,} | {r['m4_ram_bytes']:,} | {r['host_us']:.1f} | {r['onnxruntime_us_median']:.1f} | "
-              f"{r['speedup']:.1f}x |")
+              f"{r['speedup']:.1f}x |{rng}")
 
 
 if __name__ == "__main__":

@@ -385,4 +385,26 @@ static inline int32_t dnnc_output(const int32_t *acc, int32_t k, const float *sc
     return best;
 }
 
+/* Index of the maximum logit, the lowest one on a tie (as onnxruntime's ArgMax/TopK). */
+static inline int32_t dnnc_argmax(const float *logits, int32_t k)
+{
+    int32_t i, best = 0;
+    for (i = 1; i < k; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
+/* Raw code of one float32 input element: how many of the ascending thresholds t[0..n-1] x is >= (binary
+ * search; NaN compares false everywhere and gets code 0), exactly the graph's own float quantizer. */
+static inline uint8_t dnnc_quantize(float x, const float *t, int32_t n)
+{
+    int32_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int32_t mid = (lo + hi + 1) / 2;
+        if (x >= t[mid - 1]) lo = mid;
+        else hi = mid - 1;
+    }
+    return (uint8_t)lo;
+}
+
 #endif /* DNNC_LAYERS_H */

@@ -44,4 +44,4 @@ def test_bad_folding_is_one_line_error_and_writes_nothing(tmp_path):
     assert "MH % PE" in res.output and "Traceback" not in res.output
     assert not out.exists()
     res = CliRunner().invoke(main, ["compile", str(model), "-t", "host", "-o", str(out), "--fps", "10"])
-    assert res.exit_code == 2 and "fpga-hls targets only" in res.output
+    assert res.exit_code == 2 and "applies to FPGA targets" in res.output and "not 'host'" in res.output

@@ -20,6 +20,7 @@ from dnnc.targets import (
     C_SCHEMA,
     EMULATOR,
     HLS_SCHEMA,
+    RTL_SCHEMA,
     available_targets,
     harness_archs,
     harness_dir,
@@ -58,7 +59,7 @@ def _compile_error(tmp_path: Path, text: str, name: str = "board.toml") -> str:
 
 
 def test_shipped_targets_and_harnesses_validate():
-    assert {"cortex-m4", "cortex-m7", "host", "fpga-hls"} <= set(available_targets())
+    assert {"cortex-m4", "cortex-m7", "host", "fpga-hls", "fpga-rtl", "ice40-up5k"} <= set(available_targets())
     for name in available_targets():
         cfg = load_target(name)
         assert cfg["name"] == name
@@ -199,7 +200,7 @@ def test_cores_and_boards_are_data_not_python():
 
 def test_docs_key_table_matches_schema():
     doc = (ROOT / "docs" / "adding-a-target.md").read_text()
-    for schema in (C_SCHEMA, HLS_SCHEMA):
+    for schema in (C_SCHEMA, HLS_SCHEMA, RTL_SCHEMA):
         assert reference_table(schema) in doc
     assert all(f"`emulator.{k}`" in doc for k in EMULATOR)
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "export": "dnnc.commands.export:export",
     "inspect": "dnnc.commands.inspect:inspect",
     "verify": "dnnc.commands.verify:verify",
+    "run": "dnnc.commands.run:run",
     "compile": "dnnc.commands.compile:compile_cmd",
     "bench": "dnnc.commands.bench:bench",
 }

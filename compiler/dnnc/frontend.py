@@ -29,6 +29,9 @@ class LoadedModel:
     ir: IRModel  # after all passes
     source: Path
     net: DiscreteNet | None = None  # the collapsed discrete network when loaded from a .pt
+    # the imported QONNX file itself: the reference `dnnc verify` compares with (qonnx's executor, or
+    # onnxruntime when every op is standard); `onnx` is then dnnc's rebuilt deployment ONNX
+    file: onnx.ModelProto | None = None
 
 
 def model_name(path: Path) -> str:
@@ -63,9 +66,40 @@ def from_net(net: DiscreteNet, name: str = "model", source: str | os.PathLike = 
     return LoadedModel(onnx=proto, ir=run_pipeline(onnx_to_ir(proto, name)), source=Path(source), net=net)
 
 
-def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: int = 0) -> LoadedModel:
-    """Load a .pt checkpoint (collapse + export in memory) or a deployment .onnx; DnncError for bad input."""
-    path = Path(path)
+def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: int = 0,
+               input_map: str | None = None) -> LoadedModel:
+    """Load a .pt checkpoint (collapse + export in memory) or a deployment .onnx; DnncError for bad input.
+
+    input_map: how raw bytes p map to a float input (e.g. "p/255"): adds the byte entry point, its table
+    proven equal to the file's own quantizer on all 256 values (`with_input_map`)."""
+    loaded = _load(Path(path), collapse, seed)
+    return loaded if input_map is None else with_input_map(loaded, input_map)
+
+
+def with_input_map(loaded: LoadedModel, text: str) -> LoadedModel:
+    """State the byte mapping on a float-input model: byte_codes = the float path on map(p), p = 0..255,
+    then checked against the file's quantizer run by the reference executor on the same 256 values."""
+    from dnnc.ir.input_map import byte_codes, parse_input_map
+
+    imap = parse_input_map(text)
+    ir = loaded.ir
+    if not ir.float_input:
+        raise DnncError(f"--input-map: {loaded.source.name} takes raw uint8 input already (no float input "
+                        "quantizer to map bytes to)")
+    if ir.input_map is not None and ir.input_map != imap.text:
+        raise DnncError(f"--input-map: {loaded.source.name} states its own byte mapping x = {ir.input_map} "
+                        "(a UINT8-annotated input)")
+    ir.input_map, ir.byte_codes = imap.text, byte_codes(ir.input_thresholds, imap)
+    ir.verify(lowered=True)
+    if loaded.file is None:
+        raise DnncError(f"--input-map: {loaded.source.name} has no imported file to prove the byte table on")
+    from dnnc.verify.qonnx_reference import prove_byte_codes
+
+    prove_byte_codes(loaded.file, ir, imap.all_bytes())
+    return loaded
+
+
+def _load(path: Path, collapse: str, seed: int) -> LoadedModel:
     if not path.is_file():
         raise DnncError(f"{path}: no such file")
     name = model_name(path)
@@ -78,5 +112,5 @@ def load_model(path: str | os.PathLike, collapse: str = "most-probable", seed: i
 
     if is_qonnx(proto):
         ref, ir = load_qonnx(proto, name)
-        return LoadedModel(onnx=ref, ir=run_pipeline(ir), source=path)
+        return LoadedModel(onnx=ref, ir=run_pipeline(ir), source=path, file=proto)
     return LoadedModel(onnx=proto, ir=run_pipeline(onnx_to_ir(proto, name)), source=path)

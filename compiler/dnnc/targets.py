@@ -58,7 +58,7 @@ def _flags(doc: str) -> Key:
 
 
 _COMMON = {
-    "backend": _str("backend family: `c` or `hls`", choices=("c", "hls")),
+    "backend": _str("backend family: `c`, `hls` or `rtl`", choices=("c", "hls", "rtl")),
     "description": _str("one line for humans (not read by the compiler)"),
 }
 
@@ -119,7 +119,45 @@ HLS_SCHEMA = {
     "csim": Key((dict,), "C-simulation with a plain C++ compiler (keys below)", {}, table=CSIM),
 }
 
-SCHEMAS = {"c": C_SCHEMA, "hls": HLS_SCHEMA}
+RTL_SIM = {
+    "verilator": _str("Verilator binary (5.x: `--binary --timing`)", "verilator"),
+    "flags": _flags("extra Verilator flags for the verify and bench simulations"),
+    "stall_percent": _int("verify: chance in percent that the testbench withholds an input beat or an output "
+                          "ready in a cycle (back-pressure on both ends)", 25),
+}
+
+RTL_TOOLS = {
+    "yosys": _str("yosys binary", "yosys"),
+    "nextpnr": _str("nextpnr-ice40 binary (ice40 flow)", "nextpnr-ice40"),
+    "icetime": _str("icetime binary (ice40 flow)", "icetime"),
+    "icepack": _str("icepack binary (ice40 flow: the bitstream in the generated Makefile)", "icepack"),
+}
+
+RTL_SCHEMA = {
+    **_COMMON,
+    "flow": _str("`generic` (yosys `synth` and `synth_xilinx` LUT/FF counts) or `ice40` (yosys `synth_ice40`, "
+                 "nextpnr-ice40, icetime)", choices=("generic", "ice40")),
+    "part": _str("the part named in reports and scripts"),
+    "xilinx_family": _str("`synth_xilinx -family` for the generic flow's 7-series counts", "xc7"),
+    "device": _str("ice40 flow: nextpnr-ice40 device option (`up5k` -> `--up5k`)", "up5k"),
+    "package": _str("ice40 flow: nextpnr-ice40 `--package`", "sg48"),
+    "pins": _flags("ice40 flow: the package's user I/O pins, clock pin first; the generated pin constraints file "
+                   "assigns the top's ports to them in order"),
+    "lc_budget": _int("ice40 flow: logic cells of the part; `--fps` folding must fit (0 = no check)", 0),
+    "bram_budget": _int("ice40 flow: 4-Kbit block RAMs of the part (0 = no check)", 0),
+    "clock_ns": Key((float, int), "clock period in ns for folding and the timing target (`--clock-ns` overrides)",
+                    10.0, low=0, strict=True),
+    "fps": Key((float, int), "folding goal in frames/s at clock_ns; 0 = balance every stage on the slowest "
+               "(`--fps` overrides)", 0.0, low=0),
+    "balance_max_lanes": _int("balance mode: cap on the slowest stage's PE x SIMD", 64, low=1),
+    "mvau_dsp_min_bits": _int("MVAUs with weight + input bits >= this are estimated on DSP slices; 0 = never", 0),
+    "folding": Key((dict,), "explicit folding `{stage = {PE = p, SIMD = s}}` (`--folding` overrides)", {}),
+    "input_lanes": _int("pixels a beat on the top's input stream; 0 = the first stage's input width", 0),
+    "sim": Key((dict,), "Verilator simulation (keys below)", {}, table=RTL_SIM),
+    "tools": Key((dict,), "synthesis and place-and-route tools (keys below)", {}, table=RTL_TOOLS),
+}
+
+SCHEMAS = {"c": C_SCHEMA, "hls": HLS_SCHEMA, "rtl": RTL_SCHEMA}
 # A bare-metal arch folder's harness.toml: how to build its harness (every *.c in the folder is compiled).
 HARNESS_SCHEMA = {
     "description": _str("the cores this harness serves"),

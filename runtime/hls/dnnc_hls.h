@@ -292,8 +292,14 @@ void input_convert(hls::stream<Vec<uint8_t, W> > &in, hls::stream<Vec<OutT, W> >
   }
 }
 
-/* Output affine (float32: one multiply, one add, two roundings) and label select (ties -> lowest). */
-template <unsigned K, unsigned PE, typename InBeat>
+/* No further float32 steps after the output affine. */
+struct NoPost {
+  static float apply(unsigned, float y) { return y; }
+};
+
+/* Output affine (float32: one multiply, one add, two roundings), then Post's float32 steps (an imported
+ * graph's TensorNorm), and label select (ties -> lowest). */
+template <unsigned K, unsigned PE, typename InBeat, typename Post = NoPost>
 void label_select(hls::stream<InBeat> &in, const float (&scale)[K], const float (&bias)[K],
                   hls::stream<int32_t> &acc_out, hls::stream<float> &logit_out,
                   hls::stream<uint32_t> &class_out) {
@@ -307,7 +313,7 @@ void label_select(hls::stream<InBeat> &in, const float (&scale)[K], const float 
       const unsigned k = nf * PE + p;
       const int32_t a = int32_t(lane(b, p));
       const float prod = static_cast<float>(a) * scale[k];
-      const float logit = prod + bias[k];
+      const float logit = Post::apply(k, prod + bias[k]);
       acc_out.write(a);
       logit_out.write(logit);
       if (k == 0 || logit > best) {

@@ -13,7 +13,7 @@ from types import ModuleType
 
 from dnnc.errors import DnncError
 
-FAMILIES = {"c": "dnnc.backends.c", "hls": "dnnc.backends.hls"}
+FAMILIES = {"c": "dnnc.backends.c", "hls": "dnnc.backends.hls", "rtl": "dnnc.backends.rtl"}
 
 
 def backend_for(target: dict) -> ModuleType:

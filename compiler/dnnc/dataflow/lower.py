@@ -182,7 +182,8 @@ def lower(model: IRModel) -> list[Stage]:
         stages.append(Stage("label_select", "LabelSelect", {
             "Labels": k, "PE": 1, "K": 1, "inputDataType": attrs["outputDataType"],
             "outputDataType": int_dtype(0, k - 1),
-        }, aff.name, "i32", "", 1, {"scale": aff.scale.astype(np.float32), "bias": aff.bias.astype(np.float32)}))
+        }, aff.name, "i32", "", 1, {"scale": aff.scale.astype(np.float32), "bias": aff.bias.astype(np.float32),
+                                              "post": [(op, np.asarray(v, np.float32)) for op, v in aff.post]}))
     return stages
 
 

@@ -142,7 +142,12 @@ class _Builder:
         s = self.const(f"{p}_scale", layer.scale.astype(np.float32))
         b = self.const(f"{p}_bias", layer.bias.astype(np.float32))
         y = self.node("Mul", [acc, s], f"{p}_scaled", f"{p}/Mul")
-        self.cur = self.node("Add", [y, b], "logits", f"{p}/Add")
+        last = len(layer.post)
+        self.cur = self.node("Add", [y, b], "logits" if not last else f"{p}_biased", f"{p}/Add")
+        for i, (op, v) in enumerate(layer.post):  # imported float32 steps (TensorNorm), one op each
+            c = self.const(f"{p}_post{i}", np.asarray(v, np.float32))
+            out = "logits" if i == last - 1 else f"{p}_post{i}_out"
+            self.cur = self.node({"add": "Add", "mul": "Mul", "div": "Div"}[op], [self.cur, c], out, f"{p}/Post{i}")
         self.annotations.append(("acc", self.cur_dtype, None))
 
     def argmax(self, layer: ArgMax) -> None:
@@ -152,6 +157,14 @@ class _Builder:
 def ir_to_onnx(model: IRModel, doc: str = "") -> onnx.ModelProto:
     """The ONNX graph computing exactly what `dnnc.ir.interpreter.run(model, ...)` computes."""
     b = _Builder(model)
+    if model.input_thresholds is not None:  # float input: code = how many thresholds x >= (standard ops)
+        t = b.const("input_thresholds", np.asarray(model.input_thresholds, np.float32))
+        ax = b.const("input_axis", np.array([-1], np.int64))
+        xe = b.node("Unsqueeze", ["input", ax], "input_e", "input/Unsqueeze")
+        ge = b.node("GreaterOrEqual", [xe, t], "input_ge", "input/GreaterOrEqual")
+        gf = b.node("Cast", [ge], "input_gef", "input/Cast", to=TensorProto.FLOAT)
+        b.cur = b.node("ReduceSum", [gf, ax], "input_codes", "input/ReduceSum", keepdims=0)
+        b.is_uint8 = False
     for layer in model.layers:
         if isinstance(layer, InputAffine):
             b.affine_int(layer.name, layer.mul, layer.add)
@@ -176,7 +189,8 @@ def ir_to_onnx(model: IRModel, doc: str = "") -> onnx.ModelProto:
     graph = helper.make_graph(
         b.nodes,
         model.name,
-        [helper.make_tensor_value_info("input", TensorProto.UINT8, ["N", *model.input_shape])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT if model.float_input else TensorProto.UINT8,
+                                       ["N", *model.input_shape])],
         [
             helper.make_tensor_value_info("acc", TensorProto.INT32, ["N", k]),
             helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", k]),
@@ -185,7 +199,8 @@ def ir_to_onnx(model: IRModel, doc: str = "") -> onnx.ModelProto:
         initializer=b.inits,
         doc_string=doc,
     )
-    annotate(graph, "input", UINT8)
+    if not model.float_input:
+        annotate(graph, "input", UINT8)
     for tensor, dtype, extra in b.annotations:
         annotate(graph, tensor, dtype, extra)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="dnnc",

@@ -31,6 +31,8 @@ class AffineChain:
             self.a = [_dec(s) for s in np.broadcast_to(np.asarray(scale, np.float64), (channels,))]
         self.b = [Decimal(0)] * channels
         self.ops: list[tuple] = [("mul", np.broadcast_to(np.asarray(scale, np.float64), (channels,)).copy())]
+        # the same chain as the reference evaluates it: float32 steps (dnnc.interchange.qonnx_float)
+        self.steps: list[tuple[str, np.ndarray]] = [("mul", np.asarray(self.ops[0][1], np.float32))]
 
     def mul(self, c: np.ndarray) -> None:
         c = np.broadcast_to(np.asarray(c, np.float64), (self.c,))
@@ -39,6 +41,16 @@ class AffineChain:
             self.a = [a * _dec(k) for a, k in zip(self.a, c)]
             self.b = [b * _dec(k) for b, k in zip(self.b, c)]
         self.ops.append(("mul", c.copy()))
+        self.steps.append(("mul", c.astype(np.float32)))
+
+    def div(self, c: np.ndarray) -> None:
+        c = np.broadcast_to(np.asarray(c, np.float64), (self.c,))
+        with localcontext() as ctx:
+            ctx.prec = PREC
+            self.a = [a / _dec(k) if k else Decimal(0) for a, k in zip(self.a, c)]
+            self.b = [b / _dec(k) if k else Decimal(0) for b, k in zip(self.b, c)]
+        self.ops.append(("mul", 1.0 / c))
+        self.steps.append(("div", c.astype(np.float32)))
 
     def add(self, d: np.ndarray) -> None:
         d = np.broadcast_to(np.asarray(d, np.float64), (self.c,))
@@ -46,6 +58,7 @@ class AffineChain:
             ctx.prec = PREC
             self.b = [b + _dec(k) for b, k in zip(self.b, d)]
         self.ops.append(("add", d.copy()))
+        self.steps.append(("add", d.astype(np.float32)))
 
     def batchnorm(self, gamma, beta, mean, var, eps: float) -> None:
         """y = gamma * (v - mean) / sqrt(var + eps) + beta (ONNX BatchNormalization, inference)."""
@@ -55,6 +68,9 @@ class AffineChain:
             self.b = [(b - _dec(m)) * kk + _dec(be) for b, m, kk, be in zip(self.b, mean, k, beta)]
             self.a = [a * kk for a, kk in zip(self.a, k)]
         self.ops.append(("bn",))
+        from dnnc.interchange.qonnx_float import bn_steps
+
+        self.steps.extend(bn_steps(gamma, beta, mean, var, eps))
 
     def increasing(self) -> bool:
         """True if v is non-decreasing in acc for every channel (max-pool commutes with the chain)."""

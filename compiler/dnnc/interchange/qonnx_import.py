@@ -22,11 +22,13 @@ import numpy as np
 import onnx
 
 from dnnc.errors import DnncError
-from dnnc.interchange.qonnx_affine import AffineChain, output_affine
+from dnnc.interchange import qonnx_float
+from dnnc.interchange.qonnx_affine import AffineChain
 from dnnc.interchange.qonnx_quant import (
     PASS_THROUGH,
     QONNX_DOMAINS,
     QUANT_OPS,
+    ROUNDING,
     ConstEvaluator,
     attrs,
     check_pow2,
@@ -35,6 +37,7 @@ from dnnc.interchange.qonnx_quant import (
     quant_params,
     sign_params,
 )
+from dnnc.ir.input_map import byte_codes, parse_input_map
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
 from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, checked_out_size, weight_dtype
 
@@ -83,6 +86,9 @@ class _Importer:
         self.layers: list = []
         self.trace: dict = {"thresholds": {}}
         self.thr_meta: dict[str, dict] = {}  # what FoldThresholds records for `dnnc inspect`
+        self.input_thresholds: np.ndarray | None = None
+        self.input_map: str | None = None
+        self._fold_shapes(model)
 
     def scalar_or_channel(self, node: onnx.NodeProto, v, st: _State, channel_axis_given: bool = False) -> np.ndarray:
         """A per-channel vector from an operand: a scalar, or (ONNX broadcasting) size C on axis 1 only.
@@ -117,7 +123,7 @@ class _Importer:
             if id(node) not in needed:
                 continue
             dyn = [i for i in node.input if i in dynamic]
-            if not dyn:
+            if not dyn or all(o in self.consts for o in node.output):  # e.g. Shape of a static tensor
                 continue
             if dyn == [cur] and node.op_type in ("Mul", "Add") and len(node.input) == 2 and node.input[1] == cur:
                 swapped = onnx.NodeProto()
@@ -128,25 +134,42 @@ class _Importer:
                 raise DnncError(f"{node_label(node)}: branching or multi-input activation graphs are not supported")
             if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
                 raise DnncError(f"{node_label(node)}: unknown op domain '{node.domain}'")
-            if node.op_type in ("ArgMax", "TopK") and node.output[0] == out_name:
+            if node.op_type in ("ArgMax", "TopK") and out_name in node.output:
+                self._check_head(node)
+                self.trace["class_tensor"] = out_name
                 break
             st = self.step(node, st)
             cur = node.output[0]
         if st.kind != "acc":
             raise DnncError(f"graph output '{out_name}' is not the accumulator of a final MatMul/Gemm/Conv")
-        res = output_affine(st.chain.ops, f"graph output '{out_name}'")
-        if isinstance(res, str):
-            raise DnncError(res)
-        scale, bias = res
         k = st.shape[0]
+        res = qonnx_float.output_steps(st.chain.steps, k)
+        if isinstance(res, str):
+            raise DnncError(f"graph output '{out_name}': {res}")
+        scale, bias, post = res
         shape = (k,)
-        self.layers.append(OutputAffine("out_affine", shape, shape, scale=np.broadcast_to(scale, k).copy(),
-                                        bias=np.broadcast_to(bias, k).copy()))
+        self.layers.append(OutputAffine("out_affine", shape, shape, scale=scale, bias=bias, post=post))
         self.layers.append(ArgMax("argmax", shape, ()))
         in_shape = self.layers[0].in_shape
+        self.trace["output"] = cur
         return IRModel(self.name, tuple(in_shape), self.layers, k, meta={"source_format": "qonnx",
                                                                          "qonnx": self.trace,
-                                                                         "thresholds": self.thr_meta})
+                                                                         "thresholds": self.thr_meta},
+                       input_thresholds=self.input_thresholds, input_map=self.input_map,
+                       byte_codes=None if self.input_map is None else
+                       byte_codes(self.input_thresholds, parse_input_map(self.input_map)))
+
+    def _check_head(self, node: onnx.NodeProto) -> None:
+        """The classifier head must pick the highest logit on axis 1 (TopK k = 1, largest; or ArgMax)."""
+        a = attrs(node)
+        if node.op_type == "TopK":
+            k = np.asarray(self.const(node.input[1], node)).ravel()
+            if k.size != 1 or int(k[0]) != 1 or not a.get("largest", 1) or a.get("axis", -1) not in (1, -1):
+                raise DnncError(f"{node_label(node)}: only TopK with k = 1, largest, on the class axis is supported")
+            if node.output[0] == self._main_output() and len(node.output) > 1:
+                raise DnncError(f"{node_label(node)}: the graph output is TopK's values; dnnc reproduces its indices")
+        elif a.get("axis", 0) not in (1, -1) or a.get("select_last_index", 0):
+            raise DnncError(f"{node_label(node)}: only ArgMax on the class axis, first index, is supported")
 
     def _main_output(self) -> str:
         """The output to reproduce: "logits" (dnnc's own files) or the graph's first output."""
@@ -168,9 +191,31 @@ class _Importer:
     def _dynamic(self) -> set[str]:
         dyn = {i.name for i in self.g.input if i.name not in self.consts}
         for n in self.g.node:
-            if any(i in dyn for i in n.input):
+            if any(i in dyn for i in n.input) and not all(o in self.consts for o in n.output):
                 dyn.update(n.output)
         return dyn
+
+    def _fold_shapes(self, model: onnx.ModelProto) -> None:
+        """`Shape` of a statically shaped tensor is a constant (old exporters' flatten: Shape, Gather,
+        Unsqueeze, Concat, Reshape); shapes come from ONNX shape inference."""
+        shape_nodes = [n for n in self.g.node if n.op_type == "Shape"]
+        if not shape_nodes:
+            return
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model).graph
+        except Exception:  # noqa: BLE001 - an ill-formed graph is reported by the walk below
+            return
+        shapes = {}
+        for vi in [*inferred.input, *inferred.value_info, *inferred.output]:
+            dims = vi.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                shapes[vi.name] = [d.dim_value for d in dims]
+        for n in shape_nodes:
+            if n.input[0] not in shapes:
+                raise DnncError(f"{node_label(n)}: the shape of '{n.input[0]}' is not static")
+            dims = shapes[n.input[0]]
+            a = attrs(n)
+            self.consts[n.output[0]] = np.asarray(dims[a.get("start", 0):a.get("end", len(dims))], np.int64)
 
     def _input_state(self) -> _State:
         ins = [i for i in self.g.input if i.name not in self.consts]
@@ -182,9 +227,27 @@ class _Importer:
             raise DnncError(f"graph input '{vi.name}' needs a static shape, got {dims}")
         shape = tuple(dims) if len(dims) == 3 else (int(np.prod(dims)), 1, 1)
         dt = self.dtypes.get(vi.name, FLOAT32)
-        if dt == UINT8:
+        if dt == UINT8 and not self._quantized_in_graph(vi.name):
             return _State("raw", shape)
-        return _State("float_input", shape, meta={"dtype": dt, "name": vi.name})
+        if vi.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            raise DnncError(f"graph input '{vi.name}' has element type "
+                            f"{onnx.TensorProto.DataType.Name(vi.type.tensor_type.elem_type)}; dnnc reads "
+                            "float32 inputs (quantized in the graph) or ones annotated UINT8")
+        return _State("float_input", shape, meta={"dtype": dt, "name": vi.name, "steps": []})
+
+    def _quantized_in_graph(self, name: str) -> bool:
+        """Does the input reach a quantizer before any linear layer (FINN: UINT8 pixels, Div 255, ...,
+        MultiThreshold)? Then the file states its own byte mapping, x = p, and is imported as a float input."""
+        cur = name
+        for node in self.g.node:
+            if cur not in node.input:
+                continue
+            if node.op_type in (*QUANT_OPS, "MultiThreshold"):
+                return True
+            if node.op_type in ("MatMul", "Gemm", "Conv") or not node.output:
+                return False
+            cur = node.output[0]
+        return False
 
     def step(self, node: onnx.NodeProto, st: _State) -> _State:
         op = node.op_type
@@ -194,6 +257,11 @@ class _Importer:
             return st
         if op in FLATTEN:
             return self._flatten(node, st)
+        if op in ("Unsqueeze", "Squeeze"):
+            return self._unit_dims(node, st)
+        if st.meta.get("unit", 0) and op not in ("BatchNormalization", "Mul", "Add", "Sub", "Div"):
+            raise DnncError(f"{node_label(node)}: {op} on a tensor with {st.meta['unit']} extra unit dimensions "
+                            "is not supported (Squeeze them first)")
         if op == "Transpose":
             perm = attrs(node).get("perm")
             full = (1, *st.shape)
@@ -214,17 +282,113 @@ class _Importer:
         raise DnncError(f"{node_label(node)}: op {op} is not supported here ({st.kind} activation)")
 
     def _input_quant(self, node: onnx.NodeProto, st: _State) -> _State:
-        name = st.meta["name"]
-        if node.op_type in ("Quant", "IntQuant"):
-            p = quant_params(node, [None, *[self.const(i, node) for i in node.input[1:4]]])
-            if p["bits"] != 8 or p["signed"] or p["narrow"] or np.asarray(p["scale"]).size != 1:
-                raise DnncError(f"{node_label(node)}: the input quantizer must be 8-bit unsigned, not narrow, "
-                                "per-tensor")
-            check_pow2(node, p["scale"], "input scale")
-            self.trace["input_scale"] = float(np.asarray(p["scale"]).ravel()[0])
-            return _State("raw", st.shape, s=self.trace["input_scale"])
-        raise DnncError(f"graph input '{name}' is {st.meta['dtype']}; dnnc needs raw integer inputs "
-                        "(annotate it finn_datatype UINT8 or quantize it with an 8-bit unsigned Quant)")
+        """Float ops on the float input, then its quantizer: raw codes = float32 thresholds on x."""
+        op, steps = node.op_type, st.meta["steps"]
+        if op in PASS_THROUGH:
+            return st
+        if op in FLATTEN:
+            st.flat = True
+            return st
+        if op in ("Mul", "Div", "Add", "Sub"):
+            v = np.asarray(self.const(node.input[1], node))
+            if v.size != 1:
+                raise DnncError(f"{node_label(node)}: a per-element {op} on the float input is not supported "
+                                "(scalar input normalization only)")
+            k = np.float32(v.ravel()[0])
+            if not np.isfinite(k) or (op in ("Mul", "Div") and k == 0):
+                raise DnncError(f"{node_label(node)}: input constant {k} must be finite and non-zero")
+            steps.append({"Mul": ("mul", k), "Div": ("div", k), "Add": ("add", k), "Sub": ("add", -k)}[op])
+            return st
+        if op not in (*QUANT_OPS, "MultiThreshold"):
+            raise DnncError(f"{node_label(node)}: op {op} on the float input is not supported (dnnc needs scalar "
+                            "Mul/Div/Add/Sub, then a BipolarQuant, Quant or MultiThreshold)")
+        if any(s_ in ("mul", "div") and v < 0 for s_, v in steps):
+            neg = np.prod([np.sign(v) for s_, v in steps if s_ in ("mul", "div")])
+            if neg < 0:
+                raise DnncError(f"{node_label(node)}: a negative overall input scale is not supported")
+        pre = [(s_, np.asarray([v], np.float32)) for s_, v in steps]
+
+        def chain(x):
+            return qonnx_float.apply_steps(pre, x, (1,))
+
+        levels, level, (s, m, a) = self._quantizer_levels(node, chain)
+        self.input_thresholds = qonnx_float.input_thresholds(level, levels)
+        # the quantizer's output tensor holds s * (m * code + a): how the byte table is checked against the file
+        self.trace["input"] = {"levels": levels, "steps": [(s_, float(v)) for s_, v in steps],
+                               "tensor": node.output[0], "s": s, "m": m, "a": a}
+        if st.meta["dtype"] == UINT8:
+            self.input_map = "p"  # the file's input holds the bytes themselves
+        return _State("raw", st.shape, flat=st.flat, s=s, m=m, a=a)
+
+    def _quantizer_levels(self, node: onnx.NodeProto, chain):
+        """(levels, level(x) -> 0..levels-1, (s, m, a)) of the input quantizer: its value is s * (m*r + a)."""
+        op = node.op_type
+        if op == "BipolarQuant":
+            sc = np.asarray(self.const(node.input[1], node), np.float64)
+            if sc.size != 1:
+                raise DnncError(f"{node_label(node)}: per-element input scale is not supported")
+            check_pow2(node, sc, "input scale")
+            return 2, lambda x: (chain(x) >= 0).astype(np.int64), (float(sc.ravel()[0]), 2, -1)
+        if op == "MultiThreshold":
+            a = attrs(node)
+            t = np.asarray(self.const(node.input[1], node), np.float32)
+            if t.ndim != 2 or np.any(t != t[:1]) or t.shape[1] > 255:
+                raise DnncError(f"{node_label(node)}: input thresholds must be the same for every channel "
+                                "(at most 255)")
+            tv = np.sort(t[0])
+            osc, obias = float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0))
+            for mm in (1, 2):
+                s, aa = osc / mm, obias / (osc / mm) if osc else 0.0
+                if osc > 0 and is_pow2(s) and aa == int(aa):
+                    break
+            else:
+                raise DnncError(f"{node_label(node)}: out_scale {osc:g} / out_bias {obias:g} are not a power of "
+                                "two and an integer multiple of it")
+
+            def lv(x):
+                v = chain(x)
+                return (v[..., None] >= tv).sum(axis=-1).astype(np.int64)
+
+            return len(tv) + 1, lv, (s, mm, int(aa))
+        p = quant_params(node, [None, *[self.const(i, node) for i in node.input[1:4]]])
+        if np.asarray(p["scale"]).size != 1:
+            raise DnncError(f"{node_label(node)}: per-channel input scale is not supported")
+        if p["bits"] > 8:
+            raise DnncError(f"{node_label(node)}: a {p['bits']}-bit input quantizer has more than 256 levels")
+        check_pow2(node, p["scale"], "input scale")
+        sc = np.float32(np.asarray(p["scale"]).ravel()[0])
+        if p["bits"] == 1 and p["signed"]:
+            return 2, lambda x: (chain(x) >= 0).astype(np.int64), (float(sc), 2, -1)
+        lo, hi, rnd = p["lo"], p["hi"], ROUNDING[p["rounding"]]
+
+        def lq(x):
+            with np.errstate(all="ignore"):
+                q = rnd(np.clip((chain(x) / sc).astype(np.float32), lo, hi))
+            return np.nan_to_num(q, nan=lo).astype(np.int64) - lo
+
+        return hi - lo + 1, lq, (float(sc), 1, lo)
+
+    def _unit_dims(self, node: onnx.NodeProto, st: _State) -> _State:
+        """Unsqueeze/Squeeze of trailing size-1 axes (BatchNorm1d exported as Unsqueeze, BN, Squeeze): the
+        data and its channel axis stay where they are, so only the count of extra unit axes is tracked."""
+        a = attrs(node)
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = [int(v) for v in np.asarray(self.const(node.input[1], node)).ravel()]
+        unit = st.meta.get("unit", 0)
+        rank = 1 + len(st.shape) + unit
+        if node.op_type == "Unsqueeze":
+            out_rank = rank + len(axes or [])
+            want = set(range(rank, out_rank))
+        else:
+            out_rank = rank - len(axes or [])
+            want = set(range(out_rank, rank))
+        got = {int(x) % max(rank if node.op_type == "Squeeze" else out_rank, 1) for x in (axes or [])}
+        if not axes or got != want or out_rank < 1 + len(st.shape):
+            raise DnncError(f"{node_label(node)}: only adding or removing trailing size-1 axes after the data "
+                            f"axes is supported (axes {axes} on rank {rank})")
+        st.meta = {**st.meta, "unit": out_rank - 1 - len(st.shape)}
+        return st
 
     def _flatten(self, node: onnx.NodeProto, st: _State) -> _State:
         if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
@@ -321,8 +485,13 @@ class _Importer:
                        in_add=st.a if st.kind == "raw" else 0)
         self.layers.append(layer)
         chain = AffineChain(out_shape[0], per_out[:, 0] * st.s)
+        self.trace["acc_tensor"] = node.output[0]  # the reference's float value of acc * scale (exact)
+        self.trace["acc_scale"] = (per_out[:, 0] * st.s).tolist()
+        self.trace.pop("acc_bias", None)
         if bias is not None:
-            chain.add(self.scalar_or_channel(node, bias, _State("acc", out_shape), True))
+            bv = self.scalar_or_channel(node, bias, _State("acc", out_shape), True)
+            chain.add(bv)
+            self.trace["acc_bias"] = np.asarray(bv, np.float32).tolist()  # inside the reference's tensor
         return _State("acc", tuple(out_shape), chain=chain)
 
     def _acc_op(self, node: onnx.NodeProto, st: _State) -> _State:
@@ -330,7 +499,7 @@ class _Importer:
         if op in ("Mul", "Div", "Add", "Sub"):
             v = self.scalar_or_channel(node, self.const(node.input[1], node), st)
             if op == "Div":
-                st.chain.mul(1.0 / v)
+                st.chain.div(v)
             elif op == "Mul":
                 st.chain.mul(v)
             else:
@@ -349,7 +518,7 @@ class _Importer:
 
     def _sign(self, node: onnx.NodeProto, st: _State) -> _State:
         tvec, s = sign_params(node, self.const, st.shape[0])
-        direction, thr, const = st.chain.decide(tvec)
+        direction, thr, const = qonnx_float.decide(st.chain.steps, np.asarray(tvec, np.float32), st.shape[0])
         ma, mb = st.chain.margin_params(tvec)
         name = f"l{len(self.layers)}_sign"
         self.layers.append(Threshold(name, st.shape, st.shape, direction=direction, threshold=thr, const=const))
@@ -369,7 +538,7 @@ class _Importer:
         out = (c, checked_out_size(node_label(node), h, k, s), checked_out_size(node_label(node), w, k, s))
         pool = MaxPool(f"l{len(self.layers)}_pool", st.shape, out, k=k, stride=s)
         if st.kind == "acc":
-            if not st.chain.increasing():
+            if np.any(qonnx_float.directions(st.chain.steps, st.shape[0]) < 0):
                 raise DnncError(f"{node_label(node)}: max-pooling after a negative scale is not supported")
             self.layers.append(pool)
             return _State("acc", out, chain=st.chain)

@@ -226,6 +226,8 @@ class ConstEvaluator:
         if op in ("Unsqueeze", "Squeeze"):
             axes = a.get("axes", [int(v) for v in vals[1]] if len(vals) > 1 and vals[1] is not None else None)
             return np.expand_dims(x, axes) if op == "Unsqueeze" else np.squeeze(x, tuple(axes) if axes else None)
+        if node.domain in ("", "ai.onnx") and all(v is None or isinstance(v, np.ndarray) for v in vals):
+            return run_standard_node(node, vals)
         raise DnncError(f"{node_label(node)}: unsupported constant op {op}")
 
     def weight(self, name: str, node: onnx.NodeProto) -> QTensor:
@@ -233,6 +235,33 @@ class ConstEvaluator:
         if isinstance(w, QTensor):
             return w
         return integer_const(name, np.asarray(w), self.dtypes.get(name))
+
+
+def run_standard_node(node: onnx.NodeProto, vals: list) -> np.ndarray:
+    """A standard op on constants (Shape arithmetic, Pow, Sqrt, ...) evaluated by onnxruntime itself, as the
+    reference evaluates it, so a float constant (e.g. TensorNorm's Pow(var + eps, 0.5)) has the same bits."""
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    names = [f"in{i}" if v is not None else "" for i, v in enumerate(vals)]
+    n = helper.make_node(node.op_type, names, ["out"], **attrs(node))
+    inputs = [helper.make_tensor_value_info(nm, helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype),
+                                            list(np.asarray(v).shape)) for nm, v in zip(names, vals) if nm]
+    try:
+        g = helper.make_graph([n], "const", inputs, [onnx.ValueInfoProto(name="out")])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+        m.ir_version = 8
+        inferred = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+        out_vi = next((v for v in inferred.graph.value_info if v.name == "out"), None)
+        if out_vi is not None:
+            m.graph.output[0].CopyFrom(out_vi)
+        else:
+            m.graph.output[0].CopyFrom(helper.make_tensor_value_info("out", TensorProto.FLOAT, None))
+        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return sess.run(None, {nm: np.asarray(v) for nm, v in zip(names, vals) if nm})[0]
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several types
+        raise DnncError(f"{node_label(node)}: cannot evaluate {node.op_type} on constants: "
+                        f"{str(exc).splitlines()[0][:120]}") from None
 
 
 def sign_params(node: onnx.NodeProto, const, channels: int) -> tuple[np.ndarray, float]:
@@ -269,7 +298,7 @@ def sign_params(node: onnx.NodeProto, const, channels: int) -> tuple[np.ndarray,
                             "supported (dnnc deploys sign activations, +-1)")
         if p["bits"] != 1:
             raise DnncError(f"{node_label(node)}: {p['bits']}-bit activations are not supported "
-                            "(dnnc deploys sign activations only)")
+                            "(dnnc deploys sign activations only; multi-bit activations are a later issue)")
         check_pow2(node, p["scale"], "activation scale")
         if np.asarray(p["scale"]).size != 1:
             raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")

@@ -90,7 +90,20 @@ def _bn_sign(layer: BatchNormSign, a: np.ndarray) -> np.ndarray:
 
 def _affine(layer: OutputAffine, a: np.ndarray) -> np.ndarray:
     y = a.reshape(a.shape[0], -1).astype(np.float32) * layer.scale.astype(np.float32)
-    return (y + layer.bias.astype(np.float32)).astype(np.float32)
+    y = (y + layer.bias.astype(np.float32)).astype(np.float32)
+    for op, v in layer.post:
+        v = np.asarray(v, np.float32)
+        y = (y + v if op == "add" else y * v if op == "mul" else y / v).astype(np.float32)
+    return y
+
+
+def quantize_input(thresholds: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Raw codes of a float32 input: how many ascending thresholds x >= (NaN compares false: code 0)."""
+    x = np.asarray(x, np.float32)
+    t = np.asarray(thresholds, np.float32)
+    codes = np.searchsorted(t, x, side="right")
+    # searchsorted orders -0.0 == +0.0 like the C comparison; NaN sorts last, so fix it explicitly
+    return np.where(np.isnan(x), 0, codes).astype(np.uint8)
 
 
 def apply_layer(layer: Layer, x: np.ndarray) -> np.ndarray:
@@ -112,9 +125,24 @@ def apply_layer(layer: Layer, x: np.ndarray) -> np.ndarray:
     raise DnncError(f"layer '{layer.name}': the interpreter does not support {type(layer).__name__}")
 
 
+def model_codes(model: IRModel, x: np.ndarray) -> np.ndarray:
+    """The raw uint8 codes the integer layers read: x itself, a float32 input quantized, or bytes mapped
+    through the byte table (a model with a stated input map takes either float32 or bytes)."""
+    x = np.asarray(x)
+    if model.input_thresholds is None:
+        return x
+    if model.byte_codes is not None and x.dtype == np.uint8:
+        return model.byte_codes[x]
+    if x.dtype != np.float32 or x.shape[1:] != tuple(model.input_shape):
+        raise DnncError(f"inputs must be float32 of shape (N, {', '.join(map(str, model.input_shape))}), "
+                        f"got {x.dtype} {x.shape}")
+    return quantize_input(model.input_thresholds, x)
+
+
 def trace(model: IRModel, raw: np.ndarray) -> list[np.ndarray]:
-    """Every layer's output, in order, for raw uint8 inputs of shape (N, *input_shape)."""
-    raw = np.asarray(raw)
+    """Every layer's output, in order, for inputs of shape (N, *input_shape): raw uint8, or float32 when the
+    model quantizes a float input."""
+    raw = model_codes(model, raw)
     if raw.dtype != np.uint8 or raw.shape[1:] != tuple(model.input_shape):
         raise DnncError(f"inputs must be uint8 of shape (N, {', '.join(map(str, model.input_shape))}), "
                         f"got {raw.dtype} {raw.shape}")

@@ -136,6 +136,10 @@ class OutputAffine(Layer):
 
     scale: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    # Further float32 steps an imported graph applies to the logits (e.g. Brevitas' TensorNorm: Div, Mul,
+    # Add), each ("add" | "mul" | "div", float32[K]), one IEEE rounding each, in order. Kept as steps, not
+    # folded, because folding two roundings into one would change the bits.
+    post: tuple = ()
 
 
 @dataclass
@@ -150,6 +154,27 @@ class IRModel:
     layers: list[Layer]
     num_classes: int
     meta: dict = field(default_factory=dict)
+    # A float32 input quantized in the graph (imported files): the raw code of an element is the number of
+    # these ascending float32 thresholds that x >= (NaN -> 0), so codes lie in [0, len]; None: raw uint8 input.
+    input_thresholds: np.ndarray | None = None
+    # A stated mapping from raw bytes p to the float input (`--input-map`, or "p" for a UINT8-annotated file
+    # that quantizes its input in the graph): `input_map` is its text, `byte_codes` uint8[256] the raw code
+    # of every byte (the float path on map(p), proven against the file); None: no byte entry point.
+    input_map: str | None = None
+    byte_codes: np.ndarray | None = None
+
+    @property
+    def float_input(self) -> bool:
+        return self.input_thresholds is not None
+
+    @property
+    def byte_input(self) -> bool:
+        return self.byte_codes is not None
+
+    @property
+    def input_dtype(self) -> type:
+        """The model's own input type: bytes when a byte map is stated, float32 for a float graph, else uint8."""
+        return np.float32 if self.float_input and not self.byte_input else np.uint8
 
     def copy(self) -> IRModel:
         """A deep copy: passes return new models and never mutate their input."""

@@ -115,6 +115,18 @@ def _check_model(model: IRModel) -> None:
         raise _fail(None, "no layers")
     if not (_is_int(model.num_classes) and model.num_classes > 0):
         raise _fail(None, f"num_classes must be a positive integer, got {model.num_classes!r}")
+    t = model.input_thresholds
+    if t is not None:
+        if not isinstance(t, np.ndarray) or t.dtype != np.float32 or t.ndim != 1 or not 1 <= t.size <= 255:
+            raise _fail(None, "input_thresholds must be float32 with 1..255 entries")
+        if np.isnan(t).any() or np.any(np.diff(t.astype(np.float64)) < 0):
+            raise _fail(None, "input_thresholds must be ascending and not NaN")
+    bc = model.byte_codes
+    if bc is not None:
+        if t is None or not isinstance(bc, np.ndarray) or bc.dtype != np.uint8 or bc.shape != (256,):
+            raise _fail(None, "byte_codes must be uint8[256] and needs input_thresholds")
+        if int(bc.max()) > t.size or not model.input_map:
+            raise _fail(None, f"byte_codes exceed the {t.size} input thresholds or input_map is missing")
 
 
 def _check_chain(layer: Layer, shape: tuple[int, ...]) -> None:
@@ -214,6 +226,10 @@ def _check_output_affine(layer: OutputAffine, num_classes: int) -> None:
         raise _fail(layer, f"in_shape {tuple(layer.in_shape)} must be (num_classes,) = {k}")
     _array(layer, "scale", layer.scale, np.float32, k)
     _array(layer, "bias", layer.bias, np.float32, k)
+    for i, step in enumerate(layer.post):
+        if len(step) != 2 or step[0] not in ("add", "mul", "div"):
+            raise _fail(layer, f"post step {i} must be ('add' | 'mul' | 'div', float32[K]), got {step!r:.60}")
+        _array(layer, f"post step {i}", step[1], np.float32, k)
 
 
 def missing_ranges(model: IRModel) -> list[str]:

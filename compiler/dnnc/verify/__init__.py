@@ -1,4 +1,8 @@
-"""The shared verify framework: any executor's outputs vs onnxruntime on the deployment ONNX, bit for bit.
+"""The shared verify framework: any executor's outputs vs the reference, bit for bit.
+
+The reference is the model file itself: an imported QONNX/FINN file (custom-domain ops) run by qonnx's
+executor; a standard-op .onnx (dnnc's deployment ONNX) in onnxruntime; for a .pt checkpoint, its deployment
+ONNX exported in memory, in onnxruntime.
 
 `run_verify(loaded, target, samples, seed)`: target "ir" runs the IR interpreter; any other target name is
 loaded from targets/<name>.toml and dispatched to its backend's `run(ir, target_cfg, raw) -> Outputs`.
@@ -45,6 +49,10 @@ class VerifyReport:
                 + ", ".join(f"{k} {v}" for k, v in self.ties_by_layer.items()) + ")")
         if self.float64_class_disagreements is not None:
             line += f" float64_class_disagreements={self.float64_class_disagreements}"
+        if self.extra.get("reference"):
+            line += f" reference={self.extra['reference']}"
+        if self.extra.get("input_map"):
+            line += f" input=uint8 x={self.extra['input_map']}"
         if self.mismatches:
             line += f" first_mismatch={self.first_mismatch} by_output={self.mismatch_by_output}"
         return line
@@ -81,9 +89,33 @@ def execute(loaded, target_name: str, raw: np.ndarray) -> tuple[Outputs, dict]:
     return out, {}
 
 
+def reference_name(loaded) -> str:
+    """What `run_reference` runs, for reports: 'FILE (executor)'."""
+    if getattr(loaded, "file", None) is not None:
+        return f"{loaded.source.name} (qonnx executor)"
+    if getattr(loaded, "net", None) is not None or loaded.ir.meta.get("source_format") == "qonnx":
+        return f"deployment ONNX rebuilt from {loaded.source.name} (onnxruntime)"
+    return f"{loaded.source.name} (onnxruntime)"
+
+
+def run_reference(loaded, raw: np.ndarray) -> Outputs:
+    """The reference's outputs: the imported file itself when there is one, else the deployment ONNX.
+    Bytes for a model with a stated input map are fed as x = map(p) (float32), the reference's own input."""
+    if loaded.ir.byte_codes is not None and np.asarray(raw).dtype == np.uint8:
+        from dnnc.ir.input_map import parse_input_map
+
+        raw = parse_input_map(loaded.ir.input_map).apply(raw)
+    if getattr(loaded, "file", None) is not None:
+        from dnnc.verify.qonnx_reference import run_file
+
+        return run_file(loaded.file, loaded.ir, raw)
+    from dnnc.verify.reference import run_onnx
+
+    return run_onnx(loaded.onnx, raw)
+
+
 def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int = 0) -> VerifyReport:
     from dnnc.verify.inputs import make_inputs, split_counts, ties_by_layer
-    from dnnc.verify.reference import run_onnx
 
     if samples < 1:
         raise DnncError(f"--samples must be >= 1, got {samples}")
@@ -91,7 +123,7 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
     with tqdm(total=4, desc=f"verify {target_name}", unit="step", disable=None, file=sys.stderr) as bar:
         raw = make_inputs(loaded, samples, seed)
         bar.update()
-        ref = run_onnx(loaded.onnx, raw)
+        ref = run_reference(loaded, raw)
         bar.update()
         got, extra = execute(loaded, target_name, raw)
         bar.update()
@@ -99,6 +131,9 @@ def run_verify(loaded, target_name: str = "ir", samples: int = 1000, seed: int =
         by_layer, per_sample = ties_by_layer(loaded.ir, raw)
         bar.update()
     n_real, n_rand, n_edge = split_counts(samples, tuple(loaded.ir.input_shape) == (1, 28, 28))
+    extra = {**extra, "reference": reference_name(loaded)}
+    if loaded.ir.byte_codes is not None:
+        extra["input_map"] = loaded.ir.input_map  # bytes in; the reference runs on map(p)
     f64 = None
     if getattr(loaded, "net", None) is not None:
         from dnnc.netspec import forward_float64

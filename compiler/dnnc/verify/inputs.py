@@ -64,6 +64,11 @@ def count_ties(model: IRModel, raw: np.ndarray) -> tuple[int, int]:
     return int(per_sample.sum()), int((per_sample > 0).sum())
 
 
+def _code_max(model: IRModel) -> int:
+    """The largest raw code: 255, or the number of input thresholds of a float-input model."""
+    return 255 if model.input_thresholds is None else len(model.input_thresholds)
+
+
 def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Greedy pixel edits so that one random first-layer channel's accumulator equals its threshold."""
     lin = model.layers[0]
@@ -102,7 +107,7 @@ def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator
             if d_total == 0:
                 break
             p = int(idx[k])
-            d = int(np.clip(int(d_total / w[k]), -flat[p], 255 - flat[p]))
+            d = int(np.clip(int(d_total / w[k]), -flat[p], _code_max(model) - flat[p]))
             flat[p] += d
             d_total -= int(w[k]) * d
         out[n] = flat.reshape(x.shape).astype(np.uint8)
@@ -137,7 +142,8 @@ def _deep_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator, targe
         cand = x.reshape(len(x), -1).copy()
         k = max(1, flat_n // 50)
         pos = rng.integers(0, flat_n, size=(len(x), k))
-        cand[np.arange(len(x))[:, None], pos] = rng.integers(0, 256, size=(len(x), k), dtype=np.uint8)
+        cand[np.arange(len(x))[:, None], pos] = rng.integers(0, _code_max(model) + 1, size=(len(x), k),
+                                                             dtype=np.uint8)
         cand = cand.reshape(x.shape)
         s = score(cand)
         take = (s <= best) & (best > 0)
@@ -160,8 +166,29 @@ def edge_inputs(model: IRModel, base: np.ndarray, rng: np.random.Generator, iter
     return np.concatenate(parts) if parts else base
 
 
+def float_representatives(thresholds: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float32 inputs with exactly the given raw codes: per element, at random, the code's lower decision
+    boundary itself (x = T[r-1]), its float neighbour just below the next boundary (np.nextafter), or a value
+    in between; so every input quantizer boundary and its float neighbours are exercised."""
+    t = np.asarray(thresholds, np.float32)
+    top = len(t)
+    r = np.asarray(codes, np.int64)
+    lo_b = np.where(r >= 1, t[np.clip(r - 1, 0, top - 1)], np.float32(-2.0))  # -2: below any [0, 1] input
+    lo_b = np.where((r == 0) & (t[0] <= -2.0), np.nextafter(t[0], np.float32(-np.inf)), lo_b).astype(np.float32)
+    hi_n = np.where(r < top, np.nextafter(t[np.clip(r, 0, top - 1)], np.float32(-np.inf)), np.float32(2.0))
+    hi_n = np.maximum(hi_n.astype(np.float32), lo_b)
+    mid = (lo_b + (hi_n.astype(np.float64) - lo_b) * rng.random(r.shape)).astype(np.float32)
+    mid = np.clip(mid, lo_b, hi_n).astype(np.float32)
+    pick = rng.integers(0, 3, size=r.shape)
+    return np.where(pick == 0, lo_b, np.where(pick == 1, hi_n, mid)).astype(np.float32)
+
+
 def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
-    """np.uint8 (samples, C, H, W): real test digits first, then random, then threshold-edge inputs."""
+    """(samples, C, H, W): real test digits first, then random, then threshold-edge inputs.
+
+    np.uint8 raw inputs; for a float-input model float32: real digits as p / 255 (as p when the graph divides by 255), the rest as float
+    representatives of raw codes (input quantizer boundaries and their neighbours, `float_representatives`).
+    """
     model: IRModel = loaded.ir
     shape = tuple(model.input_shape)
     need = samples * int(np.prod(shape))
@@ -171,6 +198,10 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     has_real = shape == MNIST_SHAPE
     n_real, n_rand, n_edge = split_counts(samples, has_real)
+    if model.byte_codes is not None:
+        return _byte_inputs(model, shape, rng, n_real, n_rand, n_edge)
+    if model.input_thresholds is not None:
+        return _float_inputs(model, shape, rng, n_real, n_rand, n_edge)
     parts = []
     if n_real:
         from dnnc.data.bundled import mnist10k
@@ -181,4 +212,65 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
         pool = np.concatenate(parts) if parts else random_inputs(rng, n_edge, shape)
         base = pool[rng.integers(0, len(pool), size=n_edge)] if len(pool) else random_inputs(rng, n_edge, shape)
         parts.append(edge_inputs(model, base, rng))
+    return np.concatenate(parts).astype(np.uint8)
+
+
+def _takes_pixels(model: IRModel) -> bool:
+    """A graph that divides its float input by 255 first (FINN's ToTensor folded in) takes pixels 0..255."""
+    steps = model.meta.get("qonnx", {}).get("input", {}).get("steps", [])
+    return bool(steps) and (tuple(steps[0]) == ("div", 255.0) or
+                            (steps[0][0] == "mul" and np.float32(steps[0][1]) == np.float32(1 / 255)))
+
+
+def _float_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, n_rand: int, n_edge: int) -> np.ndarray:
+    from dnnc.ir.interpreter import quantize_input
+
+    top = _code_max(model)
+    parts, codes = [], []
+    if n_real:
+        from dnnc.data.bundled import mnist10k
+
+        pix = mnist10k("test")[0][:n_real].astype(np.float32)
+        real = pix if _takes_pixels(model) else (pix / np.float32(255)).astype(np.float32)
+        parts.append(real)
+        codes.append(quantize_input(model.input_thresholds, real))
+    rand = (random_inputs(rng, n_rand, shape).astype(np.int64) * (top + 1) // 256).astype(np.uint8)
+    parts.append(float_representatives(model.input_thresholds, rand, rng))
+    codes.append(rand)
+    if n_edge:
+        pool = np.concatenate(codes)
+        base = pool[rng.integers(0, len(pool), size=n_edge)]
+        parts.append(float_representatives(model.input_thresholds, edge_inputs(model, base, rng), rng))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def bytes_for_codes(table: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """uint8 bytes whose table code is the wanted code (a random one of them); a code no byte reaches is
+    replaced by the nearest reachable one. Why: edge inputs are built in code space, the entry takes bytes."""
+    table = np.asarray(table, np.int64)
+    reach = np.unique(table)
+    want = np.asarray(codes, np.int64)
+    pos = np.clip(np.searchsorted(reach, want), 0, len(reach) - 1)
+    below = reach[np.clip(pos - 1, 0, len(reach) - 1)]
+    near = np.where(np.abs(reach[pos] - want) <= np.abs(below - want), reach[pos], below)
+    order = np.argsort(table, kind="stable")  # bytes grouped by code
+    first = np.searchsorted(table[order], near, side="left")
+    count = np.searchsorted(table[order], near, side="right") - first
+    pick = first + (rng.random(near.shape) * count).astype(np.int64)
+    return order[pick].astype(np.uint8)
+
+
+def _byte_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, n_rand: int, n_edge: int) -> np.ndarray:
+    """Bytes for a model with a stated input map: real digits as their pixel bytes, uniform random bytes
+    (every byte value occurs), and threshold-edge inputs built on the codes, then turned into bytes."""
+    parts = []
+    if n_real:
+        from dnnc.data.bundled import mnist10k
+
+        parts.append(mnist10k("test")[0][:n_real])
+    parts.append(random_inputs(rng, n_rand, shape))
+    if n_edge:
+        pool = model.byte_codes[np.concatenate(parts)]
+        base = pool[rng.integers(0, len(pool), size=n_edge)]
+        parts.append(bytes_for_codes(model.byte_codes, edge_inputs(model, base, rng), rng))
     return np.concatenate(parts).astype(np.uint8)

@@ -110,13 +110,89 @@ def compare(proto: onnx.ModelProto, ir: IRModel, raw: np.ndarray, got: Outputs |
 
 
 def verify_file(path, loaded, target: str, samples: int, seed: int) -> Comparison:
-    """`dnnc verify --reference qonnx`: TARGET's outputs vs qonnx's executor on the verify inputs."""
+    """`dnnc verify --reference qonnx-ties`: TARGET's outputs vs qonnx's executor on the verify inputs."""
     from dnnc.verify import execute
     from dnnc.verify.inputs import make_inputs
 
     proto = read_onnx(path)
     if not is_qonnx(proto):
-        raise DnncError(f"{path}: --reference qonnx needs a QONNX file (custom-domain nodes)")
+        raise DnncError(f"{path}: --reference qonnx-ties needs a QONNX file (custom-domain nodes)")
     raw = make_inputs(loaded, samples, seed)
     got, _ = execute(loaded, target, raw)
     return compare(proto, import_qonnx(proto, loaded.ir.name), raw, got)
+
+
+def run_file(proto: onnx.ModelProto, ir: IRModel, x: np.ndarray) -> Outputs:
+    """The imported file itself, run by qonnx's executor one sample at a time, as dnnc's three outputs.
+
+    x: the artifact's inputs (float32, or uint8 codes of a UINT8-annotated input, fed as float32 as the
+    file's FLOAT container holds them). acc = the last linear layer's float output divided by its
+    power-of-two scale (exact), logits = the tensor the head reads (or the graph output), class = the
+    file's ArgMax/TopK output when it has one, else the lowest index of the maximum logit (onnxruntime's rule).
+    A standard-op .onnx never comes here: dnnc reads it directly and runs it in onnxruntime.
+    """
+    info = ir.meta.get("qonnx", {})
+    x = np.asarray(x).astype(np.float32)
+    names = [info["acc_tensor"], info["output"], *([info["class_tensor"]] if "class_tensor" in info else [])]
+    vals = _run_qonnx(proto, x, names)
+    scale = np.asarray(info["acc_scale"], np.float64)
+    k = ir.num_classes
+    a = vals[0].astype(np.float64).reshape(len(x), -1)
+    if "acc_bias" in info:  # Gemm/Conv with a bias: acc = the integer the biased float32 value rounds from
+        bias = np.asarray(info["acc_bias"], np.float64).reshape(1, -1)
+        a = np.round((a - bias) / scale)
+        back = (a * scale).astype(np.float32) + bias.astype(np.float32)
+        if np.any(np.abs(back.astype(np.float64) - vals[0].astype(np.float64).reshape(len(x), -1))
+                  > np.spacing(np.abs(back)).astype(np.float64) * 2):
+            raise DnncError(f"reference tensor '{info['acc_tensor']}' is not a biased integer multiple of its scale")
+    else:
+        a = a / scale
+    if not np.all(a == np.round(a)):
+        raise DnncError(f"reference tensor '{info['acc_tensor']}' is not an integer times its scale")
+    logits = vals[1].astype(np.float32).reshape(len(x), k)
+    cls = vals[2].reshape(len(x), -1)[:, 0] if len(vals) > 2 else np.argmax(logits, axis=1)
+    return Outputs(acc=a.astype(np.int32).reshape(-1, k), logits=logits, cls=np.asarray(cls, np.int64))
+
+
+def _run_qonnx(proto: onnx.ModelProto, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    from qonnx.core.onnx_exec import execute_onnx
+
+    mw = _wrapper(proto)
+    inp = mw.graph.input[0].name
+    shape = [d.dim_value for d in mw.graph.input[0].type.tensor_type.shape.dim]
+    out: list[list[np.ndarray]] = [[] for _ in names]
+    for i in range(len(x)):
+        ctx = execute_onnx(mw, {inp: x[i:i + 1].reshape([1, *shape[1:]])}, return_full_exec_context=True)
+        for j, n in enumerate(names):
+            out[j].append(np.asarray(ctx[n]))
+    return [np.concatenate([v.reshape(1, -1) for v in o]) for o in out]
+
+
+def file_input_codes(proto: onnx.ModelProto, ir: IRModel, x: np.ndarray) -> np.ndarray:
+    """The raw codes the file's own input quantizer gives the float32 values x (any count), run by qonnx's
+    executor: its output tensor holds s * (m * code + a). Why: the byte table is proven on the file, not on
+    dnnc's reading of it."""
+    info = ir.meta.get("qonnx", {}).get("input", {})
+    if "tensor" not in info:
+        raise DnncError("the imported graph records no input quantizer to check the byte table against")
+    size = int(np.prod(ir.input_shape))
+    x = np.asarray(x, np.float32).ravel()
+    n = -(-x.size // size)
+    frames = np.zeros(n * size, np.float32)
+    frames[:x.size] = x
+    v = _run_qonnx(proto, frames.reshape(n, *ir.input_shape), [info["tensor"]])[0].astype(np.float64).ravel()
+    codes = (v[:x.size] / info["s"] - info["a"]) / info["m"]
+    if not np.all(codes == np.round(codes)) or codes.min(initial=0) < 0 or codes.max(initial=0) > 255:
+        raise DnncError(f"input quantizer tensor '{info['tensor']}' does not hold integer codes 0..255")
+    return codes.astype(np.int64)
+
+
+def prove_byte_codes(proto: onnx.ModelProto, ir: IRModel, values: np.ndarray) -> None:
+    """DnncError unless ir.byte_codes equals the file's quantizer on `values` = map(p) for all 256 bytes."""
+    theirs = file_input_codes(proto, ir, values)
+    bad = np.flatnonzero(theirs != ir.byte_codes.astype(np.int64))
+    if bad.size:
+        p = int(bad[0])
+        raise DnncError(f"--input-map '{ir.input_map}': the byte table differs from the file's own quantizer at "
+                        f"{bad.size} of 256 byte values (first p = {p}: table {int(ir.byte_codes[p])}, "
+                        f"file {int(theirs[p])})")

@@ -21,22 +21,35 @@ def compile(model: IRModel, target: dict, outdir: Path) -> None:
     emit.write(make_plan(model, target), target, Path(outdir))
 
 
-def _prepare(model: IRModel, target: dict, tmp: Path, template: str):
+def input_entry(model: IRModel, dtype) -> str:
+    """The entry point inputs of `dtype` go through: float32 -> _f32 (a float graph), uint8 -> _u8 (a stated
+    input map) or the raw-code entry; DnncError for a type the model does not take."""
+    if model.float_input and dtype == np.float32:
+        return "_f32"
+    if dtype == np.uint8 and (model.byte_codes is not None or not model.float_input):
+        return "_u8" if model.byte_codes is not None else ""
+    kinds = "uint8 (bytes, via the input map) or float32" if model.byte_codes is not None else \
+        np.dtype(model.input_dtype).name
+    raise DnncError(f"inputs must be {kinds} (N, {', '.join(map(str, model.input_shape))}), got {np.dtype(dtype).name}")
+
+
+def _prepare(model: IRModel, target: dict, tmp: Path, template: str, entry: str):
     plan = make_plan(model, target)
     lib = tmp / "lib"
     lib.mkdir()
     emit.write(plan, target, lib)
-    write_harness(plan, target, tmp, template, Path(template).stem)
+    write_harness(plan, target, tmp, template, Path(template).stem, entry)
     return plan, lib
 
 
 def run(model: IRModel, target: dict, raw: np.ndarray, *, sanitize: bool = False, cc: str | None = None) -> Outputs:
     """Outputs of the generated C on raw uint8 inputs (N, C, H, W), executed on the target (or its emulator)."""
     raw = np.ascontiguousarray(raw)
-    if raw.dtype != np.uint8 or raw.shape[1:] != tuple(model.input_shape):
-        raise DnncError(f"inputs must be uint8 (N, {', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
+    entry = input_entry(model, raw.dtype)
+    if raw.shape[1:] != tuple(model.input_shape):
+        raise DnncError(f"inputs must be (N, {', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
     with scratch_dir("dnnc-c-") as tmp:
-        plan, lib = _prepare(model, target, tmp, "harness.c.j2")
+        plan, lib = _prepare(model, target, tmp, "harness.c.j2", entry)
         (tmp / "in.bin").write_bytes(raw.tobytes())
         exe = compile_exe(target, lib, tmp, ["harness.c"], "harness.elf",
                           ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"'], sanitize=sanitize, cc=cc)
@@ -71,11 +84,12 @@ def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: i
     Both: library sizes (text, data, bss) from the target's `size` tool.
     """
     shape = (1, *model.input_shape)
-    raw = np.zeros(shape, np.uint8) if raw is None else np.ascontiguousarray(raw[:1])
+    dtype = model.input_dtype  # a stated input map: the byte entry point is timed
+    raw = np.zeros(shape, dtype) if raw is None else np.ascontiguousarray(raw[:1]).astype(dtype)
     bare = is_bare_metal(target)
     repeat = repeat or (3 if bare else 2000)
     with scratch_dir("dnnc-bench-") as tmp:
-        plan, lib = _prepare(model, target, tmp, "bench.c.j2")
+        plan, lib = _prepare(model, target, tmp, "bench.c.j2", input_entry(model, raw.dtype))
         (tmp / "in.bin").write_bytes(raw.tobytes())
         exe = compile_exe(target, lib, tmp, ["bench.c"], "bench.elf",
                           ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"', f"-DDNNC_REPEAT={repeat}"])

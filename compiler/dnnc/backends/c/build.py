@@ -72,10 +72,15 @@ def write_support(target: dict, workdir: Path) -> None:
             shutil.copyfile(src, workdir / src.name)
 
 
-def write_harness(plan: Plan, target: dict, workdir: Path, template: str, out_name: str) -> None:
-    """Render a harness template (harness.c.j2, bench.c.j2) and the support files into workdir."""
+def write_harness(plan: Plan, target: dict, workdir: Path, template: str, out_name: str,
+                  entry: str | None = None) -> None:
+    """Render a harness template (harness.c.j2, bench.c.j2) and the support files into workdir.
+
+    entry: the entry point it calls ("", "_f32", "_u8"); default the model's own input (bytes if mapped)."""
     env = emit.environment("c/harness")
     ctx = emit.context(plan, target)
+    if entry is not None:
+        ctx["entry"] = entry
     (workdir / out_name).write_text(env.get_template(template).render(**ctx))
     write_support(target, workdir)
 

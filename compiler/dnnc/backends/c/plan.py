@@ -136,10 +136,15 @@ class Plan:
     arena_words: int
     out_acc: str  # scratch buffer holding the output accumulators
     lanes: int = 0  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+    input_thresholds: np.ndarray | None = None  # float32 input quantized on the device (IRModel's)
+    byte_codes: np.ndarray | None = None  # uint8[256]: the byte entry point's table (IRModel's)
+    input_map: str | None = None
 
     @property
     def flash_bytes(self) -> int:
-        return sum(a.nbytes for s in self.stages for a in s.arrays)
+        extra = 0 if self.input_thresholds is None else self.input_thresholds.nbytes
+        extra += 0 if self.byte_codes is None else self.byte_codes.nbytes
+        return sum(a.nbytes for s in self.stages for a in s.arrays) + extra
 
 
 class _Planner:
@@ -375,9 +380,11 @@ class _Planner:
         st.arrays += [
             Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
             Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8)),
-            Array(f"{st.name}_corr", "int32_t", corr.reshape(-1)),
         ]
-        f.update(rowpat=f"{st.name}_rowpat", colpat=f"{st.name}_colpat", ncolpat=len(cmasks), corr=f"{st.name}_corr")
+        f.update(rowpat=f"{st.name}_rowpat", colpat=f"{st.name}_colpat", ncolpat=len(cmasks), corr="NULL")
+        if raw_offset or layer.pad:  # an unpadded conv on packed input has only the interior: nothing to correct
+            st.arrays.append(Array(f"{st.name}_corr", "int32_t", corr.reshape(-1)))
+            f["corr"] = f"{st.name}_corr"
 
     def plan(self) -> Plan:
         layers = list(self.model.layers)
@@ -443,7 +450,10 @@ class _Planner:
                 ]
                 if not (np.all(np.isfinite(aff.scale)) and np.all(np.isfinite(aff.bias))):
                     raise DnncError(f"layer '{aff.name}': scale/bias must be finite")
-                st.fields.update(k=k, scale=f"{st.name}_scale", bias=f"{st.name}_bias")
+                st.fields.update(k=k, scale=f"{st.name}_scale", bias=f"{st.name}_bias", post=[])
+                for j, (op, v) in enumerate(aff.post):  # imported float32 steps (TensorNorm), in order
+                    st.arrays.append(Array(f"{st.name}_post{j}", "float", np.asarray(v, np.float32)))
+                    st.fields["post"].append(({"add": "+", "mul": "*", "div": "/"}[op], f"{st.name}_post{j}"))
                 st.src += f" + {aff.name} + {rest[1].name}"
                 stages.append(st)
                 if i + 3 != len(layers):
@@ -498,6 +508,9 @@ class _Planner:
             arena_words=off + scratch_words,
             out_acc="acc",
             lanes=self.lanes,
+            input_thresholds=self.model.input_thresholds,
+            byte_codes=self.model.byte_codes,
+            input_map=self.model.input_map,
         )
 
 

@@ -26,9 +26,14 @@ from dnnc.ir.outputs import Outputs
 __all__ = ["bench", "compile", "run"]
 
 
-def _context(model: IRModel, target: dict, d: Design) -> dict:
-    return project_context(model.name, tuple(model.input_shape), model.num_classes, d.stages, d.fold,
-                           d.summary, target)
+def _context(model: IRModel, target: dict, d: Design, tb_bytes: bool | None = None) -> dict:
+    """tb_bytes: the testbench reads bytes through the input map (default: when the model states one)."""
+    ctx = project_context(model.name, tuple(model.input_shape), model.num_classes, d.stages, d.fold,
+                          d.summary, target, model.input_thresholds)
+    ctx["byte_codes"] = None if model.byte_codes is None else [int(v) for v in model.byte_codes]
+    ctx["input_map"] = model.input_map
+    ctx["tb_bytes"] = model.byte_codes is not None if tb_bytes is None else tb_bytes
+    return ctx
 
 
 def compile(model: IRModel, target: dict, outdir: Path) -> None:
@@ -45,13 +50,15 @@ def compile(model: IRModel, target: dict, outdir: Path) -> None:
 def run(model: IRModel, target: dict, raw: np.ndarray, sanitize: bool = False) -> Outputs:
     """C-simulation of the emitted design on raw uint8 inputs (N, C, H, W)."""
     raw = np.asarray(raw)
-    if raw.dtype != np.uint8 or raw.shape[1:] != tuple(model.input_shape):
-        raise DnncError(f"inputs must be uint8 (N, {', '.join(map(str, model.input_shape))}), "
-                        f"got {raw.dtype} {raw.shape}")
+    # the model's own input type; with a stated input map, bytes (through the map) or float32
+    ok = raw.dtype == model.input_dtype or (model.byte_codes is not None and raw.dtype == np.float32)
+    if not ok or raw.shape[1:] != tuple(model.input_shape):
+        raise DnncError(f"inputs must be {np.dtype(model.input_dtype).name} (N, "
+                        f"{', '.join(map(str, model.input_shape))}), got {raw.dtype} {raw.shape}")
     d = design(model, target)
     with scratch_dir("dnnc-csim-") as tmp:
         hls_dir = tmp / "hls"
-        write_hls(_context(model, target, d), hls_dir)
+        write_hls(_context(model, target, d, model.byte_codes is not None and raw.dtype == np.uint8), hls_dir)
         exe = csim.build(hls_dir, model.name, target, sanitize=sanitize)
         return csim.execute(exe, raw, model.num_classes)
 

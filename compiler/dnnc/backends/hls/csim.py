@@ -32,7 +32,7 @@ def build(hls_dir: Path, name: str, target: dict, sanitize: bool = False) -> Pat
 
 def execute(exe: Path, raw: np.ndarray, classes: int) -> Outputs:
     """Run the testbench on raw uint8 frames (N, C, H, W) and parse its binary records."""
-    raw = np.ascontiguousarray(raw, dtype=np.uint8)
+    raw = np.ascontiguousarray(raw) if raw.dtype == np.float32 else np.ascontiguousarray(raw, dtype=np.uint8)
     n = raw.shape[0]
     with scratch_dir("dnnc-csim-io-") as tmp:
         fin, fout = tmp / "in.bin", tmp / "out.bin"

@@ -82,13 +82,17 @@ def stage_context(stage: Stage) -> dict:
     if stage.op == "LabelSelect":
         ctx["scale"] = ", ".join(_float_literal(v, stage.layer) for v in stage.params["scale"])
         ctx["bias"] = ", ".join(_float_literal(v, stage.layer) for v in stage.params["bias"])
+        ctx["post"] = [({"add": "+", "mul": "*", "div": "/"}[op], ", ".join(_float_literal(x, stage.layer) for x in v))
+                       for op, v in stage.params.get("post", [])]
     return ctx
 
 
 def project_context(name: str, input_shape: tuple[int, ...], classes: int, stages: list[Stage],
-                    fold: FoldResult, summary: Summary, target: dict) -> dict:
+                    fold: FoldResult, summary: Summary, target: dict, input_thresholds=None) -> dict:
     csim = target["csim"]
+    thr = None if input_thresholds is None else [_float_literal(v, "input") for v in input_thresholds]
     return {
+        "input_thresholds": thr,
         "version": __version__, "name": name, "guard": name.upper(), "in_shape": list(input_shape),
         "in_lanes": stages[0].in_width, "classes": classes,
         "stages": [stage_context(s) for s in stages],
