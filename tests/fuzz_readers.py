@@ -6,7 +6,8 @@ training checkpoints, through the front door every command uses (`dnnc.frontend.
 The first byte of an input picks the mode, the rest drives it:
   0  the bytes are an .onnx file                   2  the bytes are a .pt file
   1  1-4 structured mutations of a seed ONNX       3  1-4 structured mutations of a seed checkpoint
-     (deployment or QONNX, dense or conv): ops,       (values, types, shapes, NaN/inf, missing keys)
+     (deployment or QONNX, dense or conv; Quant       (values, types, shapes, NaN/inf, missing keys)
+     weights and BN; zoo and FINN TFC layouts): ops,
      attributes, edges, dims, data, types, opset,
      annotations, external data, local functions
 Each input must end in one of two ways: the model loads, passes `verify` against onnxruntime with zero
@@ -80,7 +81,7 @@ def work_dir() -> Path:
 
 WORK = work_dir()
 ONNX_SEEDS = [hostile.deployment_proto("dense"), hostile.deployment_proto("conv", "binary"),
-              hostile.qonnx_proto("dense"), hostile.qonnx_proto("conv")]
+              hostile.qonnx_proto("dense"), hostile.qonnx_proto("conv"), *hostile.published_protos()]
 CKPT_SEED = hostile.checkpoint_dict("FC8-FC10")
 HOST = load_target("host")
 

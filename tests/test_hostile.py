@@ -115,6 +115,16 @@ def test_01_export_onto_its_own_input_is_refused(tmp_path):
     assert pt.read_bytes() == before
 
 
+@pytest.mark.parametrize("which", ["model", "inputs"])
+def test_01_run_results_onto_an_input_are_refused(tmp_path, model, which):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 1, 5, 7), np.uint8))
+    target = model if which == "model" else x
+    before = target.read_bytes()
+    error_line(cli("run", model, "--input", x, "-o", target), "is the input")
+    assert target.read_bytes() == before
+
+
 # ---- 2: weight codes are narrowed only after a proven range ---------------------------------------------
 @pytest.mark.parametrize("value", [128.0, 200.0, 1e9, 2.0**40, 1e30, -129.0])
 def test_02_weights_beyond_int8_are_refused_not_wrapped(tmp_path, model, value):
@@ -551,6 +561,24 @@ def test_09_wide_or_absurd_weight_datatype_is_one_line_and_fast(model, dtype):
     t0 = time.monotonic()
     error_line(cli("inspect", model))
     assert time.monotonic() - t0 < 30
+
+
+@pytest.mark.parametrize("kind", ["fifo", "npz", "pickle", "truncated"])
+def test_09_run_inputs_that_are_not_one_npy_array_are_one_line(tmp_path, model, kind):
+    x = tmp_path / "x.npy"
+    if kind == "fifo":
+        os.mkfifo(x)
+    elif kind == "npz":
+        with open(x, "wb") as fh:
+            np.savez(fh, a=np.zeros((1, 1, 5, 7), np.uint8))
+    elif kind == "pickle":
+        np.save(x, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    else:
+        np.save(x, np.zeros((4, 1, 5, 7), np.uint8))
+        x.write_bytes(x.read_bytes()[:100])
+    r = run_cli("run", model, "--input", x, timeout=60)
+    assert r.returncode == 2, r.stderr
+    one_line_error(r.stderr, "x.npy")
 
 
 def test_09_fifo_as_model_is_one_line_not_a_hang(tmp_path):

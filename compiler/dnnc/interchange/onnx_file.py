@@ -256,9 +256,20 @@ def _default_opset(imports) -> int | None:
     return versions[0] if versions else None
 
 
+def _canonical_domains(proto: onnx.ModelProto) -> None:
+    """'ai.onnx' is the default domain's other name; onnx's shape inference knows only ''. One spelling."""
+    for o in [*proto.opset_import, *(o for f in proto.functions for o in f.opset_import)]:
+        if o.domain == "ai.onnx":
+            o.domain = ""
+    for n in [*proto.graph.node, *(n for f in proto.functions for n in f.node)]:
+        if n.domain == "ai.onnx":
+            n.domain = ""
+
+
 def check_model(proto: onnx.ModelProto, where: str, base_dir: Path | None = None) -> onnx.ModelProto:
     """Validate a parsed model in place (external data read in from `base_dir`); DnncError if unsound."""
     c = _Checker(where, base_dir)
+    _canonical_domains(proto)
     if not 3 <= proto.ir_version <= onnx.IR_VERSION:
         raise c.fail(f"ir_version {proto.ir_version} is outside 3..{onnx.IR_VERSION} (what onnx "
                      f"{onnx.__version__} reads)")
