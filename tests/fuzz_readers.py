@@ -10,7 +10,8 @@ The first byte of an input picks the mode, the rest drives it:
      weights and BN; zoo and FINN TFC layouts): ops,
      attributes, edges, dims, data, types, opset,
      annotations, external data, local functions
-Each input must end in one of two ways: the model loads, passes `verify` against onnxruntime with zero
+DNNC_FUZZ_LAST=FILE keeps the input under test there (a segfault in a native library is not always
+caught by libFuzzer). Each input must end in one of two ways: the model loads, passes `verify` against onnxruntime with zero
 mismatches and compiles to C; or dnnc raises a DnncError whose message is one line. Anything else (any
 other exception, an InvalidIR, a multi-line message, a crash, a hang past -timeout) is reported by
 libFuzzer as a finding, with the input saved under -artifact_prefix.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import faulthandler
 import io
 import math
 import os
@@ -194,7 +196,8 @@ def _mutate_onnx(fdp, proto: onnx.ModelProto) -> None:
             proto.functions.append(helper.make_function(
                 "local", f"F{i}", ["x"], ["y"], [helper.make_node(callee, ["x"], ["y"], domain=dom)],
                 [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]))
-        proto.opset_import.append(helper.make_opsetid("local", 1))
+        if not any(o.domain == "local" for o in proto.opset_import):
+            proto.opset_import.append(helper.make_opsetid("local", 1))
         n.op_type, n.domain = "F0", "local"
         del n.attribute[:]
     elif what == 15 and len(nodes) > 1:
@@ -267,9 +270,14 @@ def _check(path: Path) -> None:
             raise Finding(f"multi-line DnncError: {exc!r}") from exc
 
 
+LAST = os.environ.get("DNNC_FUZZ_LAST")  # the input under test, kept for a native crash libFuzzer misses
+
+
 def test_one_input(data: bytes) -> None:
     if not data:
         return
+    if LAST:
+        Path(LAST).write_bytes(data)
     mode, rest = data[0] % 4, data[1:]
     fdp = atheris.FuzzedDataProvider(rest)
     if mode == 0:
@@ -313,6 +321,7 @@ def write_seeds(corpus: Path) -> None:
 
 def main() -> None:
     warnings.simplefilter("ignore")  # library warnings are not findings
+    faulthandler.enable()  # torch and onnxruntime take SIGSEGV from libFuzzer: at least show where
     corpus = next((Path(a) for a in sys.argv[1:] if not a.startswith("-")), None)
     if corpus is not None:
         corpus.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ byte-to-mutation mapping becomes."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -35,12 +36,15 @@ def fuzz(tmp_path: Path, seconds: int) -> str:
     pytest.importorskip("atheris")
     corpus, art = tmp_path / "corpus", tmp_path / "artifacts"
     art.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": os.pathsep.join([str(COMPILER_DIR),
-                                                                                    os.environ.get("PYTHONPATH", "")])}
+    last = tmp_path / "last-input"
+    env = {**os.environ, "TMPDIR": str(tmp_path), "DNNC_FUZZ_LAST": str(last),
+           "PYTHONPATH": os.pathsep.join([str(COMPILER_DIR), os.environ.get("PYTHONPATH", "")])}
     r = subprocess.run([sys.executable, str(FUZZ), str(corpus), f"-max_total_time={seconds}", "-timeout=30",
                         "-rss_limit_mb=4096", f"-artifact_prefix={art}/", "-print_final_stats=1"],
                        capture_output=True, text=True, env=env, timeout=seconds + 300, check=False)
     tail = "\n".join(r.stderr.splitlines()[-40:])
+    if r.returncode < 0:  # killed by a signal libFuzzer did not catch (a native crash)
+        tail += f"\nlast input (base64): {base64.b64encode(last.read_bytes()).decode()}"
     assert r.returncode == 0 and not list(art.iterdir()), f"the fuzzer found something:\n{tail}"
     runs = re.search(r"Done (\d+) runs", r.stderr)
     assert runs and int(runs.group(1)) >= 50, tail  # it really ran (seeds included)
@@ -193,3 +197,24 @@ def test_found_huge_quant_bitwidth(tmp_path, bits):
         _load(tmp_path, proto)
     _one_line(e)
     assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.parametrize("dup", ["function", "opset"])
+def test_found_duplicate_function_or_opset_domain(tmp_path, dup):
+    """Two definitions of local function F0, the first recursive: dnnc's recursion check read the second,
+    onnx's shape inference the first, and recursed until it segfaulted."""
+    proto = deployment_proto()
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    rec = helper.make_function("local", "F0", ["x"], ["y"], [helper.make_node("F0", ["x"], ["y"], domain="local")],
+                               opsets)
+    ok = helper.make_function("local", "F0", ["x"], ["y"], [helper.make_node("Identity", ["x"], ["y"])], opsets)
+    proto.functions.extend([rec, ok] if dup == "function" else [ok])
+    proto.opset_import.append(helper.make_opsetid("local", 1))
+    if dup == "opset":
+        proto.opset_import.append(helper.make_opsetid("local", 2))
+    fl = node(proto, "Flatten")
+    fl.op_type, fl.domain = "F0", "local"
+    del fl.attribute[:]
+    with pytest.raises(DnncError, match="defined twice" if dup == "function" else "imported twice") as e:
+        _load(tmp_path, proto)
+    _one_line(e)

@@ -273,9 +273,10 @@ def check_model(proto: onnx.ModelProto, where: str, base_dir: Path | None = None
     if not 3 <= proto.ir_version <= onnx.IR_VERSION:
         raise c.fail(f"ir_version {proto.ir_version} is outside 3..{onnx.IR_VERSION} (what onnx "
                      f"{onnx.__version__} reads)")
-    defaults = [o for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
-    if len(defaults) > 1:
-        raise c.fail("the default ONNX domain is imported twice")
+    domains = [o.domain for o in proto.opset_import]
+    if len(set(domains)) != len(domains):
+        twice = next(d for d in domains if domains.count(d) > 1)
+        raise c.fail(f"opset domain '{twice or 'ai.onnx'}' is imported twice")
     opset = _default_opset(proto.opset_import)
     if opset is not None and not 1 <= opset <= onnx.defs.onnx_opset_version():
         raise c.fail(f"ONNX opset {opset} is outside 1..{onnx.defs.onnx_opset_version()} (what onnx "
@@ -301,6 +302,10 @@ def _check_functions(c: _Checker, proto: onnx.ModelProto, model_opset: int | Non
     """Each local function checked like the graph; calls between them form no cycle and nest at most
     MAX_FUNCTION_DEPTH deep (onnx's inliner recurses without a limit: a self-call crashes it)."""
     funcs = {(f.domain, f.name): f for f in proto.functions}
+    if len(funcs) != len(proto.functions):  # onnx's tools would use another definition than this check
+        names = [(f.domain, f.name) for f in proto.functions]
+        dup = next(k for k in names if names.count(k) > 1)
+        raise c.fail(f"local function '{dup[1]}' (domain '{dup[0]}') is defined twice")
     for f in proto.functions:
         opset = _default_opset(f.opset_import) or model_opset
         c.nodes(f.node, opset, set(f.input), f"function '{f.name}'")
