@@ -218,3 +218,20 @@ def test_found_duplicate_function_or_opset_domain(tmp_path, dup):
     with pytest.raises(DnncError, match="defined twice" if dup == "function" else "imported twice") as e:
         _load(tmp_path, proto)
     _one_line(e)
+
+
+@pytest.mark.parametrize("dtype", ["INT99999999999", "UINT0", "FIXED<100000,8>", "SCALEDINT<99999999>"])
+def test_found_absurd_finn_datatype_on_any_tensor(tmp_path, dtype):
+    """A finn_datatype of INT99999999999 on a tensor dnnc never reads: qonnx's executor (the reference)
+    computed 2**(width - 1) for it and ran past libFuzzer's timeout."""
+    import time
+
+    from qonnx_graphs import annotate
+
+    proto = qonnx_proto()
+    annotate(proto.graph, node(proto, "MultiThreshold").output[0], dtype)
+    t0 = time.monotonic()
+    with pytest.raises(DnncError, match="wider than 64 bits") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+    assert time.monotonic() - t0 < 10

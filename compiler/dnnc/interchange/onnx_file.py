@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,9 +294,23 @@ def check_model(proto: onnx.ModelProto, where: str, base_dir: Path | None = None
         if any(d.HasField("dim_value") and d.dim_value < 0 for d in dims):
             raise c.fail(f"input '{vi.name}': negative dimension")
         known.add(vi.name)
+    _check_datatypes(c, g)
     c.nodes(g.node, opset, known, "graph")
     _check_functions(c, proto, opset)
     return proto
+
+
+_WIDTHS = re.compile(r"(?:U?INT|SCALEDINT<)(\d+)>?|FIXED<(\d+),(\d+)>")
+
+
+def _check_datatypes(c: _Checker, g: onnx.GraphProto) -> None:
+    """finn_datatype annotations name widths of 1..64 bits: qonnx's executor (the reference for QONNX
+    files) computes 2**(width - 1) for any tensor so annotated, and INT99999999999 never finishes."""
+    for ann in g.quantization_annotation:
+        for kv in ann.quant_parameter_tensor_names:
+            m = _WIDTHS.fullmatch(kv.value) if kv.key == "finn_datatype" else None
+            if m and not all(1 <= int(w) <= 64 for w in m.groups() if w is not None):
+                raise c.fail(f"tensor '{ann.tensor_name}': finn_datatype {kv.value[:40]} is wider than 64 bits")
 
 
 def _check_functions(c: _Checker, proto: onnx.ModelProto, model_opset: int | None) -> None:
