@@ -23,6 +23,7 @@ from hostile import (
     deployment_proto,
     initializer,
     node,
+    one_line_error,
     qonnx_proto,
     set_initializer,
 )
@@ -235,3 +236,34 @@ def test_found_absurd_finn_datatype_on_any_tensor(tmp_path, dtype):
         _load(tmp_path, proto)
     _one_line(e)
     assert time.monotonic() - t0 < 10
+
+
+def test_found_division_by_zero_after_a_linear_layer(tmp_path):
+    """Mul by the per-channel direction turned into Div: channels with direction 0 divide by zero (inf or
+    NaN in float), which the chain took as 0 and compiled to wrong thresholds: 4 of 4 verify samples
+    mismatched the file."""
+    proto = qonnx_proto("conv")
+    mul = next(n for n in proto.graph.node if n.op_type == "Mul" and n.input[1].startswith("sign1"))
+    mul.op_type = "Div"
+    with pytest.raises(DnncError, match="division by zero") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+def test_qonnx_reference_failures_print_no_onnxruntime_log_lines(tmp_path):
+    """BN parameters of shape (1, C) import (one value per channel) but onnxruntime refuses them inside
+    qonnx's executor, the file's reference: one line, without the colored error lines qonnx's per-node
+    sessions used to log."""
+    from hostile import run_cli
+    from qonnx_graphs import mlp
+
+    proto = mlp(np.random.default_rng(0), weight_quant="quant", bits=2)
+    bn = node(proto, "BatchNormalization")
+    t = initializer(proto, bn.input[1])
+    t.dims[:] = [1, *t.dims]
+    path = tmp_path / "q.onnx"
+    onnx.save(proto, path)
+    r = run_cli("verify", path, "-n", "4", timeout=120)
+    assert r.returncode == 2, r.stderr
+    line = one_line_error(r.stderr, "qonnx cannot execute the file")
+    assert "onnxruntime:" not in r.stderr.replace(line, "")

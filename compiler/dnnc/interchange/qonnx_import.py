@@ -499,6 +499,8 @@ class _Importer:
         if op in ("Mul", "Div", "Add", "Sub"):
             v = self.scalar_or_channel(node, self.const(node.input[1], node), st)
             if op == "Div":
+                if np.any(v == 0):  # float division gives inf/NaN there, not the 0 the chain would assume
+                    raise DnncError(f"{node_label(node)}: division by zero on channel {int(np.argmax(v == 0))}")
                 st.chain.div(v)
             elif op == "Mul":
                 st.chain.mul(v)

@@ -156,6 +156,9 @@ def run_file(proto: onnx.ModelProto, ir: IRModel, x: np.ndarray) -> Outputs:
 
 def _run_qonnx(proto: onnx.ModelProto, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
     """qonnx's executor on each sample; its failure on a file dnnc imported is the user's one line."""
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(4)  # qonnx's per-node sessions would log their errors to stderr
     try:
         return _execute(proto, x, names)
     except DnncError:
