@@ -267,3 +267,16 @@ def test_qonnx_reference_failures_print_no_onnxruntime_log_lines(tmp_path):
     assert r.returncode == 2, r.stderr
     line = one_line_error(r.stderr, "qonnx cannot execute the file")
     assert "onnxruntime:" not in r.stderr.replace(line, "")
+
+
+@pytest.mark.parametrize("scale", [2.0**-149, 2.0**-61, 2.0**61])
+def test_found_power_of_two_scale_beyond_float32_products(tmp_path, scale):
+    """Every BipolarQuant scale of the zoo layout set to 2^-149 (a power of two, but a denormal): the file's
+    float32 products underflow to 0 while dnnc's integers do not; acc mismatched on 4 of 4 samples."""
+    from test_published import zoo_tfc
+
+    proto = zoo_tfc(np.random.default_rng(0), hidden=16)
+    set_initializer(proto, "one", np.float32(scale))
+    with pytest.raises(DnncError, match="power of two in 2\\^-60..2\\^60") as e:
+        _load(tmp_path, proto)
+    _one_line(e)

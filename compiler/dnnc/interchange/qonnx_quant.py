@@ -59,18 +59,23 @@ def attrs(node: onnx.NodeProto) -> dict:
     return out
 
 
+POW2_RANGE = 60  # |log2| of a foldable scale: products of two stay normal float32 numbers (2^-126..2^127)
+
+
 def is_pow2(x: float) -> bool:
+    """A positive power of two within 2^-60..2^60: beyond it the file's float32 products of scaled values
+    underflow or overflow, which integer arithmetic does not reproduce (a 2^-149 scale did, in fuzzing)."""
     if not math.isfinite(x) or x <= 0:
         return False
-    m, _ = math.frexp(x)
-    return m == 0.5
+    m, e = math.frexp(x)
+    return m == 0.5 and abs(e - 1) <= POW2_RANGE
 
 
 def check_pow2(node: onnx.NodeProto, scale: np.ndarray, what: str) -> None:
     bad = [float(s) for s in np.unique(np.asarray(scale, np.float64)) if not is_pow2(float(s))]
     if bad:
-        raise DnncError(f"{node_label(node)}: {what} {bad[0]:g} is not a positive power of two; "
-                        "it cannot be folded exactly into integer arithmetic")
+        raise DnncError(f"{node_label(node)}: {what} {bad[0]:g} is not a positive power of two in "
+                        f"2^-{POW2_RANGE}..2^{POW2_RANGE}; it cannot be folded exactly into integer arithmetic")
 
 
 def _int_range(node: onnx.NodeProto, bits: int, signed: int, narrow: int) -> tuple[int, int]:
