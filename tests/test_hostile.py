@@ -774,3 +774,11 @@ def test_16_help_and_version_still_work():
     assert cli("--help").exit_code == 0 and "compile" in cli("--help").output
     res = cli("--version")
     assert res.exit_code == 0 and "dnnc" in res.output
+
+
+def test_16_a_dnnc_error_is_one_line_whatever_it_quotes():
+    """Found by fuzzing: a Quant attribute holding a tensor put the tensor's multi-line repr in the message."""
+    exc = DnncError("node 'q' (Quant): attribute narrow=dims: 3\ndata_type: 1\n is not 0 or 1")
+    assert str(exc) == "node 'q' (Quant): attribute narrow=dims: 3 data_type: 1 is not 0 or 1"
+    long = DnncError("x" * 10**6)
+    assert len(str(long)) == DnncError.MAX_MESSAGE and str(long).endswith("...")
