@@ -27,7 +27,7 @@ from hostile import (
     qonnx_proto,
     set_initializer,
 )
-from onnx import helper
+from onnx import helper, numpy_helper
 
 FUZZ = Path(__file__).resolve().parent / "fuzz_readers.py"
 
@@ -278,5 +278,22 @@ def test_found_power_of_two_scale_beyond_float32_products(tmp_path, scale):
     proto = zoo_tfc(np.random.default_rng(0), hidden=16)
     set_initializer(proto, "one", np.float32(scale))
     with pytest.raises(DnncError, match="power of two in 2\\^-60..2\\^60") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
+
+
+@pytest.mark.parametrize("op", ["Quant", "BipolarQuant"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_found_non_finite_weight_under_a_quantizer(tmp_path, op, value):
+    """A NaN weight under a Quant: the file computes NaN there; astype(int64) made it a code (a silent
+    miscompile that verify caught on 2 of 4 samples)."""
+    from qonnx_graphs import mlp
+
+    proto = mlp(np.random.default_rng(0), weight_quant="quant" if op == "Quant" else "bipolar", bits=2)
+    q = node(proto, op)
+    w = numpy_helper.to_array(initializer(proto, q.input[0])).copy()
+    w.flat[10] = value
+    set_initializer(proto, q.input[0], w)
+    with pytest.raises(DnncError, match="NaN or infinite") as e:
         _load(tmp_path, proto)
     _one_line(e)

@@ -116,6 +116,8 @@ def quant_params(node: onnx.NodeProto, consts: list[np.ndarray]) -> dict:
 def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
     """Apply a weight quantizer to a constant tensor, keeping integer codes and an exact scale."""
     x = np.asarray(consts[0], np.float64)
+    if not np.all(np.isfinite(x)):  # round(clip(NaN)) is NaN in the file; astype(int64) would invent a code
+        raise DnncError(f"{node_label(node)}: weight tensor holds NaN or infinite values")
     if node.op_type == "BipolarQuant":
         scale = np.broadcast_to(np.asarray(consts[1], np.float64), x.shape)
         check_pow2(node, scale, "weight scale")
