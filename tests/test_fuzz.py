@@ -297,3 +297,17 @@ def test_found_non_finite_weight_under_a_quantizer(tmp_path, op, value):
     with pytest.raises(DnncError, match="NaN or infinite") as e:
         _load(tmp_path, proto)
     _one_line(e)
+
+
+def test_found_topk_axis_minus_one_on_a_unit_axis(tmp_path):
+    """The head's Div rewired to BatchNormalization's output, which still has BatchNorm1d's trailing unit
+    axis: the file's TopK(axis=-1) then picks along that axis (always index 0), dnnc took the 16 logits'
+    argmax; the class differed on 4 of 4 samples."""
+    from test_published import finn_tfc
+
+    proto = finn_tfc(np.random.default_rng(0), hidden=16)
+    div = next(n for n in proto.graph.node if n.op_type == "Div" and n.input[0] == "tn_sub")
+    div.input[0] = "bn1"
+    with pytest.raises(DnncError, match="on the class axis") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
