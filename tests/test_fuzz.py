@@ -311,3 +311,18 @@ def test_found_topk_axis_minus_one_on_a_unit_axis(tmp_path):
     with pytest.raises(DnncError, match="on the class axis") as e:
         _load(tmp_path, proto)
     _one_line(e)
+
+
+def test_found_custom_op_attribute_of_the_wrong_type(tmp_path):
+    """The input MultiThreshold's out_bias stored as an INT (32768): qonnx's executor ignores a mistyped
+    attribute and uses its default 0, dnnc read 32768; every sample disagreed with the file."""
+    from test_published import finn_tfc
+
+    proto = finn_tfc(np.random.default_rng(0), hidden=16)
+    mt = node(proto, "MultiThreshold")
+    keep = [a for a in mt.attribute if a.name != "out_bias"]
+    del mt.attribute[:]
+    mt.attribute.extend([*keep, helper.make_attribute("out_bias", 32768)])
+    with pytest.raises(DnncError, match="attribute out_bias is a INT, qonnx reads a FLOAT") as e:
+        _load(tmp_path, proto)
+    _one_line(e)

@@ -51,7 +51,25 @@ def node_label(node: onnx.NodeProto) -> str:
     return f"node '{node.name or node.output[0]}' ({node.op_type})"
 
 
+# qonnx's own attribute types of its custom ops (get_nodeattr_types): qonnx falls back to the default when a
+# file stores another type (an INT out_bias of 32768 ran as 0 in qonnx and as 32768 in dnnc), so a
+# mistyped attribute is refused rather than read differently from the reference.
+CUSTOM_ATTR_TYPES = {
+    "MultiThreshold": {"out_dtype": onnx.AttributeProto.STRING, "out_scale": onnx.AttributeProto.FLOAT,
+                       "out_bias": onnx.AttributeProto.FLOAT, "data_layout": onnx.AttributeProto.STRING},
+    "Quant": {"signed": onnx.AttributeProto.INT, "narrow": onnx.AttributeProto.INT,
+              "rounding_mode": onnx.AttributeProto.STRING},
+}
+CUSTOM_ATTR_TYPES["IntQuant"] = CUSTOM_ATTR_TYPES["Quant"]
+
+
 def attrs(node: onnx.NodeProto) -> dict:
+    types = CUSTOM_ATTR_TYPES.get(node.op_type, {}) if node.domain in QONNX_DOMAINS else {}
+    for a in node.attribute:
+        if a.name in types and a.type != types[a.name]:
+            raise DnncError(f"{node_label(node)}: attribute {a.name} is a "
+                            f"{onnx.AttributeProto.AttributeType.Name(a.type)}, qonnx reads a "
+                            f"{onnx.AttributeProto.AttributeType.Name(types[a.name])}")
     out = {}
     for a in node.attribute:
         v = helper.get_attribute_value(a)
