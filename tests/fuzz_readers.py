@@ -323,7 +323,7 @@ def main() -> None:
     warnings.simplefilter("ignore")  # library warnings are not findings
     faulthandler.enable()  # torch and onnxruntime take SIGSEGV from libFuzzer: at least show where
     corpus = next((Path(a) for a in sys.argv[1:] if not a.startswith("-")), None)
-    if corpus is not None:
+    if corpus is not None and not corpus.is_file():  # a file is one input to reproduce, not a corpus
         corpus.mkdir(parents=True, exist_ok=True)
         if not any(corpus.iterdir()):
             write_seeds(corpus)
