@@ -354,6 +354,25 @@ def test_07_signals_during_verify_on_the_host_leave_no_build_folder(tmp_path, mo
     assert 128 + sig in codes  # at least one run was interrupted mid-way
 
 
+def test_07_a_signal_a_c_extension_turned_into_its_own_error_is_still_an_interruption(model, monkeypatch):
+    """Seen under load: SIGTERM while onnxruntime's extension initialised became 'ImportError: initialization
+    failed' (pybind wraps what the handler raised). The CLI must still report the interruption."""
+    import dnnc.commands.inspect as inspect_command
+
+    def library_that_wraps(*_a, **_k):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except BaseException as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(inspect_command, "load_model", library_that_wraps)
+    with pytest.raises(SystemExit) as exit_:
+        main(["inspect", str(model)])
+    assert exit_.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handlers were restored
+
+
 def test_07_sigterm_during_compile_force_keeps_old_or_new_output_whole(tmp_path, model):
     out = tmp_path / "out"
     out.mkdir()

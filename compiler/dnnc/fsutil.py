@@ -54,6 +54,12 @@ def _on_signal(signum: int, _frame) -> None:
         raise Interrupted(signum)
 
 
+def raised_signal() -> int | None:
+    """The signal Interrupted was raised for, if it was: a C extension that was running then (e.g. onnxruntime
+    being imported) turns the exception into one of its own, which is still the interruption."""
+    return _pending if _raised else None
+
+
 @contextlib.contextmanager
 def signal_cleanup() -> Iterator[None]:
     """Within this block SIGTERM/SIGINT/SIGHUP raise Interrupted (the CLI wraps each command in it);
