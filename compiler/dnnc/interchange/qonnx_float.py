@@ -44,6 +44,21 @@ def directions(steps, c: int) -> np.ndarray:
     return d
 
 
+def _bisect(p, c: int):
+    """Bisection of a monotone per-channel predicate p(acc int64[c]) -> bool[c] over [-2^24, 2^24]:
+    (p_lo, p_hi, a, b) with b - a <= 1 and P(a) != P(b) wherever p_lo != p_hi."""
+    lo = np.full(c, -ACC_LIMIT, np.int64)
+    hi = np.full(c, ACC_LIMIT, np.int64)
+    p_lo, p_hi = p(lo), p(hi)
+    a, b = lo.copy(), hi.copy()  # invariant: P(a) != P(b) on live channels
+    while np.any(b - a > 1):
+        mid = (a + b) // 2
+        same_as_lo = p(mid) == p_lo
+        a = np.where(same_as_lo, mid, a)
+        b = np.where(same_as_lo, b, mid)
+    return p_lo, p_hi, a, b
+
+
 def decide(steps, t, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integer form of `chain(acc) >= t` per channel: (direction int8, threshold int64, const int8).
 
@@ -57,26 +72,43 @@ def decide(steps, t, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return apply_steps(steps, acc.astype(F32), (c,)) >= t
 
     d = directions(steps, c)
-    lo = np.full(c, -ACC_LIMIT, np.int64)
-    hi = np.full(c, ACC_LIMIT, np.int64)
-    p_lo, p_hi = p(lo), p(hi)
+    p_lo, p_hi, a, b = _bisect(p, c)
     direction = np.zeros(c, np.int8)
     const = np.where(p_lo, 1, -1).astype(np.int8)
     live = (p_lo != p_hi) & (d != 0)
-    inc = live & p_hi  # non-decreasing: find the smallest acc with P
-    dec = live & p_lo  # non-increasing: find the largest acc with P
-    a, b = lo.copy(), hi.copy()  # invariant: P(a) != P(b)
-    while np.any(b - a > 1):
-        mid = (a + b) // 2
-        pm = p(mid)
-        same_as_lo = pm == p_lo
-        a = np.where(same_as_lo, mid, a)
-        b = np.where(same_as_lo, b, mid)
+    inc = live & p_hi  # non-decreasing: the smallest acc with P
+    dec = live & p_lo  # non-increasing: the largest acc with P
     thr = np.zeros(c, np.int64)
     thr[inc], direction[inc] = b[inc], 1
     thr[dec], direction[dec] = a[dec], -1
     const[live] = 1
     return direction, thr, const
+
+
+def decide_levels(steps, level, levels: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer form of a k-bit activation `level(chain(acc))` in 0..levels-1 (MultiThreshold semantics):
+    (direction int8[c] in {+1, -1}, thresholds int64[c, levels - 1]).
+
+    Threshold r-1 is where `level >= r` switches, by bisection on the float32 chain and the quantizer
+    itself (both monotone), so ties fall as in the reference. direction +1: the smallest acc with level >= r
+    (-2^24 if every acc has it, 2^24 if none); -1: the largest (2^24 if every acc, -2^24 if none). A channel
+    whose level does not depend on acc gets direction +1 and only saturated thresholds.
+    """
+    steps = [(op, np.broadcast_to(np.asarray(v, F32), (c,))) for op, v in steps]
+    d = directions(steps, c)
+    direction = np.where(d < 0, -1, 1).astype(np.int8)
+    thr = np.zeros((c, levels - 1), np.int64)
+    for r in range(1, levels):
+        def p(acc: np.ndarray, r=r) -> np.ndarray:
+            return level(apply_steps(steps, acc.astype(F32), (c,))) >= r
+
+        p_lo, p_hi, a, b = _bisect(p, c)
+        const = p_lo == p_hi
+        up = direction > 0
+        t = np.where(up, b, a)
+        t = np.where(const, np.where(p_lo == up, -ACC_LIMIT, ACC_LIMIT), t)  # always / never counted
+        thr[:, r - 1] = t
+    return direction, thr
 
 
 def _ordered(x: np.ndarray) -> np.ndarray:
