@@ -167,6 +167,13 @@ class _Builder:
         for i, (op, v) in enumerate(layer.post):  # imported float32 steps (TensorNorm), one op each
             c = self.const(f"{p}_post{i}", np.asarray(v, np.float32))
             out = "logits" if i == last - 1 else f"{p}_post{i}_out"
+            if op == "bipolar":  # +v where y / v >= 0, else -v
+                q = self.node("Div", [self.cur, c], f"{p}_post{i}_q", f"{p}/Post{i}Div")
+                zero = self.const(f"{p}_post{i}_zero", np.array(0.0, np.float32))
+                ge = self.node("GreaterOrEqual", [q, zero], f"{p}_post{i}_ge", f"{p}/Post{i}Ge")
+                negv = self.const(f"{p}_post{i}_neg", -np.asarray(v, np.float32))
+                self.cur = self.node("Where", [ge, c, negv], out, f"{p}/Post{i}Sign")
+                continue
             self.cur = self.node({"add": "Add", "mul": "Mul", "div": "Div"}[op], [self.cur, c], out, f"{p}/Post{i}")
         self.annotations.append(("acc", self.cur_dtype, None))
 

@@ -507,12 +507,28 @@ class _Importer:
             else:
                 st.chain.add(-v if op == "Sub" else v)
             return st
+        if op in ("Relu", "Clip"):  # ReLU / HardTanh before a quantizer: a monotone float32 step of the chain
+            lo, hi = 0.0, np.inf
+            if op == "Clip":
+                a = attrs(node)
+                lo, hi = float(a.get("min", -np.inf)), float(a.get("max", np.inf))
+                for k, name in enumerate(node.input[1:3]):
+                    if name:
+                        v = float(np.asarray(self.const(name, node)).ravel()[0])
+                        lo, hi = (v, hi) if k == 0 else (lo, v)
+            st.chain.clip(lo, hi)
+            return st
         if op == "BatchNormalization":
             g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st, True) for i in node.input[1:5])
             eps = float(attrs(node).get("epsilon", 1e-5))
             if not np.all(var + eps > 0):
                 raise DnncError(f"{node_label(node)}: variance + epsilon must be positive")
             st.chain.batchnorm(g, b, m, var, eps)
+            return st
+        if op in ("BipolarQuant", "Quant") and node.output[0] == self._main_output() and \
+                activation_levels(node, self.const, st.shape[0]) is None:
+            _, s = sign_params(node, self.const, st.shape[0])
+            st.chain.bipolar(np.full(st.shape[0], s))  # a one-bit graph output: the sign of the last acc
             return st
         if op in QUANT_OPS or op == "MultiThreshold":
             act = activation_levels(node, self.const, st.shape[0])

@@ -104,7 +104,10 @@ def _affine(layer: OutputAffine, a: np.ndarray) -> np.ndarray:
     y = (y + layer.bias.astype(np.float32)).astype(np.float32)
     for op, v in layer.post:
         v = np.asarray(v, np.float32)
-        y = (y + v if op == "add" else y * v if op == "mul" else y / v).astype(np.float32)
+        if op == "bipolar":  # a sign output: +v where y / v >= 0 (QONNX BipolarQuant), else -v
+            y = np.where((y / v).astype(np.float32) >= np.float32(0), v, -v).astype(np.float32)
+        else:
+            y = (y + v if op == "add" else y * v if op == "mul" else y / v).astype(np.float32)
     return y
 
 

@@ -176,7 +176,8 @@ class OutputAffine(Layer):
     bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     # Further float32 steps an imported graph applies to the logits (e.g. Brevitas' TensorNorm: Div, Mul,
     # Add), each ("add" | "mul" | "div", float32[K]), one IEEE rounding each, in order. Kept as steps, not
-    # folded, because folding two roundings into one would change the bits.
+    # folded, because folding two roundings into one would change the bits. A last ("bipolar", v) step is a
+    # one-bit graph output (BipolarQuant): logits = +v where logits / v >= 0, else -v.
     post: tuple = ()
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from dnnc.errors import InvalidIR
 from dnnc.ir.model import (
+    THRESHOLD_LIMIT,
     ArgMax,
     BatchNormSign,
     InputAffine,
@@ -30,7 +31,6 @@ from dnnc.ir.model import (
     Threshold,
 )
 from dnnc.ir.ranges import accumulator_bounds
-from dnnc.ir.model import THRESHOLD_LIMIT
 from dnnc.vocabulary import BIPOLAR, UINT8, conv_out_size, int_dtype
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -241,7 +241,7 @@ def _check_multi_threshold(layer: MultiThreshold) -> None:
     if bad.size:
         raise _fail(layer, f"direction of channel {bad[0]} is {d[bad[0]]}, not -1 or +1")
     if np.abs(t).max() > THRESHOLD_LIMIT:
-        raise _fail(layer, f"a threshold lies beyond +-2^24 (saturated channels use exactly +-2^24)")
+        raise _fail(layer, "a threshold lies beyond +-2^24 (saturated channels use exactly +-2^24)")
     step = np.diff(t, axis=1) * d[:, None].astype(np.int64)
     bad = np.flatnonzero((step < 0).any(axis=1))
     if bad.size:
@@ -261,8 +261,10 @@ def _check_output_affine(layer: OutputAffine, num_classes: int) -> None:
     _array(layer, "scale", layer.scale, np.float32, k)
     _array(layer, "bias", layer.bias, np.float32, k)
     for i, step in enumerate(layer.post):
-        if len(step) != 2 or step[0] not in ("add", "mul", "div"):
-            raise _fail(layer, f"post step {i} must be ('add' | 'mul' | 'div', float32[K]), got {step!r:.60}")
+        if len(step) != 2 or step[0] not in ("add", "mul", "div", "bipolar") or \
+                (step[0] == "bipolar" and i != len(layer.post) - 1):
+            raise _fail(layer, f"post step {i} must be ('add' | 'mul' | 'div', float32[K]) or a last "
+                               f"('bipolar', float32[K]), got {step!r:.60}")
         _array(layer, f"post step {i}", step[1], np.float32, k)
 
 

@@ -99,7 +99,7 @@ def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator
         return base
     out = base.copy()
     for n in range(len(out)):
-        c, j = (int(v) for v in live[rng.integers(len(live))])
+        c, jt = (int(v) for v in live[rng.integers(len(live))])
         x = out[n].astype(np.int64)
         if lin.kind == "dense":
             idx = np.arange(x.size)
@@ -115,7 +115,7 @@ def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator
             w = lin.weight[c].astype(np.int64)[ok]
         flat = x.reshape(-1)
         acc = int((w * (lin.in_mul * flat[idx] + lin.in_add)).sum())
-        need = int(tvals[c, j]) - acc
+        need = int(tvals[c, jt]) - acc
         if lin.in_mul == 0 or need % lin.in_mul:
             need -= need % lin.in_mul if lin.in_mul else need  # nearest reachable accumulator below t
         d_total = need // lin.in_mul if lin.in_mul else 0
