@@ -317,7 +317,7 @@ class _Importer:
         self.input_thresholds = qonnx_float.input_thresholds(level, levels)
         # the quantizer's output tensor holds s * (m * code + a): how the byte table is checked against the file
         self.trace["input"] = {"levels": levels, "steps": [(s_, float(v)) for s_, v in steps],
-                               "tensor": node.output[0], "s": s, "m": m, "a": a}
+                               "tensor": node.output[0], "s": s, "m": m, "a": a, "dtype": st.meta["dtype"]}
         if st.meta["dtype"] == UINT8:
             self.input_map = "p"  # the file's input holds the bytes themselves
         return _State("raw", st.shape, flat=st.flat, s=s, m=m, a=a)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnnc.errors import DnncError
+from dnnc.vocabulary import BIPOLAR
 from dnnc.ir.interpreter import apply_layer, trace
 from dnnc.ir.model import THRESHOLD_LIMIT, IRModel, Linear, MaxPool, MultiThreshold, Threshold
 
@@ -214,6 +215,8 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     n_real, n_rand, n_edge = split_counts(samples, has_real)
     if model.byte_codes is not None:
         return _byte_inputs(model, shape, rng, n_real, n_rand, n_edge)
+    if model.meta.get("qonnx", {}).get("input", {}).get("dtype") == BIPOLAR:
+        return _bipolar_inputs(model, shape, rng, n_rand + n_real, n_edge)
     if model.input_thresholds is not None:
         return _float_inputs(model, shape, rng, n_real, n_rand, n_edge)
     parts = []
@@ -256,6 +259,24 @@ def _float_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, 
         base = pool[rng.integers(0, len(pool), size=n_edge)]
         parts.append(float_representatives(model.input_thresholds, edge_inputs(model, base, rng), rng))
     return np.concatenate(parts).astype(np.float32)
+
+
+def _bipolar_inputs(model: IRModel, shape, rng: np.random.Generator, n_rand: int, n_edge: int) -> np.ndarray:
+    """float32 +-1 inputs for a file whose input is annotated BIPOLAR (its executor rejects anything else):
+    random signs, then threshold-edge inputs built on the codes, each code replaced by the nearer of the
+    two codes -1 and +1 reach."""
+    from dnnc.ir.interpreter import quantize_input
+
+    table = quantize_input(model.input_thresholds, np.array([-1.0, 1.0], np.float32))
+    signs = rng.integers(0, 2, size=(n_rand, *shape)).astype(np.uint8)
+    if n_rand >= 2:
+        signs[0], signs[1] = 0, 1
+    parts = [signs]
+    if n_edge:
+        base = table[signs[rng.integers(0, len(signs), size=n_edge)]] if len(signs) else \
+            table[rng.integers(0, 2, size=(n_edge, *shape))]
+        parts.append(bytes_for_codes(table, edge_inputs(model, base, rng), rng))
+    return (np.concatenate(parts).astype(np.float32) * 2 - 1).astype(np.float32)
 
 
 def bytes_for_codes(table: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
