@@ -1,0 +1,163 @@
+"""k-bit activations (MultiThreshold) and 2-bit weights: import, IR invariants, edges and bit-exact verify.
+
+The reference is the file itself (qonnx's executor). The files: Brevitas bnn_pynq W1A2/W2A2 exports (BN
+skewed so that gamma < 0 and gamma = 0 occur), the UNSW-NB15 W2A2 layout and a FINN-ONNX MultiThreshold
+graph with 3 thresholds per channel (tests/qonnx_graphs.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from dnnc.errors import InvalidIR
+from dnnc.frontend import load_model
+from dnnc.interchange.qonnx_float import ACC_LIMIT, decide_levels
+from dnnc.ir import interpreter
+from dnnc.ir.model import MultiThreshold
+from dnnc.verify import run_verify
+from dnnc.verify.inputs import make_inputs, targets
+from dnnc.verify.qonnx_reference import run_file
+
+from qonnx_graphs import finn_multithreshold, unsw_mlp
+
+ROOT = Path(__file__).resolve().parents[1]
+BREVITAS = importlib.util.find_spec("brevitas_examples") is not None
+needs_brevitas = pytest.mark.skipif(not BREVITAS, reason="brevitas_examples not installed")
+
+
+def _export(name: str, folder: Path) -> Path:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bnn_pynq import export
+    finally:
+        sys.path.pop(0)
+    return export(name, folder / f"{name}.onnx")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("kbit")
+    out = {"unsw": d / "unsw.onnx", "finn_mt": d / "finn_mt.onnx"}
+    onnx.save(unsw_mlp(np.random.default_rng(1), inputs=600, hidden=40), out["unsw"])
+    onnx.save(finn_multithreshold(np.random.default_rng(2)), out["finn_mt"])
+    if BREVITAS:
+        out["tfc_2w2a"] = _export("tfc_2w2a", d)
+    return out
+
+
+def _multi(ir) -> list[MultiThreshold]:
+    return [layer for layer in ir.layers if isinstance(layer, MultiThreshold)]
+
+
+def test_decide_levels_is_the_quantizer_on_every_integer_accumulator():
+    """Thresholds from bisection reproduce round-half-even 2-bit levels on a float32 BN chain exactly,
+    including the gamma < 0 (direction -1) and gamma = 0 (constant) channels."""
+    steps = [("mul", np.array([0.37, -0.5, 0.0], np.float32)), ("add", np.array([0.25, 0.5, 0.7], np.float32))]
+
+    def level(v):
+        return np.clip(np.round((np.asarray(v, np.float32) / np.float32(0.5)).astype(np.float32)), 0, 3) \
+            .astype(np.int64)
+
+    d, t = decide_levels(steps, level, 4, 3)
+    assert d.tolist() == [1, -1, 1]
+    acc = np.arange(-40, 41, dtype=np.int64)
+    for c in range(3):
+        v = np.float32(acc.astype(np.float32) * steps[0][1][c]) + steps[1][1][c]
+        want = level(v.astype(np.float32))
+        got = (acc[:, None] >= t[c]).sum(1) if d[c] > 0 else (acc[:, None] <= t[c]).sum(1)
+        assert np.array_equal(got, want), c
+    assert set(np.abs(t[2]).tolist()) == {ACC_LIMIT}  # gamma = 0: only saturated thresholds
+
+
+@pytest.mark.parametrize("name", ["unsw", "finn_mt"])
+def test_hand_built_layouts_verify_bit_exact_on_ir(files, name):
+    loaded = load_model(files[name])
+    rep = run_verify(loaded, "ir", samples=200, seed=0)
+    assert rep.mismatches == 0 and rep.samples == 200, rep.summary_line()
+    assert all(v > 0 for v in rep.ties_by_layer.values()), rep.ties_by_layer
+
+
+def test_unsw_output_is_one_bit_of_the_last_accumulator(files):
+    loaded = load_model(files["unsw"])
+    ir = loaded.ir
+    assert ir.layers[-2].post[-1][0] == "bipolar" and ir.num_classes == 1
+    assert [m.out_dtype for m in _multi(ir)] == ["UINT2"] * 3
+    assert all(m.in_dtype == "UINT2" for m in ir.linears()[1:])
+    x = make_inputs(loaded, 120, 0)
+    assert set(np.unique(x).tolist()) == {-1.0, 1.0}  # the file's BIPOLAR input takes +-1 only
+    ours, ref = interpreter.run(ir, x), run_file(onnx.load(files["unsw"]), ir, x)
+    assert np.array_equal(ours.logits.view(np.uint32), ref.logits.view(np.uint32))
+    assert set(np.unique(ours.logits).tolist()) == {-1.0, 1.0}
+
+
+def test_finn_multithreshold_hits_each_of_the_three_thresholds(files):
+    """Accumulators land exactly on threshold 0, 1 and 2 of a channel and the file agrees there."""
+    loaded = load_model(files["finn_mt"])
+    ir = loaded.ir
+    mts = _multi(ir)
+    assert [m.out_dtype for m in mts] == ["INT2", "UINT2"] and mts[0].out_bias == -2
+    assert (mts[0].direction < 0).sum() == 3  # the negative Mul channels
+    assert np.all(np.abs(mts[0].thresholds[3]) == ACC_LIMIT)  # Mul 0: constant
+    x = make_inputs(loaded, 300, 0)
+    values = interpreter.trace(ir, x)
+    hit = np.zeros(3, bool)
+    for idx, layer in enumerate(ir.layers):
+        if isinstance(layer, MultiThreshold):
+            t, live = targets(layer)
+            a = values[idx - 1][..., None]
+            hit |= ((a == t[None]) & live[None]).any(axis=(0, 1))
+    assert hit.all()
+    ref = run_file(onnx.load(files["finn_mt"]), ir, x)
+    ours = interpreter.run(ir, x)
+    assert np.array_equal(ours.acc, ref.acc) and np.array_equal(ours.logits.view(np.uint32), ref.logits.view(np.uint32))
+
+
+def test_verify_rejects_unsorted_thresholds(files):
+    ir = load_model(files["finn_mt"]).ir
+    m = _multi(ir)[1]
+    m.thresholds[5] = m.thresholds[5][::-1].copy()
+    m.thresholds[5, 0] += 1
+    with pytest.raises(InvalidIR, match="not sorted"):
+        ir.verify()
+
+
+@needs_brevitas
+def test_brevitas_tfc_2w2a_imports_ternary_and_verifies_on_ir(files):
+    loaded = load_model(files["tfc_2w2a"])
+    mts = _multi(loaded.ir)
+    assert len(mts) == 3 and all(m.out_dtype == "INT2" and m.out_bias == -1 and m.levels == 3 for m in mts)
+    assert all(lin.weight_dtype == "TERNARY" for lin in loaded.ir.linears())
+    assert all((m.direction < 0).sum() == 3 for m in mts)  # gamma < 0 on channels 0-2
+    rep = run_verify(loaded, "ir", samples=200, seed=0)
+    assert rep.mismatches == 0, rep.summary_line()
+
+
+@needs_brevitas
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tfc_1w2a", "sfc_1w2a", "sfc_2w2a", "cnv_2w2a"])
+def test_brevitas_bnn_pynq_k_bit_verify_on_ir(tmp_path, name):
+    rep = run_verify(load_model(_export(name, tmp_path)), "ir", samples=100 if name.startswith("cnv") else 300,
+                     seed=0)
+    assert rep.mismatches == 0, rep.summary_line()
+
+
+def test_a_k_bit_file_names_a_five_bit_activation_in_one_line(tmp_path):
+    m = finn_multithreshold(np.random.default_rng(0))
+    for n in m.graph.node:
+        if n.op_type == "MultiThreshold":
+            thr = next(i for i in m.graph.initializer if i.name == n.input[1])
+            arr = np.sort(np.random.default_rng(0).uniform(-5, 5, (40, 31)), axis=1).astype(np.float32)
+            thr.CopyFrom(onnx.numpy_helper.from_array(arr, thr.name))
+            break
+    p = tmp_path / "mt5.onnx"
+    onnx.save(m, p)
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "inspect", str(p)], capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 2 and "MultiThreshold" in r.stderr and "at most 15" in r.stderr
+    assert r.stderr.count("\n") == 1
