@@ -1,8 +1,9 @@
 """Lower a backend-facing IRModel to a C plan: packed constant arrays, layer descriptors and an arena map.
 
 The plan is plain data (dicts, lists, numpy arrays) that templates/c/ renders; no C text is built here.
-Stages: every Linear with what follows it: [MaxPool] Threshold (hidden) or OutputAffine ArgMax (output).
-Packing follows runtime/dnnc_runtime.h (bit 1 = +1, LSB first, zero padding, conv activations HWC).
+Stages: every Linear with what follows it: [MaxPool] Threshold | MultiThreshold (hidden) or OutputAffine
+ArgMax (output). Packing follows runtime/dnnc_runtime.h (bit 1 = +1, LSB first, zero padding, conv
+activations HWC), k-bit activations as bit planes (runtime/dnnc_kbit.h; dense layers only).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dnnc.backends.c.packing import (
     border_patterns,
     flip_words,
     input_positions,
+    multi_thresholds,
     pad_lanes,
     pad_words,
     runtime_kind,
@@ -26,7 +28,7 @@ from dnnc.backends.c.packing import (
 )
 from dnnc.backends.c.toolchain import vector_lanes
 from dnnc.errors import DnncError
-from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
 from dnnc.vocabulary import UINT8, conv_out_size
 
 # The layer descriptor structs of runtime/dnnc_layers.h, field by field in declaration order, each with the
@@ -141,6 +143,11 @@ class Plan:
     input_map: str | None = None
 
     @property
+    def kbit(self) -> bool:
+        """Whether any stage reads or writes k-bit activations (the library ships runtime/dnnc_kbit.h)."""
+        return any("mthr" in s.fields or s.fields.get("in_planes", 1) > 1 for s in self.stages)
+
+    @property
     def flash_bytes(self) -> int:
         extra = 0 if self.input_thresholds is None else self.input_thresholds.nbytes
         extra += 0 if self.byte_codes is None else self.byte_codes.nbytes
@@ -244,6 +251,10 @@ class _Planner:
         st.scratch.update(u=ngroups * group, tab=chunk * vg, acc=o)
         st.macs = o * n
 
+    def plane_words(self, nwords: int) -> int:
+        """Words per bit plane of a k-bit vector: every kernel's block (8 words), or exact with lanes."""
+        return nwords if self.lanes else pad_words(nwords, "DNNC_W_BINARY")
+
     def dense_bits(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
         kind, nplanes = self.check_kind(layer)
         o = layer.weight.shape[0]
@@ -253,8 +264,11 @@ class _Planner:
             raise DnncError(
                 f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
             )
+        in_planes, level_bias = in_layout[2:4] if _kbit(in_layout) else (1, 0)
         # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere. Lanes: any word count.
         n4 = nwords if self.lanes else pad_words(nwords, kind)
+        if in_planes > 1:  # k-bit input: P planes at the producer's stride
+            n4 = self.plane_words(nwords)
         wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
         values = tuple(int(v) for v in layer.weight_values)
@@ -271,9 +285,17 @@ class _Planner:
         ]
         st.weight_bytes = planes.size * 4 + tot.size * 4
         st.fields.update(kind=kind, planes=nplanes, n=n4, n_real=nwords, nout=o, nout_lanes=nout,
-                         w=f"{st.name}_w", tot=f"{st.name}_tot")
-        st.in_words = n4
+                         w=f"{st.name}_w", tot=f"{st.name}_tot", in_planes=in_planes)
+        st.in_words = n4 * in_planes
         st.scratch.update(acc=nout)
+        if in_planes > 1:  # acc = bias * W + sum_p 2^p (S_p + W) / 2 (runtime/dnnc_kbit.h)
+            wsum = w2.astype(np.int64).sum(axis=1)
+            wsum, kb = (pad_lanes(v, self.lanes) if self.lanes else v for v in (wsum, level_bias * wsum))
+            st.arrays += [Array(f"{st.name}_wsum", "int32_t", wsum.astype(np.int32)),
+                          Array(f"{st.name}_kb", "int32_t", kb.astype(np.int32))]
+            st.weight_bytes += 8 * wsum.size
+            st.fields.update(n_real=n4, wsum=f"{st.name}_wsum", kb=f"{st.name}_kb")
+            st.scratch.update(part=nout)
         st.macs = o * w2.shape[1]
 
     def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
@@ -411,7 +433,27 @@ class _Planner:
             )
             pool = nxt[0] if nxt and isinstance(nxt[0], MaxPool) else None
             rest = nxt[1:] if pool else nxt
-            if rest and isinstance(rest[0], Threshold):
+            if (layer.kind == "conv" or pool is not None) and \
+                    (_kbit(in_layout) or rest and isinstance(rest[0], MultiThreshold)):
+                raise DnncError(f"layer '{layer.name}': convolutions with k-bit activations are not supported by "
+                                "the C backend (dense layers are)")
+            if rest and isinstance(rest[0], MultiThreshold):
+                self._dense(layer, st, in_layout)
+                mt = rest[0]
+                o = layer.weight.shape[0]
+                pw = self.plane_words(-(-o // 32))
+                in_layout = ("vec", o, mt.bits, mt.out_bias)
+                st.out_buf = bufs[len(stages) % 2]
+                st.out_words = pw * mt.bits
+                t, flip = multi_thresholds(mt)
+                st.arrays += [Array(f"{st.name}_mthr", "int32_t", t.reshape(-1)),
+                              Array(f"{st.name}_flip", "uint32_t", flip_words(flip))]
+                st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
+                st.fields.update(mthr=f"{st.name}_mthr", flip=f"{st.name}_flip", nthr=t.shape[1],
+                                 out_planes=mt.bits, out_pw=pw)
+                st.src += f" + {mt.name}"
+                i += 2
+            elif rest and isinstance(rest[0], Threshold):
                 thr = rest[0]
                 st.out_buf = bufs[len(stages) % 2]
                 if layer.kind == "conv":
@@ -453,7 +495,8 @@ class _Planner:
                 st.fields.update(k=k, scale=f"{st.name}_scale", bias=f"{st.name}_bias", post=[])
                 for j, (op, v) in enumerate(aff.post):  # imported float32 steps (TensorNorm), in order
                     st.arrays.append(Array(f"{st.name}_post{j}", "float", np.asarray(v, np.float32)))
-                    st.fields["post"].append(({"add": "+", "mul": "*", "div": "/"}[op], f"{st.name}_post{j}"))
+                    st.fields["post"].append(({"add": "+", "mul": "*", "div": "/", "bipolar": "bipolar"}[op],
+                                              f"{st.name}_post{j}"))
                 st.src += f" + {aff.name} + {rest[1].name}"
                 stages.append(st)
                 if i + 3 != len(layers):
@@ -493,7 +536,7 @@ class _Planner:
         for s in stages:
             o = 0
             s.fields["_off"] = {}
-            for k in ("u", "tab", "uimg", "col", "acc", "mx"):
+            for k in ("u", "tab", "uimg", "col", "acc", "mx", "part"):
                 if k in s.scratch:
                     s.fields["_off"][k] = off + o
                     o += max(1, s.scratch[k])
@@ -512,6 +555,11 @@ class _Planner:
             byte_codes=self.model.byte_codes,
             input_map=self.model.input_map,
         )
+
+
+def _kbit(in_layout: tuple) -> bool:
+    """A k-bit vector input: ("vec", n, planes, level bias)."""
+    return in_layout[0] == "vec" and len(in_layout) > 2
 
 
 def make_plan(model: IRModel, target: dict) -> Plan:
