@@ -145,7 +145,7 @@ class Plan:
     @property
     def kbit(self) -> bool:
         """Whether any stage reads or writes k-bit activations (the library ships runtime/dnnc_kbit.h)."""
-        return any("mthr" in s.fields or s.fields.get("in_planes", 1) > 1 for s in self.stages)
+        return any("mthr" in s.fields or "in_planes" in s.fields for s in self.stages)
 
     @property
     def flash_bytes(self) -> int:
@@ -251,9 +251,9 @@ class _Planner:
         st.scratch.update(u=ngroups * group, tab=chunk * vg, acc=o)
         st.macs = o * n
 
-    def plane_words(self, nwords: int) -> int:
-        """Words per bit plane of a k-bit vector: every kernel's block (8 words), or exact with lanes."""
-        return nwords if self.lanes else pad_words(nwords, "DNNC_W_BINARY")
+    def plane_words(self, nwords: int, consumer: Linear) -> int:
+        """Words per bit plane of a k-bit vector: the consumer kernel's block, or exact with lanes."""
+        return nwords if self.lanes else pad_words(nwords, self.check_kind(consumer)[0])
 
     def dense_bits(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
         kind, nplanes = self.check_kind(layer)
@@ -266,14 +266,17 @@ class _Planner:
             )
         in_planes, level_bias = in_layout[2:4] if _kbit(in_layout) else (1, 0)
         # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere. Lanes: any word count.
+        # (k-bit input: P planes at this stride, which the producer wrote: `plane_words`)
         n4 = nwords if self.lanes else pad_words(nwords, kind)
-        if in_planes > 1:  # k-bit input: P planes at the producer's stride
-            n4 = self.plane_words(nwords)
         wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
         values = tuple(int(v) for v in layer.weight_values)
         planes = weight_planes(wfull, values)
-        tot = np.abs(w2.astype(np.int64)).sum(axis=1).astype(np.int32)
+        tot = np.abs(w2.astype(np.int64)).sum(axis=1)
+        wsum = w2.astype(np.int64).sum(axis=1)
+        if _kbit(in_layout):  # the kernels then return X_p = S_p + W (runtime/dnnc_kbit.h)
+            tot = tot + wsum
+        tot = tot.astype(np.int32)
         nout = o
         if self.lanes:
             planes = to_lanes(planes.reshape(o, n4, -1), self.lanes)
@@ -285,17 +288,17 @@ class _Planner:
         ]
         st.weight_bytes = planes.size * 4 + tot.size * 4
         st.fields.update(kind=kind, planes=nplanes, n=n4, n_real=nwords, nout=o, nout_lanes=nout,
-                         w=f"{st.name}_w", tot=f"{st.name}_tot", in_planes=in_planes)
+                         w=f"{st.name}_w", tot=f"{st.name}_tot")
         st.in_words = n4 * in_planes
         st.scratch.update(acc=nout)
-        if in_planes > 1:  # acc = bias * W + sum_p 2^p (S_p + W) / 2 (runtime/dnnc_kbit.h)
-            wsum = w2.astype(np.int64).sum(axis=1)
-            wsum, kb = (pad_lanes(v, self.lanes) if self.lanes else v for v in (wsum, level_bias * wsum))
-            st.arrays += [Array(f"{st.name}_wsum", "int32_t", wsum.astype(np.int32)),
-                          Array(f"{st.name}_kb", "int32_t", kb.astype(np.int32))]
-            st.weight_bytes += 8 * wsum.size
-            st.fields.update(n_real=n4, wsum=f"{st.name}_wsum", kb=f"{st.name}_kb")
-            st.scratch.update(part=nout)
+        if _kbit(in_layout):  # acc = bias * W + (sum_p 2^p X_p) / 2 (runtime/dnnc_kbit.h)
+            kb = level_bias * wsum
+            kb = pad_lanes(kb, self.lanes) if self.lanes else kb
+            st.arrays.append(Array(f"{st.name}_kb", "int32_t", kb.astype(np.int32)))
+            st.weight_bytes += 4 * kb.size
+            st.fields.update(n_real=n4, kb=f"{st.name}_kb", in_planes=in_planes)
+            if in_planes > 1:
+                st.scratch.update(part=nout)
         st.macs = o * w2.shape[1]
 
     def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
@@ -441,7 +444,10 @@ class _Planner:
                 self._dense(layer, st, in_layout)
                 mt = rest[0]
                 o = layer.weight.shape[0]
-                pw = self.plane_words(-(-o // 32))
+                consumer = layers[i + 2] if i + 2 < len(layers) else None
+                if not isinstance(consumer, Linear):
+                    raise DnncError(f"layer '{mt.name}': a k-bit activation must feed a Linear layer")
+                pw = self.plane_words(-(-o // 32), consumer)
                 in_layout = ("vec", o, mt.bits, mt.out_bias)
                 st.out_buf = bufs[len(stages) % 2]
                 st.out_words = pw * mt.bits
