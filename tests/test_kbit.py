@@ -23,7 +23,6 @@ from dnnc.ir.model import MultiThreshold
 from dnnc.verify import run_verify
 from dnnc.verify.inputs import make_inputs, targets
 from dnnc.verify.qonnx_reference import run_file
-
 from qonnx_graphs import finn_multithreshold, unsw_mlp
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from dnnc.errors import DnncError
-from dnnc.vocabulary import BIPOLAR
 from dnnc.ir.interpreter import apply_layer, trace
 from dnnc.ir.model import THRESHOLD_LIMIT, IRModel, Linear, MaxPool, MultiThreshold, Threshold
+from dnnc.vocabulary import BIPOLAR
 
 MNIST_SHAPE = (1, 28, 28)
 MAX_INPUT_BYTES = 1 << 30  # verification inputs held in memory at once
