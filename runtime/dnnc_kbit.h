@@ -72,4 +72,87 @@ static inline void dnnc_multi_threshold_pack(const int32_t *acc, int32_t n, int3
     }
 }
 
+/* BYTE PATH: a network with k-bit conv layers keeps its activations as int8 levels y = bias + c, one byte per
+ * element, HWC (pixel (y, x) owns bytes [(y*W + x)*C, +C)); its first layer reads the raw uint8 input in the
+ * model's own (C, H, W) order as u = in_mul * p + in_add. Padded conv positions contribute 0. Plain loops:
+ * the layer computes acc, max-pools it, and writes each output's level (multi-threshold count + bias). */
+typedef struct {
+    int32_t in_c, in_h, in_w, out_c, kh, kw, stride, pad;
+    int32_t pool_k, pool_s, out_h, out_w; /* max-pool window/stride (1, 1: none), output size after it */
+    int32_t in_u8, in_mul, in_add;        /* 1: the raw input (C, H, W), u = in_mul * p + in_add */
+    const int8_t *w;                      /* [out_c][kh][kw][in_c] */
+    int32_t nthr, out_bias;               /* multi-threshold: thr [out_c][nthr], flip bits, y = bias + c */
+    const int32_t *thr;
+    const uint32_t *flip;
+} dnnc_convb_t;
+
+static inline int32_t dnnc_convb_acc(const dnnc_convb_t *L, const void *in, int32_t o, int32_t cy, int32_t cx)
+{
+    int32_t a, b, ci, s = 0;
+    const int8_t *wo = L->w + o * L->kh * L->kw * L->in_c;
+    for (a = 0; a < L->kh; a++) {
+        const int32_t y = cy * L->stride + a - L->pad;
+        if (y < 0 || y >= L->in_h) continue;
+        for (b = 0; b < L->kw; b++) {
+            const int32_t x = cx * L->stride + b - L->pad;
+            const int8_t *wt = wo + (a * L->kw + b) * L->in_c;
+            if (x < 0 || x >= L->in_w) continue;
+            if (L->in_u8) {
+                const uint8_t *p = (const uint8_t *)in + y * L->in_w + x;
+                int32_t t = 0;
+                for (ci = 0; ci < L->in_c; ci++) t += wt[ci] * (int32_t)p[ci * L->in_h * L->in_w];
+                s += L->in_mul * t;
+                for (ci = 0; ci < L->in_c; ci++) s += L->in_add * wt[ci];
+            } else {
+                const int8_t *p = (const int8_t *)in + (y * L->in_w + x) * L->in_c;
+                for (ci = 0; ci < L->in_c; ci++) s += wt[ci] * (int32_t)p[ci];
+            }
+        }
+    }
+    return s;
+}
+
+static inline int8_t dnnc_level(int32_t a, const int32_t *t, int32_t nthr, int32_t flip, int32_t bias)
+{
+    int32_t c = dnnc_count_thresholds(a, t, nthr);
+    return (int8_t)(bias + (flip ? nthr - c : c));
+}
+
+static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out)
+{
+    int32_t oy, ox, o, py, px;
+    for (oy = 0; oy < L->out_h; oy++)
+        for (ox = 0; ox < L->out_w; ox++)
+            for (o = 0; o < L->out_c; o++) {
+                int32_t m = 0;
+                for (py = 0; py < L->pool_k; py++)
+                    for (px = 0; px < L->pool_k; px++) {
+                        const int32_t a = dnnc_convb_acc(L, in, o, oy * L->pool_s + py, ox * L->pool_s + px);
+                        m = (py == 0 && px == 0) || a > m ? a : m;
+                    }
+                out[(oy * L->out_w + ox) * L->out_c + o] =
+                    dnnc_level(m, L->thr + o * L->nthr, L->nthr, (int32_t)((L->flip[o / 32] >> (o % 32)) & 1u), L->out_bias);
+            }
+}
+
+/* Dense on int8 levels: acc[o] = sum_i w[o][i] x[i] (w [nout][n], columns in the producer's HWC order). */
+static inline void dnnc_dense_bytes(const int8_t *w, const int8_t *x, int32_t n, int32_t nout, int32_t *acc)
+{
+    int32_t o, i;
+    for (o = 0; o < nout; o++) {
+        const int8_t *r = w + o * n;
+        int32_t s = 0;
+        for (i = 0; i < n; i++) s += r[i] * (int32_t)x[i];
+        acc[o] = s;
+    }
+}
+
+static inline void dnnc_multi_threshold_bytes(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,
+                                              const uint32_t *flip, int32_t bias, int8_t *out)
+{
+    int32_t o;
+    for (o = 0; o < n; o++)
+        out[o] = dnnc_level(acc[o], thr + o * nthr, nthr, (int32_t)((flip[o / 32] >> (o % 32)) & 1u), bias);
+}
+
 #endif /* DNNC_KBIT_H */

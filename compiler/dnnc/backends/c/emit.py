@@ -12,7 +12,7 @@ import jinja2
 import numpy as np
 
 from dnnc import __version__
-from dnnc.backends.c.plan import CONV_FIELDS, DENSE_U8_FIELDS, Array, Plan
+from dnnc.backends.c.plan import CONV_FIELDS, CONVB_FIELDS, DENSE_U8_FIELDS, Array, Plan
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
 
@@ -161,6 +161,7 @@ def context(plan: Plan, target: dict) -> dict:
         "lanes": plan.lanes,
         "features": features(target, plan.lanes, plan.kbit),
         "conv_fields": tuple(CONV_FIELDS),
+        "convb_fields": CONVB_FIELDS,
         "dense_u8_fields": tuple(DENSE_U8_FIELDS),
         "cc": target["cc"],
         "ar": target["ar"],

@@ -73,6 +73,8 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "thr": "NULL",
     "flip": "NULL",
 }
+CONVB_FIELDS = ("in_c", "in_h", "in_w", "out_c", "kh", "kw", "stride", "pad", "pool_k", "pool_s", "out_h", "out_w",
+                "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
 DENSE_U8_FIELDS: dict[str, int | str] = {  # dnnc_dense_u8_t
     "nin": 0,
     "nout": 0,
@@ -145,7 +147,8 @@ class Plan:
     @property
     def kbit(self) -> bool:
         """Whether any stage reads or writes k-bit activations (the library ships runtime/dnnc_kbit.h)."""
-        return any("mthr" in s.fields or "in_planes" in s.fields for s in self.stages)
+        return any("mthr" in s.fields or "in_planes" in s.fields or s.fields.get("inner") == "dense_bytes"
+                   for s in self.stages)
 
     @property
     def flash_bytes(self) -> int:
@@ -417,6 +420,9 @@ class _Planner:
             raise DnncError(
                 f"model '{self.model.name}': input shape {self.model.input_shape} is not (C, H, W)"
             )
+        if any(isinstance(x, MultiThreshold) for x in layers) and \
+                any(x.kind == "conv" for x in self.model.linears()):
+            return self._arena(self._byte_stages(layers))
         stages: list[Stage] = []
         in_layout: tuple = ("raw",)
         i, bufs = 0, ("A", "B")
@@ -487,23 +493,10 @@ class _Planner:
                 and isinstance(rest[1], ArgMax)
                 and layer.kind == "dense"
             ):
-                aff = rest[0]
                 self._dense(layer, st, in_layout)
                 st.fields["inner"] = st.op
                 st.op = "output"
-                k = layer.weight.shape[0]
-                st.arrays += [
-                    Array(f"{st.name}_scale", "float", aff.scale.astype(np.float32)),
-                    Array(f"{st.name}_bias", "float", aff.bias.astype(np.float32)),
-                ]
-                if not (np.all(np.isfinite(aff.scale)) and np.all(np.isfinite(aff.bias))):
-                    raise DnncError(f"layer '{aff.name}': scale/bias must be finite")
-                st.fields.update(k=k, scale=f"{st.name}_scale", bias=f"{st.name}_bias", post=[])
-                for j, (op, v) in enumerate(aff.post):  # imported float32 steps (TensorNorm), in order
-                    st.arrays.append(Array(f"{st.name}_post{j}", "float", np.asarray(v, np.float32)))
-                    st.fields["post"].append(({"add": "+", "mul": "*", "div": "/", "bipolar": "bipolar"}[op],
-                                              f"{st.name}_post{j}"))
-                st.src += f" + {aff.name} + {rest[1].name}"
+                self._output_fields(st, rest[0], layers[i + 1:])
                 stages.append(st)
                 if i + 3 != len(layers):
                     raise DnncError(f"layer '{layers[i + 3].name}': layers after the output layer")
@@ -517,6 +510,93 @@ class _Planner:
         if not stages or stages[-1].op != "output":
             raise DnncError(f"model '{self.model.name}': no output layer (Linear + OutputAffine + ArgMax)")
         return self._arena(stages)
+
+    def _byte_stages(self, layers: list) -> list[Stage]:
+        """A network with k-bit convs: int8 levels, HWC, plain loops (runtime/dnnc_kbit.h, "BYTE PATH")."""
+        stages: list[Stage] = []
+        fmap = tuple(self.model.input_shape)  # (C, H, W) of the stream feeding the next Linear
+        i, bufs = 0, ("A", "B")
+        while i < len(layers):
+            layer = layers[i]
+            st = Stage(name=f"L{len(stages)}", op="", fields={}, src=layer.name,
+                       in_buf="raw" if i == 0 else bufs[(len(stages) - 1) % 2])
+            if not isinstance(layer, Linear):
+                raise DnncError(f"layer '{layer.name}': expected a Linear layer, got {type(layer).__name__}")
+            pool = layers[i + 1] if isinstance(layers[i + 1], MaxPool) else None
+            act = layers[i + 2 if pool else i + 1]
+            o = layer.weight.shape[0]
+            if isinstance(act, OutputAffine):
+                if layer.kind != "dense" or pool is not None or i == 0:
+                    raise DnncError(f"layer '{layer.name}': the output layer must be dense")
+                self._bytes_dense(layer, st, fmap)
+                st.fields["inner"], st.op = st.op, "output"
+                self._output_fields(st, act, layers[i + 1:])
+                if i + 3 != len(layers):
+                    raise DnncError(f"layer '{layers[i + 3].name}': layers after the output layer")
+                stages.append(st)
+                break
+            if not isinstance(act, MultiThreshold):
+                raise DnncError(f"layer '{act.name}': a network with k-bit convolutions needs k-bit activations "
+                                "throughout on the C backend")
+            t, flip = multi_thresholds(act)
+            st.arrays += [Array(f"{st.name}_mthr", "int32_t", t.reshape(-1)),
+                          Array(f"{st.name}_flip", "uint32_t", flip_words(flip))]
+            st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
+            st.fields.update(mthr=f"{st.name}_mthr", flip=f"{st.name}_flip", nthr=t.shape[1], out_bias=act.out_bias)
+            st.out_buf = bufs[len(stages) % 2]
+            if layer.kind == "conv":
+                _, c, kh, kw = layer.weight.shape
+                _, h, w = layer.in_shape
+                ch, cw = (conv_out_size(v, k, layer.stride, layer.pad) for v, k in ((h, kh), (w, kw)))
+                pk, ps = (pool.k, pool.stride) if pool else (1, 1)
+                oh, ow = conv_out_size(ch, pk, ps), conv_out_size(cw, pk, ps)
+                st.arrays.append(Array(f"{st.name}_w8", "int8_t", layer.weight.transpose(0, 2, 3, 1).reshape(-1)))
+                st.weight_bytes = layer.weight.size
+                st.op = "convb"
+                st.fields.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=layer.stride, pad=layer.pad,
+                                 pool_k=pk, pool_s=ps, out_h=oh, out_w=ow, in_u8=int(i == 0), in_mul=layer.in_mul,
+                                 in_add=layer.in_add, w=f"{st.name}_w8", thr=f"{st.name}_mthr")
+                st.macs = o * ch * cw * c * kh * kw
+                fmap = (o, oh, ow)
+                st.out_words = -(-o * oh * ow // 4)
+            else:
+                if pool is not None or i == 0:
+                    raise DnncError(f"layer '{layer.name}': only convs may read the raw input or be pooled here")
+                self._bytes_dense(layer, st, fmap)
+                fmap = (o, 1, 1)
+                st.out_words = -(-o // 4)
+            st.src += (f" + {pool.name}" if pool else "") + f" + {act.name}"
+            stages.append(st)
+            i += 3 if pool else 2
+        return stages
+
+    def _bytes_dense(self, layer: Linear, st: Stage, fmap: tuple) -> None:
+        """Dense on int8 levels in HWC order: weight columns permuted from the IR's (C, H, W) flatten."""
+        o = layer.weight.shape[0]
+        c, h, w = fmap
+        wm = layer.weight.reshape(o, c, h, w).transpose(0, 2, 3, 1).reshape(o, -1)
+        st.arrays.append(Array(f"{st.name}_w8", "int8_t", wm.reshape(-1)))
+        st.weight_bytes = wm.size
+        st.op = "dense_bytes"
+        st.fields.update(w=f"{st.name}_w8", n=wm.shape[1], nout=o)
+        st.in_words = -(-wm.shape[1] // 4)
+        st.scratch.update(acc=o)
+        st.macs = wm.size
+
+    def _output_fields(self, st: Stage, aff: OutputAffine, rest: list) -> None:
+        """The output affine's arrays and fields (scale, bias, float32 post steps) on the output stage."""
+        if len(rest) < 2 or not isinstance(rest[1], ArgMax):
+            raise DnncError(f"layer '{aff.name}': the output affine must be followed by ArgMax")
+        if not (np.all(np.isfinite(aff.scale)) and np.all(np.isfinite(aff.bias))):
+            raise DnncError(f"layer '{aff.name}': scale/bias must be finite")
+        st.arrays += [Array(f"{st.name}_scale", "float", aff.scale.astype(np.float32)),
+                      Array(f"{st.name}_bias", "float", aff.bias.astype(np.float32))]
+        st.fields.update(k=aff.scale.size, scale=f"{st.name}_scale", bias=f"{st.name}_bias", post=[])
+        for j, (op, v) in enumerate(aff.post):  # imported float32 steps (TensorNorm), in order
+            st.arrays.append(Array(f"{st.name}_post{j}", "float", np.asarray(v, np.float32)))
+            st.fields["post"].append(({"add": "+", "mul": "*", "div": "/", "bipolar": "bipolar"}[op],
+                                      f"{st.name}_post{j}"))
+        st.src += f" + {aff.name} + {rest[1].name}"
 
     def _dense(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
         if layer.in_dtype == UINT8 and self.lanes:
