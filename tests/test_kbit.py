@@ -8,6 +8,7 @@ graph with 3 thresholds per channel (tests/qonnx_graphs.py).
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,51 @@ def test_a_k_bit_file_names_a_five_bit_activation_in_one_line(tmp_path):
                        check=False)
     assert r.returncode == 2 and "MultiThreshold" in r.stderr and "at most 15" in r.stderr
     assert r.stderr.count("\n") == 1
+
+
+needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                               reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
+
+
+@pytest.mark.parametrize("name", ["unsw", "finn_mt", "tfc_2w2a"])
+def test_host_c_is_bit_exact_on_k_bit_networks(files, name):
+    if name not in files:
+        pytest.skip("brevitas_examples not installed")
+    rep = run_verify(load_model(files[name]), "host", samples=150, seed=0)
+    assert rep.mismatches == 0 and rep.ties_hit > 0, rep.summary_line()
+
+
+def test_hls_csim_is_bit_exact_on_k_bit_networks(files):
+    rep = run_verify(load_model(files["finn_mt"]), "fpga-hls", samples=60, seed=0)
+    assert rep.mismatches == 0, rep.summary_line()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cortex-m4", "fpga-hls"])
+@pytest.mark.parametrize("name", ["unsw", "tfc_2w2a"])
+def test_k_bit_networks_verify_on_cortex_m4_and_hls(files, name, target):
+    if name not in files:
+        pytest.skip("brevitas_examples not installed")
+    if target == "cortex-m4" and (shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None):
+        pytest.skip("arm toolchain / QEMU not installed")
+    rep = run_verify(load_model(files[name]), target, samples=150, seed=0)
+    assert rep.mismatches == 0, rep.summary_line()
+
+
+@needs_brevitas
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["host", "cortex-m4", "fpga-hls"])
+def test_cnv_2w2a_k_bit_convolutions_verify(tmp_path_factory, target):
+    """CNV W2A2: k-bit convs (C: int8 levels; HLS: int8 lanes through the window generator and max-pool)."""
+    if target == "cortex-m4" and shutil.which("qemu-system-arm") is None:
+        pytest.skip("QEMU not installed")
+    path = _export("cnv_2w2a", tmp_path_factory.mktemp("cnv"))
+    rep = run_verify(load_model(path), target, samples=6, seed=0)
+    assert rep.mismatches == 0, rep.summary_line()
+
+
+def test_verilog_backend_refuses_k_bit_activations_in_one_line(files, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "compile", str(files["finn_mt"]), "-t", "fpga-rtl", "-o",
+                        str(tmp_path / "out")], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "k-bit activations are not supported by the Verilog backend" in r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
