@@ -83,6 +83,21 @@ def test_hand_built_layouts_verify_bit_exact_on_ir(files, name):
     assert all(v > 0 for v in rep.ties_by_layer.values()), rep.ties_by_layer
 
 
+def test_int4_weights_import_and_verify_on_ir_and_hls(tmp_path):
+    """INT4 weights (-8..7, scale 1/8) with 2-bit activations: the IR and the HLS MVAU (int8 codes) are
+    bit-exact; the C backends' packed kernels have no INT4 set and say so in one line."""
+    p = tmp_path / "unsw_w4.onnx"
+    onnx.save(unsw_mlp(np.random.default_rng(3), inputs=60, hidden=24, wscale=0.125, wbits=4), p)
+    loaded = load_model(p)
+    assert [lin.weight_dtype for lin in loaded.ir.linears()] == ["INT4"] * 4
+    for target in ("ir", "fpga-hls"):
+        rep = run_verify(loaded, target, samples=80, seed=0)
+        assert rep.mismatches == 0, rep.summary_line()
+    r = subprocess.run([sys.executable, "-m", "dnnc.cli", "compile", str(p), "-t", "host", "-o", str(tmp_path / "c")],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "not a supported set" in r.stderr and r.stderr.count("\n") == 1
+
+
 def test_unsw_output_is_one_bit_of_the_last_accumulator(files):
     loaded = load_model(files["unsw"])
     ir = loaded.ir
