@@ -224,3 +224,20 @@ def test_verilog_backend_refuses_k_bit_activations_in_one_line(files, tmp_path):
                         str(tmp_path / "out")], capture_output=True, text=True, check=False)
     assert r.returncode == 2 and "k-bit activations are not supported by the Verilog backend" in r.stderr
     assert r.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["unsw", "finn_mt"])
+def test_deployment_onnx_and_every_pass_keep_the_k_bit_outputs(files, name):
+    """The standard-op deployment ONNX (onnxruntime) equals the file; every pass preserves the outputs."""
+    from dnnc.passes.pipeline import stages
+
+    loaded = load_model(files[name])
+    x = make_inputs(loaded, 120, 0)
+    loaded.file = None  # the reference is then the deployment ONNX in onnxruntime (`--reference deployment`)
+    rep = run_verify(loaded, "ir", samples=120, seed=0)
+    assert rep.mismatches == 0 and "deployment" in rep.summary_line(), rep.summary_line()
+    first = interpreter.run(loaded.ir, x)
+    for pass_name, model in stages(loaded.ir):
+        out = interpreter.run(model, x)
+        assert np.array_equal(out.acc, first.acc) and np.array_equal(out.logits.view(np.uint32),
+                                                                      first.logits.view(np.uint32)), pass_name
