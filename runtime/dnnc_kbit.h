@@ -14,6 +14,11 @@
 #define DNNC_KBIT_H
 
 #include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
 
 /* Each plane runs the 1-bit kernel with tot + W in place of tot, giving X_p = S_p + W = 2 sum_i w_i b_pi, so
  *   acc = kb + (sum_p 2^p X_p) / 2,   kb = bias * W   (the sum is even: the halving is exact).
@@ -76,6 +81,23 @@ static inline void dnnc_multi_threshold_pack(const int32_t *acc, int32_t n, int3
  * element, HWC (pixel (y, x) owns bytes [(y*W + x)*C, +C)); its first layer reads the raw uint8 input in the
  * model's own (C, H, W) order as u = in_mul * p + in_add. Padded conv positions contribute 0. Plain loops:
  * the layer computes acc, max-pools it, and writes each output's level (multi-threshold count + bias). */
+/* sum_i a[i] * b[i] over int8 vectors; Armv7E-M: SXTB16 + SMLAD, four products per pair of word loads. */
+static inline int32_t dnnc_dot_i8(const int8_t *a, const int8_t *b, int32_t n)
+{
+    int32_t i = 0, s = 0;
+#if defined(__ARM_FEATURE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        uint32_t x, w;
+        memcpy(&x, a + i, 4);
+        memcpy(&w, b + i, 4);
+        s = __smlad(__sxtb16(x), __sxtb16(w), s);
+        s = __smlad(__sxtb16((x >> 8) | (x << 24)), __sxtb16((w >> 8) | (w << 24)), s);
+    }
+#endif
+    for (; i < n; i++) s += a[i] * (int32_t)b[i];
+    return s;
+}
+
 typedef struct {
     int32_t in_c, in_h, in_w, out_c, kh, kw, stride, pad;
     int32_t pool_k, pool_s, out_h, out_w; /* max-pool window/stride (1, 1: none), output size after it */
@@ -104,8 +126,7 @@ static inline int32_t dnnc_convb_acc(const dnnc_convb_t *L, const void *in, int3
                 s += L->in_mul * t;
                 for (ci = 0; ci < L->in_c; ci++) s += L->in_add * wt[ci];
             } else {
-                const int8_t *p = (const int8_t *)in + (y * L->in_w + x) * L->in_c;
-                for (ci = 0; ci < L->in_c; ci++) s += wt[ci] * (int32_t)p[ci];
+                s += dnnc_dot_i8(wt, (const int8_t *)in + (y * L->in_w + x) * L->in_c, L->in_c);
             }
         }
     }
@@ -138,13 +159,8 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
 /* Dense on int8 levels: acc[o] = sum_i w[o][i] x[i] (w [nout][n], columns in the producer's HWC order). */
 static inline void dnnc_dense_bytes(const int8_t *w, const int8_t *x, int32_t n, int32_t nout, int32_t *acc)
 {
-    int32_t o, i;
-    for (o = 0; o < nout; o++) {
-        const int8_t *r = w + o * n;
-        int32_t s = 0;
-        for (i = 0; i < n; i++) s += r[i] * (int32_t)x[i];
-        acc[o] = s;
-    }
+    int32_t o;
+    for (o = 0; o < nout; o++) acc[o] = dnnc_dot_i8(w + o * n, x, n);
 }
 
 static inline void dnnc_multi_threshold_bytes(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,

@@ -169,3 +169,29 @@ def finn_multithreshold(rng: np.random.Generator, hidden: int = 40, classes: int
     for name, dt in anns:
         annotate(m.graph, name, dt)
     return m
+
+
+def kbit_cnn(rng: np.random.Generator, ch: int = 6) -> onnx.ModelProto:
+    """A small CNV-like net: UINT8 (1,2,8,8) input, Mul 1/128, Sub 1; Conv 3x3 pad 1 (ternary), BN, 2-bit
+    signed narrow Quant, MaxPool 2; Conv 3x3 (INT2 weights), BN, Quant; Flatten, MatMul, Mul. BN skewed."""
+    g = G(in_shape=(1, 2, 8, 8))
+    x = g.op("Sub", [g.op("Mul", ["x", g.c(1 / 128)]), g.c(1.0)])
+
+    def conv(x, cin, cout, pad, bits, narrow):
+        w = g.quant(g.c(rng.uniform(-1, 1, (cout, cin, 3, 3))), 0.5 if not narrow else 1.0, bits, narrow=narrow)
+        return g.op("Conv", [x, w], kernel_shape=[3, 3], pads=[pad] * 4, strides=[1, 1])
+
+    def bn_act(x, c, spread):
+        gamma = rng.uniform(0.5, 1.5, c)
+        gamma[:2] *= -1
+        gamma[2] = 0.0
+        x = g.bn(x, gamma, rng.normal(0, 0.3, c), rng.normal(0, 1, c), np.full(c, spread))
+        return g.quant(x, 1.0, 2, signed=1, narrow=1)
+
+    x = bn_act(conv(x, 2, ch, 1, 2, 1), ch, 4.0)
+    x = g.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = bn_act(conv(x, ch, ch + 1, 0, 2, 0), ch + 1, 9.0)
+    x = g.op("Flatten", [x], axis=1)
+    x = g.dense(x, rng.uniform(-1, 1, (4, (ch + 1) * 4)), "quant", bits=2, narrow=1)
+    x = g.op("Mul", [x, g.c(0.25)])
+    return g.model(x, [1, 4])

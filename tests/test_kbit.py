@@ -24,7 +24,7 @@ from dnnc.ir.model import MultiThreshold
 from dnnc.verify import run_verify
 from dnnc.verify.inputs import make_inputs, targets
 from dnnc.verify.qonnx_reference import run_file
-from qonnx_graphs import finn_multithreshold, unsw_mlp
+from qonnx_graphs import finn_multithreshold, kbit_cnn, unsw_mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 BREVITAS = importlib.util.find_spec("brevitas_examples") is not None
@@ -46,6 +46,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     out = {"unsw": d / "unsw.onnx", "finn_mt": d / "finn_mt.onnx"}
     onnx.save(unsw_mlp(np.random.default_rng(1), inputs=600, hidden=40), out["unsw"])
     onnx.save(finn_multithreshold(np.random.default_rng(2)), out["finn_mt"])
+    out["kcnn"] = d / "kcnn.onnx"
+    onnx.save(kbit_cnn(np.random.default_rng(0)), out["kcnn"])
     if BREVITAS:
         out["tfc_2w2a"] = _export("tfc_2w2a", d)
     return out
@@ -241,3 +243,13 @@ def test_deployment_onnx_and_every_pass_keep_the_k_bit_outputs(files, name):
         out = interpreter.run(model, x)
         assert np.array_equal(out.acc, first.acc) and np.array_equal(out.logits.view(np.uint32),
                                                                       first.logits.view(np.uint32)), pass_name
+
+
+@pytest.mark.parametrize("target", ["ir", "host", "fpga-hls", pytest.param("cortex-m4", marks=pytest.mark.slow)])
+def test_small_k_bit_cnn_padded_pooled_verifies(files, target):
+    """k-bit convs with padding on the raw input, max-pool moved before a 2-bit activation (gamma < 0 rows
+    negated), an INT2-weight conv and a dense layer on HWC levels: C byte path, HLS int8 lanes."""
+    if target == "cortex-m4" and shutil.which("qemu-system-arm") is None:
+        pytest.skip("QEMU not installed")
+    rep = run_verify(load_model(files["kcnn"]), target, samples=150, seed=0)
+    assert rep.mismatches == 0 and rep.ties_hit > 0, rep.summary_line()
