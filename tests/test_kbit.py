@@ -188,7 +188,7 @@ needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shut
 def test_host_c_is_bit_exact_on_k_bit_networks(files, name):
     if name not in files:
         pytest.skip("brevitas_examples not installed")
-    rep = run_verify(load_model(files[name]), "host", samples=150, seed=0)
+    rep = run_verify(load_model(files[name]), "host", samples=80, seed=0)
     assert rep.mismatches == 0 and rep.ties_hit > 0, rep.summary_line()
 
 
