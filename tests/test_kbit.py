@@ -253,3 +253,21 @@ def test_small_k_bit_cnn_padded_pooled_verifies(files, target):
         pytest.skip("QEMU not installed")
     rep = run_verify(load_model(files["kcnn"]), target, samples=150, seed=0)
     assert rep.mismatches == 0 and rep.ties_hit > 0, rep.summary_line()
+
+
+@pytest.mark.parametrize("name", ["finn_mt", "kcnn"])
+def test_dataflow_onnx_states_k_bit_thresholds_in_finn_semantics(files, name, tmp_path):
+    """dataflow.onnx (for FINN users): (MH, T) thresholds, ActVal and the k-bit types; executed in FINN's
+    semantics it equals the interpreter."""
+    from dnnc.backends import hls
+    from dnnc.targets import load_target
+    from test_hls_dataflow import run_finn_graph
+
+    loaded = load_model(files[name])
+    hls.compile(loaded.ir, load_target("fpga-hls"), tmp_path)
+    proto = onnx.load(tmp_path / "dataflow.onnx")
+    raw = make_inputs(loaded, 60, seed=1)
+    ref = interpreter.run(loaded.ir, raw)
+    t = run_finn_graph(proto, raw)
+    assert np.array_equal(t["acc"].astype(np.int64), ref.acc.astype(np.int64))
+    assert np.array_equal(t["class"][:, 0].astype(np.int64), ref.cls)

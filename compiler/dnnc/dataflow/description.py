@@ -8,7 +8,9 @@ Thresholds are in FINN's semantics (out = +1 iff acc >= T): a direction -1 chann
 as its negated weight column (every dnnc weight set is symmetric) and T = -t; a constant channel as an
 always / never threshold; binaryXnorMode MVAUs get weights as {0, 1} and thresholds in the popcount
 domain (dot >= t <=> popcount >= ceil((t + MW) / 2)). FINN cannot express "acc <= t" after a max-pool:
-such channels keep T = t and are flagged by the extra attribute dnnc_direction (-1).
+such channels keep T = t and are flagged by the extra attribute dnnc_direction (-1). A k-bit activation
+writes its (MH, T) thresholds the same way (a direction -1 row negated and re-sorted, as count(acc <= t) =
+count(-acc >= -t)); its level is ActVal + count, FINN's MultiThreshold semantics.
 """
 
 from __future__ import annotations
@@ -51,6 +53,16 @@ def finn_thresholds(stage: Stage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p = stage.params
     xnor = bool(stage.attrs.get("binaryXnorMode", 0))
     w = np.asarray(p["weight"]).astype(np.int64).T.copy() if "weight" in p else np.zeros((0, 0), np.int64)
+    if "mthr" in p:  # k-bit: never XNOR (the input is k-bit levels)
+        t, d = np.asarray(p["mthr"]).astype(np.int64).copy(), np.asarray(p["dir"]).astype(np.int64)
+        flag = np.ones_like(d)
+        for ch in np.flatnonzero(d < 0):
+            if w.size:
+                w[:, ch] = -w[:, ch]
+                t[ch] = np.sort(-t[ch])
+            else:
+                flag[ch] = -1
+        return w, t, flag
     if "thr" not in p:
         return (w + 1) // 2 if xnor else w, np.zeros((0, 1), np.int64), np.zeros(0, np.int64)
     t, d, c = (np.asarray(p[k]).astype(np.int64) for k in ("thr", "dir", "cst"))
