@@ -8,9 +8,7 @@ Thresholds are in FINN's semantics (out = +1 iff acc >= T): a direction -1 chann
 as its negated weight column (every dnnc weight set is symmetric) and T = -t; a constant channel as an
 always / never threshold; binaryXnorMode MVAUs get weights as {0, 1} and thresholds in the popcount
 domain (dot >= t <=> popcount >= ceil((t + MW) / 2)). FINN cannot express "acc <= t" after a max-pool:
-such channels keep T = t and are flagged by the extra attribute dnnc_direction (-1). A k-bit activation
-writes its (MH, T) thresholds the same way (a direction -1 row negated and re-sorted, as count(acc <= t) =
-count(-acc >= -t)); its level is ActVal + count, FINN's MultiThreshold semantics.
+such channels keep T = t and are flagged by the extra attribute dnnc_direction (-1).
 """
 
 from __future__ import annotations
@@ -49,7 +47,9 @@ def _ceil_half(x: int) -> int:
 
 def finn_thresholds(stage: Stage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(weights (MW, MH), thresholds (MH, 1), dnnc_direction (MH,)) in FINN's semantics for an MVAU or
-    a standalone Thresholding stage (weights empty then)."""
+    a standalone Thresholding stage (weights empty then). A k-bit activation gives (MH, T) thresholds the same
+    way (a direction -1 row negated and re-sorted: count(acc <= t) = count(-acc >= -t)); its level is
+    ActVal + count, FINN's MultiThreshold semantics. (The module docstring is dataflow.onnx's doc_string.)"""
     p = stage.params
     xnor = bool(stage.attrs.get("binaryXnorMode", 0))
     w = np.asarray(p["weight"]).astype(np.int64).T.copy() if "weight" in p else np.zeros((0, 0), np.int64)
