@@ -211,7 +211,7 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
         for (oy = 0; oy < L->out_h; oy++)
             for (ox = 0; ox < L->out_w; ox++)
                 for (o = 0; o < L->out_c; o += 4) {
-                    int32_t m[4], s[4];
+                    int32_t m[4] = {0, 0, 0, 0}, s[4] = {0, 0, 0, 0};
                     for (py = 0; py < L->pool_k; py++)
                         for (px = 0; px < L->pool_k; px++) {
                             dnnc_convb_acc4(L, (const int8_t *)in, o, oy * L->pool_s + py, ox * L->pool_s + px, s);
