@@ -148,9 +148,9 @@ def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
     if not p["signed"] and np.any(x < 0):
         raise DnncError(f"{node_label(node)}: signed=0 on weights with negative values "
                         "(signed/narrow swapped by the exporter?)")
-    if p["bits"] > 3 or not p["signed"]:
+    if p["bits"] > 4 or not p["signed"]:
         raise DnncError(f"{node_label(node)}: {p['bits']}-bit {'signed' if p['signed'] else 'unsigned'} "
-                        "weights are not supported (binary, ternary, INT2 and INT3 are)")
+                        "weights are not supported (binary, ternary, INT2, INT3 and INT4 are)")
     q = ROUNDING[p["rounding"]](np.clip(x / scale, p["lo"], p["hi"]))
     lo, hi = p["lo"], p["hi"]
     values = tuple(range(lo, hi + 1))
@@ -160,10 +160,10 @@ def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
 def integer_const(name: str, w: np.ndarray, dtype: str | None) -> QTensor:
     """An unquantized constant weight: accepted only if it holds small integers (e.g. a FINN/dnnc file)."""
     w = np.asarray(w, np.float64)
-    if not np.all(w == np.round(w)) or (w.size and np.abs(w).max() > 4):
+    if not np.all(w == np.round(w)) or (w.size and np.abs(w).max() > 8):
         raise DnncError(f"weight '{name}' is a float tensor without a quantizer (not small integers); "
-                        "dnnc deploys binary/ternary/INT2/INT3 weights only")
-    known = {name: dtype_values(name) for name in (BIPOLAR, TERNARY, "INT2", "INT3")}
+                        "dnnc deploys binary/ternary/INT2/INT3/INT4 weights only")
+    known = {name: dtype_values(name) for name in (BIPOLAR, TERNARY, "INT2", "INT3", "INT4")}
     if dtype is None or dtype not in known:
         lo, hi = int(w.min(initial=0)), int(w.max(initial=0))
         if set(np.unique(w)) <= {-1.0, 1.0}:
@@ -171,7 +171,7 @@ def integer_const(name: str, w: np.ndarray, dtype: str | None) -> QTensor:
         elif lo >= -1 and hi <= 1:
             dtype = TERNARY
         else:
-            dtype = "INT2" if lo >= -2 and hi <= 1 else "INT3"
+            dtype = "INT2" if lo >= -2 and hi <= 1 else "INT3" if lo >= -4 and hi <= 3 else "INT4"
     values = known[dtype]
     if not np.all(np.isin(w, values)):
         raise DnncError(f"weight '{name}' has values outside its datatype {dtype}")
