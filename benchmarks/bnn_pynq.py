@@ -1,4 +1,5 @@
-"""Brevitas' own bnn_pynq networks (TFC, SFC, LFC, CNV at W1A1) exported by Brevitas, then verified by dnnc.
+"""Brevitas' own bnn_pynq networks (TFC, SFC, LFC, CNV at W1A1; `--nets` also takes the k-bit ones, e.g.
+tfc_1w2a, tfc_2w2a, sfc_2w2a, cnv_2w2a) exported by Brevitas, then verified by dnnc.
 
 Why: these are the files a FINN user hands over. They are built here with `model_with_cfg(name,
 pretrained=False)` (no download), their batch-norm statistics calibrated by running data through in train

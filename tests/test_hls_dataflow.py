@@ -54,9 +54,10 @@ def run_finn_graph(proto: onnx.ModelProto, raw: np.ndarray) -> dict[str, np.ndar
         elif op == "MVAU":
             w = t[node.input[1]].astype(np.float64)
             acc = x @ w + (1 - x) @ (1 - w) if a["binaryXnorMode"] else x @ w
-            out = acc if a["noActivation"] else _activate(acc, t[node.input[2]], None, a["outputDataType"])
+            out = acc if a["noActivation"] else _activate(acc, t[node.input[2]], None, a["outputDataType"],
+                                                          a.get("ActVal", 0))
         elif op == "Thresholding":
-            out = _activate(x, t[node.input[1]], a.get("dnnc_direction"), a["outputDataType"])
+            out = _activate(x, t[node.input[1]], a.get("dnnc_direction"), a["outputDataType"], a.get("ActVal", 0))
         elif op == "StreamingMaxPool":
             k = a["PoolDim"][0]
             h, w_ = x.shape[1] // k * k, x.shape[2] // k * k
@@ -74,14 +75,15 @@ def run_finn_graph(proto: onnx.ModelProto, raw: np.ndarray) -> dict[str, np.ndar
     return t
 
 
-def _activate(acc, thr, direction, out_dt):
-    thr = thr[:, 0]
-    plus = acc >= thr
+def _activate(acc, thr, direction, out_dt, act_val=0):
+    """FINN MultiThreshold: ActVal + count(acc >= T) over a channel's thresholds (BIPOLAR: 2 * count - 1)."""
+    a = acc[..., None]
+    plus = a >= thr
     if direction is not None:
-        neg = np.asarray(direction) < 0
-        plus = np.where(neg, acc <= thr, plus)
-    count = plus.astype(np.float64)
-    return 2 * count - 1 if out_dt == "BIPOLAR" else count
+        neg = (np.asarray(direction) < 0)[:, None]
+        plus = np.where(neg, a <= thr, plus)
+    count = plus.sum(axis=-1).astype(np.float64)
+    return 2 * count - 1 if out_dt == "BIPOLAR" else act_val + count
 
 
 @pytest.mark.parametrize("name,net", EDGE, ids=[n for n, _ in EDGE])

@@ -238,12 +238,12 @@ def test_input_quantizer_boundaries_are_exact():
     assert np.array_equal(quantize_input(t8, probe).astype(np.int64), q8(probe))
 
 
-def test_multi_bit_activations_are_refused_in_one_line(tmp_path):
+def test_zoo_layout_with_two_bit_activations_verifies(tmp_path):
+    """The zoo TFC layout with a 2-bit signed narrow Quant after every BN (W1A2): k-bit thresholds, bit-exact."""
     p = tmp_path / "tfc_w1a2.onnx"
     onnx.save(zoo_tfc(np.random.default_rng(0), act_bits=2), p)
-    r = _cli("inspect", str(p))
-    assert r.returncode == 2 and "2-bit activations" in r.stderr and "multi-bit" in r.stderr
-    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    rep = run_verify(load_model(p), "ir", samples=120, seed=0)
+    assert rep.mismatches == 0, rep.summary_line()
 
 
 @pytest.mark.skipif(not BREVITAS, reason="brevitas_examples not installed")

@@ -141,17 +141,17 @@ def _error(proto) -> str:
 
 def test_unsupported_content_is_a_one_line_error_naming_the_node():
     rng = np.random.default_rng(0)
-    # 4-bit activations
+    # 5-bit activations (1 to 4 bits are deployed)
     proto = mlp(rng)
     sign = next(n for n in proto.graph.node if n.op_type == "BipolarQuant" and n.input[0].startswith("t"))
     g = G()
-    quant = onnx.helper.make_node("Quant", [sign.input[0], g.c(1.0, "s4"), g.c(0.0, "z4"), g.c(4.0, "b4")],
+    quant = onnx.helper.make_node("Quant", [sign.input[0], g.c(1.0, "s4"), g.c(0.0, "z4"), g.c(5.0, "b4")],
                                   list(sign.output), name="act4", domain=DOMAIN, signed=1, narrow=0,
                                   rounding_mode="ROUND")
     proto.graph.initializer.extend(g.inits)
     sign.CopyFrom(quant)
     msg = _error(proto)
-    assert "act4" in msg and "4-bit activations" in msg and "\n" not in msg
+    assert "act4" in msg and "5-bit activations" in msg and "\n" not in msg
     # non-power-of-two weight scale
     assert "not a positive power of two" in _error(mlp(rng, scale=0.1))
     # unknown op

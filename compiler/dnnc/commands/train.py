@@ -11,7 +11,7 @@ import click
 
 from dnnc.commands.options import SEED
 from dnnc.errors import DnncError
-from dnnc.fsutil import atomic_output_file
+from dnnc.fsutil import atomic_output_file, check_output_file
 from dnnc.vocabulary import WEIGHT_SETS
 
 
@@ -63,6 +63,8 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
           train_limit, batch_size, method, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
+    for path in (output, history_path(output)):  # before hours of training, not after
+        check_output_file(path)  # -o may be the --init checkpoint: training on from it replaces it
     if method != "distribution":  # STE baselines (dnnc.train.ste), sign activations only
         hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit, batch_size)
         click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "

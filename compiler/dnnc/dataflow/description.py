@@ -47,10 +47,22 @@ def _ceil_half(x: int) -> int:
 
 def finn_thresholds(stage: Stage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(weights (MW, MH), thresholds (MH, 1), dnnc_direction (MH,)) in FINN's semantics for an MVAU or
-    a standalone Thresholding stage (weights empty then)."""
+    a standalone Thresholding stage (weights empty then). A k-bit activation gives (MH, T) thresholds the same
+    way (a direction -1 row negated and re-sorted: count(acc <= t) = count(-acc >= -t)); its level is
+    ActVal + count, FINN's MultiThreshold semantics. (The module docstring is dataflow.onnx's doc_string.)"""
     p = stage.params
     xnor = bool(stage.attrs.get("binaryXnorMode", 0))
     w = np.asarray(p["weight"]).astype(np.int64).T.copy() if "weight" in p else np.zeros((0, 0), np.int64)
+    if "mthr" in p:  # k-bit: never XNOR (the input is k-bit levels)
+        t, d = np.asarray(p["mthr"]).astype(np.int64).copy(), np.asarray(p["dir"]).astype(np.int64)
+        flag = np.ones_like(d)
+        for ch in np.flatnonzero(d < 0):
+            if w.size:
+                w[:, ch] = -w[:, ch]
+                t[ch] = np.sort(-t[ch])
+            else:
+                flag[ch] = -1
+        return w, t, flag
     if "thr" not in p:
         return (w + 1) // 2 if xnor else w, np.zeros((0, 1), np.int64), np.zeros(0, np.int64)
     t, d, c = (np.asarray(p[k]).astype(np.int64) for k in ("thr", "dir", "cst"))

@@ -90,12 +90,14 @@ def mvau_dsp(stage: Stage) -> int:
 
 
 def thresholding(stage: Stage) -> Resources:
-    """FINN Thresholding: comparators A*P LUTs plus LUTRAM for TMEM > 1 (distributed thresholds)."""
+    """FINN Thresholding: comparators A*P LUTs plus LUTRAM for TMEM > 1 (distributed thresholds), once per
+    threshold step (2^k - 1 for a k-bit output)."""
     a, p = stage.attrs, stage.pe
     x = dtype_bits(a["inputDataType"])
+    steps = int(a.get("numSteps", 1))
     tmem = a["NumChannels"] // p
     lutram = p * x * math.ceil(tmem / 64) if tmem > 1 else 0
-    return Resources(lut=x * p + lutram, bram18=0, dsp=0, model="FINN-R")
+    return Resources(lut=(x * p + lutram) * steps, bram18=0, dsp=0, model="FINN-R")
 
 
 def _buffer(bits: int, width: int) -> Resources:

@@ -4,7 +4,8 @@ stages (FINN's node types), and width converters between folded stages.
 Streams carry feature maps pixel-major with channels innermost (NHWC, FINN's layout); so a dense layer
 after a conv gets its weight columns permuted from the IR's (C, H, W) flatten order to (H, W, C), and a
 conv's columns are ordered (kh, kw, c) like the sliding-window generator's output. Neither changes a sum.
-A negative BN slope is kept as direction -1 per channel: stored weights are never negated.
+A negative BN slope is kept as direction -1 per channel: stored weights are never negated. A k-bit
+activation (MultiThreshold) streams its integer levels as int8 lanes (kind "i8", FINN's ActVal = out_bias).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from dnnc.dataflow.stages import Stage
 from dnnc.errors import DnncError
-from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
 from dnnc.vocabulary import BINARY, BIPOLAR, INT32, TERNARY, UINT8, int_dtype, weight_set_of
 
 
@@ -51,6 +52,23 @@ def _threshold_params(t: Threshold) -> dict:
     }
 
 
+def _multi_params(t: MultiThreshold) -> dict:
+    """A k-bit activation's ROMs: thresholds (C, T) counted along the direction, level = bias + count."""
+    return {"mthr": t.thresholds.astype(np.int64), "dir": t.direction.astype(np.int8), "bias": int(t.out_bias),
+            "thr_bits": 32}
+
+
+def _act_params(t: Threshold | MultiThreshold) -> dict:
+    return _multi_params(t) if isinstance(t, MultiThreshold) else _threshold_params(t)
+
+
+def _act_attrs(t: Threshold | MultiThreshold) -> tuple[str, str, int, int]:
+    """(stream kind, outputDataType, ActVal, numSteps) of an activation's output."""
+    if isinstance(t, MultiThreshold):
+        return "i8", t.out_dtype, int(t.out_bias), int(t.thresholds.shape[1])
+    return "bits", BIPOLAR, 0, 1
+
+
 @dataclass
 class Block:
     """The IR layers that lower to one chain of stages around an MVAU: the Linear, then its threshold (fused
@@ -58,7 +76,7 @@ class Block:
 
     linear: Linear
     pool: MaxPool | None = None
-    threshold: Threshold | None = None
+    threshold: Threshold | MultiThreshold | None = None
     affine: OutputAffine | None = None
 
 
@@ -74,14 +92,14 @@ def group(model: IRModel) -> list[Block]:
                             f"got {type(layer).__name__}")
         _check_acc(layer)
         nxt = layers[i + 1] if i + 1 < len(layers) else None
-        if isinstance(nxt, Threshold):
+        if isinstance(nxt, (Threshold, MultiThreshold)):
             blocks.append(Block(layer, threshold=nxt))
             i += 2
         elif isinstance(nxt, MaxPool):
             if nxt.k != nxt.stride:
                 raise DnncError(f"layer '{nxt.name}': the dataflow supports max-pool with stride == k only")
             thr = layers[i + 2] if i + 2 < len(layers) else None
-            if not isinstance(thr, Threshold):
+            if not isinstance(thr, (Threshold, MultiThreshold)):
                 raise DnncError(f"layer '{nxt.name}': max-pool must be followed by a threshold")
             blocks.append(Block(layer, pool=nxt, threshold=thr))
             i += 3
@@ -104,7 +122,7 @@ def lower(model: IRModel) -> list[Stage]:
     for n_lin, block in enumerate(group(model)):
         layer = block.linear
         name = f"L{n_lin}"
-        in_dt = UINT8 if layer.in_dtype == UINT8 else BIPOLAR
+        in_dt = layer.in_dtype  # UINT8 (raw), BIPOLAR (signs) or a k-bit activation's INTn / UINTn
         if layer.in_dtype == UINT8 and (layer.in_mul, layer.in_add) != (1, 0):
             lo, hi = sorted((layer.in_add, layer.in_mul * 255 + layer.in_add))
             in_dt = int_dtype(lo, hi)
@@ -136,25 +154,25 @@ def lower(model: IRModel) -> list[Stage]:
         mh, mw = weights.shape
         xnor = kind == "bits" and weight_set_of(layer.weight_values) == "binary"
         fused = block.threshold is not None and block.pool is None
+        act_kind, act_dt, act_val, _ = _act_attrs(block.threshold) if fused else ("i32", "", 0, 0)
         attrs = {
             "MW": mw, "MH": mh, "PE": 1, "SIMD": 1, "numInputVectors": nv,
             "inputDataType": BINARY if xnor else mvau_in_dt,
             "weightDataType": BINARY if xnor else layer.weight_dtype,
             "accDataType": int_dtype(0, mw) if xnor else int_dtype(layer.acc_min, layer.acc_max),
-            "binaryXnorMode": int(xnor), "noActivation": 0 if fused else 1, "ActVal": 0,
+            "binaryXnorMode": int(xnor), "noActivation": 0 if fused else 1, "ActVal": act_val,
             "resType": "lut", "mem_mode": "internal_decoupled", "ram_style": "auto",
             "ram_style_thresholds": "distributed",
         }
-        attrs["outputDataType"] = BIPOLAR if fused else int_dtype(layer.acc_min, layer.acc_max)
+        attrs["outputDataType"] = act_dt if fused else int_dtype(layer.acc_min, layer.acc_max)
         params = {"weight": weights, "wkind": "bits" if xnor else "i8", "acc_min": layer.acc_min,
                   "acc_max": layer.acc_max, "act_dir": None}
         nvp = int(np.prod(nv))
-        stages.append(Stage(f"{name}_mvau", "MVAU", attrs, layer.name, kind, "bits" if fused else "i32", mh * nvp,
-                            params))
+        stages.append(Stage(f"{name}_mvau", "MVAU", attrs, layer.name, kind, act_kind, mh * nvp, params))
         fmap = tuple(layer.out_shape)
         if fused:
-            params.update(_threshold_params(block.threshold))
-            kind = "bits"
+            params.update(_act_params(block.threshold))
+            kind = act_kind
             continue
         kind = "i32"
         if block.pool is not None:
@@ -166,13 +184,14 @@ def lower(model: IRModel) -> list[Stage]:
                 "dataType": attrs["outputDataType"], "tied": True,
             }, pool.name, "i32", "i32", oh * ow * c))
             fmap = tuple(pool.out_shape)
+            act_kind, act_dt, act_val, steps = _act_attrs(thr)
             stages.append(Stage(f"{name}_thr", "Thresholding", {
-                "NumChannels": c, "PE": 1, "numInputVectors": [1, oh, ow], "numSteps": 1, "ActVal": 0,
+                "NumChannels": c, "PE": 1, "numInputVectors": [1, oh, ow], "numSteps": steps, "ActVal": act_val,
                 "inputDataType": attrs["outputDataType"], "weightDataType": attrs["outputDataType"],
-                "outputDataType": BIPOLAR, "tied": True,
-            }, thr.name, "i32", "bits", oh * ow * c,
-                {**_threshold_params(thr), "acc_min": layer.acc_min, "acc_max": layer.acc_max}))
-            kind = "bits"
+                "outputDataType": act_dt, "tied": True,
+            }, thr.name, "i32", act_kind, oh * ow * c,
+                {**_act_params(thr), "acc_min": layer.acc_min, "acc_max": layer.acc_max}))
+            kind = act_kind
             continue
         aff = block.affine
         k = model.num_classes

@@ -3,7 +3,8 @@
 All tensors between the input Cast and the outputs are INTEGER VALUES in float32 containers (exact while
 |value| < 2^24; range analysis proves it). sign(0) = +1 is Where(GreaterOrEqual(y, 0), 1, -1), never
 Sign. An integer Threshold is GreaterOrEqual / LessOrEqual against a float32 threshold tensor (exact
-integers) selected per channel by Where. Every quantized tensor carries a finn_datatype annotation.
+integers) selected per channel by Where; a MultiThreshold counts such comparisons against a (C, T) table
+(ReduceSum of the cast booleans) and adds its out_bias. Every quantized tensor carries a finn_datatype annotation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dnnc.ir.model import (
     IRModel,
     Linear,
     MaxPool,
+    MultiThreshold,
     OutputAffine,
     Threshold,
 )
@@ -135,6 +137,25 @@ class _Builder:
         self.annotations.append((self.cur, BIPOLAR, None))
         self.cur_dtype = BIPOLAR
 
+    def multi_threshold(self, layer: MultiThreshold) -> None:
+        p = layer.name
+        c, t = layer.thresholds.shape
+        tshape = (1, c) + (1,) * (self.rank - 2) + (t,)
+        tf = self.const(f"{p}_thresholds", layer.thresholds.astype(np.float32).reshape(tshape))  # |t| <= 2^24
+        ax = self.const(f"{p}_axis", np.array([-1], np.int64))
+        xe = self.node("Unsqueeze", [self.cur, ax], f"{p}_acc_e", f"{p}/Unsqueeze")
+        ge = self.node("GreaterOrEqual", [xe, tf], f"{p}_ge", f"{p}/GreaterOrEqual")
+        le = self.node("LessOrEqual", [xe, tf], f"{p}_le", f"{p}/LessOrEqual")
+        pos = self.const(f"{p}_dir_pos", (layer.direction > 0).reshape(tshape[:-1] + (1,)))
+        gef = self.node("Cast", [ge], f"{p}_gef", f"{p}/CastGe", to=TensorProto.FLOAT)
+        lef = self.node("Cast", [le], f"{p}_lef", f"{p}/CastLe", to=TensorProto.FLOAT)
+        hit = self.node("Where", [pos, gef, lef], f"{p}_hit", f"{p}/SelectDirection")
+        count = self.node("ReduceSum", [hit, ax], f"{p}_count", f"{p}/ReduceSum", keepdims=0)
+        bias = self.const(f"{p}_out_bias", np.array(layer.out_bias, np.float32))
+        self.cur = self.node("Add", [count, bias], f"{p}_out", f"{p}/AddBias")
+        self.annotations.append((self.cur, layer.out_dtype, None))
+        self.cur_dtype = layer.out_dtype
+
     def output_affine(self, layer: OutputAffine) -> None:
         p = layer.name
         acc = self.cur
@@ -147,6 +168,13 @@ class _Builder:
         for i, (op, v) in enumerate(layer.post):  # imported float32 steps (TensorNorm), one op each
             c = self.const(f"{p}_post{i}", np.asarray(v, np.float32))
             out = "logits" if i == last - 1 else f"{p}_post{i}_out"
+            if op == "bipolar":  # +v where y / v >= 0, else -v
+                q = self.node("Div", [self.cur, c], f"{p}_post{i}_q", f"{p}/Post{i}Div")
+                zero = self.const(f"{p}_post{i}_zero", np.array(0.0, np.float32))
+                ge = self.node("GreaterOrEqual", [q, zero], f"{p}_post{i}_ge", f"{p}/Post{i}Ge")
+                negv = self.const(f"{p}_post{i}_neg", -np.asarray(v, np.float32))
+                self.cur = self.node("Where", [ge, c, negv], out, f"{p}/Post{i}Sign")
+                continue
             self.cur = self.node({"add": "Add", "mul": "Mul", "div": "Div"}[op], [self.cur, c], out, f"{p}/Post{i}")
         self.annotations.append(("acc", self.cur_dtype, None))
 
@@ -179,6 +207,8 @@ def ir_to_onnx(model: IRModel, doc: str = "") -> onnx.ModelProto:
             b.bn_sign(layer)
         elif isinstance(layer, Threshold):
             b.threshold(layer)
+        elif isinstance(layer, MultiThreshold):
+            b.multi_threshold(layer)
         elif isinstance(layer, OutputAffine):
             b.output_affine(layer)
         elif isinstance(layer, ArgMax):

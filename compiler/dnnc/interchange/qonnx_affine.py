@@ -72,6 +72,19 @@ class AffineChain:
 
         self.steps.extend(bn_steps(gamma, beta, mean, var, eps))
 
+    def clip(self, lo: float, hi: float) -> None:
+        """Relu (lo = 0) or Clip/HardTanh in float32: monotone, so thresholds are still found by bisection on
+        `steps`; the real-number (a, b) form, used only to explain ties, stays that of the affine part."""
+        self.ops.append(("clip", (lo, hi)))
+        self.steps.append(("clip", np.array([lo, hi], np.float32)))
+
+    def bipolar(self, s: np.ndarray) -> None:
+        """A sign of the chain's float32 value as the graph's output (BipolarQuant: +s if v / s >= 0, else -s);
+        only ever the last step of an output chain."""
+        s = np.broadcast_to(np.asarray(s, np.float64), (self.c,))
+        self.ops.append(("bipolar", s.copy()))
+        self.steps.append(("bipolar", s.astype(np.float32)))
+
     def increasing(self) -> bool:
         """True if v is non-decreasing in acc for every channel (max-pool commutes with the chain)."""
         return all(a >= 0 for a in self.a)

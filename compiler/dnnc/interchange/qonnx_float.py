@@ -31,17 +31,44 @@ def apply_steps(steps, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     y = np.asarray(x, F32)
     with np.errstate(all="ignore"):
         for op, v in steps:
+            if op == "clip":  # Relu / Clip: one (lo, hi) pair for every channel
+                y = np.minimum(np.maximum(y, F32(v[0])), F32(v[1])).astype(F32)
+                continue
             v = np.asarray(v, F32).reshape(shape)
-            y = (y + v if op == "add" else y * v if op == "mul" else y / v).astype(F32)
+            y = bipolar(y, v) if op == "bipolar" else \
+                (y + v if op == "add" else y * v if op == "mul" else y / v).astype(F32)
     return y
+
+
+def bipolar(y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """QONNX BipolarQuant of float32 y with scale v: +v where y / v >= 0 (so -0.0 counts as +), else -v."""
+    with np.errstate(all="ignore"):
+        return np.where((y / v).astype(F32) >= F32(0), v, -v).astype(F32)
 
 
 def directions(steps, c: int) -> np.ndarray:
     d = np.ones(c, np.int64)
     for op, v in steps:
+        if op == "clip" and v[0] == v[1]:
+            d[:] = 0
         if op in ("mul", "div"):
             d *= np.sign(np.broadcast_to(np.asarray(v, np.float64), (c,))).astype(np.int64)
     return d
+
+
+def _bisect(p, c: int):
+    """Bisection of a monotone per-channel predicate p(acc int64[c]) -> bool[c] over [-2^24, 2^24]:
+    (p_lo, p_hi, a, b) with b - a <= 1 and P(a) != P(b) wherever p_lo != p_hi."""
+    lo = np.full(c, -ACC_LIMIT, np.int64)
+    hi = np.full(c, ACC_LIMIT, np.int64)
+    p_lo, p_hi = p(lo), p(hi)
+    a, b = lo.copy(), hi.copy()  # invariant: P(a) != P(b) on live channels
+    while np.any(b - a > 1):
+        mid = (a + b) // 2
+        same_as_lo = p(mid) == p_lo
+        a = np.where(same_as_lo, mid, a)
+        b = np.where(same_as_lo, b, mid)
+    return p_lo, p_hi, a, b
 
 
 def decide(steps, t, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,32 +78,49 @@ def decide(steps, t, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     [-2^24, 2^24]. Found by bisection on the float32 chain itself (monotone), so it is exact.
     """
     t = np.broadcast_to(np.asarray(t, F32), (c,))
-    steps = [(op, np.broadcast_to(np.asarray(v, F32), (c,))) for op, v in steps]
+    steps = [(op, v if op == "clip" else np.broadcast_to(np.asarray(v, F32), (c,))) for op, v in steps]
 
     def p(acc: np.ndarray) -> np.ndarray:
         return apply_steps(steps, acc.astype(F32), (c,)) >= t
 
     d = directions(steps, c)
-    lo = np.full(c, -ACC_LIMIT, np.int64)
-    hi = np.full(c, ACC_LIMIT, np.int64)
-    p_lo, p_hi = p(lo), p(hi)
+    p_lo, p_hi, a, b = _bisect(p, c)
     direction = np.zeros(c, np.int8)
     const = np.where(p_lo, 1, -1).astype(np.int8)
     live = (p_lo != p_hi) & (d != 0)
-    inc = live & p_hi  # non-decreasing: find the smallest acc with P
-    dec = live & p_lo  # non-increasing: find the largest acc with P
-    a, b = lo.copy(), hi.copy()  # invariant: P(a) != P(b)
-    while np.any(b - a > 1):
-        mid = (a + b) // 2
-        pm = p(mid)
-        same_as_lo = pm == p_lo
-        a = np.where(same_as_lo, mid, a)
-        b = np.where(same_as_lo, b, mid)
+    inc = live & p_hi  # non-decreasing: the smallest acc with P
+    dec = live & p_lo  # non-increasing: the largest acc with P
     thr = np.zeros(c, np.int64)
     thr[inc], direction[inc] = b[inc], 1
     thr[dec], direction[dec] = a[dec], -1
     const[live] = 1
     return direction, thr, const
+
+
+def decide_levels(steps, level, levels: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer form of a k-bit activation `level(chain(acc))` in 0..levels-1 (MultiThreshold semantics):
+    (direction int8[c] in {+1, -1}, thresholds int64[c, levels - 1]).
+
+    Threshold r-1 is where `level >= r` switches, by bisection on the float32 chain and the quantizer
+    itself (both monotone), so ties fall as in the reference. direction +1: the smallest acc with level >= r
+    (-2^24 if every acc has it, 2^24 if none); -1: the largest (2^24 if every acc, -2^24 if none). A channel
+    whose level does not depend on acc gets direction +1 and only saturated thresholds.
+    """
+    steps = [(op, v if op == "clip" else np.broadcast_to(np.asarray(v, F32), (c,))) for op, v in steps]
+    d = directions(steps, c)
+    direction = np.where(d < 0, -1, 1).astype(np.int8)
+    thr = np.zeros((c, levels - 1), np.int64)
+    for r in range(1, levels):
+        def p(acc: np.ndarray, r=r) -> np.ndarray:
+            return level(apply_steps(steps, acc.astype(F32), (c,))) >= r
+
+        p_lo, p_hi, a, b = _bisect(p, c)
+        const = p_lo == p_hi
+        up = direction > 0
+        t = np.where(up, b, a)
+        t = np.where(const, np.where(p_lo == up, -ACC_LIMIT, ACC_LIMIT), t)  # always / never counted
+        thr[:, r - 1] = t
+    return direction, thr
 
 
 def _ordered(x: np.ndarray) -> np.ndarray:
@@ -123,8 +167,11 @@ def output_steps(steps, k: int) -> tuple[np.ndarray, np.ndarray, tuple] | str:
     """(scale, bias, post) of OutputAffine computing exactly the float32 `steps` on f32(acc), else why not.
 
     f32(acc) * s is exact for a power-of-two s, so leading power-of-two multiplies and at most one other
-    multiply fold into `scale`; the first add is `bias`; every later step stays a float32 step of its own.
+    multiply fold into `scale`; the first add is `bias`; every later step stays a float32 step of its own
+    (a final "bipolar" step is the graph's BipolarQuant output: a one-bit output of the last accumulator).
     """
+    if any(op == "clip" for op, _ in steps):
+        return "a Relu/Clip on the output layer is not supported (dnnc outputs an affine of the accumulator)"
     steps = [(op, np.broadcast_to(np.asarray(v, F32), (k,)).copy()) for op, v in steps]
     if not steps or steps[0][0] != "mul":
         return "the output chain must start at a linear layer's accumulator"
@@ -150,6 +197,8 @@ def output_steps(steps, k: int) -> tuple[np.ndarray, np.ndarray, tuple] | str:
     if not np.array_equal(s32.astype(np.float64), scale) or not np.all(np.isfinite(s32)):
         return "output scale not representable in float32"
     post = tuple(steps[i:])
+    if any(op == "bipolar" for op, _ in post[:-1]):
+        return "a sign of the output must be its last step"
     for _, v in post:
         if not np.all(np.isfinite(v)):
             return "output constants must be finite"

@@ -6,9 +6,11 @@ activation is always in one of three states:
 
   raw     value = s * (m * x + a)       x = raw uint8 input; the first Linear sums w * (m*x + a)
   bipolar value = s * y, y in {-1, +1}  after a sign (BipolarQuant, 1-bit Quant, MultiThreshold)
+  levels  value = s * y, y in [b, b+T]  after a k-bit activation (2..4-bit Quant, MultiThreshold, T > 1)
   acc     value = chain(acc)            after MatMul/Gemm/Conv; Mul/Add/BN compose into `AffineChain`
 
-A sign on an acc state becomes an integer `Threshold` (ties decided in real arithmetic); the graph output
+A sign on an acc state becomes an integer `Threshold` (ties decided in real arithmetic), a k-bit
+activation a `MultiThreshold` (by bisection on the file's own float32 chain and quantizer); the graph output
 must be an exact float32 affine of the last accumulator (`OutputAffine`). Anything else raises a
 one-line DnncError naming the node and why.
 """
@@ -38,8 +40,8 @@ from dnnc.interchange.qonnx_quant import (
     sign_params,
 )
 from dnnc.ir.input_map import byte_codes, parse_input_map
-from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
-from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, checked_out_size, weight_dtype
+from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
+from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, checked_out_size, int_dtype, weight_dtype
 
 FLATTEN = ("Flatten", "Reshape")
 
@@ -61,7 +63,7 @@ def datatype_annotations(model: onnx.ModelProto) -> dict[str, str]:
 
 @dataclass
 class _State:
-    kind: str  # "raw" | "bipolar" | "acc"
+    kind: str  # "raw" | "bipolar" | "levels" | "acc"
     shape: tuple[int, ...]  # without batch; conv tensors (C, H, W)
     flat: bool = False
     s: float = 1.0  # raw / bipolar scale
@@ -135,7 +137,7 @@ class _Importer:
             if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
                 raise DnncError(f"{node_label(node)}: unknown op domain '{node.domain}'")
             if node.op_type in ("ArgMax", "TopK") and out_name in node.output:
-                self._check_head(node)
+                self._check_head(node, st)
                 self.trace["class_tensor"] = out_name
                 break
             st = self.step(node, st)
@@ -159,16 +161,20 @@ class _Importer:
                        byte_codes=None if self.input_map is None else
                        byte_codes(self.input_thresholds, parse_input_map(self.input_map)))
 
-    def _check_head(self, node: onnx.NodeProto) -> None:
-        """The classifier head must pick the highest logit on axis 1 (TopK k = 1, largest; or ArgMax)."""
+    def _check_head(self, node: onnx.NodeProto, st: _State) -> None:
+        """The classifier head must pick the highest logit on axis 1 (TopK k = 1, largest; or ArgMax).
+        A negative axis counts from the tensor's real rank: with trailing unit dims (BatchNorm1d's
+        Unsqueeze) or spatial dims, axis -1 is not the class axis."""
         a = attrs(node)
+        rank = 1 + len(st.shape) + int(st.meta.get("unit", 0))
+        class_axes = (1, 1 - rank)
         if node.op_type == "TopK":
             k = np.asarray(self.const(node.input[1], node)).ravel()
-            if k.size != 1 or int(k[0]) != 1 or not a.get("largest", 1) or a.get("axis", -1) not in (1, -1):
+            if k.size != 1 or int(k[0]) != 1 or not a.get("largest", 1) or a.get("axis", -1) not in class_axes:
                 raise DnncError(f"{node_label(node)}: only TopK with k = 1, largest, on the class axis is supported")
             if node.output[0] == self._main_output() and len(node.output) > 1:
                 raise DnncError(f"{node_label(node)}: the graph output is TopK's values; dnnc reproduces its indices")
-        elif a.get("axis", 0) not in (1, -1) or a.get("select_last_index", 0):
+        elif a.get("axis", 0) not in class_axes or a.get("select_last_index", 0):
             raise DnncError(f"{node_label(node)}: only ArgMax on the class axis, first index, is supported")
 
     def _main_output(self) -> str:
@@ -315,7 +321,7 @@ class _Importer:
         self.input_thresholds = qonnx_float.input_thresholds(level, levels)
         # the quantizer's output tensor holds s * (m * code + a): how the byte table is checked against the file
         self.trace["input"] = {"levels": levels, "steps": [(s_, float(v)) for s_, v in steps],
-                               "tensor": node.output[0], "s": s, "m": m, "a": a}
+                               "tensor": node.output[0], "s": s, "m": m, "a": a, "dtype": st.meta["dtype"]}
         if st.meta["dtype"] == UINT8:
             self.input_map = "p"  # the file's input holds the bytes themselves
         return _State("raw", st.shape, flat=st.flat, s=s, m=m, a=a)
@@ -477,7 +483,7 @@ class _Importer:
         if np.any(per_out != per_out[:, :1]):
             raise DnncError(f"{node_label(node)}: weight scale varies within an output channel")
         idx = len(self.layers)
-        in_dtype = UINT8 if st.kind == "raw" else BIPOLAR
+        in_dtype = UINT8 if st.kind == "raw" else st.meta["dtype"] if st.kind == "levels" else BIPOLAR
         values, dtype = deployable_set(codes, w)
         layer = Linear(f"l{idx}_{kind}", tuple(st.shape), tuple(out_shape), kind=kind,
                        weight=codes.astype(np.int8), weight_values=values, weight_dtype=dtype,
@@ -499,11 +505,24 @@ class _Importer:
         if op in ("Mul", "Div", "Add", "Sub"):
             v = self.scalar_or_channel(node, self.const(node.input[1], node), st)
             if op == "Div":
+                if np.any(v == 0):  # float division gives inf/NaN there, not the 0 the chain would assume
+                    raise DnncError(f"{node_label(node)}: division by zero on channel {int(np.argmax(v == 0))}")
                 st.chain.div(v)
             elif op == "Mul":
                 st.chain.mul(v)
             else:
                 st.chain.add(-v if op == "Sub" else v)
+            return st
+        if op in ("Relu", "Clip"):  # ReLU / HardTanh before a quantizer: a monotone float32 step of the chain
+            lo, hi = 0.0, np.inf
+            if op == "Clip":
+                a = attrs(node)
+                lo, hi = float(a.get("min", -np.inf)), float(a.get("max", np.inf))
+                for k, name in enumerate(node.input[1:3]):
+                    if name:
+                        v = float(np.asarray(self.const(name, node)).ravel()[0])
+                        lo, hi = (v, hi) if k == 0 else (lo, v)
+            st.chain.clip(lo, hi)
             return st
         if op == "BatchNormalization":
             g, b, m, var = (self.scalar_or_channel(node, self.const(i, node), st, True) for i in node.input[1:5])
@@ -512,8 +531,14 @@ class _Importer:
                 raise DnncError(f"{node_label(node)}: variance + epsilon must be positive")
             st.chain.batchnorm(g, b, m, var, eps)
             return st
+        if op in ("BipolarQuant", "Quant") and node.output[0] == self._main_output() and \
+                activation_levels(node, self.const, st.shape[0]) is None:
+            _, s = sign_params(node, self.const, st.shape[0])
+            st.chain.bipolar(np.full(st.shape[0], s))  # a one-bit graph output: the sign of the last acc
+            return st
         if op in QUANT_OPS or op == "MultiThreshold":
-            return self._sign(node, st)
+            act = activation_levels(node, self.const, st.shape[0])
+            return self._sign(node, st) if act is None else self._multi(node, st, *act)
         raise DnncError(f"{node_label(node)}: op {op} is not supported after a linear layer")
 
     def _sign(self, node: onnx.NodeProto, st: _State) -> _State:
@@ -526,6 +551,20 @@ class _Importer:
         self.thr_meta[name] = {"gamma_negative": int((ma < 0).sum()), "gamma_zero": int((ma == 0).sum()),
                                "saturated": 0}
         return _State("bipolar", st.shape, s=s)
+
+    def _multi(self, node: onnx.NodeProto, st: _State, level, levels: int, s: float, bias: int) -> _State:
+        """A k-bit activation: level(chain(acc)) in 0..levels-1 as integer thresholds, value s * (bias + level)."""
+        c = st.shape[0]
+        direction, thr = qonnx_float.decide_levels(st.chain.steps, level, levels, c)
+        out_dtype = int_dtype(bias, bias + levels - 1)
+        name = f"l{len(self.layers)}_act"
+        self.layers.append(MultiThreshold(name, st.shape, st.shape, direction=direction, thresholds=thr,
+                                          out_bias=bias, out_dtype=out_dtype))
+        a = np.array([float(x) for x in st.chain.a])
+        self.thr_meta[name] = {"gamma_negative": int((a < 0).sum()), "gamma_zero": int((a == 0).sum()),
+                               "saturated": int((np.abs(thr) >= qonnx_float.ACC_LIMIT).all(axis=1).sum()
+                                                - (a == 0).sum()), "levels": levels}
+        return _State("levels", st.shape, s=s, meta={"dtype": out_dtype})
 
     def _maxpool(self, node: onnx.NodeProto, st: _State) -> _State:
         a = attrs(node)
@@ -544,6 +583,8 @@ class _Importer:
             return _State("acc", out, chain=st.chain)
         if st.kind == "bipolar" and isinstance(self.layers[-1], Threshold):
             return self._pool_before_sign(node, pool, st, out)
+        if st.kind == "levels" and isinstance(self.layers[-1], MultiThreshold):
+            return self._pool_before_levels(node, pool, st, out)
         raise DnncError(f"{node_label(node)}: MaxPool on the raw input is not supported")
 
     def _pool_before_sign(self, node, pool: MaxPool, st: _State, out) -> _State:
@@ -570,6 +611,73 @@ class _Importer:
         thr.in_shape = thr.out_shape = out
         self.layers[-1:] = [pool, thr]
         return _State("bipolar", out, s=st.s)
+
+    def _pool_before_levels(self, node, pool: MaxPool, st: _State, out) -> _State:
+        """max(count(acc)) = count(max acc) when every channel counts `acc >= t`: negative-direction channels
+        are flipped first (their weights negated, acc <= t becoming -acc >= -t), then the pool moves before."""
+        thr, lin = self.layers[-1], self.layers[-2]
+        if not isinstance(lin, Linear):
+            raise DnncError(f"{node_label(node)}: two max-pools in a row are not supported")
+        neg = thr.direction < 0
+        if neg.any():
+            if tuple(sorted(-v for v in lin.weight_values)) != tuple(lin.weight_values):
+                raise DnncError(f"{node_label(node)}: max-pool after a negative-gamma channel needs a "
+                                f"symmetric weight set, not {lin.weight_dtype}")
+            lin.weight[neg] = -lin.weight[neg]
+            thr.thresholds[neg] = -thr.thresholds[neg]
+            thr.direction[neg] = 1
+        idx = len(self.layers) - 1
+        old = thr.name
+        pool.name, thr.name = f"l{idx}_pool", f"l{idx + 1}_act"
+        self.thr_meta[thr.name] = self.thr_meta.pop(old)
+        thr.in_shape = thr.out_shape = out
+        self.layers[-1:] = [pool, thr]
+        return _State("levels", out, s=st.s, meta=st.meta)
+
+
+def activation_levels(node: onnx.NodeProto, const, channels: int):
+    """(level(v) -> 0..L-1 per channel, L, s, bias) of a k-bit activation on float32 v, whose value is
+    s * (bias + level); None for a sign (one threshold: `sign_params`). Why: the level function is the
+    file's own quantizer in float32, so the thresholds found on it tie exactly as the reference."""
+    op, a = node.op_type, attrs(node)
+    if op == "BipolarQuant":
+        return None
+    if op == "MultiThreshold":
+        t = np.asarray(const(node.input[1], node), np.float32)
+        if t.ndim != 2 or t.shape[1] == 1 or a.get("out_dtype") == BIPOLAR:
+            return None
+        if not np.all(np.isfinite(t)) or t.shape[0] not in (1, channels) or t.shape[1] > 15:
+            raise DnncError(f"{node_label(node)}: thresholds of shape {t.shape} must be finite, 1 or {channels} "
+                            "rows of at most 15 (a 1- to 4-bit activation)")
+        if a.get("data_layout", "NCHW") not in ("NCHW", "NC"):
+            raise DnncError(f"{node_label(node)}: data_layout {a.get('data_layout')} is not supported")
+        osc, obias = float(a.get("out_scale", 1.0)), float(a.get("out_bias", 0.0))
+        if not is_pow2(osc) or obias / osc != int(obias / osc):
+            raise DnncError(f"{node_label(node)}: out_scale {osc:g} must be a positive power of two and out_bias "
+                            f"{obias:g} an integer multiple of it")
+        tt = np.broadcast_to(t, (channels, t.shape[1]))
+
+        def level_mt(v: np.ndarray) -> np.ndarray:
+            return (v[..., None] >= tt).sum(axis=-1).astype(np.int64)
+
+        return level_mt, t.shape[1] + 1, osc, int(obias / osc)
+    p = quant_params(node, [None, *[const(i, node) for i in node.input[1:4]]])
+    if p["bits"] == 1:
+        return None
+    if p["bits"] > 4:
+        raise DnncError(f"{node_label(node)}: {p['bits']}-bit activations are not supported (1 to 4 bits are)")
+    check_pow2(node, p["scale"], "activation scale")
+    if np.asarray(p["scale"]).size != 1:
+        raise DnncError(f"{node_label(node)}: per-channel activation scale is not supported")
+    sc = np.float32(np.asarray(p["scale"]).ravel()[0])
+    lo, hi, rnd = p["lo"], p["hi"], ROUNDING[p["rounding"]]
+
+    def level_q(v: np.ndarray) -> np.ndarray:  # qonnx: v / scale, clamp, round (zero point 0)
+        with np.errstate(all="ignore"):
+            q = rnd(np.clip((np.asarray(v, np.float32) / sc).astype(np.float32), lo, hi))
+        return np.nan_to_num(q, nan=lo).astype(np.int64) - lo
+
+    return level_q, hi - lo + 1, float(sc), lo
 
 
 def deployable_set(codes: np.ndarray, w) -> tuple[tuple[int, ...], str]:

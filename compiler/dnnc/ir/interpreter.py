@@ -20,6 +20,7 @@ from dnnc.ir.model import (
     Layer,
     Linear,
     MaxPool,
+    MultiThreshold,
     OutputAffine,
     Threshold,
 )
@@ -81,6 +82,16 @@ def _threshold(layer: Threshold, a: np.ndarray) -> np.ndarray:
     return np.where(plus, 1, -1).astype(np.int64)
 
 
+def _multi_threshold(layer: MultiThreshold, a: np.ndarray) -> np.ndarray:
+    shape = _channel_shape(a.ndim)
+    d = layer.direction.astype(np.int64).reshape(shape)
+    count = np.zeros(a.shape, np.int64)
+    for j in range(layer.thresholds.shape[1]):
+        t = layer.thresholds[:, j].astype(np.int64).reshape(shape)
+        count += np.where(d > 0, a >= t, a <= t)
+    return count + layer.out_bias
+
+
 def _bn_sign(layer: BatchNormSign, a: np.ndarray) -> np.ndarray:
     shape = _channel_shape(a.ndim)
     y = a.astype(np.float32) * layer.scale.astype(np.float32).reshape(shape)
@@ -93,7 +104,10 @@ def _affine(layer: OutputAffine, a: np.ndarray) -> np.ndarray:
     y = (y + layer.bias.astype(np.float32)).astype(np.float32)
     for op, v in layer.post:
         v = np.asarray(v, np.float32)
-        y = (y + v if op == "add" else y * v if op == "mul" else y / v).astype(np.float32)
+        if op == "bipolar":  # a sign output: +v where y / v >= 0 (QONNX BipolarQuant), else -v
+            y = np.where((y / v).astype(np.float32) >= np.float32(0), v, -v).astype(np.float32)
+        else:
+            y = (y + v if op == "add" else y * v if op == "mul" else y / v).astype(np.float32)
     return y
 
 
@@ -116,6 +130,8 @@ def apply_layer(layer: Layer, x: np.ndarray) -> np.ndarray:
         return _maxpool(layer, x)
     if isinstance(layer, Threshold):
         return _threshold(layer, x)
+    if isinstance(layer, MultiThreshold):
+        return _multi_threshold(layer, x)
     if isinstance(layer, BatchNormSign):
         return _bn_sign(layer, x)
     if isinstance(layer, OutputAffine):

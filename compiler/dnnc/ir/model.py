@@ -1,8 +1,8 @@
 """The dnnc IR: a short list of typed layers holding numpy arrays (contract: docs/ir-spec.md).
 
 After all passes (`dnnc.passes.pipeline`), an IRModel contains only Linear, MaxPool, Threshold,
-OutputAffine and ArgMax layers; that is what backends consume. Two more layer types exist only in the
-imported (pre-pass) form: InputAffine (the in-graph input normalization) and BatchNormSign (float32 BN
+MultiThreshold, OutputAffine and ArgMax layers; that is what backends consume. Two more layer types exist
+only in the imported (pre-pass) form: InputAffine (the in-graph input normalization) and BatchNormSign (float32 BN
 affine + sign as the deployment ONNX computes it). Passes replace them.
 
 Integer semantics of every layer are those of `dnnc.ir.interpreter` (docs/compiler.md); `IRModel.verify()`
@@ -130,6 +130,44 @@ class Threshold(Layer):
         return int(self.direction.shape[0])
 
 
+THRESHOLD_LIMIT = 1 << 24  # |threshold| <= this: every accumulator is inside (range analysis proves |acc| < 2^24)
+
+
+@dataclass
+class MultiThreshold(Layer):
+    """A k-bit activation (FINN MultiThreshold semantics): out[c] = out_bias + count[c], an integer level.
+
+    direction[c] = +1: count = #{j : acc >= thresholds[c, j]}, thresholds non-decreasing along j;
+    -1: count = #{j : acc <= thresholds[c, j]}, thresholds non-increasing. A channel whose level does not
+    depend on acc (gamma = 0, or saturated) has thresholds at -2^24 (always counted) and 2^24 (never).
+    T = thresholds.shape[1] levels above the lowest: 2^k - 1 for a full k-bit code, 2 for {-1, 0, 1}.
+    The real activation is s * out for a positive power-of-two s the next layer's thresholds absorb.
+    """
+
+    direction: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    thresholds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    out_bias: int = 0
+    out_dtype: str = ""
+
+    @property
+    def channels(self) -> int:
+        return int(self.direction.shape[0])
+
+    @property
+    def levels(self) -> int:
+        """Distinct output values: T + 1."""
+        return int(self.thresholds.shape[1]) + 1
+
+    @property
+    def out_range(self) -> tuple[int, int]:
+        return self.out_bias, self.out_bias + self.levels - 1
+
+    @property
+    def bits(self) -> int:
+        """Bits of the stored code (out - out_bias): the bit planes of the k-bit packing."""
+        return index_bits(self.levels)
+
+
 @dataclass
 class OutputAffine(Layer):
     """logits[k] = float32(float32(float32(acc[k]) * scale[k]) + bias[k]); two roundings, no FMA."""
@@ -138,7 +176,8 @@ class OutputAffine(Layer):
     bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     # Further float32 steps an imported graph applies to the logits (e.g. Brevitas' TensorNorm: Div, Mul,
     # Add), each ("add" | "mul" | "div", float32[K]), one IEEE rounding each, in order. Kept as steps, not
-    # folded, because folding two roundings into one would change the bits.
+    # folded, because folding two roundings into one would change the bits. A last ("bipolar", v) step is a
+    # one-bit graph output (BipolarQuant): logits = +v where logits / v >= 0, else -v.
     post: tuple = ()
 
 

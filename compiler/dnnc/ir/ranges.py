@@ -1,8 +1,8 @@
 """Interval bounds of every Linear's accumulators: a function of the IR alone.
 
 Input element ranges: raw UINT8 [0, 255] (through InputAffine and the layer's in_mul, in_add), BIPOLAR
-[-1, 1] after a sign. Each weight w contributes to a sum a term in [min(w*lo, w*hi), max(w*lo, w*hi)] (and
-0 at a padded conv position, so 0 joins the interval when pad > 0); a channel's bound is the sum of these.
+[-1, 1] after a sign, [out_bias, out_bias + T] after a k-bit MultiThreshold. Each weight w contributes to
+a sum a term in [min(w*lo, w*hi), max(w*lo, w*hi)] (and 0 at a padded conv position, so 0 joins the interval when pad > 0); a channel's bound is the sum of these.
 The bound holds for every input. The range-analysis pass records these bounds on the IR and
 `IRModel.verify()` derives them again, so a recorded range is checked against the IR it describes rather
 than trusted.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dnnc.ir.model import BatchNormSign, InputAffine, IRModel, Linear, Threshold
+from dnnc.ir.model import BatchNormSign, InputAffine, IRModel, Linear, MultiThreshold, Threshold
 
 SATURATE = 2**62  # bounds beyond int64 (from a file's absurd input scale) are clipped to this
 
@@ -59,4 +59,6 @@ def accumulator_bounds(model: IRModel) -> list[tuple[Linear, Bounds]]:
             lo, hi = int(b.lo.min(initial=0)), int(b.hi.max(initial=0))
         elif isinstance(layer, (Threshold, BatchNormSign)):
             lo, hi = -1, 1
+        elif isinstance(layer, MultiThreshold):
+            lo, hi = layer.out_range
     return out

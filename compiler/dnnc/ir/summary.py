@@ -12,7 +12,16 @@ import itertools
 
 import numpy as np
 
-from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.ir.model import (
+    THRESHOLD_LIMIT,
+    ArgMax,
+    IRModel,
+    Linear,
+    MaxPool,
+    MultiThreshold,
+    OutputAffine,
+    Threshold,
+)
 from dnnc.vocabulary import BIPOLAR, FLOAT32, INT64, UINT8
 
 
@@ -54,6 +63,14 @@ def describe(model: IRModel) -> dict:
                      constant_gamma_zero=extra.get("gamma_zero"), constant_saturated=extra.get("saturated"),
                      threshold_bytes=nbytes, out_dtype=BIPOLAR)
             acts.append(_act_bytes(layer.out_shape, 1))
+        elif isinstance(layer, MultiThreshold):
+            nbytes = layer.thresholds.size * _bytes_for_bits(last_linear.acc_bits if last_linear else 32)
+            thr_total += nbytes
+            const = (np.abs(layer.thresholds) >= THRESHOLD_LIMIT).all(axis=1)
+            d.update(channels=layer.channels, thresholds_per_channel=layer.levels - 1,
+                     le_gamma_negative=int((layer.direction < 0).sum()), constant=int(const.sum()),
+                     out_bias=layer.out_bias, threshold_bytes=nbytes, out_dtype=layer.out_dtype, bits=layer.bits)
+            acts.append(_act_bytes(layer.out_shape, layer.bits))
         elif isinstance(layer, OutputAffine):
             d.update(out_dtype=FLOAT32)
             acts.append(int(np.prod(layer.in_shape)) * 4)
@@ -83,6 +100,10 @@ def format_text(desc: dict) -> str:
             head += (f"  {d['channels']} ch: {d['ge']} acc>=t, {d['le_gamma_negative']} acc<=t (gamma<0), "
                      f"{d['constant']} constant (gamma=0: {d['constant_gamma_zero']}, "
                      f"saturated: {d['constant_saturated']}), {d['threshold_bytes']} B")
+        elif d["type"] == "MultiThreshold":
+            head += (f"  {d['channels']} ch x {d['thresholds_per_channel']} thresholds -> {d['out_dtype']} "
+                     f"(bias {d['out_bias']:+d}, {d['bits']} bit planes): {d['le_gamma_negative']} acc<=t (gamma<0), "
+                     f"{d['constant']} constant, {d['threshold_bytes']} B")
         lines.append(head)
     m = desc["memory"]
     lines.append(f"memory: weights {m['weight_bytes']} B, thresholds {m['threshold_bytes']} B, "

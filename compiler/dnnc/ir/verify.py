@@ -18,6 +18,7 @@ import numpy as np
 
 from dnnc.errors import InvalidIR
 from dnnc.ir.model import (
+    THRESHOLD_LIMIT,
     ArgMax,
     BatchNormSign,
     InputAffine,
@@ -25,24 +26,26 @@ from dnnc.ir.model import (
     Layer,
     Linear,
     MaxPool,
+    MultiThreshold,
     OutputAffine,
     Threshold,
 )
 from dnnc.ir.ranges import accumulator_bounds
-from dnnc.vocabulary import conv_out_size
+from dnnc.vocabulary import BIPOLAR, UINT8, conv_out_size, int_dtype
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _I32 = (-(2**31), 2**31 - 1)
 
 # Which layer types may follow which (None: the start of the list). One hidden block is
-# Linear [MaxPool] (BatchNormSign | Threshold); the output block is Linear OutputAffine ArgMax.
+# Linear [MaxPool] (BatchNormSign | Threshold | MultiThreshold); the output block is Linear OutputAffine ArgMax.
 _FOLLOWS: dict[type | None, tuple[type, ...]] = {
     None: (InputAffine, Linear),
     InputAffine: (Linear,),
-    Linear: (MaxPool, BatchNormSign, Threshold, OutputAffine),
-    MaxPool: (BatchNormSign, Threshold),
+    Linear: (MaxPool, BatchNormSign, Threshold, MultiThreshold, OutputAffine),
+    MaxPool: (BatchNormSign, Threshold, MultiThreshold),
     BatchNormSign: (Linear,),
     Threshold: (Linear,),
+    MultiThreshold: (Linear,),
     OutputAffine: (ArgMax,),
     ArgMax: (),
 }
@@ -69,7 +72,7 @@ def verify_model(model: IRModel, lowered: bool = False) -> None:
     seen: set[str] = set()
     prev: Layer | None = None
     shape = tuple(model.input_shape)
-    first_linear = True
+    in_dtype = UINT8  # what the next Linear reads: the raw input, then each activation's datatype
     for layer in model.layers:
         if not _IDENT.fullmatch(str(layer.name)) or layer.name in seen:
             raise _fail(layer, "name must be a unique C identifier")
@@ -80,8 +83,7 @@ def verify_model(model: IRModel, lowered: bool = False) -> None:
             raise _fail(layer, f"{type(layer).__name__} cannot come {after}")
         _check_chain(layer, shape)
         if isinstance(layer, Linear):
-            _check_linear(layer, first_linear, lowered)
-            first_linear = False
+            _check_linear(layer, in_dtype, lowered)
         elif isinstance(layer, InputAffine):
             _check_input_affine(layer)
         elif isinstance(layer, MaxPool):
@@ -92,10 +94,16 @@ def verify_model(model: IRModel, lowered: bool = False) -> None:
             _array(layer, "bias", layer.bias, np.float32, (c,))
         elif isinstance(layer, Threshold):
             _check_threshold(layer)
+        elif isinstance(layer, MultiThreshold):
+            _check_multi_threshold(layer)
         elif isinstance(layer, OutputAffine):
             _check_output_affine(layer, model.num_classes)
         elif isinstance(layer, ArgMax) and layer.out_shape != ():
             raise _fail(layer, f"out_shape must be (), got {layer.out_shape}")
+        if isinstance(layer, (BatchNormSign, Threshold)):
+            in_dtype = BIPOLAR
+        elif isinstance(layer, MultiThreshold):
+            in_dtype = layer.out_dtype
         prev, shape = layer, tuple(layer.out_shape)
     if not isinstance(prev, ArgMax):
         raise _fail(prev, "the model must end with OutputAffine, ArgMax")
@@ -137,7 +145,7 @@ def _check_chain(layer: Layer, shape: tuple[int, ...]) -> None:
         raise _fail(layer, f"in_shape {in_shape} does not match the previous layer's out_shape {shape}")
     if not all(_is_int(d) and d > 0 for d in (*in_shape, *layer.out_shape)):
         raise _fail(layer, f"shapes must be positive integers, got {in_shape} -> {tuple(layer.out_shape)}")
-    if isinstance(layer, (InputAffine, BatchNormSign, Threshold, OutputAffine)) and \
+    if isinstance(layer, (InputAffine, BatchNormSign, Threshold, MultiThreshold, OutputAffine)) and \
             tuple(layer.out_shape) != in_shape:
         raise _fail(layer, f"out_shape {tuple(layer.out_shape)} must equal in_shape {in_shape}")
 
@@ -147,7 +155,8 @@ def _check_input_affine(layer: InputAffine) -> None:
         raise _fail(layer, f"mul and add must be integers, got {layer.mul!r}, {layer.add!r}")
 
 
-def _check_linear(layer: Linear, first: bool, lowered: bool) -> None:
+def _check_linear(layer: Linear, in_dtype: str, lowered: bool) -> None:
+    first = in_dtype == UINT8
     w = layer.weight
     if not isinstance(w, np.ndarray) or w.size == 0:
         raise _fail(layer, "weight must be a non-empty array")
@@ -163,9 +172,9 @@ def _check_linear(layer: Linear, first: bool, lowered: bool) -> None:
         raise _fail(layer, f"weight value {w[outside].flat[0]:g} is not in weight_values {values}")
     if not (isinstance(layer.weight_dtype, str) and layer.weight_dtype):
         raise _fail(layer, "weight_dtype must name the weights' datatype")
-    if layer.in_dtype != ("UINT8" if first else "BIPOLAR"):
-        raise _fail(layer, f"in_dtype must be {'UINT8 (the raw input)' if first else 'BIPOLAR'}, got "
-                           f"{layer.in_dtype!r}")
+    if layer.in_dtype != in_dtype:
+        raise _fail(layer, f"in_dtype must be {in_dtype}{' (the raw input)' if first else ''} (what the "
+                           f"previous activation produces), got {layer.in_dtype!r}")
     if not (_is_int(layer.in_mul) and _is_int(layer.in_add)):
         raise _fail(layer, f"in_mul and in_add must be integers, got {layer.in_mul!r}, {layer.in_add!r}")
     if not first and (layer.in_mul, layer.in_add) != (1, 0):
@@ -220,6 +229,31 @@ def _check_threshold(layer: Threshold) -> None:
         raise _fail(layer, f"constant channel {bad[0]} has threshold {t[bad[0]]}, not 0")
 
 
+def _check_multi_threshold(layer: MultiThreshold) -> None:
+    c = layer.in_shape[0]
+    d = _array(layer, "direction", layer.direction, np.int8, (c,))
+    t = layer.thresholds
+    if not isinstance(t, np.ndarray) or t.dtype != np.int64 or t.ndim != 2 or t.shape[0] != c \
+            or not 1 <= t.shape[1] <= 15:
+        got = f"{t.dtype} {t.shape}" if isinstance(t, np.ndarray) else type(t).__name__
+        raise _fail(layer, f"thresholds must be int64 of shape ({c}, T) with 1 <= T <= 15 (1 to 4 bits), got {got}")
+    bad = np.flatnonzero(~np.isin(d, (-1, 1)))
+    if bad.size:
+        raise _fail(layer, f"direction of channel {bad[0]} is {d[bad[0]]}, not -1 or +1")
+    if np.abs(t).max() > THRESHOLD_LIMIT:
+        raise _fail(layer, "a threshold lies beyond +-2^24 (saturated channels use exactly +-2^24)")
+    step = np.diff(t, axis=1) * d[:, None].astype(np.int64)
+    bad = np.flatnonzero((step < 0).any(axis=1))
+    if bad.size:
+        raise _fail(layer, f"thresholds of channel {bad[0]} are not sorted along the direction "
+                           f"{int(d[bad[0]]):+d}: {t[bad[0]].tolist()}")
+    if not _is_int(layer.out_bias):
+        raise _fail(layer, f"out_bias must be an integer, got {layer.out_bias!r}")
+    want = int_dtype(*layer.out_range)
+    if layer.out_dtype != want:
+        raise _fail(layer, f"out_dtype must be {want} for levels {layer.out_range}, got {layer.out_dtype!r}")
+
+
 def _check_output_affine(layer: OutputAffine, num_classes: int) -> None:
     k = (num_classes,)
     if tuple(layer.in_shape) != k:
@@ -227,8 +261,10 @@ def _check_output_affine(layer: OutputAffine, num_classes: int) -> None:
     _array(layer, "scale", layer.scale, np.float32, k)
     _array(layer, "bias", layer.bias, np.float32, k)
     for i, step in enumerate(layer.post):
-        if len(step) != 2 or step[0] not in ("add", "mul", "div"):
-            raise _fail(layer, f"post step {i} must be ('add' | 'mul' | 'div', float32[K]), got {step!r:.60}")
+        if len(step) != 2 or step[0] not in ("add", "mul", "div", "bipolar") or \
+                (step[0] == "bipolar" and i != len(layer.post) - 1):
+            raise _fail(layer, f"post step {i} must be ('add' | 'mul' | 'div', float32[K]) or a last "
+                               f"('bipolar', float32[K]), got {step!r:.60}")
         _array(layer, f"post step {i}", step[1], np.float32, k)
 
 

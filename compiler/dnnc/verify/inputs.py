@@ -12,7 +12,8 @@ import numpy as np
 
 from dnnc.errors import DnncError
 from dnnc.ir.interpreter import apply_layer, trace
-from dnnc.ir.model import IRModel, Linear, MaxPool, Threshold
+from dnnc.ir.model import THRESHOLD_LIMIT, IRModel, Linear, MaxPool, MultiThreshold, Threshold
+from dnnc.vocabulary import BIPOLAR
 
 MNIST_SHAPE = (1, 28, 28)
 MAX_INPUT_BYTES = 1 << 30  # verification inputs held in memory at once
@@ -37,9 +38,28 @@ def random_inputs(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> n
     return x
 
 
-def _threshold_inputs(model: IRModel) -> list[tuple[int, Threshold]]:
-    """(index of the layer whose output the threshold reads, Threshold) for every Threshold."""
-    return [(i - 1, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Threshold)]
+ACTIVATIONS = (Threshold, MultiThreshold)
+
+
+def targets(layer: Threshold | MultiThreshold) -> tuple[np.ndarray, np.ndarray]:
+    """(thresholds int64 (C, J), live bool (C, J)): the accumulator values where an activation's output
+    changes; a constant sign channel or a saturated k-bit threshold (+-2^24) is not live."""
+    if isinstance(layer, Threshold):
+        return layer.threshold.reshape(-1, 1), (layer.direction != 0).reshape(-1, 1)
+    return layer.thresholds, np.abs(layer.thresholds) < THRESHOLD_LIMIT
+
+
+def _distance(layer, a: np.ndarray) -> np.ndarray:
+    """|acc - nearest live threshold| per element of a (N, C, ...) accumulator tensor (inf if none)."""
+    t, live = targets(layer)
+    shape = (1, -1) + (1,) * (a.ndim - 2) + (t.shape[1],)
+    d = np.abs(a[..., None] - t.reshape(shape)).astype(np.float64)
+    return np.where(live.reshape(shape), d, np.inf).min(axis=-1)
+
+
+def _threshold_inputs(model: IRModel) -> list[tuple[int, Threshold | MultiThreshold]]:
+    """(index of the layer whose output the activation reads, activation) for every (Multi)Threshold."""
+    return [(i - 1, layer) for i, layer in enumerate(model.layers) if isinstance(layer, ACTIVATIONS)]
 
 
 def ties_by_layer(model: IRModel, raw: np.ndarray, batch: int = 256) -> tuple[dict[str, int], np.ndarray]:
@@ -49,12 +69,10 @@ def ties_by_layer(model: IRModel, raw: np.ndarray, batch: int = 256) -> tuple[di
     for lo in range(0, len(raw), batch):
         values = trace(model, raw[lo:lo + batch])
         for src, thr in _threshold_inputs(model):
-            a = values[src]
-            shape = (1, -1) + (1,) * (a.ndim - 2)
-            eq = (a == thr.threshold.reshape(shape)) & (thr.direction.reshape(shape) != 0)
-            hits = eq.reshape(len(a), -1).sum(axis=1)
+            eq = _distance(thr, values[src]) == 0
+            hits = eq.reshape(len(eq), -1).sum(axis=1)
             counts[thr.name] += int(hits.sum())
-            per_sample[lo:lo + len(a)] += hits
+            per_sample[lo:lo + len(eq)] += hits
     return counts, per_sample
 
 
@@ -74,14 +92,15 @@ def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator
     lin = model.layers[0]
     nxt = model.layers[1] if len(model.layers) > 1 else None
     thr = model.layers[2] if isinstance(nxt, MaxPool) and len(model.layers) > 2 else nxt
-    if not isinstance(lin, Linear) or not isinstance(thr, Threshold):
+    if not isinstance(lin, Linear) or not isinstance(thr, ACTIVATIONS):
         return base
-    live = np.flatnonzero(thr.direction != 0)
+    tvals, tlive = targets(thr)
+    live = np.argwhere(tlive)
     if not live.size:
         return base
     out = base.copy()
     for n in range(len(out)):
-        c = int(rng.choice(live))
+        c, jt = (int(v) for v in live[rng.integers(len(live))])
         x = out[n].astype(np.int64)
         if lin.kind == "dense":
             idx = np.arange(x.size)
@@ -97,7 +116,7 @@ def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator
             w = lin.weight[c].astype(np.int64)[ok]
         flat = x.reshape(-1)
         acc = int((w * (lin.in_mul * flat[idx] + lin.in_add)).sum())
-        need = int(thr.threshold[c]) - acc
+        need = int(tvals[c, jt]) - acc
         if lin.in_mul == 0 or need % lin.in_mul:
             need -= need % lin.in_mul if lin.in_mul else need  # nearest reachable accumulator below t
         d_total = need // lin.in_mul if lin.in_mul else 0
@@ -117,8 +136,7 @@ def _first_layer_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator
 def _deep_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator, target: int, iters: int) -> np.ndarray:
     """Hill-climb pixel perturbations towards min |acc - t| at threshold layer `target` (layer index)."""
     thr = model.layers[target]
-    live = thr.direction != 0
-    if not live.any() or not len(base):
+    if not targets(thr)[1].any() or not len(base):
         return base
     prefix = model.layers[:target]
 
@@ -128,10 +146,7 @@ def _deep_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator, targe
         a = x
         for layer in prefix:
             a = apply_layer(layer, a)
-        shape = (1, -1) + (1,) * (a.ndim - 2)
-        d = np.abs(a - thr.threshold.reshape(shape)).astype(np.float64)
-        d = np.where(live.reshape(shape), d, np.inf)
-        return d.reshape(len(x), -1).min(axis=1)
+        return _distance(thr, a).reshape(len(x), -1).min(axis=1)
 
     x = base.copy()
     best = score(x)
@@ -154,7 +169,7 @@ def _deep_edge(model: IRModel, base: np.ndarray, rng: np.random.Generator, targe
 def edge_inputs(model: IRModel, base: np.ndarray, rng: np.random.Generator, iters: int = 12) -> np.ndarray:
     """Half first-layer greedy ties, the rest split over deeper threshold layers (hill-climbing)."""
     n = len(base)
-    thr_idx = [i for i, layer in enumerate(model.layers) if isinstance(layer, Threshold)]
+    thr_idx = [i for i, layer in enumerate(model.layers) if isinstance(layer, ACTIVATIONS)]
     deep = thr_idx[1:]
     n_first = n if not deep else (n + 1) // 2
     parts = [_first_layer_edge(model, base[:n_first], rng)]
@@ -200,6 +215,8 @@ def make_inputs(loaded, samples: int, seed: int = 0) -> np.ndarray:
     n_real, n_rand, n_edge = split_counts(samples, has_real)
     if model.byte_codes is not None:
         return _byte_inputs(model, shape, rng, n_real, n_rand, n_edge)
+    if model.meta.get("qonnx", {}).get("input", {}).get("dtype") == BIPOLAR:
+        return _bipolar_inputs(model, shape, rng, n_rand + n_real, n_edge)
     if model.input_thresholds is not None:
         return _float_inputs(model, shape, rng, n_real, n_rand, n_edge)
     parts = []
@@ -242,6 +259,24 @@ def _float_inputs(model: IRModel, shape, rng: np.random.Generator, n_real: int, 
         base = pool[rng.integers(0, len(pool), size=n_edge)]
         parts.append(float_representatives(model.input_thresholds, edge_inputs(model, base, rng), rng))
     return np.concatenate(parts).astype(np.float32)
+
+
+def _bipolar_inputs(model: IRModel, shape, rng: np.random.Generator, n_rand: int, n_edge: int) -> np.ndarray:
+    """float32 +-1 inputs for a file whose input is annotated BIPOLAR (its executor rejects anything else):
+    random signs, then threshold-edge inputs built on the codes, each code replaced by the nearer of the
+    two codes -1 and +1 reach."""
+    from dnnc.ir.interpreter import quantize_input
+
+    table = quantize_input(model.input_thresholds, np.array([-1.0, 1.0], np.float32))
+    signs = rng.integers(0, 2, size=(n_rand, *shape)).astype(np.uint8)
+    if n_rand >= 2:
+        signs[0], signs[1] = 0, 1
+    parts = [signs]
+    if n_edge:
+        base = table[signs[rng.integers(0, len(signs), size=n_edge)]] if len(signs) else \
+            table[rng.integers(0, 2, size=(n_edge, *shape))]
+        parts.append(bytes_for_codes(table, edge_inputs(model, base, rng), rng))
+    return (np.concatenate(parts).astype(np.float32) * 2 - 1).astype(np.float32)
 
 
 def bytes_for_codes(table: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

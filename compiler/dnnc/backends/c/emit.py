@@ -12,7 +12,7 @@ import jinja2
 import numpy as np
 
 from dnnc import __version__
-from dnnc.backends.c.plan import CONV_FIELDS, DENSE_U8_FIELDS, Array, Plan
+from dnnc.backends.c.plan import CONV_FIELDS, CONVB_FIELDS, DENSE_U8_FIELDS, Array, Plan
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
 
@@ -27,6 +27,7 @@ RUNTIME_HEADERS = {
     "dnnc_intin.h": None,
     "dnnc_lanes.h": "DNNC_LANES_LAYOUT",
     "dnnc_mve.h": "DNNC_MVE_KERNELS",
+    "dnnc_kbit.h": "DNNC_KBIT",
     "dnnc_popcount.h": None,
 }
 C_KEYWORDS = {
@@ -104,9 +105,10 @@ def defines(target: dict) -> list[str]:
     return {"builtin": ["-DDNNC_POPCOUNT_BUILTIN"], "zbb": ["-DDNNC_POPCOUNT_ZBB"]}.get(target["popcount"], [])
 
 
-def features(target: dict, lanes: int = 0) -> list[str]:
-    """The runtime feature macros of a library for `target` (with the plan's output-lane layout `lanes`)."""
-    out = []
+def features(target: dict, lanes: int = 0, kbit: bool = False) -> list[str]:
+    """The runtime feature macros of a library for `target` (with the plan's output-lane layout `lanes`, and
+    k-bit activations when `kbit`)."""
+    out = ["DNNC_KBIT"] if kbit else []
     if target["dsp"]:  # the Armv7E-M DSP extension: its assembly kernels
         out.append("DNNC_V7EM_KERNELS")
     if target["mve"]:  # Helium: the vector kernels of dnnc_mve.h
@@ -160,8 +162,9 @@ def context(plan: Plan, target: dict) -> dict:
         "arena": plan.arena,
         "arena_words": plan.arena_words,
         "lanes": plan.lanes,
-        "features": features(target, plan.lanes),
+        "features": features(target, plan.lanes, plan.kbit),
         "conv_fields": tuple(CONV_FIELDS),
+        "convb_fields": CONVB_FIELDS,
         "dense_u8_fields": tuple(DENSE_U8_FIELDS),
         "cc": target["cc"],
         "ar": target["ar"],

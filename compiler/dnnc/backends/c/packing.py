@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnnc.errors import DnncError
-from dnnc.ir.model import Linear, Threshold
+from dnnc.ir.model import Linear, MultiThreshold, Threshold
 from dnnc.vocabulary import weight_set_of
 
 # weight set (dnnc.vocabulary) -> (runtime kind macro, bit planes); see runtime/dnnc_bitact.h
@@ -61,6 +61,14 @@ def thresholds(thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
         else:
             out_t[c], flip[c] = t, d < 0
     return out_t.astype(np.int32), flip
+
+
+def multi_thresholds(mt: MultiThreshold) -> tuple[np.ndarray, np.ndarray]:
+    """(int32 thr (C, T), flip bools) so that code = #(acc >= thr[c]) or T minus it where flip (runtime
+    dnnc_multi_threshold_pack): a direction -1 channel counts acc <= t, i.e. not acc >= t + 1."""
+    neg = mt.direction < 0
+    t = mt.thresholds.astype(np.int64) + neg[:, None]
+    return t.astype(np.int32), neg
 
 
 def border_patterns(n_out: int, stride: int, pad: int, k: int, n_in: int) -> tuple[list[int], list[tuple]]:

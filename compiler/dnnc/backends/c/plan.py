@@ -1,8 +1,9 @@
 """Lower a backend-facing IRModel to a C plan: packed constant arrays, layer descriptors and an arena map.
 
 The plan is plain data (dicts, lists, numpy arrays) that templates/c/ renders; no C text is built here.
-Stages: every Linear with what follows it: [MaxPool] Threshold (hidden) or OutputAffine ArgMax (output).
-Packing follows runtime/dnnc_runtime.h (bit 1 = +1, LSB first, zero padding, conv activations HWC).
+Stages: every Linear with what follows it: [MaxPool] Threshold | MultiThreshold (hidden) or OutputAffine
+ArgMax (output). Packing follows runtime/dnnc_runtime.h (bit 1 = +1, LSB first, zero padding, conv
+activations HWC), k-bit activations as bit planes (runtime/dnnc_kbit.h; dense layers only).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dnnc.backends.c.packing import (
     border_patterns,
     flip_words,
     input_positions,
+    multi_thresholds,
     pad_lanes,
     pad_words,
     runtime_kind,
@@ -26,7 +28,7 @@ from dnnc.backends.c.packing import (
 )
 from dnnc.backends.c.toolchain import vector_lanes
 from dnnc.errors import DnncError
-from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, OutputAffine, Threshold
+from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
 from dnnc.vocabulary import UINT8, conv_out_size
 
 # The layer descriptor structs of runtime/dnnc_layers.h, field by field in declaration order, each with the
@@ -71,6 +73,8 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "thr": "NULL",
     "flip": "NULL",
 }
+CONVB_FIELDS = ("in_c", "in_h", "in_w", "out_c", "kh", "kw", "stride", "pad", "pool_k", "pool_s", "out_h", "out_w",
+                "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
 DENSE_U8_FIELDS: dict[str, int | str] = {  # dnnc_dense_u8_t
     "nin": 0,
     "nout": 0,
@@ -139,6 +143,12 @@ class Plan:
     input_thresholds: np.ndarray | None = None  # float32 input quantized on the device (IRModel's)
     byte_codes: np.ndarray | None = None  # uint8[256]: the byte entry point's table (IRModel's)
     input_map: str | None = None
+
+    @property
+    def kbit(self) -> bool:
+        """Whether any stage reads or writes k-bit activations (the library ships runtime/dnnc_kbit.h)."""
+        return any("mthr" in s.fields or "in_planes" in s.fields or s.fields.get("inner") == "dense_bytes"
+                   for s in self.stages)
 
     @property
     def flash_bytes(self) -> int:
@@ -244,6 +254,10 @@ class _Planner:
         st.scratch.update(u=ngroups * group, tab=chunk * vg, acc=o)
         st.macs = o * n
 
+    def plane_words(self, nwords: int, consumer: Linear) -> int:
+        """Words per bit plane of a k-bit vector: the consumer kernel's block, or exact with lanes."""
+        return nwords if self.lanes else pad_words(nwords, self.check_kind(consumer)[0])
+
     def dense_bits(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
         kind, nplanes = self.check_kind(layer)
         o = layer.weight.shape[0]
@@ -253,13 +267,19 @@ class _Planner:
             raise DnncError(
                 f"layer '{layer.name}': fan-in {w2.shape[1]} does not match its input {pos.shape[0]}"
             )
+        in_planes, level_bias = in_layout[2:4] if _kbit(in_layout) else (1, 0)
         # kernels count 4 (binary: 8) words per step; pad words are 0 everywhere. Lanes: any word count.
+        # (k-bit input: P planes at this stride, which the producer wrote: `plane_words`)
         n4 = nwords if self.lanes else pad_words(nwords, kind)
         wfull = np.zeros((o, n4 * 32), np.int8)
         wfull[:, pos] = w2
         values = tuple(int(v) for v in layer.weight_values)
         planes = weight_planes(wfull, values)
-        tot = np.abs(w2.astype(np.int64)).sum(axis=1).astype(np.int32)
+        tot = np.abs(w2.astype(np.int64)).sum(axis=1)
+        wsum = w2.astype(np.int64).sum(axis=1)
+        if _kbit(in_layout):  # the kernels then return X_p = S_p + W (runtime/dnnc_kbit.h)
+            tot = tot + wsum
+        tot = tot.astype(np.int32)
         nout = o
         if self.lanes:
             planes = to_lanes(planes.reshape(o, n4, -1), self.lanes)
@@ -272,8 +292,16 @@ class _Planner:
         st.weight_bytes = planes.size * 4 + tot.size * 4
         st.fields.update(kind=kind, planes=nplanes, n=n4, n_real=nwords, nout=o, nout_lanes=nout,
                          w=f"{st.name}_w", tot=f"{st.name}_tot")
-        st.in_words = n4
+        st.in_words = n4 * in_planes
         st.scratch.update(acc=nout)
+        if _kbit(in_layout):  # acc = bias * W + (sum_p 2^p X_p) / 2 (runtime/dnnc_kbit.h)
+            kb = level_bias * wsum
+            kb = pad_lanes(kb, self.lanes) if self.lanes else kb
+            st.arrays.append(Array(f"{st.name}_kb", "int32_t", kb.astype(np.int32)))
+            st.weight_bytes += 4 * kb.size
+            st.fields.update(n_real=n4, kb=f"{st.name}_kb", in_planes=in_planes)
+            if in_planes > 1:
+                st.scratch.update(part=nout)
         st.macs = o * w2.shape[1]
 
     def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
@@ -392,6 +420,9 @@ class _Planner:
             raise DnncError(
                 f"model '{self.model.name}': input shape {self.model.input_shape} is not (C, H, W)"
             )
+        if any(isinstance(x, MultiThreshold) for x in layers) and \
+                any(x.kind == "conv" for x in self.model.linears()):
+            return self._arena(self._byte_stages(layers))
         stages: list[Stage] = []
         in_layout: tuple = ("raw",)
         i, bufs = 0, ("A", "B")
@@ -411,7 +442,30 @@ class _Planner:
             )
             pool = nxt[0] if nxt and isinstance(nxt[0], MaxPool) else None
             rest = nxt[1:] if pool else nxt
-            if rest and isinstance(rest[0], Threshold):
+            if (layer.kind == "conv" or pool is not None) and \
+                    (_kbit(in_layout) or rest and isinstance(rest[0], MultiThreshold)):
+                raise DnncError(f"layer '{layer.name}': convolutions with k-bit activations are not supported by "
+                                "the C backend (dense layers are)")
+            if rest and isinstance(rest[0], MultiThreshold):
+                self._dense(layer, st, in_layout)
+                mt = rest[0]
+                o = layer.weight.shape[0]
+                consumer = layers[i + 2] if i + 2 < len(layers) else None
+                if not isinstance(consumer, Linear):
+                    raise DnncError(f"layer '{mt.name}': a k-bit activation must feed a Linear layer")
+                pw = self.plane_words(-(-o // 32), consumer)
+                in_layout = ("vec", o, mt.bits, mt.out_bias)
+                st.out_buf = bufs[len(stages) % 2]
+                st.out_words = pw * mt.bits
+                t, flip = multi_thresholds(mt)
+                st.arrays += [Array(f"{st.name}_mthr", "int32_t", t.reshape(-1)),
+                              Array(f"{st.name}_flip", "uint32_t", flip_words(flip))]
+                st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
+                st.fields.update(mthr=f"{st.name}_mthr", flip=f"{st.name}_flip", nthr=t.shape[1],
+                                 out_planes=mt.bits, out_pw=pw)
+                st.src += f" + {mt.name}"
+                i += 2
+            elif rest and isinstance(rest[0], Threshold):
                 thr = rest[0]
                 st.out_buf = bufs[len(stages) % 2]
                 if layer.kind == "conv":
@@ -439,22 +493,10 @@ class _Planner:
                 and isinstance(rest[1], ArgMax)
                 and layer.kind == "dense"
             ):
-                aff = rest[0]
                 self._dense(layer, st, in_layout)
                 st.fields["inner"] = st.op
                 st.op = "output"
-                k = layer.weight.shape[0]
-                st.arrays += [
-                    Array(f"{st.name}_scale", "float", aff.scale.astype(np.float32)),
-                    Array(f"{st.name}_bias", "float", aff.bias.astype(np.float32)),
-                ]
-                if not (np.all(np.isfinite(aff.scale)) and np.all(np.isfinite(aff.bias))):
-                    raise DnncError(f"layer '{aff.name}': scale/bias must be finite")
-                st.fields.update(k=k, scale=f"{st.name}_scale", bias=f"{st.name}_bias", post=[])
-                for j, (op, v) in enumerate(aff.post):  # imported float32 steps (TensorNorm), in order
-                    st.arrays.append(Array(f"{st.name}_post{j}", "float", np.asarray(v, np.float32)))
-                    st.fields["post"].append(({"add": "+", "mul": "*", "div": "/"}[op], f"{st.name}_post{j}"))
-                st.src += f" + {aff.name} + {rest[1].name}"
+                self._output_fields(st, rest[0], layers[i + 1:])
                 stages.append(st)
                 if i + 3 != len(layers):
                     raise DnncError(f"layer '{layers[i + 3].name}': layers after the output layer")
@@ -468,6 +510,93 @@ class _Planner:
         if not stages or stages[-1].op != "output":
             raise DnncError(f"model '{self.model.name}': no output layer (Linear + OutputAffine + ArgMax)")
         return self._arena(stages)
+
+    def _byte_stages(self, layers: list) -> list[Stage]:
+        """A network with k-bit convs: int8 levels, HWC, plain loops (runtime/dnnc_kbit.h, "BYTE PATH")."""
+        stages: list[Stage] = []
+        fmap = tuple(self.model.input_shape)  # (C, H, W) of the stream feeding the next Linear
+        i, bufs = 0, ("A", "B")
+        while i < len(layers):
+            layer = layers[i]
+            st = Stage(name=f"L{len(stages)}", op="", fields={}, src=layer.name,
+                       in_buf="raw" if i == 0 else bufs[(len(stages) - 1) % 2])
+            if not isinstance(layer, Linear):
+                raise DnncError(f"layer '{layer.name}': expected a Linear layer, got {type(layer).__name__}")
+            pool = layers[i + 1] if isinstance(layers[i + 1], MaxPool) else None
+            act = layers[i + 2 if pool else i + 1]
+            o = layer.weight.shape[0]
+            if isinstance(act, OutputAffine):
+                if layer.kind != "dense" or pool is not None or i == 0:
+                    raise DnncError(f"layer '{layer.name}': the output layer must be dense")
+                self._bytes_dense(layer, st, fmap)
+                st.fields["inner"], st.op = st.op, "output"
+                self._output_fields(st, act, layers[i + 1:])
+                if i + 3 != len(layers):
+                    raise DnncError(f"layer '{layers[i + 3].name}': layers after the output layer")
+                stages.append(st)
+                break
+            if not isinstance(act, MultiThreshold):
+                raise DnncError(f"layer '{act.name}': a network with k-bit convolutions needs k-bit activations "
+                                "throughout on the C backend")
+            t, flip = multi_thresholds(act)
+            st.arrays += [Array(f"{st.name}_mthr", "int32_t", t.reshape(-1)),
+                          Array(f"{st.name}_flip", "uint32_t", flip_words(flip))]
+            st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
+            st.fields.update(mthr=f"{st.name}_mthr", flip=f"{st.name}_flip", nthr=t.shape[1], out_bias=act.out_bias)
+            st.out_buf = bufs[len(stages) % 2]
+            if layer.kind == "conv":
+                _, c, kh, kw = layer.weight.shape
+                _, h, w = layer.in_shape
+                ch, cw = (conv_out_size(v, k, layer.stride, layer.pad) for v, k in ((h, kh), (w, kw)))
+                pk, ps = (pool.k, pool.stride) if pool else (1, 1)
+                oh, ow = conv_out_size(ch, pk, ps), conv_out_size(cw, pk, ps)
+                st.arrays.append(Array(f"{st.name}_w8", "int8_t", layer.weight.transpose(0, 2, 3, 1).reshape(-1)))
+                st.weight_bytes = layer.weight.size
+                st.op = "convb"
+                st.fields.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=layer.stride, pad=layer.pad,
+                                 pool_k=pk, pool_s=ps, out_h=oh, out_w=ow, in_u8=int(i == 0), in_mul=layer.in_mul,
+                                 in_add=layer.in_add, w=f"{st.name}_w8", thr=f"{st.name}_mthr")
+                st.macs = o * ch * cw * c * kh * kw
+                fmap = (o, oh, ow)
+                st.out_words = -(-o * oh * ow // 4)
+            else:
+                if pool is not None or i == 0:
+                    raise DnncError(f"layer '{layer.name}': only convs may read the raw input or be pooled here")
+                self._bytes_dense(layer, st, fmap)
+                fmap = (o, 1, 1)
+                st.out_words = -(-o // 4)
+            st.src += (f" + {pool.name}" if pool else "") + f" + {act.name}"
+            stages.append(st)
+            i += 3 if pool else 2
+        return stages
+
+    def _bytes_dense(self, layer: Linear, st: Stage, fmap: tuple) -> None:
+        """Dense on int8 levels in HWC order: weight columns permuted from the IR's (C, H, W) flatten."""
+        o = layer.weight.shape[0]
+        c, h, w = fmap
+        wm = layer.weight.reshape(o, c, h, w).transpose(0, 2, 3, 1).reshape(o, -1)
+        st.arrays.append(Array(f"{st.name}_w8", "int8_t", wm.reshape(-1)))
+        st.weight_bytes = wm.size
+        st.op = "dense_bytes"
+        st.fields.update(w=f"{st.name}_w8", n=wm.shape[1], nout=o)
+        st.in_words = -(-wm.shape[1] // 4)
+        st.scratch.update(acc=o)
+        st.macs = wm.size
+
+    def _output_fields(self, st: Stage, aff: OutputAffine, rest: list) -> None:
+        """The output affine's arrays and fields (scale, bias, float32 post steps) on the output stage."""
+        if len(rest) < 2 or not isinstance(rest[1], ArgMax):
+            raise DnncError(f"layer '{aff.name}': the output affine must be followed by ArgMax")
+        if not (np.all(np.isfinite(aff.scale)) and np.all(np.isfinite(aff.bias))):
+            raise DnncError(f"layer '{aff.name}': scale/bias must be finite")
+        st.arrays += [Array(f"{st.name}_scale", "float", aff.scale.astype(np.float32)),
+                      Array(f"{st.name}_bias", "float", aff.bias.astype(np.float32))]
+        st.fields.update(k=aff.scale.size, scale=f"{st.name}_scale", bias=f"{st.name}_bias", post=[])
+        for j, (op, v) in enumerate(aff.post):  # imported float32 steps (TensorNorm), in order
+            st.arrays.append(Array(f"{st.name}_post{j}", "float", np.asarray(v, np.float32)))
+            st.fields["post"].append(({"add": "+", "mul": "*", "div": "/", "bipolar": "bipolar"}[op],
+                                      f"{st.name}_post{j}"))
+        st.src += f" + {aff.name} + {rest[1].name}"
 
     def _dense(self, layer: Linear, st: Stage, in_layout: tuple) -> None:
         if layer.in_dtype == UINT8 and self.lanes:
@@ -493,7 +622,7 @@ class _Planner:
         for s in stages:
             o = 0
             s.fields["_off"] = {}
-            for k in ("u", "tab", "uimg", "col", "acc", "mx"):
+            for k in ("u", "tab", "uimg", "col", "acc", "mx", "part"):
                 if k in s.scratch:
                     s.fields["_off"][k] = off + o
                     o += max(1, s.scratch[k])
@@ -512,6 +641,11 @@ class _Planner:
             byte_codes=self.model.byte_codes,
             input_map=self.model.input_map,
         )
+
+
+def _kbit(in_layout: tuple) -> bool:
+    """A k-bit vector input: ("vec", n, planes, level bias)."""
+    return in_layout[0] == "vec" and len(in_layout) > 2
 
 
 def make_plan(model: IRModel, target: dict) -> Plan:

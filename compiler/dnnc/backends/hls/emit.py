@@ -18,6 +18,7 @@ from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
 
 RUNTIME_FILES = ("dnnc_hls.h", "dnnc_hls_stream.h")
+KBIT_FILE = "dnnc_hls_kbit.h"  # shipped (and included) only by designs with k-bit activations
 
 
 def _env() -> jinja2.Environment:
@@ -79,10 +80,16 @@ def stage_context(stage: Stage) -> dict:
         for key in ("thr", "dir", "cst"):
             per_pe = _by_pe(np.asarray(stage.params[key]), stage.pe)
             ctx[key] = [", ".join(_int_literal(int(v), bits) for v in row) for row in per_pe]
+    if "mthr" in stage.params:
+        t = np.asarray(stage.params["mthr"])
+        ctx.update(TMEM=t.shape[0] // stage.pe, T=t.shape[1], thr_type="int32_t", act_bias=stage.params["bias"])
+        ctx["mthr"] = [", ".join("{ " + ", ".join(_int_literal(int(v), 32) for v in ch) + " }" for ch in row)
+                       for row in _by_pe(t, stage.pe)]
+        ctx["dir"] = [", ".join(str(int(v)) for v in row) for row in _by_pe(np.asarray(stage.params["dir"]), stage.pe)]
     if stage.op == "LabelSelect":
         ctx["scale"] = ", ".join(_float_literal(v, stage.layer) for v in stage.params["scale"])
         ctx["bias"] = ", ".join(_float_literal(v, stage.layer) for v in stage.params["bias"])
-        ctx["post"] = [({"add": "+", "mul": "*", "div": "/"}[op], ", ".join(_float_literal(x, stage.layer) for x in v))
+        ctx["post"] = [({"add": "+", "mul": "*", "div": "/", "bipolar": "bipolar"}[op], ", ".join(_float_literal(x, stage.layer) for x in v))
                        for op, v in stage.params.get("post", [])]
     return ctx
 
@@ -92,6 +99,7 @@ def project_context(name: str, input_shape: tuple[int, ...], classes: int, stage
     csim = target["csim"]
     thr = None if input_thresholds is None else [_float_literal(v, "input") for v in input_thresholds]
     return {
+        "kbit": any("mthr" in s.params for s in stages),
         "input_thresholds": thr,
         "version": __version__, "name": name, "guard": name.upper(), "in_shape": list(input_shape),
         "in_lanes": stages[0].in_width, "classes": classes,
@@ -116,7 +124,7 @@ def write_hls(ctx: dict, hls_dir: Path) -> None:
     }
     for out, tpl in files.items():
         (hls_dir / out).write_text(env.get_template(tpl).render(**ctx))
-    for f in RUNTIME_FILES:
+    for f in RUNTIME_FILES + ((KBIT_FILE,) if ctx["kbit"] else ()):
         shutil.copyfile(resource_dir("runtime") / "hls" / f, hls_dir / f)
 
 

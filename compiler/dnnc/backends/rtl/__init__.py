@@ -23,13 +23,17 @@ from dnnc.dataflow import Design, design
 from dnnc.dataflow.description import dataflow_json
 from dnnc.errors import DnncError
 from dnnc.fsutil import scratch_dir
-from dnnc.ir.model import IRModel, OutputAffine
+from dnnc.ir.model import IRModel, MultiThreshold, OutputAffine
 from dnnc.ir.outputs import Outputs
 
 __all__ = ["bench", "compile", "run"]
 
 
 def _design(model: IRModel, target: dict) -> Design:
+    kbit = next((x for x in model.layers if isinstance(x, MultiThreshold)), None)
+    if kbit is not None:
+        raise DnncError(f"layer '{kbit.name}': k-bit activations are not supported by the Verilog backend "
+                        f"(target {target['name']}); use fpga-hls, host or a microcontroller target")
     return design(model, target)
 
 
