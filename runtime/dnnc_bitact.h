@@ -58,10 +58,15 @@ static inline int32_t dnnc_planes(int32_t kind)
         for (j_ = n8_; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_));                         \
     } while (0)
 
-/* The Armv7E-M assembly kernels: in a library that ships them (model.c of an Armv7E-M target defines
- * DNNC_V7EM_KERNELS), when the compiler targets Thumb-2 Armv7E-M. */
-#if defined(DNNC_V7EM_KERNELS) && defined(__ARM_ARCH_7EM__) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
+/* The Armv7E-M assembly kernels: in a library that ships them (model.c of a target with `dsp = true` defines
+ * DNNC_V7EM_KERNELS), when the compiler targets Thumb-2 with the DSP extension (Armv7E-M, and Armv8-M
+ * Mainline with DSP: Cortex-M33, M55). */
+#if defined(DNNC_V7EM_KERNELS) && defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && !defined(DNNC_NO_ASM)
 #define DNNC_V7EM_ASM 1
+#endif
+
+#if defined(DNNC_MVE_KERNELS)
+#include "dnnc_mve.h"
 #endif
 
 #if defined(DNNC_V7EM_ASM)
@@ -193,6 +198,12 @@ static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_
 {
     const int32_t stride = n * dnnc_planes(kind);
     int32_t o;
+#if defined(DNNC_MVE)
+    if ((kind == DNNC_W_BINARY || kind == DNNC_W_TERNARY) && n % 4 == 0) { /* the plan pads to 4 words */
+        dnnc_mve_dense_bits(kind == DNNC_W_TERNARY, w, tot, x, n, nout, acc);
+        return;
+    }
+#endif
 #if defined(DNNC_V7EM_ASM)
     if (nout > 0 && n > 0 && kind == DNNC_W_BINARY && n % 8 == 0 && n <= 248) {
         dnnc_dense_binary_asm(w, tot, x, n, nout, acc);

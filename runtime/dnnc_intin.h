@@ -32,7 +32,9 @@ static inline void dnnc_input_u(const uint8_t *raw, int32_t n, int32_t n_pad, in
     for (; i < n_pad; i++) u[i] = 0;
 }
 
-/* Tables for groups g0 .. g0+ng-1: tab[k*vg + code] = sum_e values[digit_e(code)] * u[(g0+k)*group + e]. */
+/* Tables for groups g0 .. g0+ng-1: tab[k*vg + code] = sum_e values[digit_e(code)] * u[(g0+k)*group + e].
+ * Entry 0 (every digit 0) first, then each input e extends the table from its first levels^e entries by
+ * (values[d] - values[0]) * u: levels^group - 1 writes a table, each one load, add and store. */
 static inline void dnnc_lut_build(const int32_t *u, int32_t group, int32_t levels, int32_t vg, const int8_t *values,
                                   int32_t g0, int32_t ng, int32_t *tab)
 {
@@ -40,27 +42,68 @@ static inline void dnnc_lut_build(const int32_t *u, int32_t group, int32_t level
     for (k = 0; k < ng; k++) {
         int32_t *t = tab + k * vg;
         const int32_t *ug = u + (g0 + k) * group;
-        int32_t size = 1;
-        t[0] = 0;
+        int32_t size = 1, base = 0;
+        for (e = 0; e < group; e++) base += (int32_t)values[0] * ug[e];
+        t[0] = base;
         for (e = 0; e < group; e++) {
-            for (d = levels - 1; d >= 0; d--) {
-                const int32_t add = (int32_t)values[d] * ug[e];
+            for (d = 1; d < levels; d++) {
+                const int32_t add = ((int32_t)values[d] - (int32_t)values[0]) * ug[e];
                 int32_t *dst = t + d * size;
-                for (r = 0; r < size; r++) dst[r] = t[r] + add;
+                for (r = 0; r + 4 <= size; r += 4) {
+                    dst[r] = t[r] + add;
+                    dst[r + 1] = t[r + 1] + add;
+                    dst[r + 2] = t[r + 2] + add;
+                    dst[r + 3] = t[r + 3] + add;
+                }
+                for (; r < size; r++) dst[r] = t[r] + add;
             }
             size *= levels;
         }
     }
 }
 
-/* Sum of ng table lookups: one byte code per group, tables vg entries apart. */
+/* Sum of ng table lookups: one byte code per group, tables vg entries apart. Thumb-2 with the DSP extension
+ * (Armv7E-M, Armv8-M Mainline with DSP; UXTAB is not in plain Armv7-M): four codes a word load, each index one
+ * UXTAB (table offset + code byte), 4 instructions a lookup. */
 static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t ng, int32_t vg)
 {
     int32_t a = 0, k = 0;
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__ARMEL__) && !defined(DNNC_NO_ASM)
+    if (ng >= 4) {
+        const uint32_t k1 = (uint32_t)vg, k2 = 2u * k1, k3 = 3u * k1; /* entries to tables 1-3 */
+        int32_t n4 = ng / 4;
+        uint32_t c, i0, i1, i2;
+        k = 4 * n4;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[c], [%[p]], #4\n\t"
+            "uxtb %[i0], %[c]\n\t"
+            "uxtab %[i1], %[k1], %[c], ror #8\n\t"
+            "uxtab %[i2], %[k2], %[c], ror #16\n\t"
+            "add %[c], %[k3], %[c], lsr #24\n\t"
+            "ldr %[i0], [%[t], %[i0], lsl #2]\n\t"
+            "ldr %[i1], [%[t], %[i1], lsl #2]\n\t"
+            "ldr %[i2], [%[t], %[i2], lsl #2]\n\t"
+            "ldr %[c], [%[t], %[c], lsl #2]\n\t"
+            "add %[a], %[a], %[i0]\n\t"
+            "add %[a], %[a], %[i1]\n\t"
+            "add %[a], %[a], %[i2]\n\t"
+            "add %[a], %[a], %[c]\n\t"
+            "add %[t], %[t], %[k1], lsl #4\n\t" /* the next four tables */
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [a] "+r"(a), [t] "+r"(t), [p] "+r"(p), [n] "+r"(n4), [c] "=&r"(c), [i0] "=&r"(i0),
+              [i1] "=&r"(i1), [i2] "=&r"(i2)
+            : [k1] "r"(k1), [k2] "r"(k2), [k3] "r"(k3)
+            : "cc", "memory");
+        p -= k; /* the loop advanced p past the words it read; the tail below indexes from the start */
+    }
+#else
     for (; k + 4 <= ng; k += 4) {
         a += t[p[k]] + t[vg + p[k + 1]] + t[2 * vg + p[k + 2]] + t[3 * vg + p[k + 3]];
         t += 4 * vg;
     }
+#endif
     for (; k < ng; k++) {
         a += t[p[k]];
         t += vg;

@@ -43,6 +43,10 @@ static inline void dnnc_dense_u8_direct(const int8_t *w, const int32_t *rowsum, 
                                         int32_t mul, int32_t add, const uint8_t *raw, int32_t *acc)
 {
     int32_t o, i;
+#if defined(DNNC_MVE)
+    dnnc_mve_dense_u8_direct(w, rowsum, nin, nout, mul, add, raw, acc);
+    return;
+#endif
     for (o = 0; o < nout; o++) {
         const int8_t *r = w + o * nin;
         int32_t s = 0;

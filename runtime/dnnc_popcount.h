@@ -2,6 +2,9 @@
  *
  * Strategy is chosen per target (targets/<t>.toml, key `popcount`, passed as a -D flag):
  *   DNNC_POPCOUNT_BUILTIN  __builtin_popcount (one instruction on hosts that have one);
+ *   DNNC_POPCOUNT_ZBB      the RISC-V Zbb `cpop` instruction, encoded with `.insn` so that any RV32 toolchain
+ *                          and C library multilib builds it (gcc 12 has no rv32imac_zbb multilib); it takes
+ *                          the one-instruction paths of DNNC_POPCOUNT_BUILTIN;
  *   default (SWAR)         branch-free shifts and masks, for cores without a popcount instruction such
  *                          as the Cortex-M4 (there the builtin is a libgcc call of ~14 instructions).
  * Long runs of words are counted with a Harley-Seal carry-save adder tree (dnnc_bitact.h), so the SWAR
@@ -12,13 +15,21 @@
 
 #include <stdint.h>
 
+#if defined(DNNC_POPCOUNT_ZBB) && !defined(DNNC_POPCOUNT_BUILTIN)
+#define DNNC_POPCOUNT_BUILTIN 1
+#endif
+
 #if defined(__ARM_FEATURE_SIMD32)
 #include <arm_acle.h>
 #endif
 
 static inline uint32_t dnnc_popcount32(uint32_t x)
 {
-#if defined(DNNC_POPCOUNT_BUILTIN)
+#if defined(DNNC_POPCOUNT_ZBB)
+    uint32_t r;
+    __asm__(".insn r 0x13, 1, 0x30, %0, %1, x2" : "=r"(r) : "r"(x)); /* cpop r, x */
+    return r;
+#elif defined(DNNC_POPCOUNT_BUILTIN)
     return (uint32_t)__builtin_popcount(x);
 #else
     x = x - ((x >> 1) & 0x55555555u);

@@ -13,7 +13,8 @@
  * Headers: dnnc_popcount.h (popcount, carry-save adders), dnnc_bitact.h (packed dot products,
  * threshold-and-pack), dnnc_intin.h (first layer on the raw uint8 input), dnnc_layers.h (layer drivers,
  * output affine + argmax); where model.c defines their feature macro (and the library ships them):
- * dnnc_bitact_v7em.h (DNNC_V7EM_KERNELS, Armv7E-M assembly), dnnc_lanes.h (DNNC_LANES_LAYOUT, output lanes).
+ * dnnc_bitact_v7em.h (DNNC_V7EM_KERNELS, Armv7E-M assembly), dnnc_lanes.h (DNNC_LANES_LAYOUT, output lanes),
+ * dnnc_mve.h (DNNC_MVE_KERNELS, Helium).
  */
 #ifndef DNNC_RUNTIME_H
 #define DNNC_RUNTIME_H

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install everything dnnc and its tests need on a bare Debian machine: the cross compiler and emulator
-# for the Cortex-M4 target, clang and cppcheck for the generated-code checks, Verilator, iverilog, yosys,
-# nextpnr-ice40 and icestorm (one generation, Debian's) for the rtl targets, and the Python package.
+# Install everything dnnc and its tests need on a bare Debian machine: the cross compilers and emulators
+# for the Arm Cortex-M and RISC-V targets (gcc-arm-none-eabi + newlib, qemu-system-arm; gcc-riscv64-unknown-elf
+# + picolibc, qemu-system-misc for qemu-system-riscv32), clang and cppcheck for the generated-code checks,
+# Verilator, iverilog, yosys, nextpnr-ice40 and icestorm (one generation, Debian's) for the rtl targets, and the Python package.
 set -euo pipefail
-APT_PACKAGES="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang cppcheck verilator iverilog yosys nextpnr-ice40 fpga-icestorm"
+APT_PACKAGES="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc clang cppcheck verilator iverilog yosys nextpnr-ice40 fpga-icestorm"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

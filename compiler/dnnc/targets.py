@@ -66,8 +66,12 @@ EMULATOR = {
     "qemu": _str("QEMU system emulator binary, e.g. `qemu-system-arm`"),
     "machine": _str("QEMU board (`-M`)"),
     "cpu": _str("QEMU CPU (`-cpu`)"),
+    "args": _flags("further QEMU arguments for the board, e.g. `-global` properties or `-bios none`"),
     "code_origin": _int("start of the board's code memory (linker script FLASH)"),
     "code_bytes": _int("size of the code memory", low=1),
+    "const_origin": _int("start of a separate read-only memory for constants (weights) when the code memory is "
+                         "too small for them; used only with const_bytes", 0),
+    "const_bytes": _int("size of that memory; 0 = constants stay in the code memory", 0),
     "ram_origin": _int("start of the board's data memory (linker script RAM; the stack starts at its end)"),
     "ram_bytes": _int("size of the data memory", low=1),
     "stack_bytes": _int("stack size; the link fails if .data + .bss + stack_bytes exceed the RAM"),
@@ -85,10 +89,13 @@ C_SCHEMA = {
     "cpu_flags": _flags("core selection flags, e.g. `-mcpu=... -mfpu=...`"),
     "cflags": _flags("language and optimization flags; `-ffp-contract=off` is always added"),
     "warn_flags": _flags("warnings; verify/bench builds add `-Werror`"),
-    "popcount": _str("`builtin` (`__builtin_popcount`, a popcount instruction) or `swar` (carry-save + "
-                     "SWAR, for cores without one)", "swar", ("builtin", "swar")),
-    "dsp": Key((bool,), "Armv7E-M DSP extension: SMLAD in the first conv layer, the assembly bit counts of "
-                "runtime/dnnc_bitact_v7em.h", False),
+    "popcount": _str("`builtin` (`__builtin_popcount`, a popcount instruction), `zbb` (the RISC-V Zbb `cpop` "
+                     "instruction) or `swar` (carry-save + SWAR, for cores without one)", "swar",
+                     ("builtin", "zbb", "swar")),
+    "dsp": Key((bool,), "Arm DSP extension (Armv7E-M, Armv8-M Mainline): SMLAD in the first conv layer, the "
+                "assembly bit counts of runtime/dnnc_bitact_v7em.h", False),
+    "mve": Key((bool,), "Armv8.1-M Helium (MVE): the vector kernels of runtime/dnnc_mve.h (binary and ternary "
+                "dense layers, the `direct` first dense layer with VMLADAV)", False),
     "flash_bytes": _int("flash budget for const data in report.md; 0 = none", 0),
     "ram_bytes": _int("RAM budget for the arena in report.md; 0 = none", 0),
     "lut_bytes": _int("RAM for the first dense layer's partial-sum tables", 32768, low=1),

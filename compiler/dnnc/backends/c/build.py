@@ -34,7 +34,8 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str) -> subprocess.Com
         raise DnncError(f"{what}: timed out after {timeout:.0f} s") from exc
     if proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
-        first = next((m for m in msg if "error" in m.lower()), msg[0] if msg else "")
+        # the first error line; the linker's own (a region overflowed) before collect2's "ld returned 1"
+        first = next((m for m in msg if "error" in m.lower() and "ld returned" not in m), msg[0] if msg else "")
         raise DnncError(f"{what} failed (exit {proc.returncode}): {first.strip()}"
                         + (f" ({len(msg)} lines of output)" if len(msg) > 1 else ""))
     return proc
@@ -106,6 +107,6 @@ def execute(target: dict, exe: Path, workdir: Path, timeout: float = 3600) -> st
     if not is_bare_metal(target):
         return _run([str(exe)], workdir, timeout, "running the host harness").stdout
     emu = _emulator(target)
-    cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], "-nographic", "-monitor", "none",
+    cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], *emu["args"], "-nographic", "-monitor", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", exe.name]
     return _run(cmd, workdir, timeout, f"running on {emu['qemu']} -M {emu['machine']}").stdout

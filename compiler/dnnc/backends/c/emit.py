@@ -26,6 +26,7 @@ RUNTIME_HEADERS = {
     "dnnc_bitact_v7em.h": "DNNC_V7EM_KERNELS",
     "dnnc_intin.h": None,
     "dnnc_lanes.h": "DNNC_LANES_LAYOUT",
+    "dnnc_mve.h": "DNNC_MVE_KERNELS",
     "dnnc_kbit.h": "DNNC_KBIT",
     "dnnc_popcount.h": None,
 }
@@ -101,7 +102,7 @@ def environment(subdir: str = "c") -> jinja2.Environment:
 
 
 def defines(target: dict) -> list[str]:
-    return ["-DDNNC_POPCOUNT_BUILTIN"] if target["popcount"] == "builtin" else []
+    return {"builtin": ["-DDNNC_POPCOUNT_BUILTIN"], "zbb": ["-DDNNC_POPCOUNT_ZBB"]}.get(target["popcount"], [])
 
 
 def features(target: dict, lanes: int = 0, kbit: bool = False) -> list[str]:
@@ -110,6 +111,8 @@ def features(target: dict, lanes: int = 0, kbit: bool = False) -> list[str]:
     out = ["DNNC_KBIT"] if kbit else []
     if target["dsp"]:  # the Armv7E-M DSP extension: its assembly kernels
         out.append("DNNC_V7EM_KERNELS")
+    if target["mve"]:  # Helium: the vector kernels of dnnc_mve.h
+        out.append("DNNC_MVE_KERNELS")
     if lanes:
         out.append("DNNC_LANES_LAYOUT")
     return out

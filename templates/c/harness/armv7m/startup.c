@@ -1,6 +1,6 @@
-/* Minimal Armv7-M startup for bare-metal dnnc builds (QEMU mps2 boards or a real part): vector table, FPU
- * enable in CPACR when the build targets an FPU, .data copy, .bss clear, main(), then semihosting exit with
- * main's status. */
+/* Minimal M-profile startup for bare-metal dnnc builds (QEMU mps2/mps3/microbit boards or a real part; Armv6-M,
+ * Armv7-M and Armv8-M alike): vector table, FPU (and MVE) enable in CPACR when the build targets an FPU, .data
+ * copy, .bss clear, main(), then semihosting exit with main's status. */
 #include <stdint.h>
 
 #include "dnnc_io.h"

@@ -1,0 +1,111 @@
+/* dnnc runtime: Helium (Armv8.1-M MVE) kernels, for cores such as the Cortex-M55. C99 + ACLE arm_mve.h intrinsics.
+ * Included by dnnc_bitact.h in a library whose model.c defines DNNC_MVE_KERNELS (a target with `mve = true`);
+ * active when the compiler targets MVE (__ARM_FEATURE_MVE).
+ *
+ * Packed dense layers (binary, ternary): four 32-bit words per 128-bit vector (VLD2 splits the interleaved
+ * sign and mask planes), counted per byte with SWAR shifts and masks (MVE has no vector popcount), byte
+ * counts accumulated for up to 31 vectors (31 x 8 < 256) before one VADDV. First dense layer on the raw
+ * input with int8 weights: VMLADAV, sixteen multiply-accumulates per instruction, with the pixels moved to
+ * int8 as p - 128 (the sum restored with 128 x the weights' row sum), four outputs per pixel load.
+ */
+#ifndef DNNC_MVE_H
+#define DNNC_MVE_H
+
+#include <stdint.h>
+
+#if defined(DNNC_MVE_KERNELS) && defined(__ARM_FEATURE_MVE) && !defined(DNNC_NO_ASM)
+#define DNNC_MVE 1
+#include <arm_mve.h>
+
+/* Per-byte popcounts of the 16 bytes of v (each <= 8). */
+static inline uint8x16_t dnnc_mve_popbytes(uint8x16_t v)
+{
+    v = vsubq_u8(v, vandq_u8(vshrq_n_u8(v, 1), vdupq_n_u8(0x55)));
+    v = vaddq_u8(vandq_u8(v, vdupq_n_u8(0x33)), vandq_u8(vshrq_n_u8(v, 2), vdupq_n_u8(0x33)));
+    return vandq_u8(vaddq_u8(v, vshrq_n_u8(v, 4)), vdupq_n_u8(0x0F));
+}
+
+/* Disagreement count of one output: binary popcount(w ^ x) over n words, n a multiple of 4 (the plan pads
+ * packed vectors to 4 words); ternary popcount((w0 ^ x) & w1) with the planes interleaved (w0 = w[2j],
+ * w1 = w[2j + 1]). Byte counts in runs of at most 31 vectors. */
+static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t total = 0;
+    int32_t nfull = n / 4, v;
+    while (nfull > 0) {
+        const int32_t k = nfull < 31 ? nfull : 31;
+        uint8x16_t bytes = vdupq_n_u8(0);
+        nfull -= k;
+        for (v = 0; v < k; v++) {
+            uint32x4_t d;
+            if (ternary) {
+                const uint32x4x2_t wv = vld2q_u32(w);
+                d = vandq_u32(veorq_u32(wv.val[0], vld1q_u32(x)), wv.val[1]);
+                w += 8;
+            } else {
+                d = veorq_u32(vld1q_u32(w), vld1q_u32(x));
+                w += 4;
+            }
+            x += 4;
+            bytes = vaddq_u8(bytes, dnnc_mve_popbytes(vreinterpretq_u8_u32(d)));
+        }
+        total = vaddvaq_u8(total, bytes);
+    }
+    return total;
+}
+
+/* acc[o] = tot[o] - 2 * count for a binary or ternary layer of n words (n % 4 == 0). */
+static inline void dnnc_mve_dense_bits(int ternary, const uint32_t *w, const int32_t *tot, const uint32_t *x,
+                                      int32_t n, int32_t nout, int32_t *acc)
+{
+    const int32_t stride = ternary ? 2 * n : n;
+    int32_t o;
+    for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count(ternary, w + o * stride, x, n);
+}
+
+/* First dense layer with int8 weights w [nout][nin]: acc[o] = mul * sum_i w[o][i] p[i] + add * rowsum[o].
+ * Whole 16-byte chunks unpredicated, the last nin % 16 bytes predicated (inactive lanes load 0 weights). */
+static inline void dnnc_mve_dense_u8_direct(const int8_t *w, const int32_t *rowsum, int32_t nin, int32_t nout,
+                                            int32_t mul, int32_t add, const uint8_t *raw, int32_t *acc)
+{
+    const uint8x16_t bias = vdupq_n_u8(0x80);
+    const int32_t nout4 = nout - nout % 4, nfull = nin / 16, rest = nin % 16;
+    const mve_pred16_t pr = vctp8q((uint32_t)rest);
+    int32_t o, i;
+    for (o = 0; o < nout4; o += 4) {
+        const int8_t *r0 = w + o * nin, *r1 = r0 + nin, *r2 = r1 + nin, *r3 = r2 + nin;
+        const uint8_t *q = raw;
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (i = 0; i < nfull; i++) {
+            const int8x16_t p = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(q), bias));
+            s0 = vmladavaq_s8(s0, vld1q_s8(r0), p);
+            s1 = vmladavaq_s8(s1, vld1q_s8(r1), p);
+            s2 = vmladavaq_s8(s2, vld1q_s8(r2), p);
+            s3 = vmladavaq_s8(s3, vld1q_s8(r3), p);
+            q += 16, r0 += 16, r1 += 16, r2 += 16, r3 += 16;
+        }
+        if (rest) {
+            const int8x16_t p = vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(q, pr), bias));
+            s0 = vmladavaq_s8(s0, vldrbq_z_s8(r0, pr), p);
+            s1 = vmladavaq_s8(s1, vldrbq_z_s8(r1, pr), p);
+            s2 = vmladavaq_s8(s2, vldrbq_z_s8(r2, pr), p);
+            s3 = vmladavaq_s8(s3, vldrbq_z_s8(r3, pr), p);
+        }
+        acc[o] = mul * (s0 + 128 * rowsum[o]) + add * rowsum[o];
+        acc[o + 1] = mul * (s1 + 128 * rowsum[o + 1]) + add * rowsum[o + 1];
+        acc[o + 2] = mul * (s2 + 128 * rowsum[o + 2]) + add * rowsum[o + 2];
+        acc[o + 3] = mul * (s3 + 128 * rowsum[o + 3]) + add * rowsum[o + 3];
+    }
+    for (o = nout4; o < nout; o++) {
+        const int8_t *r = w + o * nin;
+        int32_t s = 0;
+        for (i = 0; i < nfull; i++) s = vmladavaq_s8(s, vld1q_s8(r + 16 * i), vreinterpretq_s8_u8(veorq_u8(vld1q_u8(raw + 16 * i), bias)));
+        if (rest)
+            s = vmladavaq_s8(s, vldrbq_z_s8(r + 16 * nfull, pr),
+                             vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(raw + 16 * nfull, pr), bias)));
+        acc[o] = mul * (s + 128 * rowsum[o]) + add * rowsum[o];
+    }
+}
+
+#endif
+#endif /* DNNC_MVE_H */
