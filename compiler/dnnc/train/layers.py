@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from dnnc.train import distributed as D
 from dnnc.vocabulary import same_pad
 
 BN_EPS = 1e-8  # inside the sqrt of the batch-norm variance (ND)
@@ -109,22 +110,22 @@ def gumbel_sign(mean: torch.Tensor, var: torch.Tensor, noise: bool = True, tau: 
     l_neg = torch.log(1.0 - m + LOG_EPS)
     l_pos = torch.log(1.0 + m + LOG_EPS)
     if noise:
-        g_pos = -torch.log(-torch.log(torch.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
-        g_neg = -torch.log(-torch.log(torch.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
+        g_pos = -torch.log(-torch.log(D.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
+        g_neg = -torch.log(-torch.log(D.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
         l_pos, l_neg = l_pos + g_pos, l_neg + g_neg
     return torch.tanh((l_pos - l_neg) / (2.0 * tau))
 
 
 def gauss_sample(mean: torch.Tensor, var: torch.Tensor, eps: float = LRT_EPS) -> torch.Tensor:
     """Gaussian local reparameterization: mean + sqrt(var + eps) * N(0, 1)."""
-    return mean + torch.sqrt(var + eps) * torch.randn_like(mean)
+    return mean + torch.sqrt(var + eps) * D.randn_like(mean)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Inverted dropout (NDT style): scaled by 1/(1-p) while training, identity at inference."""
     if not training or p <= 0.0:
         return x
-    return x * (torch.rand_like(x) >= p).to(x.dtype) / (1.0 - p)
+    return x * (D.rand_like(x) >= p).to(x.dtype) / (1.0 - p)
 
 
 def sign(x: torch.Tensor) -> torch.Tensor:
