@@ -79,6 +79,7 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
     a, data = validate_options(arch, weights, activation, init, dataset)
     _device(device)
     world = D.start(device)
+    D.check_batch(batch_size)
     dev = world.device
     set_threads()
     x_tr, y_tr = data.split("train")

@@ -13,7 +13,9 @@ rules, so a run on N processes follows the single-process run of the same seed u
   `rand_like` / `randn_like` below: each rank draws the noise of the whole global batch and keeps its
   own rows, so sample i gets the same noise as in the single-process run. Per-parameter noise (same
   shape on every rank) is drawn by plain torch calls: the ranks' generators stay in step.
-- Gradients are averaged by DistributedDataParallel (mean of the shard means = the global mean).
+- Gradients are averaged by DistributedDataParallel (mean of the shard means = the global mean), and
+  batch-norm statistics in the training forward are those of the global batch (`batch_sum`, as
+  SyncBatchNorm computes them).
 - Batch-norm re-estimation, validation and model selection run once, on rank 0, over the whole sets;
   rank 0 then broadcasts the model's buffers, the shared generator's state and the validation error, so
   every rank steps its scheduler and selects its epoch alike. Rank 0 alone writes checkpoints.
@@ -127,6 +129,16 @@ def rand_like(x: torch.Tensor) -> torch.Tensor:
 def randn_like(x: torch.Tensor) -> torch.Tensor:
     """N(0, 1) noise for a batch-first tensor (see rand_like)."""
     return _global_rows(torch.randn, x) if _world.distributed else torch.randn_like(x)
+
+
+def batch_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum of a per-shard tensor over the ranks, with gradients (batch-norm statistics of the global
+    batch, as SyncBatchNorm); call it from the training forward only: every rank must reach it."""
+    if not _world.distributed:
+        return t
+    from torch.distributed.nn.functional import all_reduce
+
+    return all_reduce(t)
 
 
 def total(*values: float) -> list[float]:

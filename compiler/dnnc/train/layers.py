@@ -69,10 +69,22 @@ def gauss_maxpool2(mean: torch.Tensor, var: torch.Tensor):
     return gauss_max(mt, vt, mb, vb)
 
 
-def batch_stats(mean: torch.Tensor, var: torch.Tensor | None = None):
-    """Per-channel batch mean and inverse std over (N, H, W), unbiased variance (eq. 9-10)."""
+def batch_stats(mean: torch.Tensor, var: torch.Tensor | None = None, synced: bool = False):
+    """Per-channel batch mean and inverse std over (N, H, W), unbiased variance (eq. 9-10).
+
+    synced: under torchrun, over the global batch (all ranks' shards, differentiable all-reduce) as one
+    process computes it; the training forward uses that, the rank-0-only BN re-estimation must not.
+    """
     dims = [0] + list(range(2, mean.ndim))
     n = mean.numel() // mean.shape[1]
+    if synced and D.current().distributed:
+        n = n * D.current().size
+        m_b = D.batch_sum(mean.sum(dims, keepdim=True)) / n
+        ss = (mean - m_b).square()
+        if var is not None:
+            ss = ss + var
+        v_b = D.batch_sum(ss.sum(dims)) / max(n - 1, 1)
+        return m_b.reshape(-1), torch.rsqrt(v_b + BN_EPS)
     m_b = mean.mean(dims, keepdim=True)
     ss = (mean - m_b).square()
     if var is not None:
@@ -94,8 +106,8 @@ def bn_apply(mean, var, gamma, beta, mu, inv_std):
 
 
 def dist_bn(mean, var, gamma, beta):
-    """Batch norm over distributions with batch statistics (training mode)."""
-    mu, inv = batch_stats(mean, var)
+    """Batch norm over distributions with batch statistics (training mode), over the global batch."""
+    mu, inv = batch_stats(mean, var, synced=True)
     return bn_apply(mean, var, gamma, beta, mu, inv)
 
 
