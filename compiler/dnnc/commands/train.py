@@ -21,7 +21,7 @@ def history_path(output: Path) -> Path:
 
 
 def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
-                      dataset: str, train_limit: int | None, batch_size: int) -> dict:
+                      dataset: str, train_limit: int | None, batch_size: int, act_bits: int = 1) -> dict:
     """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
     from dnnc.interchange.brevitas_export import export_ste
     from dnnc.train.ste import test_error, train_ste
@@ -30,8 +30,10 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
     if output.suffix != ".onnx":
         raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
     res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
-                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True)
-    hist = {"arch": res["arch"], "weights": weights, "activation": "sign", "dataset": res["dataset"],
+                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True,
+                    act_bits=act_bits)
+    activation = "sign" if act_bits == 1 else f"signed narrow {act_bits}-bit"
+    hist = {"arch": res["arch"], "weights": weights, "activation": activation, "dataset": res["dataset"],
             "best": res["best"], "options": res["options"], "history": res["history"],
             "test_error": test_error(res["model"], dataset)}
     with atomic_output_file(history_path(output)) as tmp:
@@ -42,7 +44,7 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 
 
 TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs", "pretrain_epochs", "seed",
-                    "device", "two_stage", "train_limit", "batch_size", "method")
+                    "device", "two_stage", "train_limit", "batch_size", "method", "act_bits", "weight_bits")
 
 
 @click.command("train")
@@ -64,13 +66,17 @@ TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs"
               help="The global batch: under torchrun each of N processes takes batch/N of it.")
 @click.option("--method", type=click.Choice(["distribution", "ste", "ste-stochastic"]), default="distribution",
               show_default=True, help="ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
+@click.option("--act-bits", type=click.IntRange(1, 4), default=1, show_default=True,
+              help="--method ste: activation bits (2+: bnn_pynq's signed narrow quantizer, 2 = {-1, 0, 1}).")
+@click.option("--weight-bits", type=click.IntRange(1, 2), default=None,
+              help="--method ste: weight bits instead of --weights (1 = binary, 2 = signed narrow = ternary).")
 @click.option("--resume", "resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue the interrupted run whose checkpoint this is (its own options; -o defaults to it).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write (also after every epoch, resumable). Required unless --resume.")
 @click.pass_context
 def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
-          train_limit, batch_size, method, resume, output: Path) -> None:
+          train_limit, batch_size, method, act_bits, weight_bits, resume, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT.
 
     Under `torchrun --nproc-per-node N --no-python dnnc train ...` the N processes train one model
@@ -85,13 +91,23 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
             raise DnncError(f"--resume continues the run with its own options; drop {', '.join(given)}")
         output = output or resume
     else:
+        if weight_bits is not None:
+            from dnnc.train.ste import WEIGHT_BITS
+
+            if weights not in (None, WEIGHT_BITS[weight_bits]):
+                raise DnncError(f"--weight-bits {weight_bits} means --weights {WEIGHT_BITS[weight_bits]}, "
+                                f"not {weights}")
+            weights = WEIGHT_BITS[weight_bits]
+        if method == "distribution" and (act_bits != 1 or weight_bits is not None):
+            raise DnncError("--act-bits and --weight-bits are options of --method ste (the distribution "
+                            "method trains sign activations and takes --weights)")
         missing = [n for n, v in (("--arch", arch), ("--weights", weights), ("-o", output)) if v is None]
         if missing:
             raise click.UsageError(f"missing option {', '.join(missing)}")
     try:
         if method != "distribution":  # STE baselines (dnnc.train.ste)
             hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
-                                     batch_size)
+                                     batch_size, act_bits)
             click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
                        f"{100 * hist['test_error']:.2f} %)", err=True)
             return
