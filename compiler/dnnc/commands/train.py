@@ -32,6 +32,10 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
     res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
                     batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True,
                     act_bits=act_bits)
+    from dnnc.train import distributed as D
+
+    if not D.current().main:  # rank 0 alone evaluates and writes
+        return {}
     activation = "sign" if act_bits == 1 else f"signed narrow {act_bits}-bit"
     hist = {"arch": res["arch"], "weights": weights, "activation": activation, "dataset": res["dataset"],
             "best": res["best"], "options": res["options"], "history": res["history"],
@@ -108,8 +112,9 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
         if method != "distribution":  # STE baselines (dnnc.train.ste)
             hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
                                      batch_size, act_bits)
-            click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
-                       f"{100 * hist['test_error']:.2f} %)", err=True)
+            if hist:
+                    click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, "
+                           f"test error {100 * hist['test_error']:.2f} %)", err=True)
             return
         activation = activation or ("tanh" if weights == "real" else "sign")
         _train_distribution(output, resume, {

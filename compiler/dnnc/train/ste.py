@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from dnnc.errors import DnncError
+from dnnc.train import distributed as D
 from dnnc.train.arch import Arch, check_input, parse_arch
 from dnnc.vocabulary import conv_out_size, same_pad
 
@@ -112,11 +113,6 @@ class SteNet(torch.nn.Module):
         return [m.weight for m in self.modules() if hasattr(m, "weight_quant")]
 
 
-def _batches(n: int, size: int, gen: torch.Generator):
-    order = torch.randperm(n, generator=gen)
-    return [order[i:i + size] for i in range(0, n, size)]
-
-
 @torch.no_grad()
 def error_rate(model: SteNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
     model.eval()
@@ -140,6 +136,8 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     data = load_dataset(dataset)
     check_input(a, data.input_shape, data.classes)
     torch.set_num_threads(int(os.environ.get("DNNC_THREADS", min(2, os.cpu_count() or 1))))
+    world = D.start("cpu")  # under torchrun: dnnc.train.distributed's rules (BN statistics stay per shard)
+    D.check_batch(batch_size)
     torch.manual_seed(seed)
     model = SteNet(a, data.input_shape, weights, act_bits)
     gen0 = torch.Generator().manual_seed(seed)
@@ -162,16 +160,18 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     history, best, best_state, steps, t0 = [], {"epoch": 0, "val_error": 1.0}, None, 0, time.perf_counter()
     from tqdm import tqdm
 
-    for epoch in tqdm(range(1, epochs + 1), desc=f"{method} {weights}", disable=not progress, file=None):
+    net = D.wrap(model)
+    bar = tqdm(range(1, epochs + 1), desc=f"{method} {weights}", disable=not progress or not world.main, file=None)
+    for epoch in bar:
         model.train()
-        for idx in _batches(len(x_tr), batch_size, gen):
+        for idx in D.batches(len(x_tr), batch_size, gen):
             saved = None
             if method == "ste-stochastic":  # sign(w + U(-1,1)) = +1 with probability hard_sigmoid(w)
                 saved = [w.detach().clone() for w in model.latent()]
                 with torch.no_grad():
                     for w in model.latent():
                         w.add_(torch.rand(w.shape, generator=gen) * 2 - 1)
-            loss = F.cross_entropy(model(x_tr[idx]), y_tr[idx])
+            loss = F.cross_entropy(net(x_tr[idx]), y_tr[idx])
             opt.zero_grad()
             loss.backward()
             with torch.no_grad():
@@ -185,8 +185,9 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
             if max_steps and steps >= max_steps:
                 break
         sched.step()
-        err = error_rate(model, x_va, y_va)
-        history.append({"stage": method, "epoch": epoch, "loss": loss.item(), "val_error": err})
+        err = D.once(lambda: error_rate(model, x_va, y_va), model)  # rank 0's BN buffers go to all
+        history.append({"stage": method, "epoch": epoch, "loss": D.total(loss.item())[0] / world.size,
+                        "val_error": err, "world_size": world.size})
         if err <= best["val_error"]:
             best, best_state = {"epoch": epoch, "val_error": err}, copy.deepcopy(model.state_dict())
         if max_steps and steps >= max_steps:
@@ -196,8 +197,9 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     model.eval()
     return {"model": model, "history": history, "best": best, "arch": a.text, "dataset": data.name,
             "input_shape": data.input_shape, "options": {
-                "method": method, "weights": weights, "act_bits": act_bits, "epochs": epochs, "seed": seed, "batch_size": batch_size,
-                "train_limit": train_limit, "lr": lr, "steps": steps, "seconds": time.perf_counter() - t0}}
+                "method": method, "weights": weights, "act_bits": act_bits, "epochs": epochs, "seed": seed,
+                "batch_size": batch_size, "train_limit": train_limit, "lr": lr, "steps": steps,
+                "world_size": world.size, "seconds": time.perf_counter() - t0}}
 
 
 def test_error(model: SteNet, dataset: str = "mnist10k") -> float:
