@@ -21,7 +21,8 @@ def history_path(output: Path) -> Path:
 
 
 def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
-                      dataset: str, train_limit: int | None, batch_size: int, act_bits: int = 1) -> dict:
+                      dataset: str, train_limit: int | None, batch_size: int, act_bits: int = 1,
+                      dropout: float = 0.0) -> dict:
     """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
     from dnnc.interchange.brevitas_export import export_ste
     from dnnc.train.ste import test_error, train_ste
@@ -31,7 +32,7 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
         raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
     res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
                     batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True,
-                    act_bits=act_bits)
+                    act_bits=act_bits, dropout=dropout)
     from dnnc.train import distributed as D
 
     if not D.current().main:  # rank 0 alone evaluates and writes
@@ -48,7 +49,7 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 
 
 TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs", "pretrain_epochs", "seed",
-                    "device", "two_stage", "train_limit", "batch_size", "method", "act_bits", "weight_bits")
+                    "device", "two_stage", "train_limit", "batch_size", "method", "act_bits", "weight_bits", "dropout")
 
 
 @click.command("train")
@@ -74,13 +75,15 @@ TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs"
               help="--method ste: activation bits (2+: bnn_pynq's signed narrow quantizer, 2 = {-1, 0, 1}).")
 @click.option("--weight-bits", type=click.IntRange(1, 2), default=None,
               help="--method ste: weight bits instead of --weights (1 = binary, 2 = signed narrow = ternary).")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0, show_default=True,
+              help="--method ste: dropout rate on the input and after every activation (bnn_pynq uses 0.2).")
 @click.option("--resume", "resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Continue the interrupted run whose checkpoint this is (its own options; -o defaults to it).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write (also after every epoch, resumable). Required unless --resume.")
 @click.pass_context
 def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
-          train_limit, batch_size, method, act_bits, weight_bits, resume, output: Path) -> None:
+          train_limit, batch_size, method, act_bits, weight_bits, dropout, resume, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT.
 
     Under `torchrun --nproc-per-node N --no-python dnnc train ...` the N processes train one model
@@ -102,16 +105,16 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
                 raise DnncError(f"--weight-bits {weight_bits} means --weights {WEIGHT_BITS[weight_bits]}, "
                                 f"not {weights}")
             weights = WEIGHT_BITS[weight_bits]
-        if method == "distribution" and (act_bits != 1 or weight_bits is not None):
-            raise DnncError("--act-bits and --weight-bits are options of --method ste (the distribution "
-                            "method trains sign activations and takes --weights)")
+        if method == "distribution" and (act_bits != 1 or weight_bits is not None or dropout):
+            raise DnncError("--act-bits, --weight-bits and --dropout are options of --method ste (the "
+                            "distribution method trains sign activations, takes --weights and the arch's dropout)")
         missing = [n for n, v in (("--arch", arch), ("--weights", weights), ("-o", output)) if v is None]
         if missing:
             raise click.UsageError(f"missing option {', '.join(missing)}")
     try:
         if method != "distribution":  # STE baselines (dnnc.train.ste)
             hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
-                                     batch_size, act_bits)
+                                     batch_size, act_bits, dropout)
             if hist:
                     click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, "
                            f"test error {100 * hist['test_error']:.2f} %)", err=True)

@@ -72,7 +72,8 @@ class SteNet(torch.nn.Module):
     """Brevitas layers for an Arch: [linear -> (pool) -> BN -> act]* -> linear + bias, scaled by 2^-k;
     act = sign (act_bits 1) or bnn_pynq's signed narrow K-bit quantizer."""
 
-    def __init__(self, arch: Arch, input_shape: tuple[int, int, int], weights: str, act_bits: int = 1):
+    def __init__(self, arch: Arch, input_shape: tuple[int, int, int], weights: str, act_bits: int = 1,
+                 dropout: float = 0.0):
         super().__init__()
         import brevitas.nn as qnn
 
@@ -101,6 +102,8 @@ class SteNet(torch.nn.Module):
                 fan_in = spec.out
             if not last:
                 mods.append(qnn.QuantIdentity(act_quant=aq, return_quant_tensor=False, **act_kw))
+            if dropout > 0:  # bnn_pynq: on the input and after every activation (training only)
+                mods.insert(0, torch.nn.Dropout(dropout))
             self.body.append(torch.nn.Sequential(*mods))
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
@@ -123,7 +126,7 @@ def error_rate(model: SteNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500
 def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste", epochs: int = 10,
               seed: int = 0, batch_size: int = 100, train_limit: int | None = None, lr: float = 1e-3,
               max_steps: int | None = None, dataset: str = "mnist10k", progress: bool = False,
-              act_bits: int = 1) -> dict:
+              act_bits: int = 1, dropout: float = 0.0) -> dict:
     """Train an STE baseline; returns {"model", "history", "best", "options"} (model: the best SteNet)."""
     from dnnc.data.datasets import load_dataset
 
@@ -139,7 +142,9 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     world = D.start("cpu")  # under torchrun: dnnc.train.distributed's rules (BN statistics stay per shard)
     D.check_batch(batch_size)
     torch.manual_seed(seed)
-    model = SteNet(a, data.input_shape, weights, act_bits)
+    if not 0.0 <= dropout < 1.0:
+        raise DnncError(f"--dropout {dropout}: must be in [0, 1)")
+    model = SteNet(a, data.input_shape, weights, act_bits, dropout)
     gen0 = torch.Generator().manual_seed(seed)
     x_tr, y_tr = (torch.from_numpy(t) for t in data.split("train"))
     if train_limit:
@@ -197,7 +202,7 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     model.eval()
     return {"model": model, "history": history, "best": best, "arch": a.text, "dataset": data.name,
             "input_shape": data.input_shape, "options": {
-                "method": method, "weights": weights, "act_bits": act_bits, "epochs": epochs, "seed": seed,
+                "method": method, "weights": weights, "act_bits": act_bits, "dropout": dropout, "epochs": epochs, "seed": seed,
                 "batch_size": batch_size, "train_limit": train_limit, "lr": lr, "steps": steps,
                 "world_size": world.size, "seconds": time.perf_counter() - t0}}
 
