@@ -38,6 +38,17 @@ def qonnx_proto(kind: str = "dense") -> onnx.ModelProto:
     return ir_to_qonnx(from_net(net, kind).ir)
 
 
+def published_protos() -> list[onnx.ModelProto]:
+    """Small third-party layouts: Quant weights + BN + MultiThreshold (tests/qonnx_graphs.py), the qonnx
+    zoo's and FINN's TFC layouts with float inputs (tests/test_published.py), 16 hidden units."""
+    from qonnx_graphs import mlp
+    from test_published import finn_tfc, zoo_tfc
+
+    rng = np.random.default_rng(0)
+    return [mlp(rng, weight_quant="quant", bits=2, sign="multithreshold"), zoo_tfc(rng, hidden=16),
+            finn_tfc(rng, hidden=16)]
+
+
 def checkpoint_dict(arch: str = "FC8-FC10") -> dict:
     """An untrained but complete distribution checkpoint (no training: fast and deterministic)."""
     import torch

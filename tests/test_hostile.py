@@ -115,6 +115,16 @@ def test_01_export_onto_its_own_input_is_refused(tmp_path):
     assert pt.read_bytes() == before
 
 
+@pytest.mark.parametrize("which", ["model", "inputs"])
+def test_01_run_results_onto_an_input_are_refused(tmp_path, model, which):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((2, 1, 5, 7), np.uint8))
+    target = model if which == "model" else x
+    before = target.read_bytes()
+    error_line(cli("run", model, "--input", x, "-o", target), "is the input")
+    assert target.read_bytes() == before
+
+
 # ---- 2: weight codes are narrowed only after a proven range ---------------------------------------------
 @pytest.mark.parametrize("value", [128.0, 200.0, 1e9, 2.0**40, 1e30, -129.0])
 def test_02_weights_beyond_int8_are_refused_not_wrapped(tmp_path, model, value):
@@ -344,6 +354,25 @@ def test_07_signals_during_verify_on_the_host_leave_no_build_folder(tmp_path, mo
     assert 128 + sig in codes  # at least one run was interrupted mid-way
 
 
+def test_07_a_signal_a_c_extension_turned_into_its_own_error_is_still_an_interruption(model, monkeypatch):
+    """Seen under load: SIGTERM while onnxruntime's extension initialised became 'ImportError: initialization
+    failed' (pybind wraps what the handler raised). The CLI must still report the interruption."""
+    import dnnc.commands.inspect as inspect_command
+
+    def library_that_wraps(*_a, **_k):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except BaseException as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(inspect_command, "load_model", library_that_wraps)
+    with pytest.raises(SystemExit) as exit_:
+        main(["inspect", str(model)])
+    assert exit_.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handlers were restored
+
+
 def test_07_sigterm_during_compile_force_keeps_old_or_new_output_whole(tmp_path, model):
     out = tmp_path / "out"
     out.mkdir()
@@ -448,6 +477,16 @@ def test_08_file_outputs_in_impossible_places_are_one_line(tmp_path):
     error_line(cli("export", pt, "-o", tmp_path), "is a directory")
 
 
+@pytest.mark.parametrize("out", ["/proc/x.pt", "/sys/x.pt", "{f}/x.pt"])
+def test_08_train_checks_its_output_before_training(tmp_path, out):
+    """-o used to be checked only when the checkpoint was written, after all the training."""
+    (tmp_path / "file").write_text("x")
+    t0 = time.monotonic()
+    res = cli("train", "--arch", "tiny-fc", "--weights", "ternary", "-o", out.format(f=tmp_path / "file"))
+    error_line(res, "-o")
+    assert time.monotonic() - t0 < 10
+
+
 # ---- 9: files that parse but are malformed ---------------------------------------------------------------
 def _dims_disagree(proto):
     initializer(proto, weight_name(proto)).dims[0] += 1
@@ -543,11 +582,38 @@ def test_09_wide_or_absurd_weight_datatype_is_one_line_and_fast(model, dtype):
     assert time.monotonic() - t0 < 30
 
 
+@pytest.mark.parametrize("kind", ["fifo", "npz", "pickle", "truncated"])
+def test_09_run_inputs_that_are_not_one_npy_array_are_one_line(tmp_path, model, kind):
+    x = tmp_path / "x.npy"
+    if kind == "fifo":
+        os.mkfifo(x)
+    elif kind == "npz":
+        with open(x, "wb") as fh:
+            np.savez(fh, a=np.zeros((1, 1, 5, 7), np.uint8))
+    elif kind == "pickle":
+        np.save(x, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    else:
+        np.save(x, np.zeros((4, 1, 5, 7), np.uint8))
+        x.write_bytes(x.read_bytes()[:100])
+    r = run_cli("run", model, "--input", x, timeout=60)
+    assert r.returncode == 2, r.stderr
+    one_line_error(r.stderr, "x.npy")
+
+
 def test_09_fifo_as_model_is_one_line_not_a_hang(tmp_path):
     os.mkfifo(tmp_path / "m.onnx")
     r = run_cli("inspect", tmp_path / "m.onnx", timeout=60)
     assert r.returncode == 2
     one_line_error(r.stderr)
+
+
+@pytest.mark.parametrize("data", [b"", b"\0\0", b"\0\0\x08\x03\0\0", b"\0\0\x08\x01\xff\xff\xff\xff"])
+def test_09_truncated_idx_dataset_files_are_one_line(tmp_path, data):
+    from dnnc.data.datasets import _read_idx
+
+    (tmp_path / "f").write_bytes(data)
+    with pytest.raises(DnncError, match="not a uint8 IDX file"):
+        _read_idx(tmp_path / "f")
 
 
 # ---- 10: the opset is checked ------------------------------------------------------------------------------
@@ -606,7 +672,7 @@ def test_12_non_finite_checkpoint_values_are_refused(tmp_path, where, value):
     t = ck["bias"] if where == "bias" else ck["layers"][0][where]
     t.view(-1)[0] = value
     save_checkpoint(ck, tmp_path / "m.pt")
-    error_line(cli("export", tmp_path / "m.pt", "-o", tmp_path / "m.onnx"), "NaN or infinite")
+    error_line(cli("export", tmp_path / "m.pt", "-o", tmp_path / "m.onnx"), "m.pt", "not finite", where)
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -727,3 +793,11 @@ def test_16_help_and_version_still_work():
     assert cli("--help").exit_code == 0 and "compile" in cli("--help").output
     res = cli("--version")
     assert res.exit_code == 0 and "dnnc" in res.output
+
+
+def test_16_a_dnnc_error_is_one_line_whatever_it_quotes():
+    """Found by fuzzing: a Quant attribute holding a tensor put the tensor's multi-line repr in the message."""
+    exc = DnncError("node 'q' (Quant): attribute narrow=dims: 3\ndata_type: 1\n is not 0 or 1")
+    assert str(exc) == "node 'q' (Quant): attribute narrow=dims: 3 data_type: 1 is not 0 or 1"
+    long = DnncError("x" * 10**6)
+    assert len(str(long)) == DnncError.MAX_MESSAGE and str(long).endswith("...")

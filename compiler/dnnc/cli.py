@@ -10,14 +10,16 @@ silenced unless `--debug`, so an error stays one line.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 import warnings
+from typing import NoReturn
 
 import click
 
 from dnnc import __version__
 from dnnc.errors import DnncError
-from dnnc.fsutil import Interrupted, remove_temporaries, signal_cleanup
+from dnnc.fsutil import Interrupted, raised_signal, remove_temporaries, signal_cleanup
 
 # name -> "module:attribute"; loaded lazily so `dnnc --help` does not import torch.
 COMMANDS = {
@@ -64,19 +66,27 @@ class LazyGroup(click.Group):
                 click.echo("dnnc: aborted", err=True)
                 sys.exit(1)
             except Interrupted as exc:
-                remove_temporaries()
-                click.echo(f"dnnc: interrupted by {exc}; temporary outputs removed", err=True)
-                sys.exit(128 + exc.signum)
+                _interrupted(exc.signum)
+            except Exception:
+                if raised_signal() is None:
+                    raise
+                _interrupted(raised_signal())
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except DnncError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if raised_signal() is not None or (ctx.obj and ctx.obj.get("debug")):  # interruption: see main
                 raise
             click.echo(f"dnnc: error: {' '.join(str(exc).split())}", err=True)  # one line, always
             sys.exit(2)
+
+
+def _interrupted(signum: int) -> NoReturn:
+    remove_temporaries()
+    click.echo(f"dnnc: interrupted by {signal.Signals(signum).name}; temporary outputs removed", err=True)
+    sys.exit(128 + signum)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

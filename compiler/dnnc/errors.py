@@ -2,7 +2,21 @@
 
 
 class DnncError(Exception):
-    """Bad input (file, layer, option) or an impossible request. The CLI prints it as one line."""
+    """Bad input (file, layer, option) or an impossible request. The CLI prints it as one line.
+
+    The message is made one line here, whatever it quotes (a tensor's repr, a library's multi-line
+    error), and cut at MAX_MESSAGE characters: a value from a hostile file may be anything.
+    """
+
+    MAX_MESSAGE = 2000
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            msg = " ".join(args[0].split())
+            if len(msg) > self.MAX_MESSAGE:
+                msg = msg[: self.MAX_MESSAGE - 3] + "..."
+            args = (msg, *args[1:])
+        super().__init__(*args)
 
 
 class VerificationMismatch(DnncError):

@@ -54,6 +54,12 @@ def _on_signal(signum: int, _frame) -> None:
         raise Interrupted(signum)
 
 
+def raised_signal() -> int | None:
+    """The signal Interrupted was raised for, if it was: a C extension that was running then (e.g. onnxruntime
+    being imported) turns the exception into one of its own, which is still the interruption."""
+    return _pending if _raised else None
+
+
 @contextlib.contextmanager
 def signal_cleanup() -> Iterator[None]:
     """Within this block SIGTERM/SIGINT/SIGHUP raise Interrupted (the CLI wraps each command in it);
@@ -185,8 +191,11 @@ def atomic_output_dir(target: str | os.PathLike, force: bool = False, inputs: It
     real = _real(target, what)
     if real == Path(real.anchor):
         raise DnncError(f"{what}: refusing to replace the filesystem root")
-    cwd = Path.cwd().resolve()
-    if real == cwd or real in cwd.parents:
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:  # the current folder was deleted: nothing to protect there
+        cwd = None
+    if cwd is not None and (real == cwd or real in cwd.parents):
         raise DnncError(f"{what}: refusing to replace the current folder or one holding it (name a new folder)")
     if real.exists() and not real.is_dir():
         raise DnncError(f"{what}: exists and is not a directory")
@@ -199,7 +208,7 @@ def atomic_output_dir(target: str | os.PathLike, force: bool = False, inputs: It
             raise DnncError(f"{what}: output directory is not empty (use --force to replace it)")
     _check_inputs(real, inputs, what, folder=True)
     _make_parent(real, what)
-    tmp = _create(real.parent, f".{real.name}.dnnc-", "", _mkdir, what)
+    tmp = _create(real.parent, f".{real.name[:100]}.dnnc-", "", _mkdir, what)
     try:
         yield tmp
         _commit(tmp, real, what)
@@ -209,6 +218,25 @@ def atomic_output_dir(target: str | os.PathLike, force: bool = False, inputs: It
         raise
 
 
+def check_output_file(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
+                      option: str = "-o") -> Path:
+    """The real path a file output will be written to, checked without writing anything: commands that
+    work for minutes (train, export) call it first, so a bad -o fails before the work, not after."""
+    target = Path(target)
+    what = f"{option} {target}"
+    real = _real(target, what)
+    if real.is_dir():
+        raise DnncError(f"{what}: is a directory, expected a file path")
+    _check_inputs(real, inputs, what, folder=False)
+    probe = real.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DnncError(f"{what}: {probe} is a file, not a folder")
+    _discard(_create(probe, ".dnnc-probe-", "", _mkdir, what))  # really writable (os.access lies to root)
+    return real
+
+
 @contextlib.contextmanager
 def atomic_output_file(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (),
                        option: str = "-o") -> Iterator[Path]:
@@ -216,14 +244,10 @@ def atomic_output_file(target: str | os.PathLike, inputs: Iterable[str | os.Path
 
     A symlink `target` is followed: the file it points to is replaced, the link kept.
     """
-    target = Path(target)
     what = f"{option} {target}"
-    real = _real(target, what)
-    if real.is_dir():
-        raise DnncError(f"{what}: is a directory, expected a file path")
-    _check_inputs(real, inputs, what, folder=False)
+    real = check_output_file(target, inputs, option)
     _make_parent(real, what)
-    tmp = _create(real.parent, f".{real.name}.dnnc-", real.suffix, _mkfile, what)
+    tmp = _create(real.parent, f".{real.name[:100]}.dnnc-", real.suffix[:16], _mkfile, what)
     try:
         yield tmp
         _commit(tmp, real, what)
@@ -251,7 +275,7 @@ def _commit(tmp: Path, real: Path, what: str) -> None:
                 raise DnncError(f"{what}: cannot write it ({exc.strerror or exc})") from None
             _live.discard(tmp)
             return
-        old = _create(real.parent, f".{real.name}.old-", "", _absent, what)
+        old = _create(real.parent, f".{real.name[:100]}.old-", "", _absent, what)
         try:
             os.rename(real, old)
         except OSError as exc:

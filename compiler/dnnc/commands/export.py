@@ -10,6 +10,7 @@ import click
 from dnnc.commands.options import SEED
 from dnnc.errors import DnncError
 from dnnc.frontend import export_onnx, load_net, model_name
+from dnnc.fsutil import check_output_file
 from dnnc.interchange.export import save_onnx
 
 
@@ -27,6 +28,7 @@ def export(model: str, output: str, collapse: str, seed: int, as_json: bool, fmt
     src = Path(model)
     if not src.is_file():
         raise DnncError(f"{src}: no such file")
+    check_output_file(output, inputs=(src,))  # before the model is loaded
     if fmt == "qonnx":  # any loadable model (.pt, .onnx, QONNX) -> QONNX
         from dnnc.frontend import load_model
         from dnnc.interchange.qonnx_export import ir_to_qonnx

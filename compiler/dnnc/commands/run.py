@@ -7,6 +7,7 @@ MCU, HLS C-simulation) on those inputs and prints or saves acc, logits and class
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from dnnc.errors import DnncError
 from dnnc.frontend import load_model
+from dnnc.fsutil import check_output_file, read_regular
 from dnnc.targets import TARGET_HELP, load_target
 
 
@@ -23,10 +25,13 @@ def read_inputs(path: Path, model) -> np.ndarray:
     map) uint8, shaped
     (N, C, H, W); a single sample without the batch axis, or any shape with the same element count per
     sample (e.g. FINN's (1, 784) for a 1x28x28 input), is accepted."""
+    data = read_regular(path, str(path), limit=MAX_INPUT_BYTES)  # a FIFO would block np.load forever
     try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DnncError(f"{path}: not a .npy array ({exc})") from None
+        x = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DnncError(f"{path}: not a .npy array ({' '.join(str(exc).split())})") from None
+    if not isinstance(x, np.ndarray):  # an .npz archive loads as a mapping of arrays
+        raise DnncError(f"{path}: an .npz archive; give one .npy array")
     shape = tuple(model.input_shape)
     size = int(np.prod(shape))
     if x.size % size or x.size == 0:
@@ -41,6 +46,9 @@ def read_inputs(path: Path, model) -> np.ndarray:
             not np.array_equal(x.astype(np.float32).astype(x.dtype), x):
         raise DnncError(f"{path}: {x.dtype} values are not exactly representable in float32 (the graph input type)")
     return np.ascontiguousarray(x.reshape(-1, *shape).astype(want))
+
+
+MAX_INPUT_BYTES = 1 << 30  # the inputs are held in memory with their outputs
 
 
 @click.command("run")
@@ -60,13 +68,15 @@ def run(model: str, target: str, input_path: str, as_json: bool, output: str | N
 
     if target != "ir":
         load_target(target)
+    if output:  # before the work; the results must not replace the model or the inputs
+        check_output_file(output, inputs=(model, input_path))
     loaded = load_model(model, input_map=input_map)
     x = read_inputs(Path(input_path), loaded.ir)
     out, _ = execute(loaded, target, x)
     if output:
         from dnnc.fsutil import atomic_output_file
 
-        with atomic_output_file(output) as tmp, open(tmp, "wb") as fh:
+        with atomic_output_file(output, inputs=(model, input_path)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, acc=out.acc, logits=out.logits, **{"class": out.cls})
     for i in range(len(x)):
         if as_json:

@@ -11,7 +11,7 @@ import click
 
 from dnnc.commands.options import SEED
 from dnnc.errors import DnncError
-from dnnc.fsutil import atomic_output_file
+from dnnc.fsutil import atomic_output_file, check_output_file
 from dnnc.vocabulary import WEIGHT_SETS
 
 
@@ -111,12 +111,14 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
         missing = [n for n, v in (("--arch", arch), ("--weights", weights), ("-o", output)) if v is None]
         if missing:
             raise click.UsageError(f"missing option {', '.join(missing)}")
+    for path in (output, history_path(output)):  # before hours of training, not after
+        check_output_file(path)  # -o may be the --init checkpoint: training on from it replaces it
     try:
         if method != "distribution":  # STE baselines (dnnc.train.ste)
             hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
                                      batch_size, act_bits, dropout)
             if hist:
-                    click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, "
+                click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, "
                            f"test error {100 * hist['test_error']:.2f} %)", err=True)
             return
         activation = activation or ("tanh" if weights == "real" else "sign")

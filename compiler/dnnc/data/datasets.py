@@ -50,20 +50,25 @@ def _need(path: Path) -> Path:
     raise DnncError(f"{path}: dataset file not found")
 
 
+MAX_IDX_BYTES = 1 << 31
+
+
 def _read_idx(path: Path) -> np.ndarray:
     path = _need(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            data = fh.read()
-        if data[:2] != b"\0\0" or data[2] != 8:
+            data = fh.read(MAX_IDX_BYTES + 1)  # bounded: a small .gz can inflate to anything
+        if len(data) > MAX_IDX_BYTES:
+            raise ValueError(f"more than {MAX_IDX_BYTES} bytes")
+        if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 8:
             raise ValueError("bad magic")
         ndim = data[3]
         dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
         arr = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
         return arr.reshape(dims)
-    except (OSError, ValueError) as exc:
-        raise DnncError(f"{path}: not a uint8 IDX file ({exc})") from None
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: a truncated .gz
+        raise DnncError(f"{path}: not a uint8 IDX file ({' '.join(str(exc).split())})") from None
 
 
 def load_mnist(directory: Path) -> Dataset:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -256,15 +257,27 @@ def _default_opset(imports) -> int | None:
     return versions[0] if versions else None
 
 
+def _canonical_domains(proto: onnx.ModelProto) -> None:
+    """'ai.onnx' is the default domain's other name; onnx's shape inference knows only ''. One spelling."""
+    for o in [*proto.opset_import, *(o for f in proto.functions for o in f.opset_import)]:
+        if o.domain == "ai.onnx":
+            o.domain = ""
+    for n in [*proto.graph.node, *(n for f in proto.functions for n in f.node)]:
+        if n.domain == "ai.onnx":
+            n.domain = ""
+
+
 def check_model(proto: onnx.ModelProto, where: str, base_dir: Path | None = None) -> onnx.ModelProto:
     """Validate a parsed model in place (external data read in from `base_dir`); DnncError if unsound."""
     c = _Checker(where, base_dir)
+    _canonical_domains(proto)
     if not 3 <= proto.ir_version <= onnx.IR_VERSION:
         raise c.fail(f"ir_version {proto.ir_version} is outside 3..{onnx.IR_VERSION} (what onnx "
                      f"{onnx.__version__} reads)")
-    defaults = [o for o in proto.opset_import if o.domain in DEFAULT_DOMAINS]
-    if len(defaults) > 1:
-        raise c.fail("the default ONNX domain is imported twice")
+    domains = [o.domain for o in proto.opset_import]
+    if len(set(domains)) != len(domains):
+        twice = next(d for d in domains if domains.count(d) > 1)
+        raise c.fail(f"opset domain '{twice or 'ai.onnx'}' is imported twice")
     opset = _default_opset(proto.opset_import)
     if opset is not None and not 1 <= opset <= onnx.defs.onnx_opset_version():
         raise c.fail(f"ONNX opset {opset} is outside 1..{onnx.defs.onnx_opset_version()} (what onnx "
@@ -281,15 +294,33 @@ def check_model(proto: onnx.ModelProto, where: str, base_dir: Path | None = None
         if any(d.HasField("dim_value") and d.dim_value < 0 for d in dims):
             raise c.fail(f"input '{vi.name}': negative dimension")
         known.add(vi.name)
+    _check_datatypes(c, g)
     c.nodes(g.node, opset, known, "graph")
     _check_functions(c, proto, opset)
     return proto
+
+
+_WIDTHS = re.compile(r"(?:U?INT|SCALEDINT<)(\d+)>?|FIXED<(\d+),(\d+)>")
+
+
+def _check_datatypes(c: _Checker, g: onnx.GraphProto) -> None:
+    """finn_datatype annotations name widths of 1..64 bits: qonnx's executor (the reference for QONNX
+    files) computes 2**(width - 1) for any tensor so annotated, and INT99999999999 never finishes."""
+    for ann in g.quantization_annotation:
+        for kv in ann.quant_parameter_tensor_names:
+            m = _WIDTHS.fullmatch(kv.value) if kv.key == "finn_datatype" else None
+            if m and not all(1 <= int(w) <= 64 for w in m.groups() if w is not None):
+                raise c.fail(f"tensor '{ann.tensor_name}': finn_datatype {kv.value[:40]} is wider than 64 bits")
 
 
 def _check_functions(c: _Checker, proto: onnx.ModelProto, model_opset: int | None) -> None:
     """Each local function checked like the graph; calls between them form no cycle and nest at most
     MAX_FUNCTION_DEPTH deep (onnx's inliner recurses without a limit: a self-call crashes it)."""
     funcs = {(f.domain, f.name): f for f in proto.functions}
+    if len(funcs) != len(proto.functions):  # onnx's tools would use another definition than this check
+        names = [(f.domain, f.name) for f in proto.functions]
+        dup = next(k for k in names if names.count(k) > 1)
+        raise c.fail(f"local function '{dup[1]}' (domain '{dup[0]}') is defined twice")
     for f in proto.functions:
         opset = _default_opset(f.opset_import) or model_opset
         c.nodes(f.node, opset, set(f.input), f"function '{f.name}'")

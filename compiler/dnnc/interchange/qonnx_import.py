@@ -135,7 +135,7 @@ class _Importer:
             if node.domain not in ("", "ai.onnx", *QONNX_DOMAINS):
                 raise DnncError(f"{node_label(node)}: unknown op domain '{node.domain}'")
             if node.op_type in ("ArgMax", "TopK") and out_name in node.output:
-                self._check_head(node)
+                self._check_head(node, st)
                 self.trace["class_tensor"] = out_name
                 break
             st = self.step(node, st)
@@ -159,16 +159,20 @@ class _Importer:
                        byte_codes=None if self.input_map is None else
                        byte_codes(self.input_thresholds, parse_input_map(self.input_map)))
 
-    def _check_head(self, node: onnx.NodeProto) -> None:
-        """The classifier head must pick the highest logit on axis 1 (TopK k = 1, largest; or ArgMax)."""
+    def _check_head(self, node: onnx.NodeProto, st: _State) -> None:
+        """The classifier head must pick the highest logit on axis 1 (TopK k = 1, largest; or ArgMax).
+        A negative axis counts from the tensor's real rank: with trailing unit dims (BatchNorm1d's
+        Unsqueeze) or spatial dims, axis -1 is not the class axis."""
         a = attrs(node)
+        rank = 1 + len(st.shape) + int(st.meta.get("unit", 0))
+        class_axes = (1, 1 - rank)
         if node.op_type == "TopK":
             k = np.asarray(self.const(node.input[1], node)).ravel()
-            if k.size != 1 or int(k[0]) != 1 or not a.get("largest", 1) or a.get("axis", -1) not in (1, -1):
+            if k.size != 1 or int(k[0]) != 1 or not a.get("largest", 1) or a.get("axis", -1) not in class_axes:
                 raise DnncError(f"{node_label(node)}: only TopK with k = 1, largest, on the class axis is supported")
             if node.output[0] == self._main_output() and len(node.output) > 1:
                 raise DnncError(f"{node_label(node)}: the graph output is TopK's values; dnnc reproduces its indices")
-        elif a.get("axis", 0) not in (1, -1) or a.get("select_last_index", 0):
+        elif a.get("axis", 0) not in class_axes or a.get("select_last_index", 0):
             raise DnncError(f"{node_label(node)}: only ArgMax on the class axis, first index, is supported")
 
     def _main_output(self) -> str:
@@ -499,6 +503,8 @@ class _Importer:
         if op in ("Mul", "Div", "Add", "Sub"):
             v = self.scalar_or_channel(node, self.const(node.input[1], node), st)
             if op == "Div":
+                if np.any(v == 0):  # float division gives inf/NaN there, not the 0 the chain would assume
+                    raise DnncError(f"{node_label(node)}: division by zero on channel {int(np.argmax(v == 0))}")
                 st.chain.div(v)
             elif op == "Mul":
                 st.chain.mul(v)

@@ -24,6 +24,7 @@ QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 PASS_THROUGH = ("Identity", "Dropout")
 MAX_CONST_DEPTH = 200  # constant expressions (weight -> quantizer -> transpose ...) are a few nodes deep
 MAX_CONST_ELEMENTS = 2**28
+MAX_QUANT_BITS = 64  # a file's bitwidth of 10^9 made computing the range itself hang
 ROUNDING = {
     "ROUND": np.round,  # half to even, as numpy (and qonnx)
     "HALF_EVEN": np.round,
@@ -50,7 +51,25 @@ def node_label(node: onnx.NodeProto) -> str:
     return f"node '{node.name or node.output[0]}' ({node.op_type})"
 
 
+# qonnx's own attribute types of its custom ops (get_nodeattr_types): qonnx falls back to the default when a
+# file stores another type (an INT out_bias of 32768 ran as 0 in qonnx and as 32768 in dnnc), so a
+# mistyped attribute is refused rather than read differently from the reference.
+CUSTOM_ATTR_TYPES = {
+    "MultiThreshold": {"out_dtype": onnx.AttributeProto.STRING, "out_scale": onnx.AttributeProto.FLOAT,
+                       "out_bias": onnx.AttributeProto.FLOAT, "data_layout": onnx.AttributeProto.STRING},
+    "Quant": {"signed": onnx.AttributeProto.INT, "narrow": onnx.AttributeProto.INT,
+              "rounding_mode": onnx.AttributeProto.STRING},
+}
+CUSTOM_ATTR_TYPES["IntQuant"] = CUSTOM_ATTR_TYPES["Quant"]
+
+
 def attrs(node: onnx.NodeProto) -> dict:
+    types = CUSTOM_ATTR_TYPES.get(node.op_type, {}) if node.domain in QONNX_DOMAINS else {}
+    for a in node.attribute:
+        if a.name in types and a.type != types[a.name]:
+            raise DnncError(f"{node_label(node)}: attribute {a.name} is a "
+                            f"{onnx.AttributeProto.AttributeType.Name(a.type)}, qonnx reads a "
+                            f"{onnx.AttributeProto.AttributeType.Name(types[a.name])}")
     out = {}
     for a in node.attribute:
         v = helper.get_attribute_value(a)
@@ -58,18 +77,23 @@ def attrs(node: onnx.NodeProto) -> dict:
     return out
 
 
+POW2_RANGE = 60  # |log2| of a foldable scale: products of two stay normal float32 numbers (2^-126..2^127)
+
+
 def is_pow2(x: float) -> bool:
+    """A positive power of two within 2^-60..2^60: beyond it the file's float32 products of scaled values
+    underflow or overflow, which integer arithmetic does not reproduce (a 2^-149 scale did, in fuzzing)."""
     if not math.isfinite(x) or x <= 0:
         return False
-    m, _ = math.frexp(x)
-    return m == 0.5
+    m, e = math.frexp(x)
+    return m == 0.5 and abs(e - 1) <= POW2_RANGE
 
 
 def check_pow2(node: onnx.NodeProto, scale: np.ndarray, what: str) -> None:
     bad = [float(s) for s in np.unique(np.asarray(scale, np.float64)) if not is_pow2(float(s))]
     if bad:
-        raise DnncError(f"{node_label(node)}: {what} {bad[0]:g} is not a positive power of two; "
-                        "it cannot be folded exactly into integer arithmetic")
+        raise DnncError(f"{node_label(node)}: {what} {bad[0]:g} is not a positive power of two in "
+                        f"2^-{POW2_RANGE}..2^{POW2_RANGE}; it cannot be folded exactly into integer arithmetic")
 
 
 def _int_range(node: onnx.NodeProto, bits: int, signed: int, narrow: int) -> tuple[int, int]:
@@ -92,8 +116,10 @@ def quant_params(node: onnx.NodeProto, consts: list[np.ndarray]) -> dict:
     if mode not in ROUNDING:
         raise DnncError(f"{node_label(node)}: unknown rounding_mode '{mode}'")
     scale, zeropt, bitwidth = (np.asarray(c, np.float64) for c in consts[1:4])
-    if bitwidth.size != 1 or float(bitwidth.ravel()[0]) != int(bitwidth.ravel()[0]) or bitwidth.ravel()[0] < 1:
-        raise DnncError(f"{node_label(node)}: bitwidth must be one positive integer, got {bitwidth.ravel()}")
+    bw = float(bitwidth.ravel()[0]) if bitwidth.size == 1 else math.nan
+    if not (math.isfinite(bw) and bw == int(bw) and 1 <= bw <= MAX_QUANT_BITS):  # 2**(bits-1) comes next
+        raise DnncError(f"{node_label(node)}: bitwidth must be one integer in 1..{MAX_QUANT_BITS}, got "
+                        f"{bitwidth.ravel()[:4]}")
     if np.any(zeropt != 0):
         raise DnncError(f"{node_label(node)}: non-zero zero point is not supported")
     if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
@@ -108,6 +134,8 @@ def quant_params(node: onnx.NodeProto, consts: list[np.ndarray]) -> dict:
 def quantize_const(node: onnx.NodeProto, consts: list[np.ndarray]) -> QTensor:
     """Apply a weight quantizer to a constant tensor, keeping integer codes and an exact scale."""
     x = np.asarray(consts[0], np.float64)
+    if not np.all(np.isfinite(x)):  # round(clip(NaN)) is NaN in the file; astype(int64) would invent a code
+        raise DnncError(f"{node_label(node)}: weight tensor holds NaN or infinite values")
     if node.op_type == "BipolarQuant":
         scale = np.broadcast_to(np.asarray(consts[1], np.float64), x.shape)
         check_pow2(node, scale, "weight scale")

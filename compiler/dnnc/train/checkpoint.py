@@ -70,7 +70,7 @@ def _tensor(v, where: str, ndim: int | None = None) -> torch.Tensor:
         got = f"{tuple(v.shape)} {v.dtype}" if isinstance(v, torch.Tensor) else type(v).__name__
         raise DnncError(f"{where} must be {want}, got {got}")
     if not bool(torch.isfinite(v).all()):
-        raise DnncError(f"{where} holds NaN or infinite values")
+        raise DnncError(f"{where} is not finite (NaN or infinite values)")
     return v
 
 

@@ -155,6 +155,20 @@ def run_file(proto: onnx.ModelProto, ir: IRModel, x: np.ndarray) -> Outputs:
 
 
 def _run_qonnx(proto: onnx.ModelProto, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """qonnx's executor on each sample; its failure on a file dnnc imported is the user's one line."""
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(4)  # qonnx's per-node sessions would log their errors to stderr
+    try:
+        return _execute(proto, x, names)
+    except DnncError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - qonnx/onnx raise many types; the file is the user's
+        msg = " ".join(str(exc).split())[:300]
+        raise DnncError(f"qonnx cannot execute the file (the reference): {type(exc).__name__}: {msg}") from None
+
+
+def _execute(proto: onnx.ModelProto, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
     from qonnx.core.onnx_exec import execute_onnx
 
     mw = _wrapper(proto)

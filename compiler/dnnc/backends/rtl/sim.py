@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dnnc.errors import DnncError
+from dnnc.fsutil import child_env
 
 
 def _tool(name: str) -> str:
@@ -26,7 +27,7 @@ def build_verilator(rtl_dir: Path, name: str, sim: dict) -> Path:
     exe = f"sim_{name}"
     cmd = [_tool(sim["verilator"]), "--binary", "--timing", *sim["flags"], "--top-module", f"tb_{name}",
            "-o", exe, "--Mdir", "obj", "dnnc_rtl.v", f"{name}.v", f"tb_{name}.v"]
-    proc = subprocess.run(cmd, cwd=rtl_dir, check=False, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=rtl_dir, check=False, capture_output=True, text=True, env=child_env(rtl_dir))
     if proc.returncode != 0:
         raise DnncError(f"Verilator build failed ({' '.join(cmd)}): {(proc.stderr or proc.stdout).strip()[-2000:]}")
     return rtl_dir / "obj" / exe
@@ -36,7 +37,7 @@ def build_iverilog(sim_dir: Path, name: str, sources: list[str], defines: list[s
     """iverilog: compile the sources into sim_dir/<name>.vvp; the command that runs it."""
     out = sim_dir / f"{name}.vvp"
     cmd = [_tool("iverilog"), "-g2012", *[f"-D{d}" for d in defines], "-s", f"tb_{name}", "-o", str(out), *sources]
-    proc = subprocess.run(cmd, cwd=sim_dir, check=False, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=sim_dir, check=False, capture_output=True, text=True, env=child_env(sim_dir))
     if proc.returncode != 0:
         raise DnncError(f"iverilog failed ({' '.join(cmd)}): {(proc.stderr or proc.stdout).strip()[-2000:]}")
     return [_tool("vvp"), "-n", str(out)]
@@ -58,7 +59,8 @@ def execute(cmd: list[str], work: Path, raw: np.ndarray, classes: int, seed: int
         fout.unlink()
     args = [f"+in={fin}", f"+out={fout}", f"+n={n}", f"+seed={seed}", f"+stall={stall}"]
     try:
-        proc = subprocess.run([*cmd, *args], cwd=work, check=False, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([*cmd, *args], cwd=work, check=False, capture_output=True, text=True, timeout=timeout,
+                              env=child_env(work))
     except subprocess.TimeoutExpired:
         raise DnncError(f"simulation did not finish {n} frames in {timeout:.0f} s") from None
     if proc.returncode != 0 or not fout.exists():

@@ -15,7 +15,7 @@ from dnnc.backends.rtl.emit import render, write_rtl
 from dnnc.dataflow import Design
 from dnnc.dataflow.estimates import estimate
 from dnnc.errors import DnncError
-from dnnc.fsutil import scratch_dir
+from dnnc.fsutil import child_env, scratch_dir
 
 XILINX_LUT = re.compile(r"^LUT[1-6]$")
 XILINX_FF = re.compile(r"^FD[RSCP]E$")
@@ -68,7 +68,7 @@ def _tool(name: str) -> str:
 
 
 def _run(cmd: list[str], cwd: Path, what: str) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, check=False, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, check=False, capture_output=True, text=True, env=child_env(cwd))
     if proc.returncode != 0:
         tail = (proc.stderr.strip() or proc.stdout.strip())[-1500:]
         raise DnncError(f"{what} failed ({' '.join(cmd)}): {tail}")
@@ -178,7 +178,7 @@ def place_and_route(rtl_dir: Path, name: str, target: dict) -> dict:
     cmd = [_tool(tools["nextpnr"]), f"--{target['device']}", "--package", target["package"], "--json",
            f"{name}.json", "--pcf", f"{name}.pcf", "--asc", f"{name}.asc", "--freq", f"{freq:.2f}",
            "--timing-allow-fail", "--seed", "1"]
-    proc = subprocess.run(cmd, cwd=rtl_dir, check=False, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=rtl_dir, check=False, capture_output=True, text=True, env=child_env(rtl_dir))
     log = proc.stderr + proc.stdout
     if proc.returncode != 0:
         tail = "; ".join(line for line in log.splitlines() if "ERROR" in line)[-600:] or log[-600:]
