@@ -7,6 +7,10 @@ binarization, Lin et al. 2015), exports it through Brevitas' QONNX export, loads
 distribution-trained models can be added from a JSON list (--distribution-json, e.g. paper_table output).
 
   nice python benchmarks/ste_table.py --arch mnist-pi --epochs 10 --out benchmarks/ste_table.json
+
+Rows are method:weights[:aK] (K activation bits, bnn_pynq's signed narrow quantizer; default 1 = sign).
+Every row also runs the exported file itself in qonnx's executor on the test digits (the reference for a
+QONNX file); `--file F.onnx` does only that for a file written by `dnnc train --method ste`.
 """
 
 from __future__ import annotations
@@ -23,27 +27,45 @@ import numpy as np
 ROWS = (("ste", "binary"), ("ste", "ternary"), ("ste-stochastic", "binary"))
 
 
-def run_row(arch: str, method: str, weights: str, epochs: int, seed: int, train_limit: int | None) -> dict:
+def qonnx_test_error(path: Path) -> float:
+    """Test error of the QONNX file itself, executed by qonnx (one sample at a time) on the test digits."""
+    import onnx
     from dnnc.data.bundled import mnist10k
+    from dnnc.verify.qonnx_reference import run_qonnx
+
+    x, y = mnist10k("test")
+    logits, _ = run_qonnx(onnx.load(str(path)), x)
+    return float(np.mean(logits.reshape(len(x), -1).argmax(1) != y))
+
+
+def run_row(arch: str, method: str, weights: str, epochs: int, seed: int, train_limit: int | None,
+            act_bits: int = 1) -> dict:
+    from dnnc.data.bundled import mnist10k
+    from dnnc.errors import DnncError
     from dnnc.frontend import load_model
     from dnnc.interchange.brevitas_export import export_ste
     from dnnc.ir import interpreter
     from dnnc.train.ste import test_error, train_ste
 
     t0 = time.perf_counter()
-    res = train_ste(arch, weights, method, epochs=epochs, seed=seed, train_limit=train_limit, progress=True)
+    res = train_ste(arch, weights, method, epochs=epochs, seed=seed, train_limit=train_limit, progress=True,
+                    act_bits=act_bits)
     seconds = time.perf_counter() - t0
     x, y = mnist10k("test")
+    deployed = None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ste.onnx"
         export_ste(res["model"], res["input_shape"], path)
-        loaded = load_model(path)
-    pred = interpreter.run(loaded.ir, x).cls
-    return {"method": method, "weights": weights, "arch": res["arch"], "epochs": epochs, "seed": seed,
-            "train_samples": 7000 if train_limit is None else train_limit,
+        err_qonnx = qonnx_test_error(path)
+        try:
+            deployed = float(np.mean(interpreter.run(load_model(path).ir, x).cls != y))
+        except DnncError as exc:  # a compiler without k-bit activations refuses the file
+            print(f"dnnc import: {exc}", file=sys.stderr)
+    return {"method": method, "weights": weights, "act_bits": act_bits, "arch": res["arch"], "epochs": epochs,
+            "seed": seed, "train_samples": 7000 if train_limit is None else train_limit,
             "val_error": res["best"]["val_error"], "best_epoch": res["best"]["epoch"],
-            "test_error_brevitas": test_error(res["model"]),
-            "test_error_deployed": float(np.mean(pred != y)), "train_seconds": round(seconds, 1)}
+            "test_error_brevitas": test_error(res["model"]), "test_error_qonnx": err_qonnx,
+            "test_error_deployed": deployed, "train_seconds": round(seconds, 1)}
 
 
 def distribution_rows(data) -> list[dict]:
@@ -57,12 +79,15 @@ def distribution_rows(data) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| method | weights | arch | epochs | test error (deployed dnnc IR) | test error (Brevitas float) |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [("| method | weights | act bits | arch | epochs | test error (deployed dnnc IR) | "
+             "test error (file in qonnx) | test error (Brevitas float) |"), "| --- " * 8 + "|"]
+
+    def pct(r: dict, key: str) -> str:
+        return f"{100 * r[key]:.2f} %" if r.get(key) is not None else "-"
     for r in rows:
-        brev = f"{100 * r['test_error_brevitas']:.2f} %" if "test_error_brevitas" in r else "-"
-        lines.append(f"| {r['method']} | {r['weights']} | {r['arch']} | {r.get('epochs', '-')} | "
-                     f"{100 * r['test_error_deployed']:.2f} % | {brev} |")
+        lines.append(f"| {r['method']} | {r['weights']} | {r.get('act_bits', 1)} | {r['arch']} | "
+                     f"{r.get('epochs', '-')} | {pct(r, 'test_error_deployed')} | {pct(r, 'test_error_qonnx')} | "
+                     f"{pct(r, 'test_error_brevitas')} |")
     return "\n".join(lines)
 
 
@@ -72,15 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-limit", type=int, default=None)
-    ap.add_argument("--rows", default=",".join(f"{m}:{w}" for m, w in ROWS), help="method:weights,...")
+    ap.add_argument("--rows", default=",".join(f"{m}:{w}" for m, w in ROWS), help="method:weights[:aK],...")
+    ap.add_argument("--file", type=Path, default=None, help="Only run this QONNX file in qonnx: test error.")
     ap.add_argument("--distribution-json", type=Path, default=None,
                     help="benchmarks/paper_table.py --json output (or a JSON list of rows) to show beside")
     ap.add_argument("--out", type=Path, default=None, help="Write the rows as JSON here.")
     args = ap.parse_args(argv)
+    if args.file:
+        print(json.dumps({"file": str(args.file), "test_error_qonnx": qonnx_test_error(args.file)}))
+        return 0
     rows = distribution_rows(json.loads(args.distribution_json.read_text())) if args.distribution_json else []
     for spec in args.rows.split(","):
-        method, weights = spec.split(":")
-        row = run_row(args.arch, method, weights, args.epochs, args.seed, args.train_limit)
+        method, weights, *bits = spec.split(":")
+        act_bits = int(bits[0].lstrip("a")) if bits else 1
+        row = run_row(args.arch, method, weights, args.epochs, args.seed, args.train_limit, act_bits)
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
         if args.out:

@@ -31,6 +31,7 @@ COMMANDS = {
     "run": "dnnc.commands.run:run",
     "compile": "dnnc.commands.compile:compile_cmd",
     "bench": "dnnc.commands.bench:bench",
+    "plot": "dnnc.commands.plot:plot",
 }
 
 

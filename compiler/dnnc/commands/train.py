@@ -21,7 +21,8 @@ def history_path(output: Path) -> Path:
 
 
 def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
-                      dataset: str, train_limit: int | None, batch_size: int) -> dict:
+                      dataset: str, train_limit: int | None, batch_size: int, act_bits: int = 1,
+                      dropout: float = 0.0) -> dict:
     """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
     from dnnc.interchange.brevitas_export import export_ste
     from dnnc.train.ste import test_error, train_ste
@@ -30,8 +31,14 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
     if output.suffix != ".onnx":
         raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
     res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
-                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True)
-    hist = {"arch": res["arch"], "weights": weights, "activation": "sign", "dataset": res["dataset"],
+                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True,
+                    act_bits=act_bits, dropout=dropout)
+    from dnnc.train import distributed as D
+
+    if not D.current().main:  # rank 0 alone evaluates and writes
+        return {}
+    activation = "sign" if act_bits == 1 else f"signed narrow {act_bits}-bit"
+    hist = {"arch": res["arch"], "weights": weights, "activation": activation, "dataset": res["dataset"],
             "best": res["best"], "options": res["options"], "history": res["history"],
             "test_error": test_error(res["model"], dataset)}
     with atomic_output_file(history_path(output)) as tmp:
@@ -41,10 +48,14 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
     return hist
 
 
+TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs", "pretrain_epochs", "seed",
+                    "device", "two_stage", "train_limit", "batch_size", "method", "act_bits", "weight_bits", "dropout")
+
+
 @click.command("train")
-@click.option("--arch", required=True, help="Preset (mnist-pi, mnist-cnn, cifar-vgg, svhn-vgg, tiny-fc, "
-              "tiny-cnn) or the paper's notation, e.g. '32C5-P2-64C5-P2-FC512-FC10'.")
-@click.option("--weights", required=True, type=click.Choice(["real", *WEIGHT_SETS]))
+@click.option("--arch", help="Preset (mnist-pi, mnist-cnn, cifar-vgg, svhn-vgg, tiny-fc, "
+              "tiny-cnn) or the paper's notation, e.g. '32C5-P2-64C5-P2-FC512-FC10'. Required unless --resume.")
+@click.option("--weights", type=click.Choice(["real", *WEIGHT_SETS]), help="Required unless --resume.")
 @click.option("--activation", type=click.Choice(["tanh", "sign"]), default=None,
               help="Default: sign for discrete weights, tanh for real weights.")
 @click.option("--init", "init", default="pretrain", show_default=True,
@@ -56,31 +67,89 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--two-stage", is_flag=True, help="Train the discrete tanh net first, then the sign net from it.")
 @click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
-@click.option("--batch-size", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=2), default=100, show_default=True,
+              help="The global batch: under torchrun each of N processes takes batch/N of it.")
 @click.option("--method", type=click.Choice(["distribution", "ste", "ste-stochastic"]), default="distribution",
               show_default=True, help="ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
-          train_limit, batch_size, method, output: Path) -> None:
-    """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
+@click.option("--act-bits", type=click.IntRange(1, 4), default=1, show_default=True,
+              help="--method ste: activation bits (2+: bnn_pynq's signed narrow quantizer, 2 = {-1, 0, 1}).")
+@click.option("--weight-bits", type=click.IntRange(1, 2), default=None,
+              help="--method ste: weight bits instead of --weights (1 = binary, 2 = signed narrow = ternary).")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0, show_default=True,
+              help="--method ste: dropout rate on the input and after every activation (bnn_pynq uses 0.2).")
+@click.option("--resume", "resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Continue the interrupted run whose checkpoint this is (its own options; -o defaults to it).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint to write (also after every epoch, resumable). Required unless --resume.")
+@click.pass_context
+def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
+          train_limit, batch_size, method, act_bits, weight_bits, dropout, resume, output: Path) -> None:
+    """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT.
+
+    Under `torchrun --nproc-per-node N --no-python dnnc train ...` the N processes train one model
+    together (DistributedDataParallel; gloo on CPU, NCCL on CUDA); rank 0 alone writes the files.
+    """
+    from dnnc.train import distributed as D
+
+    if resume is not None:
+        given = [f"--{o.replace('_', '-')}" for o in TRAINING_OPTIONS
+                 if ctx.get_parameter_source(o) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise DnncError(f"--resume continues the run with its own options; drop {', '.join(given)}")
+        output = output or resume
+    else:
+        if weight_bits is not None:
+            from dnnc.train.ste import WEIGHT_BITS
+
+            if weights not in (None, WEIGHT_BITS[weight_bits]):
+                raise DnncError(f"--weight-bits {weight_bits} means --weights {WEIGHT_BITS[weight_bits]}, "
+                                f"not {weights}")
+            weights = WEIGHT_BITS[weight_bits]
+        if method == "distribution" and (act_bits != 1 or weight_bits is not None or dropout):
+            raise DnncError("--act-bits, --weight-bits and --dropout are options of --method ste (the "
+                            "distribution method trains sign activations, takes --weights and the arch's dropout)")
+        missing = [n for n, v in (("--arch", arch), ("--weights", weights), ("-o", output)) if v is None]
+        if missing:
+            raise click.UsageError(f"missing option {', '.join(missing)}")
     for path in (output, history_path(output)):  # before hours of training, not after
         check_output_file(path)  # -o may be the --init checkpoint: training on from it replaces it
-    if method != "distribution":  # STE baselines (dnnc.train.ste), sign activations only
-        hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit, batch_size)
-        click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
-                   f"{100 * hist['test_error']:.2f} %)", err=True)
-        return
-    from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, train_model
+    try:
+        if method != "distribution":  # STE baselines (dnnc.train.ste)
+            hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
+                                     batch_size, act_bits, dropout)
+            if hist:
+                click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, "
+                           f"test error {100 * hist['test_error']:.2f} %)", err=True)
+            return
+        activation = activation or ("tanh" if weights == "real" else "sign")
+        _train_distribution(output, resume, {
+            "arch": arch, "weights": weights, "activation": activation, "init": init, "dataset": dataset,
+            "epochs": epochs, "pretrain_epochs": pretrain_epochs, "seed": seed, "device": device,
+            "two_stage": two_stage, "train_limit": train_limit, "batch_size": batch_size})
+    finally:
+        D.stop()
+
+
+def _train_distribution(output: Path, resume: Path | None, args: dict) -> None:
+    from dnnc.train import distributed as D
+    from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, resume_model, train_model
     from dnnc.train.checkpoint import save_checkpoint
 
-    activation = activation or ("tanh" if weights == "real" else "sign")
-    ckpt = train_model(arch=arch, weights=weights, activation=activation, init=init, dataset=dataset,
-                       epochs=DEFAULT_EPOCHS if epochs is None else epochs,
-                       pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
-                       seed=seed, device=device, two_stage=two_stage, train_limit=train_limit,
-                       batch_size=batch_size, progress=True)
-    hist = {"arch": ckpt["arch"], "weights": weights, "activation": activation, "dataset": ckpt["dataset"],
-            "best": ckpt["best"], "options": ckpt["options"], "history": ckpt["history"]}
+    def snapshot(ckpt: dict) -> None:
+        save_checkpoint(ckpt, output)
+
+    if resume is not None:
+        ckpt = resume_model(resume, progress=True, snapshot_to=snapshot)
+    else:
+        args["epochs"] = DEFAULT_EPOCHS if args["epochs"] is None else args["epochs"]
+        if args["pretrain_epochs"] is None:
+            args["pretrain_epochs"] = DEFAULT_PRETRAIN_EPOCHS
+        ckpt = train_model(**args, progress=True, snapshot_to=snapshot)
+    if not D.current().main:
+        return
+    hist = {"arch": ckpt["arch"], "weights": ckpt["weights"], "activation": ckpt["activation"],
+            "dataset": ckpt["dataset"], "best": ckpt["best"], "options": ckpt["options"],
+            "history": ckpt["history"]}
     with atomic_output_file(history_path(output)) as tmp:
         tmp.write_text(json.dumps(hist, indent=1) + "\n")
         save_checkpoint(ckpt, output)

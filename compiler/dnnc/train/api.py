@@ -9,7 +9,6 @@ checkpoint (a real net: eq. 11; a discrete net of the same weight set: its logit
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,13 @@ import torch
 
 from dnnc.data.datasets import Dataset, load_dataset
 from dnnc.errors import DnncError
+from dnnc.train import distributed as D
 from dnnc.train import init as winit
 from dnnc.train.arch import check_input, parse_arch
 from dnnc.train.checkpoint import from_checkpoint, load_checkpoint, to_checkpoint
 from dnnc.train.loop import Recipe, error_rate, fit, reestimate_bn
 from dnnc.train.model import Net
+from dnnc.train.resume import Run, snapshot_of
 from dnnc.train.weights import DISCRETE
 
 DEFAULT_EPOCHS = 40
@@ -65,10 +66,21 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
                 init: str = "pretrain", dataset: str | Dataset = "mnist10k", epochs: int = DEFAULT_EPOCHS,
                 pretrain_epochs: int = DEFAULT_PRETRAIN_EPOCHS, seed: int = 0, device: str = "cpu",
                 two_stage: bool = False, train_limit: int | None = None, batch_size: int = 100,
-                progress: bool = False) -> dict:
-    """Train and return the checkpoint dict (see dnnc.train.checkpoint for its layout)."""
+                progress: bool = False, snapshot_to=None, resume: dict | None = None) -> dict:
+    """Train and return the checkpoint dict (see dnnc.train.checkpoint for its layout).
+
+    snapshot_to(ckpt): called on rank 0 after every epoch with a resumable checkpoint (dnnc.train.resume);
+    resume: the `resume` section of such a checkpoint, to continue that run (see resume_model).
+    """
+    args = {"arch": arch, "weights": weights, "activation": activation, "init": init,
+            "dataset": dataset if isinstance(dataset, str) else dataset.name, "epochs": epochs,
+            "pretrain_epochs": pretrain_epochs, "seed": seed, "device": device, "two_stage": two_stage,
+            "train_limit": train_limit, "batch_size": batch_size}
     a, data = validate_options(arch, weights, activation, init, dataset)
-    dev = _device(device)
+    _device(device)
+    world = D.start(device)
+    D.check_batch(batch_size)
+    dev = world.device
     set_threads()
     x_tr, y_tr = data.split("train")
     if train_limit:
@@ -76,14 +88,30 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
     train = (torch.from_numpy(x_tr), torch.from_numpy(y_tr))
     val = tuple(torch.from_numpy(t) for t in data.split("val"))
     torch.manual_seed(seed)
-    history: list[dict] = []
-    t_start = time.perf_counter()
+
+    def options() -> dict:
+        return {"init": init, "epochs": epochs, "pretrain_epochs": pretrain_epochs, "two_stage": two_stage,
+                "train_limit": train_limit, "batch_size": batch_size, "device": device,
+                "world_size": world.size, "seconds": run.seconds(), "train_samples": len(train[0]),
+                "numpy_version": np.__version__}
+
+    def save(model: Net, state: dict) -> None:
+        snapshot_to(to_checkpoint(model, dataset=data.name, seed=seed,
+                                  history=state["prior_history"] + state["stage_history"],
+                                  best={"epoch": None, "val_error": state["best_error"]},
+                                  options={**options(), "complete": False}, resume=state))
+
+    run = Run(args, save if snapshot_to is not None else None, resume)
+    history = run.history  # the finished stages' records (a resumed run's come from its snapshot)
 
     def stage(model: Net, n: int, name: str, stage_seed: int) -> Net:
+        if run.skip(name):  # finished before the interruption: its result is in the snapshot's model
+            return model
         if n <= 0:  # no training: still give the prediction path its own BN statistics
-            reestimate_bn(model, train[0], batch_size, torch.Generator().manual_seed(stage_seed))
+            gen = torch.Generator().manual_seed(stage_seed)
+            D.once(lambda: reestimate_bn(model, train[0], batch_size, gen) or 0.0, model)
         else:
-            history.extend(fit(model, train, val, Recipe(n, batch_size), stage_seed, name, progress))
+            history.extend(fit(model, train, val, Recipe(n, batch_size), stage_seed, name, progress, run))
         return model
 
     model = Net(a, data.input_shape, weights, activation).to(dev)
@@ -95,7 +123,8 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
             winit.init_from_real(model, src)
         else:
             model.load_state_dict(src.state_dict())
-        history.extend(load_checkpoint(init).get("history", []))
+        if resume is None:
+            history.extend(load_checkpoint(init).get("history", []))
     elif init == "random":
         winit.init_random(model, seed)
     elif model.discrete:
@@ -107,14 +136,14 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
         stage(tanh_net, epochs, "stage1-tanh", seed + 1)
         winit.init_from_discrete(model, tanh_net)
     stage(model, epochs, f"{weights}-{activation}", seed + 2)
-    val_err = error_rate(model, *val)
+    val_err = D.once(lambda: error_rate(model, *val), model)
     best = min((h for h in history if h["stage"] == f"{weights}-{activation}"),
                key=lambda h: h["val_error"], default={"epoch": 0})  # first minimum = the selected state
-    return to_checkpoint(
-        model, dataset=data.name, seed=seed, history=history,
-        best={"epoch": best["epoch"], "val_error": val_err},
-        options={"init": init, "epochs": epochs, "pretrain_epochs": pretrain_epochs, "two_stage": two_stage,
-                 "train_limit": train_limit, "batch_size": batch_size, "device": dev,
-                 "seconds": time.perf_counter() - t_start,
-                 "train_samples": len(train[0]), "numpy_version": np.__version__},
-    )
+    return to_checkpoint(model, dataset=data.name, seed=seed, history=history,
+                         best={"epoch": best["epoch"], "val_error": val_err}, options=options())
+
+
+def resume_model(path: str | os.PathLike, progress: bool = False, snapshot_to=None) -> dict:
+    """Continue the interrupted run whose latest snapshot is the checkpoint at `path` (same arguments)."""
+    state = snapshot_of(load_checkpoint(path), str(path))
+    return train_model(**state["args"], progress=progress, snapshot_to=snapshot_to, resume=state)

@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from dnnc.train import distributed as D
 from dnnc.vocabulary import same_pad
 
 BN_EPS = 1e-8  # inside the sqrt of the batch-norm variance (ND)
@@ -68,10 +69,22 @@ def gauss_maxpool2(mean: torch.Tensor, var: torch.Tensor):
     return gauss_max(mt, vt, mb, vb)
 
 
-def batch_stats(mean: torch.Tensor, var: torch.Tensor | None = None):
-    """Per-channel batch mean and inverse std over (N, H, W), unbiased variance (eq. 9-10)."""
+def batch_stats(mean: torch.Tensor, var: torch.Tensor | None = None, synced: bool = False):
+    """Per-channel batch mean and inverse std over (N, H, W), unbiased variance (eq. 9-10).
+
+    synced: under torchrun, over the global batch (all ranks' shards, differentiable all-reduce) as one
+    process computes it; the training forward uses that, the rank-0-only BN re-estimation must not.
+    """
     dims = [0] + list(range(2, mean.ndim))
     n = mean.numel() // mean.shape[1]
+    if synced and D.current().distributed:
+        n = n * D.current().size
+        m_b = D.batch_sum(mean.sum(dims, keepdim=True)) / n
+        ss = (mean - m_b).square()
+        if var is not None:
+            ss = ss + var
+        v_b = D.batch_sum(ss.sum(dims)) / max(n - 1, 1)
+        return m_b.reshape(-1), torch.rsqrt(v_b + BN_EPS)
     m_b = mean.mean(dims, keepdim=True)
     ss = (mean - m_b).square()
     if var is not None:
@@ -93,8 +106,8 @@ def bn_apply(mean, var, gamma, beta, mu, inv_std):
 
 
 def dist_bn(mean, var, gamma, beta):
-    """Batch norm over distributions with batch statistics (training mode)."""
-    mu, inv = batch_stats(mean, var)
+    """Batch norm over distributions with batch statistics (training mode), over the global batch."""
+    mu, inv = batch_stats(mean, var, synced=True)
     return bn_apply(mean, var, gamma, beta, mu, inv)
 
 
@@ -109,22 +122,22 @@ def gumbel_sign(mean: torch.Tensor, var: torch.Tensor, noise: bool = True, tau: 
     l_neg = torch.log(1.0 - m + LOG_EPS)
     l_pos = torch.log(1.0 + m + LOG_EPS)
     if noise:
-        g_pos = -torch.log(-torch.log(torch.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
-        g_neg = -torch.log(-torch.log(torch.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
+        g_pos = -torch.log(-torch.log(D.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
+        g_neg = -torch.log(-torch.log(D.rand_like(m) + GUMBEL_EPS) + GUMBEL_EPS)
         l_pos, l_neg = l_pos + g_pos, l_neg + g_neg
     return torch.tanh((l_pos - l_neg) / (2.0 * tau))
 
 
 def gauss_sample(mean: torch.Tensor, var: torch.Tensor, eps: float = LRT_EPS) -> torch.Tensor:
     """Gaussian local reparameterization: mean + sqrt(var + eps) * N(0, 1)."""
-    return mean + torch.sqrt(var + eps) * torch.randn_like(mean)
+    return mean + torch.sqrt(var + eps) * D.randn_like(mean)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Inverted dropout (NDT style): scaled by 1/(1-p) while training, identity at inference."""
     if not training or p <= 0.0:
         return x
-    return x * (torch.rand_like(x) >= p).to(x.dtype) / (1.0 - p)
+    return x * (D.rand_like(x) >= p).to(x.dtype) / (1.0 - p)
 
 
 def sign(x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from dnnc.train import distributed as D
 from dnnc.train.model import Net
+from dnnc.train.resume import Run
 
 LOGIT_L2 = 1e-10
 
@@ -43,17 +45,13 @@ def to_input(raw: np.ndarray | torch.Tensor, device: str = "cpu") -> torch.Tenso
     return (t.to(torch.float32) * 2.0 - 255.0) / 255.0
 
 
-def _batches(n: int, size: int, gen: torch.Generator | None):
-    order = torch.randperm(n, generator=gen) if gen is not None else torch.arange(n)
-    for lo in range(0, n, size):
-        yield order[lo:lo + size]
-
-
 @torch.no_grad()
 def reestimate_bn(model: Net, x_raw: torch.Tensor, batch_size: int, gen: torch.Generator | None) -> None:
     """One pass of prediction-path batch statistics into the running EMAs (alpha = 0.1)."""
     weights = model.map_weights()
-    for idx in _batches(len(x_raw), batch_size, gen):
+    order = torch.randperm(len(x_raw), generator=gen) if gen is not None else torch.arange(len(x_raw))
+    for lo in range(0, len(x_raw), batch_size):
+        idx = order[lo:lo + batch_size]
         model.predict(to_input(x_raw[idx], _device(model)), update_bn=True, weights=weights)
 
 
@@ -85,10 +83,11 @@ def _optimizer(model: Net, recipe: Recipe) -> torch.optim.Optimizer:
 
 
 def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: str,
-        progress: bool = True) -> list[dict]:
+        progress: bool = True, run: Run | None = None) -> list[dict]:
     """Train `model` in place for recipe.epochs; leave it at the best-validation epoch; return history.
 
-    train, val: (uint8 images tensor, int64 labels tensor).
+    train, val: (uint8 images tensor, int64 labels tensor). run: snapshots after every epoch and the
+    state of a resumed run (dnnc.train.resume); under torchrun the rules of dnnc.train.distributed.
     """
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -96,22 +95,35 @@ def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: 
     opt = _optimizer(model, recipe)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=recipe.factor,
                                                        patience=recipe.patience, cooldown=recipe.cooldown)
-    history: list[dict] = []
     dev = _device(model)
-    # epoch 0: the initialization itself (BN statistics of its prediction path), also a selection candidate
-    model.eval()
-    reestimate_bn(model, x_tr, recipe.batch_size, gen)
-    best_err, best_state = error_rate(model, x_va, y_va), copy.deepcopy(model.state_dict())
-    history.append({"stage": stage, "epoch": 0, "loss": None, "val_error": best_err,
-                    "lr": opt.param_groups[0]["lr"], "seconds": 0.0, "train_seconds": 0.0})
-    bar = tqdm(range(1, recipe.epochs + 1), desc=stage, unit="epoch", file=sys.stderr,
-               disable=not progress, leave=False)
+    D.check_batch(recipe.batch_size)
+    net = D.wrap(model)
+
+    def evaluate() -> float:  # after-epoch BN pass and validation: once, on rank 0, then broadcast
+        model.eval()
+
+        def on_main() -> float:
+            reestimate_bn(model, x_tr, recipe.batch_size, gen)
+            return error_rate(model, x_va, y_va)
+        return D.once(on_main, model, gen)
+
+    restored = run.restore(stage, model, opt, sched, gen) if run is not None else None
+    if restored is not None:
+        first, best_err, best_state, history = restored
+    else:  # epoch 0: the initialization itself (BN statistics of its prediction path), also a candidate
+        first, history = 1, []
+        best_err = evaluate()
+        best_state = copy.deepcopy(model.state_dict())
+        history.append({"stage": stage, "epoch": 0, "loss": None, "val_error": best_err,
+                        "lr": opt.param_groups[0]["lr"], "seconds": 0.0, "train_seconds": 0.0})
+    bar = tqdm(range(first, recipe.epochs + 1), desc=stage, unit="epoch", file=sys.stderr,
+               disable=not progress or not D.current().main, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
         total, count = 0.0, 0
-        for idx in _batches(len(x_tr), recipe.batch_size, gen):
-            logits = model(to_input(x_tr[idx], dev))
+        for idx in D.batches(len(x_tr), recipe.batch_size, gen):
+            logits = net(to_input(x_tr[idx], dev))
             loss = F.cross_entropy(logits, y_tr[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -119,17 +131,19 @@ def fit(model: Net, train: tuple, val: tuple, recipe: Recipe, seed: int, stage: 
             model.clip_logits()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
+        total, count = D.total(total, count)
         t_train = time.perf_counter() - t0
-        model.eval()
-        reestimate_bn(model, x_tr, recipe.batch_size, gen)
-        val_err = error_rate(model, x_va, y_va)
+        val_err = evaluate()
         sched.step(val_err)
         if val_err < best_err:
             best_err, best_state = val_err, copy.deepcopy(model.state_dict())
         rec = {"stage": stage, "epoch": epoch, "loss": total / max(count, 1), "val_error": val_err,
-               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0, "train_seconds": t_train}
+               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0, "train_seconds": t_train,
+               "world_size": D.current().size}
         history.append(rec)
         bar.set_postfix(loss=f"{rec['loss']:.4f}", val_err=f"{val_err:.4f}", best=f"{best_err:.4f}")
+        if run is not None and D.current().main:
+            run.epoch_done(stage, epoch, model, opt, sched, gen, best_err, best_state, history)
     bar.close()
     model.load_state_dict(best_state)
     model.eval()

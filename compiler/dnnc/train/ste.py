@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from dnnc.errors import DnncError
+from dnnc.train import distributed as D
 from dnnc.train.arch import Arch, check_input, parse_arch
 from dnnc.vocabulary import conv_out_size, same_pad
 
@@ -35,9 +36,16 @@ METHODS = ("ste", "ste-stochastic")
 LATENT_LR_FACTOR = 10.0  # latent weights in [-1, 1] need larger steps than BN parameters to flip
 
 
-def _quantizers(weights: str):
+ACT_BITS = (1, 2, 3, 4)
+WEIGHT_BITS = {1: "binary", 2: "ternary"}  # --weight-bits B: signed narrow B-bit = these weight sets
+
+
+def _quantizers(weights: str, act_bits: int = 1):
+    """(weight quantizer, activation quantizer, its bit width or None) for Brevitas' Quant layers."""
     if weights not in ("binary", "ternary"):
         raise DnncError(f"--method ste trains binary or ternary weights, not {weights!r}")
+    if act_bits not in ACT_BITS:
+        raise DnncError(f"--act-bits {act_bits}: the STE baselines take 1 to 4 activation bits")
     from brevitas.quant import (
         SignedBinaryActPerTensorConst,
         SignedBinaryWeightPerTensorConst,
@@ -50,17 +58,27 @@ def _quantizers(weights: str):
     class TernaryWeight(SignedTernaryWeightPerTensorConst):
         scaling_const = 1.0
 
-    return (BinaryWeight if weights == "binary" else TernaryWeight), SignedBinaryActPerTensorConst
+    wq = BinaryWeight if weights == "binary" else TernaryWeight
+    if act_bits == 1:
+        return wq, SignedBinaryActPerTensorConst, None
+    # bnn_pynq's own activation quantizer (W1A2, W2A2): signed narrow K-bit, ROUND, constant scale with
+    # levels in [-1, 1]: K = 2 gives {-1, 0, 1} (a ternary activation), K = 3 gives {-3..3}/3, ...
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+
+    return wq, CommonActQuant, act_bits
 
 
 class SteNet(torch.nn.Module):
-    """Brevitas layers for an Arch: [linear -> (pool) -> BN -> sign]* -> linear + bias, scaled by 2^-k."""
+    """Brevitas layers for an Arch: [linear -> (pool) -> BN -> act]* -> linear + bias, scaled by 2^-k;
+    act = sign (act_bits 1) or bnn_pynq's signed narrow K-bit quantizer."""
 
-    def __init__(self, arch: Arch, input_shape: tuple[int, int, int], weights: str):
+    def __init__(self, arch: Arch, input_shape: tuple[int, int, int], weights: str, act_bits: int = 1,
+                 dropout: float = 0.0):
         super().__init__()
         import brevitas.nn as qnn
 
-        wq, aq = _quantizers(weights)
+        wq, aq, abits = _quantizers(weights, act_bits)
+        act_kw = {} if abits is None else {"bit_width": abits}
         c, h, w = input_shape
         self.body = torch.nn.ModuleList()
         fan_in = c * h * w
@@ -83,7 +101,9 @@ class SteNet(torch.nn.Module):
                 self.out_shift = round(math.log2(math.sqrt(fan_in)))
                 fan_in = spec.out
             if not last:
-                mods.append(qnn.QuantIdentity(act_quant=aq, return_quant_tensor=False))
+                mods.append(qnn.QuantIdentity(act_quant=aq, return_quant_tensor=False, **act_kw))
+            if dropout > 0:  # bnn_pynq: on the input and after every activation (training only)
+                mods.insert(0, torch.nn.Dropout(dropout))
             self.body.append(torch.nn.Sequential(*mods))
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
@@ -96,11 +116,6 @@ class SteNet(torch.nn.Module):
         return [m.weight for m in self.modules() if hasattr(m, "weight_quant")]
 
 
-def _batches(n: int, size: int, gen: torch.Generator):
-    order = torch.randperm(n, generator=gen)
-    return [order[i:i + size] for i in range(0, n, size)]
-
-
 @torch.no_grad()
 def error_rate(model: SteNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
     model.eval()
@@ -110,7 +125,8 @@ def error_rate(model: SteNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500
 
 def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste", epochs: int = 10,
               seed: int = 0, batch_size: int = 100, train_limit: int | None = None, lr: float = 1e-3,
-              max_steps: int | None = None, dataset: str = "mnist10k", progress: bool = False) -> dict:
+              max_steps: int | None = None, dataset: str = "mnist10k", progress: bool = False,
+              act_bits: int = 1, dropout: float = 0.0) -> dict:
     """Train an STE baseline; returns {"model", "history", "best", "options"} (model: the best SteNet)."""
     from dnnc.data.datasets import load_dataset
 
@@ -118,13 +134,17 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
         raise DnncError(f"unknown STE method {method!r} ({', '.join(METHODS)})")
     if method == "ste-stochastic" and weights != "binary":
         raise DnncError("--method ste-stochastic is stochastic binarization: use --weights binary")
-    _quantizers(weights)
+    _quantizers(weights, act_bits)
     a = parse_arch(arch)
     data = load_dataset(dataset)
     check_input(a, data.input_shape, data.classes)
     torch.set_num_threads(int(os.environ.get("DNNC_THREADS", min(2, os.cpu_count() or 1))))
+    world = D.start("cpu")  # under torchrun: dnnc.train.distributed's rules (BN statistics stay per shard)
+    D.check_batch(batch_size)
     torch.manual_seed(seed)
-    model = SteNet(a, data.input_shape, weights)
+    if not 0.0 <= dropout < 1.0:
+        raise DnncError(f"--dropout {dropout}: must be in [0, 1)")
+    model = SteNet(a, data.input_shape, weights, act_bits, dropout)
     gen0 = torch.Generator().manual_seed(seed)
     x_tr, y_tr = (torch.from_numpy(t) for t in data.split("train"))
     if train_limit:
@@ -145,16 +165,18 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     history, best, best_state, steps, t0 = [], {"epoch": 0, "val_error": 1.0}, None, 0, time.perf_counter()
     from tqdm import tqdm
 
-    for epoch in tqdm(range(1, epochs + 1), desc=f"{method} {weights}", disable=not progress, file=None):
+    net = D.wrap(model)
+    bar = tqdm(range(1, epochs + 1), desc=f"{method} {weights}", disable=not progress or not world.main, file=None)
+    for epoch in bar:
         model.train()
-        for idx in _batches(len(x_tr), batch_size, gen):
+        for idx in D.batches(len(x_tr), batch_size, gen):
             saved = None
             if method == "ste-stochastic":  # sign(w + U(-1,1)) = +1 with probability hard_sigmoid(w)
                 saved = [w.detach().clone() for w in model.latent()]
                 with torch.no_grad():
                     for w in model.latent():
                         w.add_(torch.rand(w.shape, generator=gen) * 2 - 1)
-            loss = F.cross_entropy(model(x_tr[idx]), y_tr[idx])
+            loss = F.cross_entropy(net(x_tr[idx]), y_tr[idx])
             opt.zero_grad()
             loss.backward()
             with torch.no_grad():
@@ -168,8 +190,9 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
             if max_steps and steps >= max_steps:
                 break
         sched.step()
-        err = error_rate(model, x_va, y_va)
-        history.append({"stage": method, "epoch": epoch, "loss": loss.item(), "val_error": err})
+        err = D.once(lambda: error_rate(model, x_va, y_va), model)  # rank 0's BN buffers go to all
+        history.append({"stage": method, "epoch": epoch, "loss": D.total(loss.item())[0] / world.size,
+                        "val_error": err, "world_size": world.size})
         if err <= best["val_error"]:
             best, best_state = {"epoch": epoch, "val_error": err}, copy.deepcopy(model.state_dict())
         if max_steps and steps >= max_steps:
@@ -179,8 +202,9 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
     model.eval()
     return {"model": model, "history": history, "best": best, "arch": a.text, "dataset": data.name,
             "input_shape": data.input_shape, "options": {
-                "method": method, "weights": weights, "epochs": epochs, "seed": seed, "batch_size": batch_size,
-                "train_limit": train_limit, "lr": lr, "steps": steps, "seconds": time.perf_counter() - t0}}
+                "method": method, "weights": weights, "act_bits": act_bits, "dropout": dropout, "epochs": epochs, "seed": seed,
+                "batch_size": batch_size, "train_limit": train_limit, "lr": lr, "steps": steps,
+                "world_size": world.size, "seconds": time.perf_counter() - t0}}
 
 
 def test_error(model: SteNet, dataset: str = "mnist10k") -> float:

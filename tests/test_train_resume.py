@@ -1,0 +1,83 @@
+"""`dnnc train --resume`: a run killed (SIGKILL) after epoch k continues to the uninterrupted run's result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from dnnc.cli import main
+from dnnc.train.checkpoint import load_checkpoint
+from dnnc.train.collapse import collapse
+
+ARGS = ["train", "--arch", "tiny-fc", "--weights", "ternary", "--epochs", "4", "--pretrain-epochs", "2",
+        "--train-limit", "400", "--seed", "5"]
+
+# The child runs the real CLI; right after the snapshot of epoch k of a stage is on disk it SIGKILLs
+# itself (no cleanup, no chance to finish the epoch after).
+KILLER = """
+import os, signal, sys
+from dnnc.train import resume
+stage, epoch = sys.argv[1], int(sys.argv[2])
+done = resume.Run.epoch_done
+def epoch_done(self, s, e, *rest):
+    done(self, s, e, *rest)
+    if (s, e) == (stage, epoch):
+        os.kill(os.getpid(), signal.SIGKILL)
+resume.Run.epoch_done = epoch_done
+from dnnc.cli import main
+main(sys.argv[3:])
+"""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full") / "full.pt"
+    r = CliRunner().invoke(main, [*ARGS, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return load_checkpoint(out)
+
+
+@pytest.mark.parametrize("stage,epoch", [("pretrain", 1), ("ternary-sign", 2)])
+def test_killed_run_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path, stage, epoch):
+    out = tmp_path / "m.pt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-c", KILLER, stage, str(epoch), *ARGS, "-o", str(out)],
+                       env=env, capture_output=True, timeout=300, check=False)
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    snap = load_checkpoint(out)
+    assert (snap["resume"]["stage"], snap["resume"]["epoch"]) == (stage, epoch)
+    assert snap["options"]["complete"] is False
+    r = CliRunner().invoke(main, ["train", "--resume", str(out)])
+    assert r.exit_code == 0, r.output
+    done = load_checkpoint(out)
+    assert "resume" not in done
+    a, b = collapse(uninterrupted), collapse(done)
+    for x, y in zip([*a.hidden, a.output], [*b.hidden, b.output], strict=True):
+        assert np.array_equal(x.weight, y.weight)
+        for f in ("gamma", "beta", "mean", "inv_std"):
+            assert x.bn is None or np.array_equal(getattr(x.bn, f), getattr(y.bn, f))
+    assert np.array_equal(a.output.bias, b.output.bias)
+    for x, y in zip(uninterrupted["layers"], done["layers"], strict=True):  # the float state too
+        assert torch.equal(x["logits"], y["logits"])
+    assert [(h["stage"], h["epoch"], h["val_error"], h["loss"]) for h in done["history"]] == \
+        [(h["stage"], h["epoch"], h["val_error"], h["loss"]) for h in uninterrupted["history"]]
+    assert done["best"] == uninterrupted["best"]
+
+
+def test_resume_refuses_a_finished_run_and_extra_options(uninterrupted, tmp_path):
+    from dnnc.train.checkpoint import save_checkpoint
+
+    path = tmp_path / "done.pt"
+    save_checkpoint(uninterrupted, path)
+    r = CliRunner().invoke(main, ["train", "--resume", str(path)])
+    assert r.exit_code == 2 and "complete" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["train", "--resume", str(path), "--epochs", "3"])
+    assert r.exit_code == 2 and "--epochs" in r.output
+    r = CliRunner().invoke(main, ["train", "--weights", "ternary", "-o", str(tmp_path / "x.pt")])
+    assert r.exit_code == 2 and "--arch" in r.output
