@@ -57,13 +57,15 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 @click.option("--two-stage", is_flag=True, help="Train the discrete tanh net first, then the sign net from it.")
 @click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=100, show_default=True)
-@click.option("--method", type=click.Choice(["distribution", "ste", "ste-stochastic"]), default="distribution",
-              show_default=True, help="ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
+@click.option("--method", type=click.Choice(["distribution", "lrt", "few-mult", "ste", "ste-stochastic"]),
+              default="distribution", show_default=True,
+              help="lrt: Berger et al. 2023; few-mult: Lin et al. 2015 (both write model.pt); "
+                   "ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, seed, device, two_stage,
           train_limit, batch_size, method, output: Path) -> None:
     """Train ARCH with WEIGHTS and write the distribution checkpoint to OUTPUT."""
-    if method != "distribution":  # STE baselines (dnnc.train.ste), sign activations only
+    if method in ("ste", "ste-stochastic"):  # STE baselines (dnnc.train.ste), sign activations only
         hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit, batch_size)
         click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, test error "
                    f"{100 * hist['test_error']:.2f} %)", err=True)
@@ -71,12 +73,34 @@ def train(arch, weights, activation, init, dataset, epochs, pretrain_epochs, see
     from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, train_model
     from dnnc.train.checkpoint import save_checkpoint
 
+    if method != "distribution" and weights not in ("binary", "ternary"):
+        raise DnncError(f"--method {method} trains binary or ternary weights, not {weights!r}")
     activation = activation or ("tanh" if weights == "real" else "sign")
-    ckpt = train_model(arch=arch, weights=weights, activation=activation, init=init, dataset=dataset,
-                       epochs=DEFAULT_EPOCHS if epochs is None else epochs,
-                       pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
-                       seed=seed, device=device, two_stage=two_stage, train_limit=train_limit,
-                       batch_size=batch_size, progress=True)
+    if method != "distribution" and (activation != "sign" or two_stage):
+        raise DnncError(f"--method {method} trains sign activations in one stage (no --activation tanh, --two-stage)")
+    if method != "distribution" and device != "cpu":
+        raise DnncError(f"--method {method} trains on the CPU only (no --device {device})")
+    if method == "lrt":
+        from dnnc.train.lrt import train_lrt
+
+        ckpt = train_lrt(arch=arch, weights=weights, init=init, dataset=dataset,
+                         epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+                         pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
+                         seed=seed, train_limit=train_limit, batch_size=batch_size, progress=True)
+    elif method == "few-mult":
+        from dnnc.train.few_mult import train_few_mult
+
+        if init != "pretrain":
+            raise DnncError("--method few-mult trains from scratch (as the paper); --init does not apply")
+        ckpt = train_few_mult(arch=arch, weights=weights, dataset=dataset,
+                              epochs=DEFAULT_EPOCHS if epochs is None else epochs, seed=seed,
+                              train_limit=train_limit, batch_size=batch_size, progress=True)
+    else:
+        ckpt = train_model(arch=arch, weights=weights, activation=activation, init=init, dataset=dataset,
+                           epochs=DEFAULT_EPOCHS if epochs is None else epochs,
+                           pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
+                           seed=seed, device=device, two_stage=two_stage, train_limit=train_limit,
+                           batch_size=batch_size, progress=True)
     hist = {"arch": ckpt["arch"], "weights": weights, "activation": activation, "dataset": ckpt["dataset"],
             "best": ckpt["best"], "options": ckpt["options"], "history": ckpt["history"]}
     with atomic_output_file(history_path(output)) as tmp:
