@@ -13,7 +13,13 @@ import torch
 from click.testing import CliRunner
 from dnnc.cli import main
 from dnnc.train import layers as L
-from dnnc.train.few_mult import FewMultNet, QuantizedBackprop, pow2_quantize, probabilities, stochastic_weights
+from dnnc.train.few_mult import (
+    FewMultNet,
+    QuantizedBackprop,
+    pow2_quantize,
+    probabilities,
+    stochastic_weights,
+)
 from dnnc.train.lrt import hard_gumbel_sign, lrnets_probabilities, sign_probability
 from dnnc.train.weights import moments
 

@@ -28,8 +28,14 @@ import torch
 
 from dnnc.errors import DnncError
 from dnnc.train import layers as L
-from dnnc.train.api import (DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, load_splits, set_threads, train_model,
-                            validate_options)
+from dnnc.train.api import (
+    DEFAULT_EPOCHS,
+    DEFAULT_PRETRAIN_EPOCHS,
+    load_splits,
+    set_threads,
+    train_model,
+    validate_options,
+)
 from dnnc.train.checkpoint import from_checkpoint, load_checkpoint, to_checkpoint
 from dnnc.train.init import _copy_bn
 from dnnc.train.loop import Recipe, error_rate, fit
