@@ -164,7 +164,7 @@ def test_cli_method_bad_options_exit_2_nothing_written(tmp_path, args, needle):
 def test_lrt_layerwise_phases_binarize_from_the_input_side():
     from dnnc.train.lrt import train_lrt
 
-    ck = train_lrt(arch="FC16-FC16-FC10", weights="ternary", epochs=1, pretrain_epochs=1, train_limit=200)
+    ck = train_lrt(arch="FC16-FC16-FC10", weights="ternary", epochs=3, pretrain_epochs=1, train_limit=200)
     stages = [h["stage"] for h in ck["history"]]
-    assert stages == ["real-tanh"] * 2 + ["lrt-ternary-binary1"] * 2 + ["lrt-ternary-sign"] * 2
+    assert stages == ["real-tanh"] * 2 + ["lrt-ternary-binary1"] * 2 + ["lrt-ternary-sign"] * 3
     assert ck["activation"] == "sign" and ck["options"]["method"] == "lrt"

@@ -14,8 +14,9 @@ divided by their standard deviation, w, then p(0) = clip(0.95 - 0.9 |w|), p(+1 |
 clip((1 + w) / 2)); BN parameters and output bias copied from the real net.
 Layer-wise procedure: the hidden activations are binarized one layer at a time from the input side;
 phase k trains with the first k hidden layers binary (hard Gumbel) and the others tanh of a Gaussian
-LRT sample; each phase runs --epochs epochs of the family's recipe (dnnc.train.loop.fit) and starts
-from the previous phase's selected state. The checkpoint is the last phase's (all binary), so it has the
+LRT sample; the phases share --epochs evenly (the last takes the remainder), so the training budget is
+the distribution method's; each runs the family's recipe (dnnc.train.loop.fit) from the previous
+phase's selected state. The checkpoint is the last phase's (all binary), so it has the
 distribution checkpoint's contract: export, compile and verify read it unchanged.
 """
 
@@ -144,10 +145,12 @@ def train_lrt(arch: str = "tiny-fc", weights: str = "ternary", init: str = "pret
     model = LrtNet(a, data.input_shape, weights, binary_layers=1 if layerwise else n_hidden)
     init_lrnets(model, real)
     torch.manual_seed(seed)
-    for k in range(model.binary_layers, n_hidden + 1):
+    phases = list(range(model.binary_layers, n_hidden + 1))
+    for j, k in enumerate(phases):  # --epochs in total, split evenly, the last phase takes the remainder
         model.binary_layers = k
+        n = epochs - (len(phases) - 1) * (epochs // len(phases)) if k == n_hidden else epochs // len(phases)
         stage = f"lrt-{weights}-sign" if k == n_hidden else f"lrt-{weights}-binary{k}"
-        history.extend(fit(model, train, val, Recipe(epochs, batch_size), seed + 2 + k, stage, progress))
+        history.extend(fit(model, train, val, Recipe(n, batch_size), seed + 2 + j, stage, progress))
     final = [h for h in history if h["stage"] == f"lrt-{weights}-sign"]
     best = min(final, key=lambda h: h["val_error"], default={"epoch": 0})
     return to_checkpoint(
