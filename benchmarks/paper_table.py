@@ -200,9 +200,9 @@ def main(argv: list[str] | None = None) -> dict:
     per_epoch = {r: cpu[r] * math.ceil(n_train / 100) for r in rows}
     ratio = {r: per_epoch[r] / per_epoch[rows[0]] for r in rows}
     real_wall = float(np.median(secs[rows[0]]))
-    lines = [f"{args.arch} on {data.name} ({n_train} training images): test error [%] of the deployed network, "
+    lines = [(f"{args.arch} on {data.name} ({n_train} training images): test error [%] of the deployed network, "
              f"mean ± std over {args.seeds} seed(s); real net {args.pretrain_epochs} epochs, every other row "
-             f"{args.epochs} epochs (distribution and lrt from the real net)", "",
+             f"{args.epochs} epochs (distribution and lrt from the real net)"), "",
              "| method | weights | test error [%] | CPU s / epoch | CPU / real | wall s / epoch | wall / real |",
              "|---|---|--:|--:|--:|--:|--:|"]
     for r in rows:
