@@ -50,7 +50,8 @@ def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs
 @click.option("--init", "init", default="pretrain", show_default=True,
               help="pretrain (train the real tanh net first), random, or a checkpoint PATH.")
 @click.option("--dataset", default="mnist10k", show_default=True, help="mnist10k | mnist:DIR | cifar10:DIR | svhn:DIR")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Epochs per stage [default: 40].")
+@click.option("--epochs", type=click.IntRange(min=0), default=None,
+              help="Epochs per stage (lrt: in total over its layer-wise phases) [default: 40].")
 @click.option("--pretrain-epochs", type=click.IntRange(min=0), default=None, help="Real-net epochs [default: 100].")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
