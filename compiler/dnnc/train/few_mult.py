@@ -102,8 +102,9 @@ class SignSte(torch.autograd.Function):
 class FewMultNet(Net):
     """Latent real weights in [-1, 1] in `params`; batch norm, bias and prediction path from Net."""
 
-    def __init__(self, arch, input_shape, weight_set: str):
+    def __init__(self, arch, input_shape, weight_set: str, quantized_backprop: bool = True):
         super().__init__(arch, input_shape, weight_set, "sign")
+        self.quantized_backprop = quantized_backprop  # False: exact weight gradients (for comparison)
         self.params = torch.nn.ParameterList(
             torch.nn.Parameter(torch.empty(shape).uniform_(-1.0, 1.0)) for shape in self.shapes)
         self.dropout = tuple(0.0 for _ in self.dropout)  # the stochastic weights are the regularizer
@@ -131,7 +132,8 @@ class FewMultNet(Net):
         for i, spec in enumerate(self.arch.layers):
             if spec.kind == "dense":
                 x = x.flatten(1)
-            a = QuantizedBackprop.apply(x, stochastic_weights(self.params[i], self.weight_set), spec.kind)
+            w_b = stochastic_weights(self.params[i], self.weight_set)
+            a = QuantizedBackprop.apply(x, w_b, spec.kind) if self.quantized_backprop else L.linear(x, w_b, spec.kind)
             if i == n_hidden:
                 return (a + self.bias) * self.out_scale
             a = F.max_pool2d(a, 2) if spec.pool else a
@@ -157,7 +159,7 @@ class FewMultNet(Net):
 
 def train_few_mult(arch: str = "tiny-fc", weights: str = "binary", dataset="mnist10k",
                    epochs: int = DEFAULT_EPOCHS, seed: int = 0, train_limit: int | None = None,
-                   batch_size: int = 100, progress: bool = False) -> dict:
+                   batch_size: int = 100, quantized_backprop: bool = True, progress: bool = False) -> dict:
     """Train with `--method few-mult` from scratch (as the paper) and return the checkpoint dict."""
     if weights not in WEIGHT_SETS:
         raise DnncError(f"--method few-mult trains {' or '.join(WEIGHT_SETS)} weights, not {weights!r}")
@@ -166,7 +168,7 @@ def train_few_mult(arch: str = "tiny-fc", weights: str = "binary", dataset="mnis
     train, val = load_splits(data, train_limit)
     t_start = time.perf_counter()
     torch.manual_seed(seed)
-    model = FewMultNet(a, data.input_shape, weights)
+    model = FewMultNet(a, data.input_shape, weights, quantized_backprop)
     stage = f"few-mult-{weights}-sign"
     history = fit(model, train, val, Recipe(epochs, batch_size), seed + 2, stage, progress)
     best = min(history, key=lambda h: h["val_error"])
@@ -175,6 +177,6 @@ def train_few_mult(arch: str = "tiny-fc", weights: str = "binary", dataset="mnis
         net, dataset=data.name, seed=seed, history=history,
         best={"epoch": best["epoch"], "val_error": error_rate(net, *val)},
         options={"method": "few-mult", "init": "random", "epochs": epochs, "train_limit": train_limit,
-                 "batch_size": batch_size, "device": "cpu", "exponent_range": [E_MIN, E_MAX],
+                 "batch_size": batch_size, "device": "cpu", "exponent_range": [E_MIN, E_MAX], "quantized_backprop": quantized_backprop,
                  "seconds": time.perf_counter() - t_start, "train_samples": len(train[0]),
                  "numpy_version": np.__version__})
