@@ -4,7 +4,7 @@ Each row trains one STE baseline (`dnnc.train.ste`: BNN-style STE, Hubara et al.
 binarization, Lin et al. 2015), exports it through Brevitas' QONNX export, loads that file through dnnc
 (QONNX import + passes) and reports the test error of the deployed integer network (IR interpreter on the
 2000 bundled test digits) beside the error of the Brevitas model itself (float32 PyTorch). Rows of the
-distribution-trained models can be added from a JSON list (--distribution-json, e.g. paper_table output).
+distribution-trained models can be added from a JSON list (--distribution-json, e.g. paper_table.json).
 
   nice python benchmarks/ste_table.py --arch mnist-pi --epochs 10 --out benchmarks/ste_table.json
 
@@ -69,13 +69,14 @@ def run_row(arch: str, method: str, weights: str, epochs: int, seed: int, train_
 
 
 def distribution_rows(data) -> list[dict]:
-    """Rows from benchmarks/paper_table.py --json output (mean over seeds), or a list of rows as is."""
+    """Rows from benchmarks/paper_table.py's paper_table.json (mean over seeds), or a list of rows as is."""
     if isinstance(data, list):
         return data
     arch, epochs = data["args"].get("arch", "?"), data["args"].get("epochs", "-")
-    return [{"method": "distribution" if w != "real" else "real (tanh)", "weights": w, "arch": arch,
-             "epochs": epochs if w != "real" else data["args"].get("pretrain_epochs", "-"),
-             "test_error_deployed": float(np.mean(errs))} for w, errs in data["errors"].items() if errs]
+    return [{"method": "real (tanh)" if m == "real" else m, "weights": w, "arch": arch,
+             "epochs": epochs if m != "real" else data["args"].get("pretrain_epochs", "-"),
+             "test_error_deployed": float(np.mean(errs))}
+            for (m, w), errs in zip(data["rows"], data["errors"], strict=True) if errs]
 
 
 def markdown(rows: list[dict]) -> str:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=",".join(f"{m}:{w}" for m, w in ROWS), help="method:weights[:aK],...")
     ap.add_argument("--file", type=Path, default=None, help="Only run this QONNX file in qonnx: test error.")
     ap.add_argument("--distribution-json", type=Path, default=None,
-                    help="benchmarks/paper_table.py --json output (or a JSON list of rows) to show beside")
+                    help="paper_table.json of benchmarks/paper_table.py (or a JSON list of rows) to show beside")
     ap.add_argument("--out", type=Path, default=None, help="Write the rows as JSON here.")
     args = ap.parse_args(argv)
     if args.file:

@@ -69,8 +69,10 @@ TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs"
 @click.option("--train-limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=100, show_default=True,
               help="The global batch: under torchrun each of N processes takes batch/N of it.")
-@click.option("--method", type=click.Choice(["distribution", "ste", "ste-stochastic"]), default="distribution",
-              show_default=True, help="ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
+@click.option("--method", type=click.Choice(["distribution", "lrt", "few-mult", "ste", "ste-stochastic"]),
+              default="distribution", show_default=True,
+              help="lrt: Berger et al. 2023; few-mult: Lin et al. 2015 (both write model.pt); "
+                   "ste / ste-stochastic: Brevitas STE baselines, written as QONNX (.onnx).")
 @click.option("--act-bits", type=click.IntRange(1, 4), default=1, show_default=True,
               help="--method ste: activation bits (2+: bnn_pynq's signed narrow quantizer, 2 = {-1, 0, 1}).")
 @click.option("--weight-bits", type=click.IntRange(1, 2), default=None,
@@ -105,7 +107,7 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
                 raise DnncError(f"--weight-bits {weight_bits} means --weights {WEIGHT_BITS[weight_bits]}, "
                                 f"not {weights}")
             weights = WEIGHT_BITS[weight_bits]
-        if method == "distribution" and (act_bits != 1 or weight_bits is not None or dropout):
+        if method in ("distribution", "lrt", "few-mult") and (act_bits != 1 or weight_bits is not None or dropout):
             raise DnncError("--act-bits, --weight-bits and --dropout are options of --method ste (the "
                             "distribution method trains sign activations, takes --weights and the arch's dropout)")
         missing = [n for n, v in (("--arch", arch), ("--weights", weights), ("-o", output)) if v is None]
@@ -114,6 +116,10 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
     for path in (output, history_path(output)):  # before hours of training, not after
         check_output_file(path)  # -o may be the --init checkpoint: training on from it replaces it
     try:
+        if method in ("lrt", "few-mult"):
+            _train_other_method(output, method, arch, weights, activation, init, dataset, epochs, pretrain_epochs,
+                                seed, device, two_stage, train_limit, batch_size)
+            return
         if method != "distribution":  # STE baselines (dnnc.train.ste)
             hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
                                      batch_size, act_bits, dropout)
@@ -128,6 +134,38 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
             "two_stage": two_stage, "train_limit": train_limit, "batch_size": batch_size})
     finally:
         D.stop()
+
+
+def _train_other_method(output: Path, method: str, arch, weights, activation, init, dataset, epochs,
+                        pretrain_epochs, seed, device, two_stage, train_limit, batch_size) -> None:
+    """`--method lrt|few-mult`: one process, the distribution checkpoint contract."""
+    from dnnc.train import distributed as D
+    from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS
+
+    if D.start(device).distributed:
+        raise DnncError(f"--method {method} trains in one process (not under torchrun with several)")
+    if weights not in ("binary", "ternary"):
+        raise DnncError(f"--method {method} trains binary or ternary weights, not {weights!r}")
+    activation = activation or ("tanh" if weights == "real" else "sign")
+    if activation != "sign" or two_stage:
+        raise DnncError(f"--method {method} trains sign activations in one stage (no --activation tanh, --two-stage)")
+    if device != "cpu":
+        raise DnncError(f"--method {method} trains on the CPU only (no --device {device})")
+    epochs = DEFAULT_EPOCHS if epochs is None else epochs
+    if method == "lrt":
+        from dnnc.train.lrt import train_lrt
+
+        ckpt = train_lrt(arch=arch, weights=weights, init=init, dataset=dataset, epochs=epochs,
+                         pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
+                         seed=seed, train_limit=train_limit, batch_size=batch_size, progress=True)
+    else:
+        from dnnc.train.few_mult import train_few_mult
+
+        if init != "pretrain":
+            raise DnncError("--method few-mult trains from scratch (as the paper); --init does not apply")
+        ckpt = train_few_mult(arch=arch, weights=weights, dataset=dataset, epochs=epochs, seed=seed,
+                              train_limit=train_limit, batch_size=batch_size, progress=True)
+    _write(output, ckpt)
 
 
 def _train_distribution(output: Path, resume: Path | None, args: dict) -> None:
@@ -147,6 +185,13 @@ def _train_distribution(output: Path, resume: Path | None, args: dict) -> None:
         ckpt = train_model(**args, progress=True, snapshot_to=snapshot)
     if not D.current().main:
         return
+    _write(output, ckpt)
+
+
+def _write(output: Path, ckpt: dict) -> None:
+    """The checkpoint and its history beside it, both or neither."""
+    from dnnc.train.checkpoint import save_checkpoint
+
     hist = {"arch": ckpt["arch"], "weights": ckpt["weights"], "activation": ckpt["activation"],
             "dataset": ckpt["dataset"], "best": ckpt["best"], "options": ckpt["options"],
             "history": ckpt["history"]}

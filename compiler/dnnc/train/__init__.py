@@ -14,9 +14,13 @@ APIs other modules use:
   dnnc.train.arch.parse_arch(text) -> Arch; presets mnist-pi, mnist-cnn, cifar-vgg, svhn-vgg, tiny-fc
         (FC32-FC10), tiny-cnn (4C3-P2-8C3-P2-FC16-FC10)
 
+  dnnc.train.lrt.train_lrt(arch, weights="binary"|"ternary", init="pretrain"|PATH, epochs=40, ...)
+  dnnc.train.few_mult.train_few_mult(arch, weights="binary"|"ternary", epochs=40, ...)
+        -> checkpoint dicts of the same layout (the family's other methods, Berger 2023 and Lin 2015)
+
 Modules: weights (value sets, moments with a closed-form gradient), layers (the distribution layers),
 model (Net: training and prediction paths), init (eq. 11), loop (the optimization recipe), api, checkpoint,
-collapse, evaluation, arch. Conventions: docs/training.md.
+collapse, evaluation, arch, lrt and few_mult (the other methods), ste (Brevitas baselines). Conventions: docs/training.md.
 """
 
 from dnnc.errors import DnncError

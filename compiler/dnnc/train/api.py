@@ -62,6 +62,14 @@ def validate_options(arch: str, weights: str, activation: str, init: str, datase
     return a, data
 
 
+def load_splits(data: Dataset, train_limit: int | None) -> tuple[tuple, tuple]:
+    """(train, val) as (uint8 images, int64 labels) tensors; train cut to the first train_limit images."""
+    x_tr, y_tr = data.split("train")
+    if train_limit:
+        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
+    return (torch.from_numpy(x_tr), torch.from_numpy(y_tr)), tuple(torch.from_numpy(t) for t in data.split("val"))
+
+
 def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str = "sign",
                 init: str = "pretrain", dataset: str | Dataset = "mnist10k", epochs: int = DEFAULT_EPOCHS,
                 pretrain_epochs: int = DEFAULT_PRETRAIN_EPOCHS, seed: int = 0, device: str = "cpu",
@@ -82,11 +90,7 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
     D.check_batch(batch_size)
     dev = world.device
     set_threads()
-    x_tr, y_tr = data.split("train")
-    if train_limit:
-        x_tr, y_tr = x_tr[:train_limit], y_tr[:train_limit]
-    train = (torch.from_numpy(x_tr), torch.from_numpy(y_tr))
-    val = tuple(torch.from_numpy(t) for t in data.split("val"))
+    train, val = load_splits(data, train_limit)
     torch.manual_seed(seed)
 
     def options() -> dict:

@@ -70,6 +70,8 @@ def _device(model: Net) -> str:
 
 
 def _optimizer(model: Net, recipe: Recipe) -> torch.optim.Optimizer:
+    if hasattr(model, "param_groups"):  # a method with its own learning rates (train/few_mult.py)
+        return torch.optim.Adam(model.param_groups(recipe), betas=(0.9, 0.999), eps=1e-8, fused=True)
     others = [*model.gamma, *model.beta, model.bias]
     if model.discrete:
         # weight_decay 2e-10 on the logits == the loss term 1e-10 * sum(rho^2), added in the fused step

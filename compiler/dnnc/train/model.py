@@ -87,6 +87,10 @@ class Net(torch.nn.Module):
             return [p.detach() for p in self.params]
         return [self.vals[p.detach().argmax(0)] for p in self.params]
 
+    def hidden_activation(self, i: int) -> str:
+        """Activation of hidden layer i on the prediction path (lrt binarizes layer by layer)."""
+        return self.activation
+
     def clip_logits(self) -> None:
         if self.discrete:
             with torch.no_grad():
@@ -156,7 +160,7 @@ class Net(torch.nn.Module):
                 run_mean.mul_(1 - BN_ALPHA).add_(BN_ALPHA * m_b)
                 run_inv.mul_(1 - BN_ALPHA).add_(BN_ALPHA * inv_b)
             a, _ = L.bn_apply(a, None, self.gamma[i], self.beta[i], run_mean, run_inv)
-            if self.activation == "sign":
+            if self.hidden_activation(i) == "sign":
                 x = L.sign(a)
             else:
                 x = torch.tanh(a)
