@@ -51,7 +51,7 @@ def write_chart(loaded: LoadedModel, cfg: dict, path: str, inputs: tuple[str, ..
 @click.option("--cost-chart", "cost_chart", type=click.Path(dir_okay=False),
               help="Also write a PNG of the per-layer cost (MACs, flash, RAM) of the C plan for --target.")
 @click.option("-t", "--target", default="cortex-m4", show_default=True,
-              help="C target whose plan --cost-chart draws (cortex-m4, cortex-m7, host, or a target file).")
+              help="C target (name or .toml file) whose plan --cost-chart draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def inspect(model: str, collapse: str, seed: int, stages_dir: str | None, cost_chart: str | None, target: str,
             as_json: bool) -> None:
