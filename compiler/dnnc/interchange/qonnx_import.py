@@ -587,8 +587,9 @@ class _Importer:
             return self._pool_before_levels(node, pool, st, out)
         raise DnncError(f"{node_label(node)}: MaxPool on the raw input is not supported")
 
-    def _pool_before_sign(self, node, pool: MaxPool, st: _State, out) -> _State:
-        """max(sign(v(acc))) = sign(v(max acc)) when v increases: move the pool before the threshold."""
+    def _flip_negative_channels(self, node, thresholds: np.ndarray) -> np.ndarray:
+        """Channels that count `acc <= t` become `-acc >= -t` (weights negated), so that a max-pool can move
+        before the threshold layer (the last layer; the linear one before it). Returns the flipped mask."""
         thr, lin = self.layers[-1], self.layers[-2]
         if not isinstance(lin, Linear):
             raise DnncError(f"{node_label(node)}: two max-pools in a row are not supported")
@@ -597,9 +598,16 @@ class _Importer:
             if tuple(sorted(-v for v in lin.weight_values)) != tuple(lin.weight_values):
                 raise DnncError(f"{node_label(node)}: max-pool after a negative-gamma channel needs a "
                                 f"symmetric weight set, not {lin.weight_dtype}")
-            lin.weight[neg] = -lin.weight[neg]  # acc' = -acc: 'acc <= t' becomes 'acc' >= -t'
-            thr.threshold[neg] = -thr.threshold[neg]
+            lin.weight[neg] = -lin.weight[neg]
+            thresholds[neg] = -thresholds[neg]
             thr.direction[neg] = 1
+        return neg
+
+    def _pool_before_sign(self, node, pool: MaxPool, st: _State, out) -> _State:
+        """max(sign(v(acc))) = sign(v(max acc)) when v increases: move the pool before the threshold."""
+        thr = self.layers[-1]
+        neg = self._flip_negative_channels(node, thr.threshold)
+        if neg.any():
             margin = self.trace["thresholds"][thr.name]
             margin["a"][neg] = -margin["a"][neg]
         old, idx = thr.name, len(self.layers) - 1
@@ -615,17 +623,8 @@ class _Importer:
     def _pool_before_levels(self, node, pool: MaxPool, st: _State, out) -> _State:
         """max(count(acc)) = count(max acc) when every channel counts `acc >= t`: negative-direction channels
         are flipped first (their weights negated, acc <= t becoming -acc >= -t), then the pool moves before."""
-        thr, lin = self.layers[-1], self.layers[-2]
-        if not isinstance(lin, Linear):
-            raise DnncError(f"{node_label(node)}: two max-pools in a row are not supported")
-        neg = thr.direction < 0
-        if neg.any():
-            if tuple(sorted(-v for v in lin.weight_values)) != tuple(lin.weight_values):
-                raise DnncError(f"{node_label(node)}: max-pool after a negative-gamma channel needs a "
-                                f"symmetric weight set, not {lin.weight_dtype}")
-            lin.weight[neg] = -lin.weight[neg]
-            thr.thresholds[neg] = -thr.thresholds[neg]
-            thr.direction[neg] = 1
+        thr = self.layers[-1]
+        self._flip_negative_channels(node, thr.thresholds)
         idx = len(self.layers) - 1
         old = thr.name
         pool.name, thr.name = f"l{idx}_pool", f"l{idx + 1}_act"
