@@ -116,7 +116,7 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
     for path in (output, history_path(output)):  # before hours of training, not after
         check_output_file(path)  # -o may be the --init checkpoint: training on from it replaces it
     try:
-        if method in ("lrt", "few-mult"):
+        if method in ("lrt", "few-mult") and resume is None:
             _train_other_method(output, method, arch, weights, activation, init, dataset, epochs, pretrain_epochs,
                                 seed, device, two_stage, train_limit, batch_size)
             return
@@ -138,12 +138,11 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
 
 def _train_other_method(output: Path, method: str, arch, weights, activation, init, dataset, epochs,
                         pretrain_epochs, seed, device, two_stage, train_limit, batch_size) -> None:
-    """`--method lrt|few-mult`: one process, the distribution checkpoint contract."""
+    """`--method lrt|few-mult`: the distribution checkpoint contract, snapshots and torchrun as it."""
     from dnnc.train import distributed as D
     from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS
+    from dnnc.train.checkpoint import save_checkpoint
 
-    if D.start(device).distributed:
-        raise DnncError(f"--method {method} trains in one process (not under torchrun with several)")
     if weights not in ("binary", "ternary"):
         raise DnncError(f"--method {method} trains binary or ternary weights, not {weights!r}")
     activation = activation or ("tanh" if weights == "real" else "sign")
@@ -152,20 +151,26 @@ def _train_other_method(output: Path, method: str, arch, weights, activation, in
     if device != "cpu":
         raise DnncError(f"--method {method} trains on the CPU only (no --device {device})")
     epochs = DEFAULT_EPOCHS if epochs is None else epochs
+
+    def snapshot(ckpt: dict) -> None:
+        save_checkpoint(ckpt, output)
+
     if method == "lrt":
         from dnnc.train.lrt import train_lrt
 
         ckpt = train_lrt(arch=arch, weights=weights, init=init, dataset=dataset, epochs=epochs,
                          pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
-                         seed=seed, train_limit=train_limit, batch_size=batch_size, progress=True)
+                         seed=seed, train_limit=train_limit, batch_size=batch_size, progress=True,
+                         snapshot_to=snapshot)
     else:
         from dnnc.train.few_mult import train_few_mult
 
         if init != "pretrain":
             raise DnncError("--method few-mult trains from scratch (as the paper); --init does not apply")
         ckpt = train_few_mult(arch=arch, weights=weights, dataset=dataset, epochs=epochs, seed=seed,
-                              train_limit=train_limit, batch_size=batch_size, progress=True)
-    _write(output, ckpt)
+                              train_limit=train_limit, batch_size=batch_size, progress=True, snapshot_to=snapshot)
+    if D.current().main:
+        _write(output, ckpt)
 
 
 def _train_distribution(output: Path, resume: Path | None, args: dict) -> None:
