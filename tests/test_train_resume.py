@@ -17,6 +17,12 @@ from dnnc.train.collapse import collapse
 
 ARGS = ["train", "--arch", "tiny-fc", "--weights", "ternary", "--epochs", "4", "--pretrain-epochs", "2",
         "--train-limit", "400", "--seed", "5"]
+# Every method's run: lrt on two hidden layers, so its layer-wise phases are two stages after the real net.
+RUNS = {"distribution": ARGS,
+        "lrt": ["train", "--method", "lrt", "--arch", "FC32-FC16-FC10", "--weights", "ternary", "--epochs", "4",
+                "--pretrain-epochs", "2", "--train-limit", "400", "--seed", "5"],
+        "few-mult": ["train", "--method", "few-mult", "--arch", "tiny-fc", "--weights", "binary", "--epochs", "4",
+                     "--train-limit", "400", "--seed", "5"]}
 
 # The child runs the real CLI; right after the snapshot of epoch k of a stage is on disk it SIGKILLs
 # itself (no cleanup, no chance to finish the epoch after).
@@ -36,18 +42,33 @@ main(sys.argv[3:])
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("full") / "full.pt"
-    r = CliRunner().invoke(main, [*ARGS, "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    return load_checkpoint(out)
+def full_runs(tmp_path_factory) -> dict:
+    """method -> the uninterrupted run's checkpoint (trained on first use)."""
+    cache: dict = {}
+
+    def get(method: str) -> dict:
+        if method not in cache:
+            out = tmp_path_factory.mktemp("full") / "full.pt"
+            r = CliRunner().invoke(main, [*RUNS[method], "-o", str(out)])
+            assert r.exit_code == 0, r.output
+            cache[method] = load_checkpoint(out)
+        return cache[method]
+    return get
 
 
-@pytest.mark.parametrize("stage,epoch", [("pretrain", 1), ("ternary-sign", 2)])
-def test_killed_run_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path, stage, epoch):
+@pytest.fixture(scope="module")
+def uninterrupted(full_runs):
+    return full_runs("distribution")
+
+
+@pytest.mark.parametrize("method,stage,epoch", [("distribution", "pretrain", 1), ("distribution", "ternary-sign", 2),
+                                                ("lrt", "lrt-ternary-binary1", 1), ("lrt", "lrt-ternary-sign", 1),
+                                                ("few-mult", "few-mult-binary-sign", 2)])
+def test_killed_run_resumes_to_the_uninterrupted_result(full_runs, tmp_path, method, stage, epoch):
+    uninterrupted = full_runs(method)
     out = tmp_path / "m.pt"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    p = subprocess.run([sys.executable, "-c", KILLER, stage, str(epoch), *ARGS, "-o", str(out)],
+    p = subprocess.run([sys.executable, "-c", KILLER, stage, str(epoch), *RUNS[method], "-o", str(out)],
                        env=env, capture_output=True, timeout=300, check=False)
     assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
     snap = load_checkpoint(out)
