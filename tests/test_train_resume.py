@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -102,3 +103,36 @@ def test_resume_refuses_a_finished_run_and_extra_options(uninterrupted, tmp_path
     assert r.exit_code == 2 and "--epochs" in r.output
     r = CliRunner().invoke(main, ["train", "--weights", "ternary", "-o", str(tmp_path / "x.pt")])
     assert r.exit_code == 2 and "--arch" in r.output
+
+
+STE = ["train", "--method", "ste", "--arch", "tiny-fc", "--weights", "ternary", "--epochs", "3", "--train-limit", "400",
+       "--seed", "5", "--dropout", "0.2"]
+
+
+def test_killed_ste_run_resumes_to_the_uninterrupted_qonnx(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    full = tmp_path / "full.onnx"
+    r = CliRunner().invoke(main, [*STE, "-o", str(full)])
+    assert r.exit_code == 0, r.output
+    assert sorted(os.listdir(tmp_path)) == ["full.history.json", "full.onnx"]  # the snapshot is gone
+    out = tmp_path / "m.onnx"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-c", KILLER, "ste", "2", *STE, "-o", str(out)],
+                       env=env, capture_output=True, timeout=300, check=False)
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    assert not out.exists() and (tmp_path / "m.resume.pt").is_file()
+    r = CliRunner().invoke(main, ["train", "--resume", str(out)])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "m.resume.pt").exists()
+    a, b = onnx.load(full), onnx.load(out)
+    assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
+    for x, y in zip(a.graph.initializer, b.graph.initializer, strict=True):
+        assert x.name == y.name and np.array_equal(numpy_helper.to_array(x), numpy_helper.to_array(y)), x.name
+    ha, hb = (json.loads((tmp_path / f"{s}.history.json").read_text()) for s in ("full", "m"))
+    assert [(h["epoch"], h["val_error"], h["loss"]) for h in ha["history"]] == \
+        [(h["epoch"], h["val_error"], h["loss"]) for h in hb["history"]]
+    assert ha["best"] == hb["best"] and ha["test_error"] == hb["test_error"]
+    r = CliRunner().invoke(main, ["train", "--resume", str(out)])  # complete: no snapshot left
+    assert r.exit_code == 2 and "no snapshot" in r.output
