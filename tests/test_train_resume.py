@@ -103,6 +103,9 @@ def test_resume_refuses_a_finished_run_and_extra_options(uninterrupted, tmp_path
     assert r.exit_code == 2 and "--epochs" in r.output
     r = CliRunner().invoke(main, ["train", "--weights", "ternary", "-o", str(tmp_path / "x.pt")])
     assert r.exit_code == 2 and "--arch" in r.output
+    (tmp_path / "s.resume.pt").write_bytes(b"")  # an STE snapshot is resumed through its .onnx output
+    r = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "s.resume.pt")])
+    assert r.exit_code == 2 and "--resume s.onnx" in r.output
 
 
 STE = ["train", "--method", "ste", "--arch", "tiny-fc", "--weights", "ternary", "--epochs", "3", "--train-limit", "400",

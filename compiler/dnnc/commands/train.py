@@ -122,6 +122,9 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
         output = output or resume
         if resume.suffix == ".onnx":  # an STE run: its snapshot is beside the QONNX output
             method = "ste"
+        elif resume.name.endswith(".resume.pt"):
+            raise DnncError(f"{resume}: the snapshot of an STE run; resume with its output, "
+                            f"--resume {resume.name[:-len('.resume.pt')]}.onnx")
     else:
         if weight_bits is not None:
             from dnnc.train.ste import WEIGHT_BITS
