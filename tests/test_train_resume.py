@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,12 @@ from dnnc.train.collapse import collapse
 
 ARGS = ["train", "--arch", "tiny-fc", "--weights", "ternary", "--epochs", "4", "--pretrain-epochs", "2",
         "--train-limit", "400", "--seed", "5"]
+# Every method's run: lrt on two hidden layers, so its layer-wise phases are two stages after the real net.
+RUNS = {"distribution": ARGS,
+        "lrt": ["train", "--method", "lrt", "--arch", "FC32-FC16-FC10", "--weights", "ternary", "--epochs", "4",
+                "--pretrain-epochs", "2", "--train-limit", "400", "--seed", "5"],
+        "few-mult": ["train", "--method", "few-mult", "--arch", "tiny-fc", "--weights", "binary", "--epochs", "4",
+                     "--train-limit", "400", "--seed", "5"]}
 
 # The child runs the real CLI; right after the snapshot of epoch k of a stage is on disk it SIGKILLs
 # itself (no cleanup, no chance to finish the epoch after).
@@ -36,18 +43,33 @@ main(sys.argv[3:])
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("full") / "full.pt"
-    r = CliRunner().invoke(main, [*ARGS, "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    return load_checkpoint(out)
+def full_runs(tmp_path_factory) -> dict:
+    """method -> the uninterrupted run's checkpoint (trained on first use)."""
+    cache: dict = {}
+
+    def get(method: str) -> dict:
+        if method not in cache:
+            out = tmp_path_factory.mktemp("full") / "full.pt"
+            r = CliRunner().invoke(main, [*RUNS[method], "-o", str(out)])
+            assert r.exit_code == 0, r.output
+            cache[method] = load_checkpoint(out)
+        return cache[method]
+    return get
 
 
-@pytest.mark.parametrize("stage,epoch", [("pretrain", 1), ("ternary-sign", 2)])
-def test_killed_run_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path, stage, epoch):
+@pytest.fixture(scope="module")
+def uninterrupted(full_runs):
+    return full_runs("distribution")
+
+
+@pytest.mark.parametrize("method,stage,epoch", [("distribution", "pretrain", 1), ("distribution", "ternary-sign", 2),
+                                                ("lrt", "lrt-ternary-binary1", 1), ("lrt", "lrt-ternary-sign", 1),
+                                                ("few-mult", "few-mult-binary-sign", 2)])
+def test_killed_run_resumes_to_the_uninterrupted_result(full_runs, tmp_path, method, stage, epoch):
+    uninterrupted = full_runs(method)
     out = tmp_path / "m.pt"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    p = subprocess.run([sys.executable, "-c", KILLER, stage, str(epoch), *ARGS, "-o", str(out)],
+    p = subprocess.run([sys.executable, "-c", KILLER, stage, str(epoch), *RUNS[method], "-o", str(out)],
                        env=env, capture_output=True, timeout=300, check=False)
     assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
     snap = load_checkpoint(out)
@@ -81,3 +103,39 @@ def test_resume_refuses_a_finished_run_and_extra_options(uninterrupted, tmp_path
     assert r.exit_code == 2 and "--epochs" in r.output
     r = CliRunner().invoke(main, ["train", "--weights", "ternary", "-o", str(tmp_path / "x.pt")])
     assert r.exit_code == 2 and "--arch" in r.output
+    (tmp_path / "s.resume.pt").write_bytes(b"")  # an STE snapshot is resumed through its .onnx output
+    r = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "s.resume.pt")])
+    assert r.exit_code == 2 and "--resume s.onnx" in r.output
+
+
+STE = ["train", "--method", "ste", "--arch", "tiny-fc", "--weights", "ternary", "--epochs", "3", "--train-limit", "400",
+       "--seed", "5", "--dropout", "0.2"]
+
+
+def test_killed_ste_run_resumes_to_the_uninterrupted_qonnx(tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    full = tmp_path / "full.onnx"
+    r = CliRunner().invoke(main, [*STE, "-o", str(full)])
+    assert r.exit_code == 0, r.output
+    assert sorted(os.listdir(tmp_path)) == ["full.history.json", "full.onnx"]  # the snapshot is gone
+    out = tmp_path / "m.onnx"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-c", KILLER, "ste", "2", *STE, "-o", str(out)],
+                       env=env, capture_output=True, timeout=300, check=False)
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    assert not out.exists() and (tmp_path / "m.resume.pt").is_file()
+    r = CliRunner().invoke(main, ["train", "--resume", str(out)])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "m.resume.pt").exists()
+    a, b = onnx.load(full), onnx.load(out)
+    assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
+    for x, y in zip(a.graph.initializer, b.graph.initializer, strict=True):
+        assert x.name == y.name and np.array_equal(numpy_helper.to_array(x), numpy_helper.to_array(y)), x.name
+    ha, hb = (json.loads((tmp_path / f"{s}.history.json").read_text()) for s in ("full", "m"))
+    assert [(h["epoch"], h["val_error"], h["loss"]) for h in ha["history"]] == \
+        [(h["epoch"], h["val_error"], h["loss"]) for h in hb["history"]]
+    assert ha["best"] == hb["best"] and ha["test_error"] == hb["test_error"]
+    r = CliRunner().invoke(main, ["train", "--resume", str(out)])  # complete: no snapshot left
+    assert r.exit_code == 2 and "no snapshot" in r.output

@@ -20,31 +20,51 @@ def history_path(output: Path) -> Path:
     return output.with_name(output.stem + ".history.json")
 
 
+def snapshot_path(output: Path) -> Path:
+    """m.onnx -> m.resume.pt: an STE run's per-epoch snapshot, beside its QONNX output until it completes."""
+    return output.with_name(output.stem + ".resume.pt")
+
+
 def train_ste_command(output: Path, arch: str, weights: str, method: str, epochs: int | None, seed: int,
                       dataset: str, train_limit: int | None, batch_size: int, act_bits: int = 1,
-                      dropout: float = 0.0) -> dict:
-    """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it."""
+                      dropout: float = 0.0, resume: Path | None = None) -> dict:
+    """`dnnc train --method ste|ste-stochastic`: train, export QONNX to OUTPUT (.onnx), history beside it,
+    a snapshot beside it after every epoch until done; resume: the .onnx output of an interrupted run,
+    continued from its snapshot."""
     from dnnc.interchange.brevitas_export import export_ste
-    from dnnc.train.ste import test_error, train_ste
+    from dnnc.train import distributed as D
+    from dnnc.train.checkpoint import save_checkpoint
+    from dnnc.train.ste import load_snapshot, test_error, train_ste
 
     output = Path(output)
     if output.suffix != ".onnx":
         raise DnncError(f"{output}: --method {method} writes a QONNX file; use an .onnx output name")
-    res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs, seed=seed,
-                    batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True,
-                    act_bits=act_bits, dropout=dropout)
-    from dnnc.train import distributed as D
+    snap = snapshot_path(output)
+    check_output_file(snap)
 
+    def snapshot(state: dict) -> None:
+        save_checkpoint(state, snap)
+
+    if resume is not None:
+        state = load_snapshot(snapshot_path(Path(resume)))
+        dataset = state["args"]["dataset"]
+        res = train_ste(**state["args"], progress=True, snapshot_to=snapshot, resume=state)
+    else:
+        res = train_ste(arch=arch, weights=weights, method=method, epochs=10 if epochs is None else epochs,
+                        seed=seed, batch_size=batch_size, train_limit=train_limit, dataset=dataset, progress=True,
+                        act_bits=act_bits, dropout=dropout, snapshot_to=snapshot)
     if not D.current().main:  # rank 0 alone evaluates and writes
         return {}
-    activation = "sign" if act_bits == 1 else f"signed narrow {act_bits}-bit"
-    hist = {"arch": res["arch"], "weights": weights, "activation": activation, "dataset": res["dataset"],
-            "best": res["best"], "options": res["options"], "history": res["history"],
+    opts = res["options"]
+    activation = "sign" if opts["act_bits"] == 1 else f"signed narrow {opts['act_bits']}-bit"
+    hist = {"arch": res["arch"], "weights": opts["weights"], "activation": activation, "dataset": res["dataset"],
+            "best": res["best"], "options": opts, "history": res["history"],
             "test_error": test_error(res["model"], dataset)}
     with atomic_output_file(history_path(output)) as tmp:
         tmp.write_text(json.dumps(hist, indent=1) + "\n")
         with atomic_output_file(output) as tmp_model:
             export_ste(res["model"], res["input_shape"], tmp_model)
+    snap.unlink(missing_ok=True)  # the run is complete
     return hist
 
 
@@ -80,7 +100,8 @@ TRAINING_OPTIONS = ("arch", "weights", "activation", "init", "dataset", "epochs"
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0, show_default=True,
               help="--method ste: dropout rate on the input and after every activation (bnn_pynq uses 0.2).")
 @click.option("--resume", "resume", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Continue the interrupted run whose checkpoint this is (its own options; -o defaults to it).")
+              help="Continue the interrupted run whose checkpoint this is (its own options; -o defaults to it); "
+              "an STE run: its .onnx output (the snapshot m.resume.pt is beside m.onnx).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint to write (also after every epoch, resumable). Required unless --resume.")
 @click.pass_context
@@ -99,6 +120,11 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
         if given:
             raise DnncError(f"--resume continues the run with its own options; drop {', '.join(given)}")
         output = output or resume
+        if resume.suffix == ".onnx":  # an STE run: its snapshot is beside the QONNX output
+            method = "ste"
+        elif resume.name.endswith(".resume.pt"):
+            raise DnncError(f"{resume}: the snapshot of an STE run; resume with its output, "
+                            f"--resume {resume.name[:-len('.resume.pt')]}.onnx")
     else:
         if weight_bits is not None:
             from dnnc.train.ste import WEIGHT_BITS
@@ -116,13 +142,13 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
     for path in (output, history_path(output)):  # before hours of training, not after
         check_output_file(path)  # -o may be the --init checkpoint: training on from it replaces it
     try:
-        if method in ("lrt", "few-mult"):
+        if method in ("lrt", "few-mult") and resume is None:
             _train_other_method(output, method, arch, weights, activation, init, dataset, epochs, pretrain_epochs,
                                 seed, device, two_stage, train_limit, batch_size)
             return
         if method != "distribution":  # STE baselines (dnnc.train.ste)
             hist = train_ste_command(output, arch, weights, method, epochs, seed, dataset, train_limit,
-                                     batch_size, act_bits, dropout)
+                                     batch_size, act_bits, dropout, resume=resume)
             if hist:
                 click.echo(f"wrote {output} (validation error {100 * hist['best']['val_error']:.2f} %, "
                            f"test error {100 * hist['test_error']:.2f} %)", err=True)
@@ -138,12 +164,11 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
 
 def _train_other_method(output: Path, method: str, arch, weights, activation, init, dataset, epochs,
                         pretrain_epochs, seed, device, two_stage, train_limit, batch_size) -> None:
-    """`--method lrt|few-mult`: one process, the distribution checkpoint contract."""
+    """`--method lrt|few-mult`: the distribution checkpoint contract, snapshots and torchrun as it."""
     from dnnc.train import distributed as D
     from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS
+    from dnnc.train.checkpoint import save_checkpoint
 
-    if D.start(device).distributed:
-        raise DnncError(f"--method {method} trains in one process (not under torchrun with several)")
     if weights not in ("binary", "ternary"):
         raise DnncError(f"--method {method} trains binary or ternary weights, not {weights!r}")
     activation = activation or ("tanh" if weights == "real" else "sign")
@@ -152,20 +177,26 @@ def _train_other_method(output: Path, method: str, arch, weights, activation, in
     if device != "cpu":
         raise DnncError(f"--method {method} trains on the CPU only (no --device {device})")
     epochs = DEFAULT_EPOCHS if epochs is None else epochs
+
+    def snapshot(ckpt: dict) -> None:
+        save_checkpoint(ckpt, output)
+
     if method == "lrt":
         from dnnc.train.lrt import train_lrt
 
         ckpt = train_lrt(arch=arch, weights=weights, init=init, dataset=dataset, epochs=epochs,
                          pretrain_epochs=DEFAULT_PRETRAIN_EPOCHS if pretrain_epochs is None else pretrain_epochs,
-                         seed=seed, train_limit=train_limit, batch_size=batch_size, progress=True)
+                         seed=seed, train_limit=train_limit, batch_size=batch_size, progress=True,
+                         snapshot_to=snapshot)
     else:
         from dnnc.train.few_mult import train_few_mult
 
         if init != "pretrain":
             raise DnncError("--method few-mult trains from scratch (as the paper); --init does not apply")
         ckpt = train_few_mult(arch=arch, weights=weights, dataset=dataset, epochs=epochs, seed=seed,
-                              train_limit=train_limit, batch_size=batch_size, progress=True)
-    _write(output, ckpt)
+                              train_limit=train_limit, batch_size=batch_size, progress=True, snapshot_to=snapshot)
+    if D.current().main:
+        _write(output, ckpt)
 
 
 def _train_distribution(output: Path, resume: Path | None, args: dict) -> None:

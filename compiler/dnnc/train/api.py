@@ -8,7 +8,9 @@ checkpoint (a real net: eq. 11; a discrete net of the same weight set: its logit
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,33 @@ def load_splits(data: Dataset, train_limit: int | None) -> tuple[tuple, tuple]:
     return (torch.from_numpy(x_tr), torch.from_numpy(y_tr)), tuple(torch.from_numpy(t) for t in data.split("val"))
 
 
+def begin_run(args: dict, dataset_name: str, options: Callable[[], dict], snapshot_to=None,
+              resume: dict | None = None) -> Run:
+    """The Run of a training method (dnnc.train.resume): snapshots through snapshot_to(ckpt) on rank 0 after
+    every epoch, each a loadable checkpoint of the stage's model (options() plus complete = False)."""
+
+    def save(model: Net, state: dict) -> None:
+        snapshot_to(to_checkpoint(model.as_distribution_net(), dataset=dataset_name, seed=args["seed"],
+                                  history=state["prior_history"] + state["stage_history"],
+                                  best={"epoch": None, "val_error": state["best_error"]},
+                                  options={**options(), "complete": False}, resume=state))
+    return Run(args, save if snapshot_to is not None else None, resume)
+
+
+def run_stage(run: Run, model: Net, n: int, name: str, seed: int, train: tuple, val: tuple, batch_size: int,
+              progress: bool) -> Net:
+    """One stage of n epochs (dnnc.train.loop.fit) in `run`, its records appended to run.history; a stage
+    that had finished before a resumed run's snapshot is skipped (its result is in the snapshot's model)."""
+    if run.skip(name):
+        return model
+    if n <= 0:  # no training: still give the prediction path its own BN statistics
+        gen = torch.Generator().manual_seed(seed)
+        D.once(lambda: reestimate_bn(model, train[0], batch_size, gen) or 0.0, model)
+    else:
+        run.history.extend(fit(model, train, val, Recipe(n, batch_size), seed, name, progress, run))
+    return model
+
+
 def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str = "sign",
                 init: str = "pretrain", dataset: str | Dataset = "mnist10k", epochs: int = DEFAULT_EPOCHS,
                 pretrain_epochs: int = DEFAULT_PRETRAIN_EPOCHS, seed: int = 0, device: str = "cpu",
@@ -99,24 +128,11 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
                 "world_size": world.size, "seconds": run.seconds(), "train_samples": len(train[0]),
                 "numpy_version": np.__version__}
 
-    def save(model: Net, state: dict) -> None:
-        snapshot_to(to_checkpoint(model, dataset=data.name, seed=seed,
-                                  history=state["prior_history"] + state["stage_history"],
-                                  best={"epoch": None, "val_error": state["best_error"]},
-                                  options={**options(), "complete": False}, resume=state))
-
-    run = Run(args, save if snapshot_to is not None else None, resume)
+    run = begin_run(args, data.name, options, snapshot_to, resume)
     history = run.history  # the finished stages' records (a resumed run's come from its snapshot)
 
     def stage(model: Net, n: int, name: str, stage_seed: int) -> Net:
-        if run.skip(name):  # finished before the interruption: its result is in the snapshot's model
-            return model
-        if n <= 0:  # no training: still give the prediction path its own BN statistics
-            gen = torch.Generator().manual_seed(stage_seed)
-            D.once(lambda: reestimate_bn(model, train[0], batch_size, gen) or 0.0, model)
-        else:
-            history.extend(fit(model, train, val, Recipe(n, batch_size), stage_seed, name, progress, run))
-        return model
+        return run_stage(run, model, n, name, stage_seed, train, val, batch_size, progress)
 
     model = Net(a, data.input_shape, weights, activation).to(dev)
     if init not in ("pretrain", "random"):
@@ -148,6 +164,21 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
 
 
 def resume_model(path: str | os.PathLike, progress: bool = False, snapshot_to=None) -> dict:
-    """Continue the interrupted run whose latest snapshot is the checkpoint at `path` (same arguments)."""
+    """Continue the interrupted run whose latest snapshot is the checkpoint at `path` (same arguments and
+    method: args["method"], absent for the distribution method)."""
     state = snapshot_of(load_checkpoint(path), str(path))
-    return train_model(**state["args"], progress=progress, snapshot_to=snapshot_to, resume=state)
+    args = dict(state["args"])
+    method = args.pop("method", "distribution")
+    if method == "lrt":
+        from dnnc.train.lrt import train_lrt as trainer
+    elif method == "few-mult":
+        from dnnc.train.few_mult import train_few_mult as trainer
+    elif method == "distribution":
+        trainer = train_model
+    else:
+        raise DnncError(f"{path}: unknown training method {method!r} in the resume state")
+    try:
+        inspect.signature(trainer).bind(**args)
+    except TypeError as exc:  # arguments of another dnnc version
+        raise DnncError(f"{path}: the resume state's arguments do not fit --method {method} ({exc})") from None
+    return trainer(**args, progress=progress, snapshot_to=snapshot_to, resume=state)

@@ -19,17 +19,16 @@ first layer's weight gradient (pixels in [-1, 1]).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from dnnc.errors import DnncError
+from dnnc.train import distributed as D
 from dnnc.train import layers as L
-from dnnc.train.api import DEFAULT_EPOCHS, load_splits, set_threads, validate_options
+from dnnc.train.api import DEFAULT_EPOCHS, begin_run, load_splits, run_stage, set_threads, validate_options
 from dnnc.train.checkpoint import to_checkpoint
-from dnnc.train.loop import Recipe, error_rate, fit
+from dnnc.train.loop import Recipe, error_rate
 from dnnc.train.model import Net
 from dnnc.vocabulary import same_pad
 
@@ -159,24 +158,35 @@ class FewMultNet(Net):
 
 def train_few_mult(arch: str = "tiny-fc", weights: str = "binary", dataset="mnist10k",
                    epochs: int = DEFAULT_EPOCHS, seed: int = 0, train_limit: int | None = None,
-                   batch_size: int = 100, quantized_backprop: bool = True, progress: bool = False) -> dict:
-    """Train with `--method few-mult` from scratch (as the paper) and return the checkpoint dict."""
+                   batch_size: int = 100, quantized_backprop: bool = True, progress: bool = False,
+                   snapshot_to=None, resume: dict | None = None) -> dict:
+    """Train with `--method few-mult` from scratch (as the paper) and return the checkpoint dict.
+
+    snapshot_to, resume: per-epoch snapshots and the continuation of a run, as train_model (under
+    torchrun the rules of dnnc.train.distributed; the stochastic weights are per-parameter noise)."""
     if weights not in WEIGHT_SETS:
         raise DnncError(f"--method few-mult trains {' or '.join(WEIGHT_SETS)} weights, not {weights!r}")
+    args = {"method": "few-mult", "arch": arch, "weights": weights,
+            "dataset": dataset if isinstance(dataset, str) else dataset.name, "epochs": epochs, "seed": seed,
+            "train_limit": train_limit, "batch_size": batch_size, "quantized_backprop": quantized_backprop}
     a, data = validate_options(arch, weights, "sign", "random", dataset)
+    world = D.start("cpu")
+    D.check_batch(batch_size)
     set_threads()
     train, val = load_splits(data, train_limit)
-    t_start = time.perf_counter()
+
+    def options() -> dict:
+        return {"method": "few-mult", "init": "random", "epochs": epochs, "train_limit": train_limit,
+                "batch_size": batch_size, "device": "cpu", "world_size": world.size,
+                "exponent_range": [E_MIN, E_MAX], "quantized_backprop": quantized_backprop,
+                "seconds": run.seconds(), "train_samples": len(train[0]), "numpy_version": np.__version__}
+
+    run = begin_run(args, data.name, options, snapshot_to, resume)
     torch.manual_seed(seed)
     model = FewMultNet(a, data.input_shape, weights, quantized_backprop)
-    stage = f"few-mult-{weights}-sign"
-    history = fit(model, train, val, Recipe(epochs, batch_size), seed + 2, stage, progress)
-    best = min(history, key=lambda h: h["val_error"])
+    run_stage(run, model, epochs, f"few-mult-{weights}-sign", seed + 2, train, val, batch_size, progress)
+    best = min(run.history, key=lambda h: h["val_error"], default={"epoch": 0})
     net = model.as_distribution_net()
-    return to_checkpoint(
-        net, dataset=data.name, seed=seed, history=history,
-        best={"epoch": best["epoch"], "val_error": error_rate(net, *val)},
-        options={"method": "few-mult", "init": "random", "epochs": epochs, "train_limit": train_limit,
-                 "batch_size": batch_size, "device": "cpu", "exponent_range": [E_MIN, E_MAX], "quantized_backprop": quantized_backprop,
-                 "seconds": time.perf_counter() - t_start, "train_samples": len(train[0]),
-                 "numpy_version": np.__version__})
+    val_err = D.once(lambda: error_rate(net, *val), net)
+    return to_checkpoint(net, dataset=data.name, seed=seed, history=run.history,
+                         best={"epoch": best["epoch"], "val_error": val_err}, options=options())

@@ -22,24 +22,24 @@ distribution checkpoint's contract: export, compile and verify read it unchanged
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
 from dnnc.errors import DnncError
+from dnnc.train import distributed as D
 from dnnc.train import layers as L
 from dnnc.train.api import (
     DEFAULT_EPOCHS,
     DEFAULT_PRETRAIN_EPOCHS,
+    begin_run,
     load_splits,
+    run_stage,
     set_threads,
-    train_model,
     validate_options,
 )
 from dnnc.train.checkpoint import from_checkpoint, load_checkpoint, to_checkpoint
 from dnnc.train.init import _copy_bn
-from dnnc.train.loop import Recipe, error_rate, fit
+from dnnc.train.loop import error_rate
 from dnnc.train.model import Net
 from dnnc.train.weights import moments
 
@@ -60,8 +60,8 @@ def hard_gumbel_sign(mean: torch.Tensor, var: torch.Tensor, tau: float = L.TAU) 
     """
     m = L.sign_moments(mean, var)
     logit = torch.log(1.0 + m + L.LOG_EPS) - torch.log(1.0 - m + L.LOG_EPS)
-    g_pos = -torch.log(-torch.log(torch.rand_like(m) + L.GUMBEL_EPS) + L.GUMBEL_EPS)
-    g_neg = -torch.log(-torch.log(torch.rand_like(m) + L.GUMBEL_EPS) + L.GUMBEL_EPS)
+    g_pos = -torch.log(-torch.log(D.rand_like(m) + L.GUMBEL_EPS) + L.GUMBEL_EPS)
+    g_neg = -torch.log(-torch.log(D.rand_like(m) + L.GUMBEL_EPS) + L.GUMBEL_EPS)
     soft = torch.tanh((logit + g_pos - g_neg) / (2.0 * tau))
     hard = L.sign(soft)
     return hard + (soft - soft.detach())
@@ -124,39 +124,53 @@ def init_lrnets(model: LrtNet, real: Net) -> None:
 def train_lrt(arch: str = "tiny-fc", weights: str = "ternary", init: str = "pretrain",
               dataset="mnist10k", epochs: int = DEFAULT_EPOCHS, pretrain_epochs: int = DEFAULT_PRETRAIN_EPOCHS,
               seed: int = 0, train_limit: int | None = None, batch_size: int = 100, layerwise: bool = True,
-              progress: bool = False) -> dict:
-    """Train with `--method lrt` and return the checkpoint dict (the distribution checkpoint's layout)."""
+              progress: bool = False, snapshot_to=None, resume: dict | None = None) -> dict:
+    """Train with `--method lrt` and return the checkpoint dict (the distribution checkpoint's layout).
+
+    snapshot_to, resume: per-epoch snapshots and the continuation of a run, as train_model (every phase
+    is a stage of the run; under torchrun the rules of dnnc.train.distributed)."""
     if weights not in WEIGHT_SETS:
         raise DnncError(f"--method lrt trains {' or '.join(WEIGHT_SETS)} weights, not {weights!r}")
     if init == "random":
         raise DnncError("--method lrt starts from a real net: --init pretrain or a real checkpoint PATH")
+    args = {"method": "lrt", "arch": arch, "weights": weights, "init": init,
+            "dataset": dataset if isinstance(dataset, str) else dataset.name, "epochs": epochs,
+            "pretrain_epochs": pretrain_epochs, "seed": seed, "train_limit": train_limit,
+            "batch_size": batch_size, "layerwise": layerwise}
     a, data = validate_options(arch, weights, "sign", init, dataset)
+    world = D.start("cpu")
+    D.check_batch(batch_size)
     set_threads()
     train, val = load_splits(data, train_limit)
-    t_start = time.perf_counter()
-    if init == "pretrain":
-        real_ckpt = train_model(arch=arch, weights="real", activation="tanh", dataset=data, epochs=pretrain_epochs,
-                                seed=seed, train_limit=train_limit, batch_size=batch_size, progress=progress)
+
+    def options() -> dict:
+        return {"method": "lrt", "init": init, "epochs": epochs, "pretrain_epochs": pretrain_epochs,
+                "layerwise": layerwise, "train_limit": train_limit, "batch_size": batch_size, "device": "cpu",
+                "world_size": world.size, "seconds": run.seconds(), "train_samples": len(train[0]),
+                "numpy_version": np.__version__}
+
+    run = begin_run(args, data.name, options, snapshot_to, resume)
+    if init == "pretrain":  # the real tanh net, as `dnnc train --weights real` trains it
+        torch.manual_seed(seed)
+        real = run_stage(run, Net(a, data.input_shape, "real", "tanh"), pretrain_epochs, "real-tanh", seed + 2,
+                         train, val, batch_size, progress)
     else:
         real_ckpt = load_checkpoint(init)
-    real = from_checkpoint(real_ckpt)
-    history = list(real_ckpt.get("history", []))
+        real = from_checkpoint(real_ckpt)
+        if resume is None:
+            run.history.extend(real_ckpt.get("history", []))
     n_hidden = len(a.layers) - 1
     model = LrtNet(a, data.input_shape, weights, binary_layers=1 if layerwise else n_hidden)
-    init_lrnets(model, real)
+    init_lrnets(model, real)  # a resumed run past this point restores the snapshot's model over it
     torch.manual_seed(seed)
     phases = list(range(model.binary_layers, n_hidden + 1))
     for j, k in enumerate(phases):  # --epochs in total, split evenly, the last phase takes the remainder
         model.binary_layers = k
         n = epochs - (len(phases) - 1) * (epochs // len(phases)) if k == n_hidden else epochs // len(phases)
         stage = f"lrt-{weights}-sign" if k == n_hidden else f"lrt-{weights}-binary{k}"
-        history.extend(fit(model, train, val, Recipe(n, batch_size), seed + 2 + j, stage, progress))
-    final = [h for h in history if h["stage"] == f"lrt-{weights}-sign"]
+        run_stage(run, model, n, stage, seed + 2 + j, train, val, batch_size, progress)
+    final = [h for h in run.history if h["stage"] == f"lrt-{weights}-sign"]
     best = min(final, key=lambda h: h["val_error"], default={"epoch": 0})
-    return to_checkpoint(
-        model, dataset=data.name, seed=seed, history=history,
-        best={"epoch": best["epoch"], "val_error": error_rate(model, *val)},
-        options={"method": "lrt", "init": init, "epochs": epochs, "pretrain_epochs": pretrain_epochs,
-                 "layerwise": layerwise, "train_limit": train_limit, "batch_size": batch_size, "device": "cpu",
-                 "seconds": time.perf_counter() - t_start, "train_samples": len(train[0]),
-                 "numpy_version": np.__version__})
+    val_err = D.once(lambda: error_rate(model, *val), model)
+    return to_checkpoint(model, dataset=data.name, seed=seed, history=run.history,
+                         best={"epoch": best["epoch"], "val_error": val_err}, options=options())

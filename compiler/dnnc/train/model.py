@@ -87,6 +87,10 @@ class Net(torch.nn.Module):
             return [p.detach() for p in self.params]
         return [self.vals[p.detach().argmax(0)] for p in self.params]
 
+    def as_distribution_net(self) -> Net:
+        """The net whose checkpoint this model writes (a method with other parameters converts)."""
+        return self
+
     def hidden_activation(self, i: int) -> str:
         """Activation of hidden layer i on the prediction path (lrt binarizes layer by layer)."""
         return self.activation

@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import time
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +29,11 @@ import torch.nn.functional as F
 from dnnc.errors import DnncError
 from dnnc.train import distributed as D
 from dnnc.train.arch import Arch, check_input, parse_arch
+from dnnc.train.resume import Run, snapshot_of
 from dnnc.vocabulary import conv_out_size, same_pad
 
 METHODS = ("ste", "ste-stochastic")
+SNAPSHOT_FORMAT = "dnnc-ste-snapshot"  # m.resume.pt beside m.onnx while the run is in progress
 LATENT_LR_FACTOR = 10.0  # latent weights in [-1, 1] need larger steps than BN parameters to flip
 
 
@@ -126,10 +127,16 @@ def error_rate(model: SteNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500
 def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste", epochs: int = 10,
               seed: int = 0, batch_size: int = 100, train_limit: int | None = None, lr: float = 1e-3,
               max_steps: int | None = None, dataset: str = "mnist10k", progress: bool = False,
-              act_bits: int = 1, dropout: float = 0.0) -> dict:
-    """Train an STE baseline; returns {"model", "history", "best", "options"} (model: the best SteNet)."""
+              act_bits: int = 1, dropout: float = 0.0, snapshot_to=None, resume: dict | None = None) -> dict:
+    """Train an STE baseline; returns {"model", "history", "best", "options"} (model: the best SteNet).
+
+    snapshot_to(snapshot): called on rank 0 after every epoch with a resumable snapshot (SNAPSHOT_FORMAT,
+    its `resume` section as dnnc.train.resume writes it); resume: such a section, to continue that run."""
     from dnnc.data.datasets import load_dataset
 
+    args = {"method": method, "arch": arch, "weights": weights, "epochs": epochs, "seed": seed,
+            "batch_size": batch_size, "train_limit": train_limit, "lr": lr, "max_steps": max_steps,
+            "dataset": dataset, "act_bits": act_bits, "dropout": dropout}
     if method not in METHODS:
         raise DnncError(f"unknown STE method {method!r} ({', '.join(METHODS)})")
     if method == "ste-stochastic" and weights != "binary":
@@ -162,11 +169,19 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
                             {"params": [p for p in model.parameters() if id(p) not in latent], "lr": lr}])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     gen = torch.Generator().manual_seed(seed)
-    history, best, best_state, steps, t0 = [], {"epoch": 0, "val_error": 1.0}, None, 0, time.perf_counter()
+    history, best, best_state, steps, first = [], {"epoch": 0, "val_error": 1.0}, None, 0, 1
+    run = Run(args, (lambda _, state: snapshot_to({"format": SNAPSHOT_FORMAT, "resume": state}))
+              if snapshot_to is not None else None, resume)
+    restored = run.restore(method, model, opt, sched, gen)
+    if restored is not None:  # a snapshot is taken after epoch >= 1, so best_state is set
+        first, best_err, best_state, history = restored
+        best = {"epoch": max(h["epoch"] for h in history if h["val_error"] == best_err), "val_error": best_err}
+        steps = history[-1]["steps"]
     from tqdm import tqdm
 
     net = D.wrap(model)
-    bar = tqdm(range(1, epochs + 1), desc=f"{method} {weights}", disable=not progress or not world.main, file=None)
+    bar = tqdm(range(first, epochs + 1), desc=f"{method} {weights}", disable=not progress or not world.main,
+               file=None)
     for epoch in bar:
         model.train()
         for idx in D.batches(len(x_tr), batch_size, gen):
@@ -192,9 +207,11 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
         sched.step()
         err = D.once(lambda: error_rate(model, x_va, y_va), model)  # rank 0's BN buffers go to all
         history.append({"stage": method, "epoch": epoch, "loss": D.total(loss.item())[0] / world.size,
-                        "val_error": err, "world_size": world.size})
-        if err <= best["val_error"]:
+                        "val_error": err, "world_size": world.size, "steps": steps})
+        if err <= best["val_error"]:  # the last minimum (a resumed run finds it again from the history)
             best, best_state = {"epoch": epoch, "val_error": err}, copy.deepcopy(model.state_dict())
+        if world.main:
+            run.epoch_done(method, epoch, model, opt, sched, gen, best["val_error"], best_state, history)
         if max_steps and steps >= max_steps:
             break
     if best_state is not None:
@@ -204,7 +221,27 @@ def train_ste(arch: str = "tiny-fc", weights: str = "binary", method: str = "ste
             "input_shape": data.input_shape, "options": {
                 "method": method, "weights": weights, "act_bits": act_bits, "dropout": dropout, "epochs": epochs, "seed": seed,
                 "batch_size": batch_size, "train_limit": train_limit, "lr": lr, "steps": steps,
-                "world_size": world.size, "seconds": time.perf_counter() - t0}}
+                "world_size": world.size, "seconds": run.seconds()}}
+
+
+def load_snapshot(path) -> dict:
+    """The resume section of an interrupted STE run's snapshot file; anything else is a one-line error."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise DnncError(f"{path}: no snapshot of an interrupted run (an STE run keeps one beside its .onnx "
+                        "output until it completes)")
+    try:
+        snap = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every decoding failure means "not our snapshot"
+        raise DnncError(f"{path}: not a readable dnnc snapshot ({type(exc).__name__})") from None
+    if not isinstance(snap, dict) or snap.get("format") != SNAPSHOT_FORMAT:
+        raise DnncError(f"{path}: not a dnnc STE snapshot (no '{SNAPSHOT_FORMAT}' marker)")
+    state = snapshot_of(snap, str(path))
+    if state["args"].get("method") not in METHODS:
+        raise DnncError(f"{path}: the snapshot's method is not an STE baseline")
+    return state
 
 
 def test_error(model: SteNet, dataset: str = "mnist10k") -> float:
