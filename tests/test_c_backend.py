@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from dnnc.backends import c as cbackend
 from dnnc.backends.c.packing import thresholds as _thresholds
-from dnnc.backends.c.toolchain import vector_lanes
+from dnnc.backends.c.toolchain import vector_kernels, vector_lanes
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
@@ -53,7 +53,7 @@ def _host_portable() -> dict:
 
 
 def _host_avx2() -> dict:
-    """The host target on an x86-64 without AVX-512: lanes = "auto" picks the plain layout."""
+    """The host target built for x86-64-v3 (AVX2, no AVX-512): lanes = "auto" picks the AVX2 kernels."""
     cfg = load_target("host")
     cfg["cpu_flags"] = ["-march=x86-64-v3"]
     return cfg
@@ -70,10 +70,10 @@ def test_host_portable_lanes_kernels(name, net):
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
-@pytest.mark.parametrize("name,net", [*WIDE[:2], *EDGE[:4]], ids=[*WIDE_IDS[:2], *IDS[:4]])
-def test_host_without_avx512_uses_the_plain_layout(name, net):
-    assert vector_lanes(_host_avx2()) == 0
-    _check(from_net(net, "edge"), _host_avx2(), 200)
+@pytest.mark.parametrize("name,net", WIDE + EDGE, ids=WIDE_IDS + IDS)
+def test_host_avx2_lanes_kernels_sanitized(name, net):
+    assert vector_kernels(_host_avx2()) == "avx2" and vector_lanes(_host_avx2()) == 16
+    _check(from_net(net, "edge"), _host_avx2(), 200, sanitize=True)
 
 
 def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
