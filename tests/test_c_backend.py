@@ -228,3 +228,18 @@ def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced
     cfg = forced()
     cfg["lanes"] = 16
     _check(loaded, cfg, 200)
+
+
+needs_aarch64 = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
+                                   reason="aarch64-linux-gnu-gcc / qemu-aarch64 not installed (tools/setup.sh)")
+AARCH64_DEFAULT = "wide-conv3-ternary"  # the one default-run model: raw 3-channel conv, packed conv and dense
+
+
+@needs_aarch64
+@pytest.mark.parametrize("name,net", [
+    pytest.param(n, net, marks=() if n == AARCH64_DEFAULT else pytest.mark.slow) for n, net in WIDE + EDGE],
+    ids=WIDE_IDS + IDS)
+def test_host_aarch64_neon_kernels(name, net):
+    """The NEON kernels, cross-compiled and run under qemu-aarch64 user mode."""
+    assert vector_kernels(load_target("host-aarch64")) == "neon"
+    _check(from_net(net, "edge"), "host-aarch64", 200)

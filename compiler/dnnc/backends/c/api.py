@@ -87,6 +87,9 @@ def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: i
     dtype = model.input_dtype  # a stated input map: the byte entry point is timed
     raw = np.zeros(shape, dtype) if raw is None else np.ascontiguousarray(raw[:1]).astype(dtype)
     bare = is_bare_metal(target)
+    if target["runner"]:
+        raise DnncError(f"target '{target['name']}' runs under {target['runner'][0]}: wall time under emulation "
+                        "is not a performance measure (dnnc verify and dnnc compile work)")
     repeat = repeat or (3 if bare else 2000)
     with scratch_dir("dnnc-bench-") as tmp:
         plan, lib = _prepare(model, target, tmp, "bench.c.j2", input_entry(model, raw.dtype))

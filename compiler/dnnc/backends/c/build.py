@@ -105,7 +105,9 @@ def compile_exe(target: dict, libdir: Path, workdir: Path, sources: list[str], e
 def execute(target: dict, exe: Path, workdir: Path, timeout: float = 3600) -> str:
     """Run a harness executable natively or on the target's emulator; returns its stdout."""
     if not is_bare_metal(target):
-        return _run([str(exe)], workdir, timeout, "running the host harness").stdout
+        runner = target["runner"]
+        what = f"running the harness under {runner[0]}" if runner else "running the host harness"
+        return _run([*([_tool(runner[0]), *runner[1:]] if runner else []), str(exe)], workdir, timeout, what).stdout
     emu = _emulator(target)
     cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], *emu["args"], "-nographic", "-monitor", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", exe.name]
