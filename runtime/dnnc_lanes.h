@@ -485,13 +485,14 @@ static inline void dnnc_lanes_u8(const uint8_t *w, int32_t bits, const int32_t *
  * the end), pc[k] the pixel's border-pattern constant (in_add * the sum of the weights of its valid taps:
  * padding is u = 0, not p = 0). Taps in quads of 4 per kernel row (taps past kw have weight 0), weights
  * [blk][c][ky][kq][16][4] int8. Up to 4 pixels x 2 blocks are summed at once: independent VPDPBUSD chains. */
-/* 1 when every weight of w (n bytes) is within [-64, 64]: then a pair of u8 x s8 products fits int16
- * (VPMADDUBSW does not saturate). The conv driver asks once per layer call; only AVX2 builds use it. */
-static inline int32_t dnnc_lanes_i8_small(const int8_t *w, int32_t n)
+/* How many VPMADDUBSW results (a pair of u8 x s8 products each) of the taps w (n bytes) an int16 can sum
+ * without overflow: 32767 / (2 * 255 * max |w|), 0 when one pair alone could saturate (max |w| > 64). The
+ * conv driver asks once per layer call; only AVX2 builds use it. */
+static inline int32_t dnnc_lanes_i8_quads(const int8_t *w, int32_t n)
 {
-    int32_t i, ok = 1;
-    for (i = 0; i < n; i++) ok &= w[i] >= -64 && w[i] <= 64;
-    return ok;
+    int32_t i, m = 1;
+    for (i = 0; i < n; i++) m = w[i] > m ? w[i] : -w[i] > m ? -w[i] : m;
+    return m > 64 ? 0 : 32767 / (510 * m);
 }
 
 static inline void dnnc_lanes_conv_u8(const int8_t *w, const uint8_t *const *base, const int32_t *const *pc,
@@ -551,7 +552,8 @@ static inline void dnnc_lanes_conv_u8(const int8_t *w, const uint8_t *const *bas
     (void)wsmall;
 #else
 #if defined(DNNC_AVX2)
-    /* VPMADDUBSW (pixels u8 x taps s8, pairs in int16) + VPMADDWD: one block (two registers) x 4 pixels */
+    /* VPMADDUBSW (pixels u8 x taps s8, pairs in int16), summed in int16 for up to wsmall quads, then VPMADDWD
+     * into int32: one block (two registers) x 4 pixels */
     if (wsmall) {
         const __m256i vm = _mm256_set1_epi32(mul), ones = _mm256_set1_epi16(1);
         for (b = 0; b < nout; b += DNNC_LANES) {
@@ -561,12 +563,20 @@ static inline void dnnc_lanes_conv_u8(const int8_t *w, const uint8_t *const *bas
                 const uint8_t *p0 = base[k0], *p1 = base[k0 + (np > 1)], *p2 = base[k0 + 2 * (np > 2)],
                               *p3 = base[k0 + 3 * (np > 3)];
                 const int8_t *wb = w + (b / DNNC_LANES) * bstride;
-                __m256i a[8];
-                int32_t k;
-                for (k = 0; k < 8; k++) a[k] = _mm256_setzero_si256();
+                __m256i a[8], t[8];
+                int32_t k, used = 0;
+                for (k = 0; k < 8; k++) a[k] = t[k] = _mm256_setzero_si256();
                 for (c = 0; c < in_c; c++)
                     for (ky = 0; ky < kh; ky++) {
                         const int32_t off = c * plane + ky * wp;
+                        if (used + kq > wsmall) {
+                            for (k = 0; k < 8; k++) {
+                                a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(t[k], ones));
+                                t[k] = _mm256_setzero_si256();
+                            }
+                            used = 0;
+                        }
+                        used += kq;
                         for (q = 0; q < kq; q++, wb += 4 * DNNC_LANES) {
                             const __m256i w0 = _mm256_loadu_si256((const __m256i *)wb);
                             const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wb + 32));
@@ -574,16 +584,17 @@ static inline void dnnc_lanes_conv_u8(const int8_t *w, const uint8_t *const *bas
                             const __m256i x1 = _mm256_set1_epi32((int)dnnc_load_u32(p1 + off + 4 * q));
                             const __m256i x2 = _mm256_set1_epi32((int)dnnc_load_u32(p2 + off + 4 * q));
                             const __m256i x3 = _mm256_set1_epi32((int)dnnc_load_u32(p3 + off + 4 * q));
-                            a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, w0), ones));
-                            a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, w1), ones));
-                            a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, w0), ones));
-                            a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, w1), ones));
-                            a[4] = _mm256_add_epi32(a[4], _mm256_madd_epi16(_mm256_maddubs_epi16(x2, w0), ones));
-                            a[5] = _mm256_add_epi32(a[5], _mm256_madd_epi16(_mm256_maddubs_epi16(x2, w1), ones));
-                            a[6] = _mm256_add_epi32(a[6], _mm256_madd_epi16(_mm256_maddubs_epi16(x3, w0), ones));
-                            a[7] = _mm256_add_epi32(a[7], _mm256_madd_epi16(_mm256_maddubs_epi16(x3, w1), ones));
+                            t[0] = _mm256_add_epi16(t[0], _mm256_maddubs_epi16(x0, w0));
+                            t[1] = _mm256_add_epi16(t[1], _mm256_maddubs_epi16(x0, w1));
+                            t[2] = _mm256_add_epi16(t[2], _mm256_maddubs_epi16(x1, w0));
+                            t[3] = _mm256_add_epi16(t[3], _mm256_maddubs_epi16(x1, w1));
+                            t[4] = _mm256_add_epi16(t[4], _mm256_maddubs_epi16(x2, w0));
+                            t[5] = _mm256_add_epi16(t[5], _mm256_maddubs_epi16(x2, w1));
+                            t[6] = _mm256_add_epi16(t[6], _mm256_maddubs_epi16(x3, w0));
+                            t[7] = _mm256_add_epi16(t[7], _mm256_maddubs_epi16(x3, w1));
                         }
                     }
+                for (k = 0; k < 8; k++) a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(t[k], ones));
                 for (k = 0; k < np; k++) {
                     const int32_t *pk = pc[k0 + k] + b;
                     const __m256i r0 = _mm256_add_epi32(_mm256_mullo_epi32(a[2 * k], vm),

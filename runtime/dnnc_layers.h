@@ -287,7 +287,7 @@ DNNC_LAYER_INLINE void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uin
     const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad, wpp = L->in_u8 ? 1 : L->in_wpp;
     const int32_t esize = L->in_u8 ? 1 : 4; /* bytes per image element (per word of a pixel) */
     const int32_t planes = L->in_u8 ? L->in_c : 1; /* raw input: CHW planes; packed: one HWC image */
-    const int32_t wsmall = L->in_u8 && dnnc_lanes_i8_small(L->w8, nout * L->in_c * L->kh * L->kq * 4);
+    const int32_t wsmall = L->in_u8 ? dnnc_lanes_i8_quads(L->w8, nout * L->in_c * L->kh * L->kq * 4) : 0;
     int32_t c, y, py, px, wy, wx;
     memset(img, 0, (size_t)planes * hp * wp * wpp * esize + 4);
     for (c = 0; c < planes; c++)
