@@ -437,6 +437,44 @@ DNNC_LANES_U8_KERNEL(dnnc_lanes_codes8, 8)
 DNNC_LANES_U8_KERNEL(dnnc_lanes_codes1, 1)
 DNNC_LANES_U8_KERNEL(dnnc_lanes_codes2, 2)
 DNNC_LANES_U8_KERNEL(dnnc_lanes_codes4, 4)
+#elif defined(DNNC_NEON)
+/* Codes of 1, 2 or 4 bits times p - 128 with SMLAL (codes are below 16, so also valid signed bytes), the R code
+ * planes of a group summed in int16 (at most 8 * 128 or 2 * 15 * 128), then SADALP into int32 pairs that one
+ * ADDP per four lanes completes. One block (four registers of 4 lanes) per pass; 8-bit codes take plain C. */
+static inline void dnnc_lanes_codes_neon(const uint8_t *w, int32_t bits, const uint8_t *raw, int32_t nin,
+                                         int32_t nout, int32_t *d_out)
+{
+    const int32_t R = 8 / bits, gin = 4 * R, ng = (nin + gin - 1) / gin, bstride = ng * 64;
+    const uint8x16_t mask = vdupq_n_u8((uint8_t)((1 << bits) - 1));
+    const int8x16_t flip = vreinterpretq_s8_u32(vdupq_n_u32(0x80808080u));
+    int8x16_t x[8];
+    uint8_t tail[32];
+    int32_t b, g, r, k;
+    memset(tail, 0, sizeof tail);
+    memcpy(tail, raw + (ng - 1) * gin, (size_t)(nin - (ng - 1) * gin));
+    for (b = 0; b < nout; b += DNNC_LANES) {
+        const uint8_t *w0 = w + (b / DNNC_LANES) * bstride;
+        int32x4_t lo[4], hi[4];
+        for (k = 0; k < 4; k++) lo[k] = hi[k] = vdupq_n_s32(0);
+        for (g = 0; g < ng; g++) {
+            const uint8_t *src = g == ng - 1 ? tail : raw + g * gin;
+            for (r = 0; r < R; r++)
+                x[r] = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(dnnc_load_u32(src + 4 * r))), flip);
+            for (k = 0; k < 4; k++) {
+                const uint8x16_t v = vld1q_u8(w0 + g * 64 + 16 * k);
+                int16x8_t tl = vdupq_n_s16(0), th = tl;
+                for (r = 0; r < R; r++) {
+                    const int8x16_t code = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v, vdupq_n_s8((int8_t)(-bits * r))), mask));
+                    tl = vmlal_s8(tl, vget_low_s8(code), vget_low_s8(x[r]));
+                    th = vmlal_high_s8(th, code, x[r]);
+                }
+                lo[k] = vpadalq_s16(lo[k], tl);
+                hi[k] = vpadalq_s16(hi[k], th);
+            }
+        }
+        for (k = 0; k < 4; k++) vst1q_s32(d_out + b + 4 * k, vpaddq_s32(lo[k], hi[k]));
+    }
+}
 #endif
 
 /* The portable loop of dnnc_lanes_u8: D[o] for nout outputs. */
@@ -473,6 +511,11 @@ static inline void dnnc_lanes_u8(const uint8_t *w, int32_t bits, const int32_t *
     case 4: dnnc_lanes_codes4(w, raw, nin, nout, acc); break;
     default: dnnc_lanes_u8_c(w, bits, nin, nout, raw, acc); break;
     }
+#elif defined(DNNC_NEON)
+    if (bits < 8)
+        dnnc_lanes_codes_neon(w, bits, raw, nin, nout, acc);
+    else
+        dnnc_lanes_u8_c(w, bits, nin, nout, raw, acc);
 #else
     dnnc_lanes_u8_c(w, bits, nin, nout, raw, acc);
 #endif
@@ -610,6 +653,38 @@ static inline void dnnc_lanes_conv_u8(const int8_t *w, const uint8_t *const *bas
         }
         return;
     }
+#elif defined(DNNC_NEON)
+    /* Products in int16 (255 * 128 fits), SADALP into int32 pairs, ADDP per four lanes; one pixel at a time */
+    (void)wsmall;
+    for (b = 0; b < nout; b += DNNC_LANES) {
+        int32x4_t m[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+        for (k0 = 0; k0 < npix; k0++) {
+            const int8_t *wb = w + (b / DNNC_LANES) * bstride;
+            int32x4_t a[8];
+            int32_t k;
+            for (k = 0; k < 8; k++) a[k] = vdupq_n_s32(0);
+            for (c = 0; c < in_c; c++)
+                for (ky = 0; ky < kh; ky++) {
+                    const uint8_t *row = base[k0] + c * plane + ky * wp;
+                    for (q = 0; q < kq; q++, wb += 4 * DNNC_LANES) {
+                        const int16x8_t p = vreinterpretq_s16_u16(
+                            vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(dnnc_load_u32(row + 4 * q)))));
+                        for (k = 0; k < 4; k++) {
+                            const int8x16_t wv = vld1q_s8(wb + 16 * k);
+                            a[2 * k] = vpadalq_s16(a[2 * k], vmulq_s16(vmovl_s8(vget_low_s8(wv)), p));
+                            a[2 * k + 1] = vpadalq_s16(a[2 * k + 1], vmulq_s16(vmovl_high_s8(wv), p));
+                        }
+                    }
+                }
+            for (k = 0; k < 4; k++) {
+                const int32x4_t r = vaddq_s32(vmulq_n_s32(vpaddq_s32(a[2 * k], a[2 * k + 1]), mul),
+                                              vld1q_s32(pc[k0] + b + 4 * k));
+                m[k] = k0 == 0 ? r : vmaxq_s32(m[k], r);
+            }
+        }
+        for (k0 = 0; k0 < 4; k0++) vst1q_s32(mx + b + 4 * k0, m[k0]);
+    }
+    return;
 #else
     (void)wsmall;
 #endif

@@ -76,23 +76,40 @@ def test_host_avx2_lanes_kernels_sanitized(name, net):
     _check(from_net(net, "edge"), _host_avx2(), 200, sanitize=True)
 
 
-def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
-    """The host tests above exercise the AVX-512 kernels on a CPU that has them, the plain C ones elsewhere."""
+def _probe(tmp_path, cc: str, flags: list[str], runner: list[str] = ()) -> str:
+    """Which kernels of runtime/dnnc_lanes.h a build with these flags compiles, as the built program says."""
     import subprocess
 
     from dnnc.resources import resource_dir
 
+    (tmp_path / "probe.c").write_text('#include "dnnc_lanes.h"\n#include <stdio.h>\nint main(void) {\n'
+                                      '#if defined(DNNC_AVX512)\nputs("avx512");\n#elif defined(DNNC_AVX2)\n'
+                                      'puts("avx2");\n#elif defined(DNNC_NEON)\nputs("neon");\n#else\nputs("c");\n'
+                                      "#endif\nreturn 0;\n}\n")
+    subprocess.run([cc, *flags, f"-I{resource_dir('runtime')}", "probe.c", "-o", "probe"], cwd=tmp_path, check=True)
+    return subprocess.run([*runner, str(tmp_path / "probe")], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
+    """The host tests above exercise the AVX-512 kernels on a CPU that has them, the AVX2 or plain C ones elsewhere."""
     cpuinfo = Path("/proc/cpuinfo")
     flags = cpuinfo.read_text().split() if cpuinfo.is_file() else []
-    (tmp_path / "probe.c").write_text('#include "dnnc_lanes.h"\n#include <stdio.h>\nint main(void) {\n'
-                                      '#ifdef DNNC_AVX512\nputs("avx512");\n#else\nputs("c");\n#endif\n'
-                                      "return 0;\n}\n")
     cfg = load_target("host")
-    subprocess.run([cfg["cc"], *cfg["cpu_flags"], f"-I{resource_dir('runtime')}", "probe.c", "-o", "probe"],
-                   cwd=tmp_path, check=True)
-    out = subprocess.run([str(tmp_path / "probe")], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == ("avx512" if all(f in flags for f in AVX512_FLAGS) else "c")
-    assert vector_lanes(cfg) == (16 if out == "avx512" else 0)
+    out = _probe(tmp_path, cfg["cc"], cfg["cpu_flags"])
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert out == ("avx512" if all(f in flags for f in AVX512_FLAGS) else "avx2" if "avx2" in flags else "c")
+    assert vector_kernels(cfg) == (None if out == "c" else out)
+    assert vector_lanes(cfg) == (0 if out == "c" else 16)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+def test_x86_64_v3_build_compiles_the_avx2_kernels(tmp_path):
+    """An AVX2-only build (-march=x86-64-v3) compiles the AVX2 kernels, x86-64-v2 the plain C ones."""
+    cfg = _host_avx2()
+    assert _probe(tmp_path, cfg["cc"], cfg["cpu_flags"]) == "avx2" == vector_kernels(cfg)
+    v2 = {**cfg, "cpu_flags": ["-march=x86-64-v2"]}
+    assert _probe(tmp_path, cfg["cc"], v2["cpu_flags"]) == "c" and vector_lanes(v2) == 0
 
 
 @needs_arm
@@ -239,7 +256,8 @@ AARCH64_DEFAULT = "wide-conv3-ternary"  # the one default-run model: raw 3-chann
 @pytest.mark.parametrize("name,net", [
     pytest.param(n, net, marks=() if n == AARCH64_DEFAULT else pytest.mark.slow) for n, net in WIDE + EDGE],
     ids=WIDE_IDS + IDS)
-def test_host_aarch64_neon_kernels(name, net):
+def test_host_aarch64_neon_kernels(name, net, tmp_path):
     """The NEON kernels, cross-compiled and run under qemu-aarch64 user mode."""
-    assert vector_kernels(load_target("host-aarch64")) == "neon"
+    cfg = load_target("host-aarch64")
+    assert _probe(tmp_path, cfg["cc"], cfg["cpu_flags"], cfg["runner"]) == "neon" == vector_kernels(cfg)
     _check(from_net(net, "edge"), "host-aarch64", 200)
