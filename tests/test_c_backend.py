@@ -261,3 +261,17 @@ def test_host_aarch64_neon_kernels(name, net, tmp_path):
     cfg = load_target("host-aarch64")
     assert _probe(tmp_path, cfg["cc"], cfg["cpu_flags"], cfg["runner"]) == "neon" == vector_kernels(cfg)
     _check(from_net(net, "edge"), "host-aarch64", 200)
+
+
+@pytest.mark.slow
+@needs_aarch64
+def test_bench_counts_instructions_under_qemu_user_mode():
+    """`dnnc bench --target host-aarch64`: instructions per inference, the same in every run, and more for a
+    network with more work (wall time under emulation is no measure, so none is reported)."""
+    from dnnc.backends.c import bench
+
+    cfg = load_target("host-aarch64")
+    small, wide = from_net(dict(EDGE)[IDS[0]], "edge"), from_net(dict(WIDE)[AARCH64_DEFAULT], "wide")
+    a, b, w = bench(small.ir, cfg), bench(small.ir, cfg), bench(wide.ir, cfg)
+    assert a["instructions"] == b["instructions"] > 0 and "latency_us_median" not in a
+    assert w["instructions"] > a["instructions"]
