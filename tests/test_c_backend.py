@@ -29,6 +29,8 @@ IDS = [name for name, _ in EDGE]
 WIDE = list(wide_models())
 WIDE_IDS = [name for name, _ in WIDE]
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512_vnni", "avx512_vpopcntdq", "gfni")
+needs_aarch64 = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
+                                   reason="aarch64-linux-gnu-gcc / qemu-aarch64 not installed (tools/setup.sh)")
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                                reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
 
@@ -236,7 +238,10 @@ def test_pooled_conv_row_remainders_cortex_m4(ws, c0, k, pad, k0):
     _check(from_net(_pooled_conv_net(ws, c0, k, pad, k0), "tails"), "cortex-m4", 100)
 
 
-@pytest.mark.parametrize("forced", [_host_portable, lambda: load_target("host")], ids=["plain-c", "native"])
+@pytest.mark.parametrize("forced", [
+    _host_portable, lambda: load_target("host"),
+    pytest.param(_host_avx2, marks=pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64")),
+    pytest.param(lambda: load_target("host-aarch64"), marks=needs_aarch64)], ids=["plain-c", "native", "avx2", "neon"])
 def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced):
     """Weight codes need values affine in their index; another set (as an import might declare) is stored as
     bytes d = w + 128 by the same kernel, and stays exact."""
@@ -247,8 +252,6 @@ def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced
     _check(loaded, cfg, 200)
 
 
-needs_aarch64 = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
-                                   reason="aarch64-linux-gnu-gcc / qemu-aarch64 not installed (tools/setup.sh)")
 AARCH64_DEFAULT = "wide-conv3-ternary"  # the one default-run model: raw 3-channel conv, packed conv and dense
 
 
