@@ -72,7 +72,9 @@ def test_host_portable_lanes_kernels(name, net):
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
-@pytest.mark.parametrize("name,net", WIDE + EDGE, ids=WIDE_IDS + IDS)
+@pytest.mark.parametrize("name,net", [  # every wide model and 4 edge models by default, the other edge models slow
+    pytest.param(n, net, marks=() if i < len(WIDE) + 4 else pytest.mark.slow) for i, (n, net) in enumerate(WIDE + EDGE)],
+    ids=WIDE_IDS + IDS)
 def test_host_avx2_lanes_kernels_sanitized(name, net):
     assert vector_kernels(_host_avx2()) == "avx2" and vector_lanes(_host_avx2()) == 16
     _check(from_net(net, "edge"), _host_avx2(), 200, sanitize=True)
