@@ -8,6 +8,10 @@ layers on the Cortex-M4 stop counting a window as soon as one pixel reaches the 
 their cost depends on weights and data (the first 8 test digits span 3.61-3.66 M instructions for ternary
 mnist-cnn); the host's output-lane kernels count every pixel, so host time does not depend on the data.
 Run: `python benchmarks/bench_c.py [--weights ternary,binary,quaternary,quinary] [--digits N] [--json]`;
+`--march native,x86-64-v3` times one host build per -march in the same run (the output-lane kernels the compiler
+enables for each: AVX-512 on this machine's native build, AVX2 for x86-64-v3; `x86-64-v3:plain` the plain
+layout), one onnxruntime time beside them;
+`--host-only` skips the emulated cores;
 `--digits N` adds the range of Cortex-M4 counts over the first N test digits (the data dependence of pooled
 convs); `--export DIR` writes the benchmark networks as ONNX files instead. `python benchmarks/bench_c.py --export DIR`
 writes the four networks as DIR/<preset>_<weights>.onnx instead, for `dnnc bench FILE --target T`.
@@ -58,19 +62,34 @@ def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:
     return DiscreteNet((1, 28, 28), hidden, out, arch=arch.text)
 
 
-def measure(preset: str, weight_set: str, host_repeat: int = 2000, digits: int = 0) -> dict:
+def host_target(march: str) -> dict:
+    """The host target built with -march=MARCH; MARCH:plain forces the plain layout (lanes = 0) to compare."""
+    target = load_target("host")
+    march, _, plain = march.partition(":")
+    target["cpu_flags"] = [f"-march={march}"]
+    if plain:
+        target["lanes"] = 0
+    return target
+
+
+def measure(preset: str, weight_set: str, host_repeat: int = 2000, digits: int = 0, marches=("native",),
+            host_only: bool = False) -> dict:
     loaded = from_net(random_net(preset, weight_set), "model")
     raw = mnist10k("test")[0][:1]
-    m4 = bench(loaded.ir, load_target("cortex-m4"), raw)
-    m7 = bench(loaded.ir, load_target("cortex-m7"), raw)
-    host = bench(loaded.ir, load_target("host"), raw, host_repeat)
+    row = {"preset": preset, "weights": weight_set}
+    if not host_only:
+        m4 = bench(loaded.ir, load_target("cortex-m4"), raw)
+        m7 = bench(loaded.ir, load_target("cortex-m7"), raw)
+        row.update(macs=m4["macs"], m4_instructions=m4["instructions"], m7_instructions=m7["instructions"],
+                   m7_text_bytes=m7["text_bytes"], m4_text_bytes=m4["text_bytes"], m4_ram_bytes=m4["ram_bytes"],
+                   const_bytes=m4["const_bytes"])
+    host = {m: bench(loaded.ir, host_target(m), raw, host_repeat)["latency_us_median"] for m in marches}
     ort = onnxruntime_latency_us(loaded.onnx, raw, host_repeat)
-    return {"preset": preset, "weights": weight_set, "macs": m4["macs"], "m4_instructions": m4["instructions"],
-            "m7_instructions": m7["instructions"], "m7_text_bytes": m7["text_bytes"],
-            "m4_text_bytes": m4["text_bytes"], "m4_ram_bytes": m4["ram_bytes"], "const_bytes": m4["const_bytes"],
-            "host_us": host["latency_us_median"], **ort,
-            "speedup": ort["onnxruntime_us_median"] / host["latency_us_median"],
-            **({"m4_digit_range": m4_range(loaded.ir, digits)} if digits else {})}
+    row.update(host_us=host[marches[0]], **ort, speedup=ort["onnxruntime_us_median"] / host[marches[0]],
+               host_us_by_march=host, speedup_by_march={m: ort["onnxruntime_us_median"] / t for m, t in host.items()})
+    if digits and not host_only:
+        row["m4_digit_range"] = m4_range(loaded.ir, digits)
+    return row
 
 
 def m4_range(ir, digits: int) -> tuple[int, int]:
@@ -86,6 +105,8 @@ def main() -> None:
     ap.add_argument("--digits", type=int, default=0, help="Cortex-M4 count range over the first N test digits")
     ap.add_argument("--export", type=Path, help="write the networks as ONNX files into this folder and stop")
     ap.add_argument("--json", action="store_true", help="print one JSON list")
+    ap.add_argument("--march", default="native", help="comma-separated -march values, one host build each")
+    ap.add_argument("--host-only", action="store_true", help="only the host builds and onnxruntime")
     args = ap.parse_args()
     cases = [(p, w) for p in ("mnist-pi", "mnist-cnn") for w in args.weights.split(",")]
     if args.export:
@@ -95,20 +116,29 @@ def main() -> None:
             save_onnx(export_onnx(random_net(p, w), name), args.export / f"{name}.onnx")
             print(args.export / f"{name}.onnx")
         return
-    rows = [measure(p, w, digits=args.digits) for p, w in cases]
+    marches = tuple(args.march.split(","))
+    rows = [measure(p, w, digits=args.digits, marches=marches, host_only=args.host_only) for p, w in cases]
     if args.json:
         print(json.dumps(rows))
         return
+    host_cols = "".join(f"| host µs -march={m} | speedup -march={m} " for m in marches)
+    host_rule = "--:|--:|" * len(marches)
+    if args.host_only:
+        print(f"| preset | weights {host_cols}| onnxruntime µs |")
+        print("|---|---|" + host_rule + "--:|")
+        for r in rows:
+            cells = "".join(f"| {r['host_us_by_march'][m]:.1f} | {r['speedup_by_march'][m]:.1f}x " for m in marches)
+            print(f"| {r['preset']} | {r['weights']} {cells}| {r['onnxruntime_us_median']:.1f} |")
+        return
     extra = f" | Cortex-M4, first {args.digits} digits" if args.digits else ""
     print("| preset | weights | MACs | Cortex-M4 instructions | Cortex-M7 instructions | flash (text, M4) | RAM (arena) "
-          f"| host µs | onnxruntime µs | speedup{extra} |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if args.digits else ""))
+          f"{host_cols}| onnxruntime µs{extra} |")
+    print("|---|---|--:|--:|--:|--:|--:|" + host_rule + "--:|" + ("--:|" if args.digits else ""))
     for r in rows:
         rng = f" {r['m4_digit_range'][0]:,} - {r['m4_digit_range'][1]:,} |" if args.digits else ""
+        cells = "".join(f"| {r['host_us_by_march'][m]:.1f} | {r['speedup_by_march'][m]:.1f}x " for m in marches)
         print(f"| {r['preset']} | {r['weights']} | {r['macs']:,} | {r['m4_instructions']:,} | {r['m7_instructions']:,} | "
-              f"{r['m4_text_bytes']:,} | {r['m4_ram_bytes']:,} | {r['host_us']:.1f} | {r['onnxruntime_us_median']:.1f} | "
-              f"{r['speedup']:.1f}x |{rng}")
-
+              f"{r['m4_text_bytes']:,} | {r['m4_ram_bytes']:,} {cells}| {r['onnxruntime_us_median']:.1f} |{rng}")
 
 if __name__ == "__main__":
     main()

@@ -267,7 +267,7 @@ static inline void dnnc_conv_u8_pixel(const dnnc_conv_t *L, const int16_t *uimg,
  * specializes the kernels to the layer's kind, kernel size and pool window (gcc otherwise shares one copy of the
  * driver between layers: mnist-cnn host 63k -> 96k cycles per inference). Only where the AVX-512 kernels are
  * used; other targets keep their measured code size and instruction counts. */
-#if defined(__GNUC__) && defined(DNNC_AVX512)
+#if defined(__GNUC__) && (defined(DNNC_AVX512) || defined(DNNC_AVX2) || defined(DNNC_NEON))
 #define DNNC_LAYER_INLINE static inline __attribute__((always_inline))
 #else
 #define DNNC_LAYER_INLINE static inline
@@ -287,6 +287,7 @@ DNNC_LAYER_INLINE void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uin
     const int32_t hp = L->in_h + 2 * L->pad, wp = L->in_w + 2 * L->pad, wpp = L->in_u8 ? 1 : L->in_wpp;
     const int32_t esize = L->in_u8 ? 1 : 4; /* bytes per image element (per word of a pixel) */
     const int32_t planes = L->in_u8 ? L->in_c : 1; /* raw input: CHW planes; packed: one HWC image */
+    const int32_t wsmall = L->in_u8 ? dnnc_lanes_i8_quads(L->w8, nout * L->in_c * L->kh * L->kq * 4) : 0;
     int32_t c, y, py, px, wy, wx;
     memset(img, 0, (size_t)planes * hp * wp * wpp * esize + 4);
     for (c = 0; c < planes; c++)
@@ -310,7 +311,8 @@ DNNC_LAYER_INLINE void dnnc_conv_lanes(const dnnc_conv_t *L, const void *in, uin
                 }
             }
             if (L->in_u8) {
-                dnnc_lanes_conv_u8(L->w8, win, pcs, k, L->in_c, L->kh, L->kq, wp, hp * wp, L->in_mul, nout, mx);
+                dnnc_lanes_conv_u8(L->w8, win, pcs, k, L->in_c, L->kh, L->kq, wp, hp * wp, L->in_mul, nout, wsmall,
+                                   mx);
             } else {
                 /* packed input, one pixel at a time (a 4-pixel kernel saved no time: VPTERNLOGD overwrites an
                  * input, so reusing a loaded weight costs a register copy per use) */

@@ -128,3 +128,6 @@ def wide_models():
         yield f"wide-dense-{ws}", wide_dense_model(ws)
         yield f"wide-conv-{ws}", wide_conv_model(ws)
     yield "wide-conv3-ternary", wide_conv_model("ternary", seed=1, in_c=3)
+    # 3 x 5 x 2 = 30 tap quads per output: more than the 21 VPMADDUBSW pairs an int16 sums safely for |w| = 3,
+    # so the AVX2 first conv widens to int32 part-way through the window
+    yield "wide-conv3-quaternary", wide_conv_model("quaternary", seed=2, in_c=3)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from dnnc.backends import c as cbackend
 from dnnc.backends.c.packing import thresholds as _thresholds
-from dnnc.backends.c.toolchain import vector_lanes
+from dnnc.backends.c.toolchain import vector_kernels, vector_lanes
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
@@ -29,6 +29,8 @@ IDS = [name for name, _ in EDGE]
 WIDE = list(wide_models())
 WIDE_IDS = [name for name, _ in WIDE]
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512_vnni", "avx512_vpopcntdq", "gfni")
+needs_aarch64 = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
+                                   reason="aarch64-linux-gnu-gcc / qemu-aarch64 not installed (tools/setup.sh)")
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                                reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
 
@@ -53,7 +55,7 @@ def _host_portable() -> dict:
 
 
 def _host_avx2() -> dict:
-    """The host target on an x86-64 without AVX-512: lanes = "auto" picks the plain layout."""
+    """The host target built for x86-64-v3 (AVX2, no AVX-512): lanes = "auto" picks the AVX2 kernels."""
     cfg = load_target("host")
     cfg["cpu_flags"] = ["-march=x86-64-v3"]
     return cfg
@@ -70,29 +72,48 @@ def test_host_portable_lanes_kernels(name, net):
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
-@pytest.mark.parametrize("name,net", [*WIDE[:2], *EDGE[:4]], ids=[*WIDE_IDS[:2], *IDS[:4]])
-def test_host_without_avx512_uses_the_plain_layout(name, net):
-    assert vector_lanes(_host_avx2()) == 0
-    _check(from_net(net, "edge"), _host_avx2(), 200)
+@pytest.mark.parametrize("name,net", [  # every wide model and 4 edge models by default, the other edge models slow
+    pytest.param(n, net, marks=() if i < len(WIDE) + 4 else pytest.mark.slow) for i, (n, net) in enumerate(WIDE + EDGE)],
+    ids=WIDE_IDS + IDS)
+def test_host_avx2_lanes_kernels_sanitized(name, net):
+    assert vector_kernels(_host_avx2()) == "avx2" and vector_lanes(_host_avx2()) == 16
+    _check(from_net(net, "edge"), _host_avx2(), 200, sanitize=True)
 
 
-def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
-    """The host tests above exercise the AVX-512 kernels on a CPU that has them, the plain C ones elsewhere."""
+def _probe(tmp_path, cc: str, flags: list[str], runner: list[str] = ()) -> str:
+    """Which kernels of runtime/dnnc_lanes.h a build with these flags compiles, as the built program says."""
     import subprocess
 
     from dnnc.resources import resource_dir
 
+    (tmp_path / "probe.c").write_text('#include "dnnc_lanes.h"\n#include <stdio.h>\nint main(void) {\n'
+                                      '#if defined(DNNC_AVX512)\nputs("avx512");\n#elif defined(DNNC_AVX2)\n'
+                                      'puts("avx2");\n#elif defined(DNNC_NEON)\nputs("neon");\n#else\nputs("c");\n'
+                                      "#endif\nreturn 0;\n}\n")
+    subprocess.run([cc, *flags, f"-I{resource_dir('runtime')}", "probe.c", "-o", "probe"], cwd=tmp_path, check=True)
+    return subprocess.run([*runner, str(tmp_path / "probe")], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_host_build_uses_avx512_where_the_cpu_has_it(tmp_path):
+    """The host tests above exercise the AVX-512 kernels on a CPU that has them, the AVX2 or plain C ones elsewhere."""
     cpuinfo = Path("/proc/cpuinfo")
     flags = cpuinfo.read_text().split() if cpuinfo.is_file() else []
-    (tmp_path / "probe.c").write_text('#include "dnnc_lanes.h"\n#include <stdio.h>\nint main(void) {\n'
-                                      '#ifdef DNNC_AVX512\nputs("avx512");\n#else\nputs("c");\n#endif\n'
-                                      "return 0;\n}\n")
     cfg = load_target("host")
-    subprocess.run([cfg["cc"], *cfg["cpu_flags"], f"-I{resource_dir('runtime')}", "probe.c", "-o", "probe"],
-                   cwd=tmp_path, check=True)
-    out = subprocess.run([str(tmp_path / "probe")], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == ("avx512" if all(f in flags for f in AVX512_FLAGS) else "c")
-    assert vector_lanes(cfg) == (16 if out == "avx512" else 0)
+    out = _probe(tmp_path, cfg["cc"], cfg["cpu_flags"])
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert out == ("avx512" if all(f in flags for f in AVX512_FLAGS) else "avx2" if "avx2" in flags else "c")
+    assert vector_kernels(cfg) == (None if out == "c" else out)
+    assert vector_lanes(cfg) == (0 if out == "c" else 16)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+def test_x86_64_v3_build_compiles_the_avx2_kernels(tmp_path):
+    """An AVX2-only build (-march=x86-64-v3) compiles the AVX2 kernels, x86-64-v2 the plain C ones."""
+    cfg = _host_avx2()
+    assert _probe(tmp_path, cfg["cc"], cfg["cpu_flags"]) == "avx2" == vector_kernels(cfg)
+    v2 = {**cfg, "cpu_flags": ["-march=x86-64-v2"]}
+    assert _probe(tmp_path, cfg["cc"], v2["cpu_flags"]) == "c" and vector_lanes(v2) == 0
 
 
 @needs_arm
@@ -219,7 +240,10 @@ def test_pooled_conv_row_remainders_cortex_m4(ws, c0, k, pad, k0):
     _check(from_net(_pooled_conv_net(ws, c0, k, pad, k0), "tails"), "cortex-m4", 100)
 
 
-@pytest.mark.parametrize("forced", [_host_portable, lambda: load_target("host")], ids=["plain-c", "native"])
+@pytest.mark.parametrize("forced", [
+    _host_portable, lambda: load_target("host"),
+    pytest.param(_host_avx2, marks=pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64")),
+    pytest.param(lambda: load_target("host-aarch64"), marks=needs_aarch64)], ids=["plain-c", "native", "avx2", "neon"])
 def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced):
     """Weight codes need values affine in their index; another set (as an import might declare) is stored as
     bytes d = w + 128 by the same kernel, and stays exact."""
@@ -228,3 +252,31 @@ def test_first_dense_codes_fall_back_to_bytes_for_a_non_affine_weight_set(forced
     cfg = forced()
     cfg["lanes"] = 16
     _check(loaded, cfg, 200)
+
+
+AARCH64_DEFAULT = "wide-conv3-ternary"  # the one default-run model: raw 3-channel conv, packed conv and dense
+
+
+@needs_aarch64
+@pytest.mark.parametrize("name,net", [
+    pytest.param(n, net, marks=() if n == AARCH64_DEFAULT else pytest.mark.slow) for n, net in WIDE + EDGE],
+    ids=WIDE_IDS + IDS)
+def test_host_aarch64_neon_kernels(name, net, tmp_path):
+    """The NEON kernels, cross-compiled and run under qemu-aarch64 user mode."""
+    cfg = load_target("host-aarch64")
+    assert _probe(tmp_path, cfg["cc"], cfg["cpu_flags"], cfg["runner"]) == "neon" == vector_kernels(cfg)
+    _check(from_net(net, "edge"), "host-aarch64", 200)
+
+
+@pytest.mark.slow
+@needs_aarch64
+def test_bench_counts_instructions_under_qemu_user_mode():
+    """`dnnc bench --target host-aarch64`: instructions per inference, the same in every run, and more for a
+    network with more work (wall time under emulation is no measure, so none is reported)."""
+    from dnnc.backends.c import bench
+
+    cfg = load_target("host-aarch64")
+    small, wide = from_net(dict(EDGE)[IDS[0]], "edge"), from_net(dict(WIDE)[AARCH64_DEFAULT], "wide")
+    a, b, w = bench(small.ir, cfg), bench(small.ir, cfg), bench(wide.ir, cfg)
+    assert a["instructions"] == b["instructions"] > 0 and "latency_us_median" not in a
+    assert w["instructions"] > a["instructions"]

@@ -5,6 +5,7 @@ through the Makefile and CMake beside the C math library (-lm)."""
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -136,6 +137,23 @@ def host_lib(tmp_path_factory):
 @pytest.mark.parametrize("opt", OPT, ids=OPT_IDS)
 def test_host_library_builds_warning_free(host_lib, tmp_path, cc, opt):
     _make(host_lib, tmp_path / "lib", f"CC={cc}", f"CFLAGS=-std=c11 {' '.join(opt)} {WARN}")
+
+
+SIMD_BUILDS = [  # (cc, -march): the AVX2 kernels of dnnc_lanes.h, and the NEON ones cross-compiled
+    pytest.param("gcc", "-march=x86-64-v3", id="gcc-avx2", marks=pytest.mark.skipif(
+        platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")),
+    pytest.param("clang", "-march=x86-64-v3", id="clang-avx2", marks=[needs_clang, pytest.mark.skipif(
+        platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")]),
+    pytest.param("aarch64-linux-gnu-gcc", "-march=armv8-a", id="gcc-neon", marks=pytest.mark.skipif(
+        shutil.which("aarch64-linux-gnu-gcc") is None, reason="aarch64-linux-gnu-gcc not installed")),
+]
+
+
+@pytest.mark.parametrize("cc,march", SIMD_BUILDS)
+def test_host_library_simd_kernels_build_warning_free(host_lib, tmp_path, cc, march):
+    """The same library with AVX2 or NEON enabled, at every optimization level, with and without a frame pointer."""
+    for i, opt in enumerate(OPT):
+        _make(host_lib, tmp_path / f"lib{i}", f"CC={cc}", f"CFLAGS=-std=c11 {march} {' '.join(opt)} {WARN}")
 
 
 @needs_qemu

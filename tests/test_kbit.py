@@ -8,6 +8,7 @@ graph with 3 thresholds per channel (tests/qonnx_graphs.py).
 from __future__ import annotations
 
 import importlib.util
+import platform
 import shutil
 import subprocess
 import sys
@@ -271,3 +272,19 @@ def test_dataflow_onnx_states_k_bit_thresholds_in_finn_semantics(files, name, tm
     t = run_finn_graph(proto, raw)
     assert np.array_equal(t["acc"].astype(np.int64), ref.acc.astype(np.int64))
     assert np.array_equal(t["class"][:, 0].astype(np.int64), ref.cls)
+
+
+AVX2_TARGET = Path(__file__).resolve().parents[1] / "examples" / "targets" / "host-x86-64-v3.toml"
+
+
+@pytest.mark.parametrize("target", [
+    pytest.param(str(AVX2_TARGET), id="avx2", marks=pytest.mark.skipif(
+        platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")),
+    pytest.param("host-aarch64", id="neon", marks=[pytest.mark.slow, pytest.mark.skipif(
+        shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
+        reason="aarch64-linux-gnu-gcc / qemu-aarch64 not installed (tools/setup.sh)")])])
+def test_k_bit_networks_run_the_vector_lane_kernels_per_plane(files, target):
+    """k-bit dense layers call the AVX2 / NEON lane kernels once per bit plane: bit-exact on both builds."""
+    for name in ["finn_mt", *(["tfc_2w2a"] if "tfc_2w2a" in files else [])]:  # tfc: with brevitas_examples
+        rep = run_verify(load_model(files[name]), target, samples=60, seed=0)
+        assert rep.mismatches == 0 and rep.ties_hit > 0, rep.summary_line()

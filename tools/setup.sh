@@ -4,7 +4,7 @@
 # + picolibc, qemu-system-misc for qemu-system-riscv32), clang and cppcheck for the generated-code checks,
 # Verilator, iverilog, yosys, nextpnr-ice40 and icestorm (one generation, Debian's) for the rtl targets, and the Python package.
 set -euo pipefail
-APT_PACKAGES="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc clang cppcheck verilator iverilog yosys nextpnr-ice40 fpga-icestorm"
+APT_PACKAGES="gcc g++ make cmake gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc gcc-aarch64-linux-gnu qemu-user clang cppcheck verilator iverilog yosys nextpnr-ice40 fpga-icestorm"
 missing=""
 for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

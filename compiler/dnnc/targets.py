@@ -101,8 +101,11 @@ C_SCHEMA = {
     "lut_bytes": _int("RAM for the first dense layer's partial-sum tables", 32768, low=1),
     "first_dense": _str("first dense layer on raw input: `lut` (shared tables) or `direct` (int8 weights)",
                         "lut", ("lut", "direct")),
-    "lanes": Key((str, int), "output-lane layout: `\"auto\"` (16 if the compiler enables AVX-512), 0 or 16",
+    "lanes": Key((str, int), "output-lane layout: `\"auto\"` (16 if the compiler enables AVX-512, AVX2 or "
+                 "NEON), 0 or 16",
                  0, ("auto", 0, 16)),
+    "runner": _flags(f"arch `{HOSTED_ARCH}` only: command the harness runs under, e.g. `qemu-aarch64 -L "
+                     "/usr/aarch64-linux-gnu` for a cross-compiled AArch64 build; empty = natively"),
     "emulator": Key((dict,), "bare-metal arch only: the emulated board `verify` and `bench` run on "
                     "(keys below); without it the target compiles but does not run", None, table=EMULATOR),
 }

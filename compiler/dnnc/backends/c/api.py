@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dnnc.backends.c import emit
-from dnnc.backends.c.build import compile_exe, execute, is_bare_metal, write_harness
+from dnnc.backends.c.build import compile_exe, count_user_instructions, execute, is_bare_metal, write_harness
 from dnnc.backends.c.plan import make_plan
 from dnnc.errors import DnncError
 from dnnc.fsutil import child_env, scratch_dir
@@ -76,6 +76,25 @@ def _sizes(target: dict, lib: Path, tmp: Path) -> dict:
             "ram_bytes": data + bss}
 
 
+def _bench_user_mode(model: IRModel, target: dict, raw: np.ndarray) -> dict:
+    """A hosted target run under QEMU user mode (wall time there is no measure): instructions per inference,
+    the difference of the counts of 3 and 1 timed inferences (the warm-up, file I/O and startup cancel) / 2."""
+    counts = {}
+    with scratch_dir("dnnc-bench-") as tmp:
+        plan, lib = _prepare(model, target, tmp, "bench.c.j2", input_entry(model, raw.dtype))
+        (tmp / "in.bin").write_bytes(raw.tobytes())
+        for n in (1, 3):
+            exe = compile_exe(target, lib, tmp, ["bench.c"], f"bench{n}.elf",
+                              ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"', f"-DDNNC_REPEAT={n}"])
+            counts[n] = count_user_instructions(target, exe, tmp)
+        result = {"target": target["name"], "model": model.name, "arena_bytes": plan.arena_words * 4,
+                  "const_bytes": plan.flash_bytes, **_sizes(target, lib, tmp),
+                  "instructions": round((counts[3] - counts[1]) / 2), "instructions_resolution": 0.5, "repeat": 2,
+                  "instructions_under": f"{target['runner'][0]} user mode (-singlestep -d nochain,exec)"}
+    result["macs"] = sum(s.macs for s in plan.stages)
+    return result
+
+
 def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: int | None = None) -> dict:
     """Cost per inference on the first input of `raw` (zeros if None).
 
@@ -87,6 +106,8 @@ def bench(model: IRModel, target: dict, raw: np.ndarray | None = None, repeat: i
     dtype = model.input_dtype  # a stated input map: the byte entry point is timed
     raw = np.zeros(shape, dtype) if raw is None else np.ascontiguousarray(raw[:1]).astype(dtype)
     bare = is_bare_metal(target)
+    if target["runner"]:
+        return _bench_user_mode(model, target, raw)
     repeat = repeat or (3 if bare else 2000)
     with scratch_dir("dnnc-bench-") as tmp:
         plan, lib = _prepare(model, target, tmp, "bench.c.j2", input_entry(model, raw.dtype))

@@ -102,10 +102,29 @@ def compile_exe(target: dict, libdir: Path, workdir: Path, sources: list[str], e
     return workdir / exe
 
 
+def count_user_instructions(target: dict, exe: Path, workdir: Path, timeout: float = 3600) -> int:
+    """Instructions a hosted harness executes under a QEMU user-mode runner: one translation block per
+    instruction (-singlestep), every execution logged (-d nochain,exec), the log lines counted as they stream."""
+    runner = target["runner"]
+    if not runner or not Path(runner[0]).name.startswith("qemu-"):
+        raise DnncError(f"target '{target['name']}': instruction counts need a QEMU user-mode runner")
+    cmd = [_tool(runner[0]), *runner[1:], "-singlestep", "-d", "nochain,exec", str(exe)]
+    count = 0
+    with subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=child_env(workdir)) as proc:
+        for line in proc.stderr:
+            count += line.startswith(b"Trace ")
+        if proc.wait(timeout) != 0:
+            raise DnncError(f"running the harness under {runner[0]} failed (exit {proc.returncode})")
+    return count
+
+
 def execute(target: dict, exe: Path, workdir: Path, timeout: float = 3600) -> str:
     """Run a harness executable natively or on the target's emulator; returns its stdout."""
     if not is_bare_metal(target):
-        return _run([str(exe)], workdir, timeout, "running the host harness").stdout
+        runner = target["runner"]
+        what = f"running the harness under {runner[0]}" if runner else "running the host harness"
+        return _run([*([_tool(runner[0]), *runner[1:]] if runner else []), str(exe)], workdir, timeout, what).stdout
     emu = _emulator(target)
     cmd = [_tool(emu["qemu"]), "-M", emu["machine"], "-cpu", emu["cpu"], *emu["args"], "-nographic", "-monitor", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", exe.name]
