@@ -1,5 +1,5 @@
 """`dnnc train --method ste --act-bits K`: bnn_pynq's K-bit activation quantizer, exported as QONNX that
-qonnx's executor runs to the Brevitas model's own classes (compiling it is the k-bit importer's part)."""
+qonnx's executor runs to the Brevitas model's own classes, and that dnnc compiles bit-exact."""
 
 from __future__ import annotations
 
@@ -60,6 +60,16 @@ def test_qonnx_executor_gives_the_brevitas_classes_and_ternary_levels(w2a2):
     with torch.no_grad():
         ref = model(torch.from_numpy(x).float()).numpy()
     assert np.array_equal(logits.reshape(len(x), -1).argmax(1), ref.argmax(1))
+
+
+def test_trained_w2a2_file_verifies_on_the_host(w2a2):
+    """The training half meets the compiler half: dnnc's k-bit import of its own STE export, against qonnx."""
+    from dnnc.frontend import load_model
+    from dnnc.verify import run_verify
+
+    report = run_verify(load_model(w2a2[0]), "host", samples=60, seed=0)
+    assert report.mismatches == 0, report.summary_line()
+    assert report.samples == 60
 
 
 @pytest.mark.parametrize("args,needle", [
