@@ -77,10 +77,12 @@ static inline void dnnc_multi_threshold_pack(const int32_t *acc, int32_t n, int3
     }
 }
 
-/* BYTE PATH: a network with k-bit conv layers keeps its activations as int8 levels y = bias + c, one byte per
+/* BYTE PATH: a network with k-bit conv layers, or with weights outside the packed sets (INT3/INT4), keeps its
+ * activations as int8 levels y = bias + step * c (step 1; sign activations: bias -1, step 2), one byte per
  * element, HWC (pixel (y, x) owns bytes [(y*W + x)*C, +C)); its first layer reads the raw uint8 input in the
- * model's own (C, H, W) order as u = in_mul * p + in_add. Padded conv positions contribute 0. Plain loops:
- * the layer computes acc, max-pools it, and writes each output's level (multi-threshold count + bias). */
+ * model's own (C, H, W) order as u = in_mul * p + in_add (a first dense layer is a conv whose window is the
+ * whole input). Padded conv positions contribute 0. Plain loops: the layer computes acc, max-pools it, and
+ * writes each output's level (multi-threshold count c). */
 /* sum_i a[i] * b[i] over int8 vectors; Armv7E-M: SXTB16 + SMLAD, four products per pair of word loads. */
 static inline int32_t dnnc_dot_i8(const int8_t *a, const int8_t *b, int32_t n)
 {
@@ -145,7 +147,7 @@ typedef struct {
     int32_t pool_k, pool_s, out_h, out_w; /* max-pool window/stride (1, 1: none), output size after it */
     int32_t in_u8, in_mul, in_add;        /* 1: the raw input (C, H, W), u = in_mul * p + in_add */
     const int8_t *w;                      /* [out_c][kh][kw][in_c] */
-    int32_t nthr, out_bias;               /* multi-threshold: thr [out_c][nthr], flip bits, y = bias + c */
+    int32_t nthr, out_bias, out_step;     /* multi-threshold: thr [out_c][nthr], flip bits, y = bias + step c */
     const int32_t *thr;
     const uint32_t *flip;
 } dnnc_convb_t;
@@ -175,10 +177,10 @@ static inline int32_t dnnc_convb_acc(const dnnc_convb_t *L, const void *in, int3
     return s;
 }
 
-static inline int8_t dnnc_level(int32_t a, const int32_t *t, int32_t nthr, int32_t flip, int32_t bias)
+static inline int8_t dnnc_level(int32_t a, const int32_t *t, int32_t nthr, int32_t flip, int32_t bias, int32_t step)
 {
     int32_t c = dnnc_count_thresholds(a, t, nthr);
-    return (int8_t)(bias + (flip ? nthr - c : c));
+    return (int8_t)(bias + step * (flip ? nthr - c : c));
 }
 
 /* Four outputs o0..o0+3 (rows past out_c repeat the last one) at conv position (cy, cx), int8 input. */
@@ -220,7 +222,8 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
                     for (k = 0; k < 4 && o + k < L->out_c; k++)
                         out[(oy * L->out_w + ox) * L->out_c + o + k] =
                             dnnc_level(m[k], L->thr + (o + k) * L->nthr, L->nthr,
-                                       (int32_t)((L->flip[(o + k) / 32] >> ((o + k) % 32)) & 1u), L->out_bias);
+                                       (int32_t)((L->flip[(o + k) / 32] >> ((o + k) % 32)) & 1u), L->out_bias,
+                                       L->out_step);
                 }
         return;
     }
@@ -234,7 +237,8 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
                         m = (py == 0 && px == 0) || a > m ? a : m;
                     }
                 out[(oy * L->out_w + ox) * L->out_c + o] =
-                    dnnc_level(m, L->thr + o * L->nthr, L->nthr, (int32_t)((L->flip[o / 32] >> (o % 32)) & 1u), L->out_bias);
+                    dnnc_level(m, L->thr + o * L->nthr, L->nthr, (int32_t)((L->flip[o / 32] >> (o % 32)) & 1u), L->out_bias,
+                           L->out_step);
             }
 }
 
@@ -246,11 +250,11 @@ static inline void dnnc_dense_bytes(const int8_t *w, const int8_t *x, int32_t n,
 }
 
 static inline void dnnc_multi_threshold_bytes(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,
-                                              const uint32_t *flip, int32_t bias, int8_t *out)
+                                              const uint32_t *flip, int32_t bias, int32_t step, int8_t *out)
 {
     int32_t o;
     for (o = 0; o < n; o++)
-        out[o] = dnnc_level(acc[o], thr + o * nthr, nthr, (int32_t)((flip[o / 32] >> (o % 32)) & 1u), bias);
+        out[o] = dnnc_level(acc[o], thr + o * nthr, nthr, (int32_t)((flip[o / 32] >> (o % 32)) & 1u), bias, step);
 }
 
 #endif /* DNNC_KBIT_H */
