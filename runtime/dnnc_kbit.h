@@ -242,11 +242,18 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
             }
 }
 
-/* Dense on int8 levels: acc[o] = sum_i w[o][i] x[i] (w [nout][n], columns in the producer's HWC order). */
+/* Dense on int8 levels: acc[o] = sum_i w[o][i] x[i] (w [nout][n], columns in the producer's HWC order); four
+ * rows per pass over x (dnnc_dot4_i8; rows past nout repeat the last one and are not stored). */
 static inline void dnnc_dense_bytes(const int8_t *w, const int8_t *x, int32_t n, int32_t nout, int32_t *acc)
 {
-    int32_t o;
-    for (o = 0; o < nout; o++) acc[o] = dnnc_dot_i8(w + o * n, x, n);
+    int32_t o, k;
+    for (o = 0; o < nout; o += 4) {
+        int32_t s[4] = {0, 0, 0, 0};
+        const int32_t r1 = o + 1 < nout ? o + 1 : nout - 1, r2 = o + 2 < nout ? o + 2 : nout - 1;
+        const int32_t r3 = o + 3 < nout ? o + 3 : nout - 1;
+        dnnc_dot4_i8(x, w + o * n, w + r1 * n, w + r2 * n, w + r3 * n, n, s);
+        for (k = 0; k < 4 && o + k < nout; k++) acc[o + k] = s[k];
+    }
 }
 
 static inline void dnnc_multi_threshold_bytes(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,
