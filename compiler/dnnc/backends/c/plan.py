@@ -586,11 +586,15 @@ class _Planner:
         o = layer.weight.shape[0]
         c, h, w = fmap
         wm = layer.weight.reshape(o, c, h, w).transpose(0, 2, 3, 1).reshape(o, -1)
-        st.arrays.append(Array(f"{st.name}_w8", "int8_t", wm.reshape(-1)))
-        st.weight_bytes = wm.size
+        n4, o4 = -(-wm.shape[1] // 4) * 4, -(-o // 4) * 4
+        wp = np.zeros((o4, n4), np.int8)
+        wp[:o, :wm.shape[1]] = wm
+        blocks = wp.reshape(o4 // 4, 4, n4 // 4, 4).transpose(0, 2, 1, 3)  # DNNC_W4_ORDER (runtime/dnnc_kbit.h)
+        st.arrays.append(Array(f"{st.name}_w8", "int8_t", blocks.reshape(-1)))
+        st.weight_bytes = blocks.size
         st.op = "dense_bytes"
-        st.fields.update(w=f"{st.name}_w8", n=wm.shape[1], nout=o)
-        st.in_words = -(-wm.shape[1] // 4)
+        st.fields.update(w=f"{st.name}_w8", n=n4, nout=o)
+        st.in_words = n4 // 4
         st.scratch.update(acc=o)
         st.macs = wm.size
 
