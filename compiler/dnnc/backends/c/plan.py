@@ -562,8 +562,9 @@ class _Planner:
                 ch, cw = (conv_out_size(v, k, layer.stride, layer.pad) for v, k in ((h, kh), (w, kw)))
                 pk, ps = (pool.k, pool.stride) if pool else (1, 1)
                 oh, ow = conv_out_size(ch, pk, ps), conv_out_size(cw, pk, ps)
-                st.arrays.append(Array(f"{st.name}_w8", "int8_t", wconv.transpose(0, 2, 3, 1).reshape(-1)))
-                st.weight_bytes = wconv.size
+                w8 = wconv.transpose(0, 2, 3, 1) if i == 0 else _four_row_blocks(wconv.transpose(0, 2, 3, 1))
+                st.arrays.append(Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)))
+                st.weight_bytes = w8.size
                 st.op = "convb"
                 stride, pad = (layer.stride, layer.pad) if layer.kind == "conv" else (1, 0)
                 st.fields.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=stride, pad=pad,
@@ -586,10 +587,8 @@ class _Planner:
         o = layer.weight.shape[0]
         c, h, w = fmap
         wm = layer.weight.reshape(o, c, h, w).transpose(0, 2, 3, 1).reshape(o, -1)
-        n4, o4 = -(-wm.shape[1] // 4) * 4, -(-o // 4) * 4
-        wp = np.zeros((o4, n4), np.int8)
-        wp[:o, :wm.shape[1]] = wm
-        blocks = wp.reshape(o4 // 4, 4, n4 // 4, 4).transpose(0, 2, 1, 3)  # DNNC_W4_ORDER (runtime/dnnc_kbit.h)
+        blocks = _four_row_blocks(wm)
+        n4 = blocks.size // (-(-o // 4) * 4)
         st.arrays.append(Array(f"{st.name}_w8", "int8_t", blocks.reshape(-1)))
         st.weight_bytes = blocks.size
         st.op = "dense_bytes"
@@ -656,6 +655,17 @@ class _Planner:
             byte_codes=self.model.byte_codes,
             input_map=self.model.input_map,
         )
+
+
+def _four_row_blocks(w: np.ndarray) -> np.ndarray:
+    """int8 weights (O, ..., C) -> runtime/dnnc_kbit.h's FOUR-ROW BLOCKS (O/4, ..., C4/4, 4, 4); rows padded
+    to a multiple of 4 and the last axis to C4 (a multiple of 4) with 0."""
+    o, c = w.shape[0], w.shape[-1]
+    o4, c4 = -(-o // 4) * 4, -(-c // 4) * 4
+    wp = np.zeros((o4, *w.shape[1:-1], c4), np.int8)
+    wp[:o, ..., :c] = w
+    wp = wp.reshape(o4 // 4, 4, *w.shape[1:-1], c4 // 4, 4)
+    return np.moveaxis(wp, 1, -2)
 
 
 def _kbit(in_layout: tuple) -> bool:
