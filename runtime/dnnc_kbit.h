@@ -19,10 +19,6 @@
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #endif
-#if defined(__AVX512F__) && !defined(DNNC_NO_SIMD)
-#define DNNC_KBIT_AVX512 1
-#include <immintrin.h>
-#endif
 
 /* Each plane runs the 1-bit kernel with tot + W in place of tot, giving X_p = S_p + W = 2 sum_i w_i b_pi, so
  *   acc = kb + (sum_p 2^p X_p) / 2,   kb = bias * W   (the sum is even: the halving is exact).
@@ -59,46 +55,10 @@ static inline int32_t dnnc_count_thresholds(int32_t a, const int32_t *t, int32_t
     }
 }
 
-#if defined(DNNC_KBIT_AVX512)
-/* AVX-512: 16 outputs per step; threshold j of each lane by a gather (stride nthr), the count as masked adds,
- * the flip as a masked T - c, each plane's 16 bits as one test mask. Lanes past n stay 0. */
-static inline void dnnc_multi_threshold_pack_avx512(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,
-                                                    const uint32_t *flip, int32_t planes, int32_t pw, uint32_t *out)
-{
-    const __m512i one = _mm512_set1_epi32(1), tn = _mm512_set1_epi32(nthr);
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), tn);
-    int32_t wi, h, j, p;
-    for (wi = 0; wi < pw; wi++) {
-        uint32_t bits[4] = {0, 0, 0, 0};
-        for (h = 0; h < 2; h++) {
-            const int32_t o = 32 * wi + 16 * h, left = n - o;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
-            __m512i a, c = _mm512_setzero_si512();
-            if (!m) continue;
-            a = _mm512_maskz_loadu_epi32(m, acc + o);
-            for (j = 0; j < nthr; j++) {
-                const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, thr + o * nthr + j, 4);
-                c = _mm512_mask_add_epi32(c, _mm512_cmpge_epi32_mask(a, t), c, one);
-            }
-            c = _mm512_mask_sub_epi32(c, (__mmask16)(flip[wi] >> (16 * h)), tn, c);
-            for (p = 0; p < planes; p++)
-                bits[p] |= (uint32_t)_mm512_mask_test_epi32_mask(m, c, _mm512_set1_epi32(1 << p)) << (16 * h);
-        }
-        for (p = 0; p < planes; p++) out[p * pw + wi] = bits[p];
-    }
-}
-#endif
-
 static inline void dnnc_multi_threshold_pack(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,
                                              const uint32_t *flip, int32_t planes, int32_t pw, uint32_t *out)
 {
     int32_t wi, p;
-#if defined(DNNC_KBIT_AVX512)
-    if (planes <= 4) {
-        dnnc_multi_threshold_pack_avx512(acc, n, nthr, thr, flip, planes, pw, out);
-        return;
-    }
-#endif
     for (wi = 0; wi < pw; wi++) {
         uint32_t b0 = 0, b1 = 0, b2 = 0, b3 = 0, f = 0;
         int32_t b, lim = n - 32 * wi < 32 ? n - 32 * wi : 32;
