@@ -77,63 +77,58 @@ static inline void dnnc_multi_threshold_pack(const int32_t *acc, int32_t n, int3
     }
 }
 
-/* BYTE PATH: a network with k-bit conv layers keeps its activations as int8 levels y = bias + c, one byte per
+/* BYTE PATH: a network with k-bit conv layers, or with weights outside the packed sets (INT3/INT4), keeps its
+ * activations as int8 levels y = bias + step * c (step 1; sign activations: bias -1, step 2), one byte per
  * element, HWC (pixel (y, x) owns bytes [(y*W + x)*C, +C)); its first layer reads the raw uint8 input in the
- * model's own (C, H, W) order as u = in_mul * p + in_add. Padded conv positions contribute 0. Plain loops:
- * the layer computes acc, max-pools it, and writes each output's level (multi-threshold count + bias). */
-/* sum_i a[i] * b[i] over int8 vectors; Armv7E-M: SXTB16 + SMLAD, four products per pair of word loads. */
-static inline int32_t dnnc_dot_i8(const int8_t *a, const int8_t *b, int32_t n)
+ * model's own (C, H, W) order as u = in_mul * p + in_add (a first dense layer is a conv whose window is the
+ * whole input). Padded conv positions contribute 0. Plain loops: the layer computes acc, max-pools it, and
+ * writes each output's level (multi-threshold count c). */
+/* FOUR-ROW BLOCKS: the weights of a k-bit-input layer come in blocks of four output rows, byte
+ * w[(i / 4) * 16 + r * 4 + i % 4] for row r and input i of a 4-aligned run (pad rows and columns 0), so one
+ * pointer walks them and each input word is loaded and sign-extended once for four rows (Armv7E-M: 16
+ * products per ~25 instructions, SXTB16 with ROR #8 for the odd bytes). */
+#if defined(__ARM_FEATURE_DSP)
+static inline uint32_t dnnc_sxtb16_ror8(uint32_t v)
 {
-    int32_t i = 0, s = 0;
-#if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
-        uint32_t x, w;
-        memcpy(&x, a + i, 4);
-        memcpy(&w, b + i, 4);
-        s = __smlad(__sxtb16(x), __sxtb16(w), s);
-        s = __smlad(__sxtb16((x >> 8) | (x << 24)), __sxtb16((w >> 8) | (w << 24)), s);
-    }
-#endif
-    for (; i < n; i++) s += a[i] * (int32_t)b[i];
-    return s;
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
 }
-
-#if defined(__ARM_FEATURE_DSP)
-#define DNNC_ROR8(v) (((v) >> 8) | ((v) << 24))
-#define DNNC_MAC4_(k, wp)                                              \
+#define DNNC_MACW_(k)                                                  \
     do {                                                               \
         uint32_t wv_;                                                  \
-        memcpy(&wv_, (wp) + i, 4);                                     \
+        memcpy(&wv_, w + 4 * (k), 4);                                  \
         s##k = __smlad(xe, __sxtb16(wv_), s##k);                       \
-        s##k = __smlad(xo, __sxtb16(DNNC_ROR8(wv_)), s##k);            \
+        s##k = __smlad(xo, dnnc_sxtb16_ror8(wv_), s##k);               \
     } while (0)
 #endif
 
-/* s[k] += sum_i x[i] * wk[i] for four weight rows sharing one input vector: each input word is loaded and
- * sign-extended once for four outputs (Armv7E-M: 16 products per 23 instructions). */
-static inline void dnnc_dot4_i8(const int8_t *x, const int8_t *w0, const int8_t *w1, const int8_t *w2,
-                                const int8_t *w3, int32_t n, int32_t *s)
+/* s[r] += sum_{i < n} x[i] * row r, n a multiple of 4, w in four-row blocks (n * 4 bytes). */
+static inline void dnnc_dot4_blocks(const int8_t *x, const int8_t *w, int32_t n, int32_t *s)
 {
-    int32_t i = 0, s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    int32_t i, s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
 #if defined(__ARM_FEATURE_DSP)
-    for (; i + 4 <= n; i += 4) {
+    for (i = 0; i < n; i += 4, w += 16) {
         uint32_t xv, xe, xo;
         memcpy(&xv, x + i, 4);
         xe = __sxtb16(xv);
-        xo = __sxtb16(DNNC_ROR8(xv));
-        DNNC_MAC4_(0, w0);
-        DNNC_MAC4_(1, w1);
-        DNNC_MAC4_(2, w2);
-        DNNC_MAC4_(3, w3);
+        xo = dnnc_sxtb16_ror8(xv);
+        DNNC_MACW_(0);
+        DNNC_MACW_(1);
+        DNNC_MACW_(2);
+        DNNC_MACW_(3);
     }
+#else
+    int32_t k;
+    for (i = 0; i < n; i += 4, w += 16)
+        for (k = 0; k < 4; k++) {
+            const int32_t v = x[i + k];
+            s0 += v * w[k];
+            s1 += v * w[4 + k];
+            s2 += v * w[8 + k];
+            s3 += v * w[12 + k];
+        }
 #endif
-    for (; i < n; i++) {
-        const int32_t v = x[i];
-        s0 += v * w0[i];
-        s1 += v * w1[i];
-        s2 += v * w2[i];
-        s3 += v * w3[i];
-    }
     s[0] = s0;
     s[1] = s1;
     s[2] = s2;
@@ -144,13 +139,14 @@ typedef struct {
     int32_t in_c, in_h, in_w, out_c, kh, kw, stride, pad;
     int32_t pool_k, pool_s, out_h, out_w; /* max-pool window/stride (1, 1: none), output size after it */
     int32_t in_u8, in_mul, in_add;        /* 1: the raw input (C, H, W), u = in_mul * p + in_add */
-    const int8_t *w;                      /* [out_c][kh][kw][in_c] */
-    int32_t nthr, out_bias;               /* multi-threshold: thr [out_c][nthr], flip bits, y = bias + c */
+    const int8_t *w; /* raw input: [out_c][kh][kw][in_c]; else four-row blocks [out_c / 4][kh][kw][c4 / 4][4][4] */
+    int32_t nthr, out_bias, out_step;     /* multi-threshold: thr [out_c][nthr], flip bits, y = bias + step c */
     const int32_t *thr;
     const uint32_t *flip;
 } dnnc_convb_t;
 
-static inline int32_t dnnc_convb_acc(const dnnc_convb_t *L, const void *in, int32_t o, int32_t cy, int32_t cx)
+/* Output o at conv position (cy, cx) of a first layer on the raw uint8 input (C, H, W). */
+static inline int32_t dnnc_convb_acc(const dnnc_convb_t *L, const uint8_t *in, int32_t o, int32_t cy, int32_t cx)
 {
     int32_t a, b, ci, s = 0;
     const int8_t *wo = L->w + o * L->kh * L->kw * L->in_c;
@@ -160,46 +156,47 @@ static inline int32_t dnnc_convb_acc(const dnnc_convb_t *L, const void *in, int3
         for (b = 0; b < L->kw; b++) {
             const int32_t x = cx * L->stride + b - L->pad;
             const int8_t *wt = wo + (a * L->kw + b) * L->in_c;
+            const uint8_t *p = in + y * L->in_w + x;
+            int32_t t = 0;
             if (x < 0 || x >= L->in_w) continue;
-            if (L->in_u8) {
-                const uint8_t *p = (const uint8_t *)in + y * L->in_w + x;
-                int32_t t = 0;
-                for (ci = 0; ci < L->in_c; ci++) t += wt[ci] * (int32_t)p[ci * L->in_h * L->in_w];
-                s += L->in_mul * t;
-                for (ci = 0; ci < L->in_c; ci++) s += L->in_add * wt[ci];
-            } else {
-                s += dnnc_dot_i8(wt, (const int8_t *)in + (y * L->in_w + x) * L->in_c, L->in_c);
-            }
+            for (ci = 0; ci < L->in_c; ci++) t += wt[ci] * (int32_t)p[ci * L->in_h * L->in_w];
+            s += L->in_mul * t;
+            for (ci = 0; ci < L->in_c; ci++) s += L->in_add * wt[ci];
         }
     }
     return s;
 }
 
-static inline int8_t dnnc_level(int32_t a, const int32_t *t, int32_t nthr, int32_t flip, int32_t bias)
+static inline int8_t dnnc_level(int32_t a, const int32_t *t, int32_t nthr, int32_t flip, int32_t bias, int32_t step)
 {
     int32_t c = dnnc_count_thresholds(a, t, nthr);
-    return (int8_t)(bias + (flip ? nthr - c : c));
+    return (int8_t)(bias + step * (flip ? nthr - c : c));
 }
 
-/* Four outputs o0..o0+3 (rows past out_c repeat the last one) at conv position (cy, cx), int8 input. */
+/* Four outputs o0..o0+3 (block o0 / 4) at conv position (cy, cx), int8 input; c4 = in_c rounded up to 4 (the
+ * last in_c % 4 channels of a pixel one at a time: reading past them could leave the buffer). */
 static inline void dnnc_convb_acc4(const dnnc_convb_t *L, const int8_t *in, int32_t o0, int32_t cy, int32_t cx,
                                    int32_t *s)
 {
-    const int32_t tap = L->kh * L->kw * L->in_c;
-    const int32_t last = L->out_c - 1;
-    const int8_t *w0 = L->w + o0 * tap;
-    const int8_t *w1 = L->w + (o0 + 1 < last ? o0 + 1 : last) * tap;
-    const int8_t *w2 = L->w + (o0 + 2 < last ? o0 + 2 : last) * tap;
-    const int8_t *w3 = L->w + (o0 + 3 < last ? o0 + 3 : last) * tap;
-    int32_t a, b;
+    const int32_t c4 = (L->in_c + 3) & ~3, cw = L->in_c & ~3;
+    const int8_t *wb = L->w + o0 * L->kh * L->kw * c4;
+    int32_t a, b, e;
     s[0] = s[1] = s[2] = s[3] = 0;
     for (a = 0; a < L->kh; a++) {
         const int32_t y = cy * L->stride + a - L->pad;
         if (y < 0 || y >= L->in_h) continue;
         for (b = 0; b < L->kw; b++) {
-            const int32_t x = cx * L->stride + b - L->pad, t = (a * L->kw + b) * L->in_c;
+            const int32_t x = cx * L->stride + b - L->pad;
+            const int8_t *w = wb + (a * L->kw + b) * c4 * 4, *xp = in + (y * L->in_w + x) * L->in_c;
             if (x < 0 || x >= L->in_w) continue;
-            dnnc_dot4_i8(in + (y * L->in_w + x) * L->in_c, w0 + t, w1 + t, w2 + t, w3 + t, L->in_c, s);
+            dnnc_dot4_blocks(xp, w, cw, s);
+            for (e = 0; e < L->in_c - cw; e++) {
+                const int32_t v = xp[cw + e];
+                s[0] += v * w[cw * 4 + e];
+                s[1] += v * w[cw * 4 + 4 + e];
+                s[2] += v * w[cw * 4 + 8 + e];
+                s[3] += v * w[cw * 4 + 12 + e];
+            }
         }
     }
 }
@@ -220,7 +217,8 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
                     for (k = 0; k < 4 && o + k < L->out_c; k++)
                         out[(oy * L->out_w + ox) * L->out_c + o + k] =
                             dnnc_level(m[k], L->thr + (o + k) * L->nthr, L->nthr,
-                                       (int32_t)((L->flip[(o + k) / 32] >> ((o + k) % 32)) & 1u), L->out_bias);
+                                       (int32_t)((L->flip[(o + k) / 32] >> ((o + k) % 32)) & 1u), L->out_bias,
+                                       L->out_step);
                 }
         return;
     }
@@ -230,27 +228,33 @@ static inline void dnnc_convb(const dnnc_convb_t *L, const void *in, int8_t *out
                 int32_t m = 0;
                 for (py = 0; py < L->pool_k; py++)
                     for (px = 0; px < L->pool_k; px++) {
-                        const int32_t a = dnnc_convb_acc(L, in, o, oy * L->pool_s + py, ox * L->pool_s + px);
+                        const int32_t a = dnnc_convb_acc(L, (const uint8_t *)in, o, oy * L->pool_s + py, ox * L->pool_s + px);
                         m = (py == 0 && px == 0) || a > m ? a : m;
                     }
                 out[(oy * L->out_w + ox) * L->out_c + o] =
-                    dnnc_level(m, L->thr + o * L->nthr, L->nthr, (int32_t)((L->flip[o / 32] >> (o % 32)) & 1u), L->out_bias);
+                    dnnc_level(m, L->thr + o * L->nthr, L->nthr, (int32_t)((L->flip[o / 32] >> (o % 32)) & 1u), L->out_bias,
+                           L->out_step);
             }
 }
 
-/* Dense on int8 levels: acc[o] = sum_i w[o][i] x[i] (w [nout][n], columns in the producer's HWC order). */
-static inline void dnnc_dense_bytes(const int8_t *w, const int8_t *x, int32_t n, int32_t nout, int32_t *acc)
+/* Dense on int8 levels: acc[o] = sum_i w[o][i] x[i], columns in the producer's HWC order, w in four-row blocks
+ * over n4 = fan-in rounded up to 4 (x holds n4 readable bytes: its buffer is whole words; pad weights 0). */
+static inline void dnnc_dense_bytes(const int8_t *w, const int8_t *x, int32_t n4, int32_t nout, int32_t *acc)
 {
-    int32_t o;
-    for (o = 0; o < nout; o++) acc[o] = dnnc_dot_i8(w + o * n, x, n);
+    int32_t o, k;
+    for (o = 0; o < nout; o += 4, w += 4 * n4) {
+        int32_t s[4] = {0, 0, 0, 0};
+        dnnc_dot4_blocks(x, w, n4, s);
+        for (k = 0; k < 4 && o + k < nout; k++) acc[o + k] = s[k];
+    }
 }
 
 static inline void dnnc_multi_threshold_bytes(const int32_t *acc, int32_t n, int32_t nthr, const int32_t *thr,
-                                              const uint32_t *flip, int32_t bias, int8_t *out)
+                                              const uint32_t *flip, int32_t bias, int32_t step, int8_t *out)
 {
     int32_t o;
     for (o = 0; o < n; o++)
-        out[o] = dnnc_level(acc[o], thr + o * nthr, nthr, (int32_t)((flip[o / 32] >> (o % 32)) & 1u), bias);
+        out[o] = dnnc_level(acc[o], thr + o * nthr, nthr, (int32_t)((flip[o / 32] >> (o % 32)) & 1u), bias, step);
 }
 
 #endif /* DNNC_KBIT_H */

@@ -101,7 +101,7 @@ def _skewed_bn(rng: np.random.Generator, acc: np.ndarray, beta_mean: float):
 
 
 def unsw_mlp(rng: np.random.Generator, inputs: int = 600, hidden: int = 64, act_scale: float = 0.5,
-             wscale: float = 0.5, wbits: int = 2) -> onnx.ModelProto:
+             wscale: float = 0.5, wbits: int = 2, narrow: int = 0) -> onnx.ModelProto:
     """The UNSW-NB15 W2A2 layout (qonnx zoo): a (1, inputs) BIPOLAR-annotated input, Add 1, Div 2, 2-bit
     unsigned Quant; 3 x (Gemm with bias and INT2-quantized weights, BatchNormalization, Relu, 2-bit unsigned
     Quant); a last Gemm with bias, then BipolarQuant: the graph output is one bit."""
@@ -112,10 +112,10 @@ def unsw_mlp(rng: np.random.Generator, inputs: int = 600, hidden: int = 64, act_
     sizes = [inputs, hidden, hidden, hidden, 1]
     for i in range(4):
         w = rng.uniform(-1, 1, (sizes[i + 1], sizes[i]))
-        wq = g.quant(g.c(w), wscale, wbits, signed=1, narrow=0)
+        wq = g.quant(g.c(w), wscale, wbits, signed=1, narrow=narrow)
         b = rng.normal(0, 0.5, sizes[i + 1])
         x = g.op("Gemm", [x, wq, g.c(b)], transB=1)
-        codes = np.clip(np.round(w / wscale), -(2 ** (wbits - 1)), 2 ** (wbits - 1) - 1) * wscale
+        codes = np.clip(np.round(w / wscale), narrow - 2 ** (wbits - 1), 2 ** (wbits - 1) - 1) * wscale
         acc = sample @ codes.T + b
         if i == 3:
             x = g.bipolar(x)

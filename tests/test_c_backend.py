@@ -198,8 +198,9 @@ def test_bench_cortex_m4_counts_are_deterministic_and_scale_with_work():
 
 
 @pytest.mark.parametrize("target", ["host", "cortex-m4"])
-def test_unsupported_weight_set_is_a_one_line_error(tmp_path, target):
-    """QONNX INT3 weights using +-3 (7 levels) have no C kernels: a DnncError naming the layer, no crash."""
+def test_weights_outside_int8_are_a_one_line_error(tmp_path, target):
+    """Weights without packed kernels run on the byte path (int8); wider ones are a DnncError naming the
+    layer, and nothing is written."""
     import onnx
     from dnnc.errors import DnncError
     from dnnc.frontend import load_model
@@ -208,7 +209,10 @@ def test_unsupported_weight_set_is_a_one_line_error(tmp_path, target):
     path = tmp_path / "int3.onnx"
     onnx.save(mlp(np.random.default_rng(7), weight_quant="quant", bits=3, narrow=1, scale=0.25), path)
     model = load_model(path).ir
-    with pytest.raises(DnncError, match="layer '.*': weight values .* not a supported set"):
+    lin = model.linears()[1]
+    lin.weight = lin.weight.astype(np.int16) * 50
+    lin.weight_values = tuple(int(v) * 50 for v in lin.weight_values)
+    with pytest.raises(DnncError, match=f"layer '{lin.name}': weights outside int8 are not supported"):
         cbackend.compile(model, load_target(target), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

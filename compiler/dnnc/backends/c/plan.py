@@ -74,7 +74,7 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "flip": "NULL",
 }
 CONVB_FIELDS = ("in_c", "in_h", "in_w", "out_c", "kh", "kw", "stride", "pad", "pool_k", "pool_s", "out_h", "out_w",
-                "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
+                "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "out_step", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
 DENSE_U8_FIELDS: dict[str, int | str] = {  # dnnc_dense_u8_t
     "nin": 0,
     "nout": 0,
@@ -421,7 +421,8 @@ class _Planner:
                 f"model '{self.model.name}': input shape {self.model.input_shape} is not (C, H, W)"
             )
         if any(isinstance(x, MultiThreshold) for x in layers) and \
-                any(x.kind == "conv" for x in self.model.linears()):
+                any(x.kind == "conv" for x in self.model.linears()) or \
+                any(runtime_kind(x.weight_values) is None for x in self.model.linears()):
             return self._arena(self._byte_stages(layers))
         stages: list[Stage] = []
         in_layout: tuple = ("raw",)
@@ -512,7 +513,8 @@ class _Planner:
         return self._arena(stages)
 
     def _byte_stages(self, layers: list) -> list[Stage]:
-        """A network with k-bit convs: int8 levels, HWC, plain loops (runtime/dnnc_kbit.h, "BYTE PATH")."""
+        """A network with k-bit convs or INT3/INT4 weights: int8 levels, HWC, plain loops (runtime/dnnc_kbit.h,
+        "BYTE PATH"; docs/compiler.md says why INT3/INT4 weights take it)."""
         stages: list[Stage] = []
         fmap = tuple(self.model.input_shape)  # (C, H, W) of the stream feeding the next Linear
         i, bufs = 0, ("A", "B")
@@ -525,6 +527,10 @@ class _Planner:
             pool = layers[i + 1] if isinstance(layers[i + 1], MaxPool) else None
             act = layers[i + 2 if pool else i + 1]
             o = layer.weight.shape[0]
+            if layer.weight.size and not -128 <= int(layer.weight.min()) <= int(layer.weight.max()) <= 127:
+                raise DnncError(f"layer '{layer.name}': weights outside int8 are not supported by the C backend")
+            if pool is not None and layer.kind != "conv":
+                raise DnncError(f"layer '{pool.name}': max-pool after a dense layer is not supported")
             if isinstance(act, OutputAffine):
                 if layer.kind != "dense" or pool is not None or i == 0:
                     raise DnncError(f"layer '{layer.name}': the output layer must be dense")
@@ -535,33 +541,39 @@ class _Planner:
                     raise DnncError(f"layer '{layers[i + 3].name}': layers after the output layer")
                 stages.append(st)
                 break
-            if not isinstance(act, MultiThreshold):
-                raise DnncError(f"layer '{act.name}': a network with k-bit convolutions needs k-bit activations "
-                                "throughout on the C backend")
-            t, flip = multi_thresholds(act)
+            if isinstance(act, MultiThreshold):
+                t, flip = multi_thresholds(act)
+                bias, step = act.out_bias, 1
+            elif isinstance(act, Threshold):  # a sign activation: one threshold, levels -1 + 2 c
+                t, flip = thresholds(act)
+                t, bias, step = t.reshape(-1, 1), -1, 2
+            else:
+                raise DnncError(f"layer '{act.name}': expected a threshold activation, got {type(act).__name__}")
             st.arrays += [Array(f"{st.name}_mthr", "int32_t", t.reshape(-1)),
                           Array(f"{st.name}_flip", "uint32_t", flip_words(flip))]
             st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
-            st.fields.update(mthr=f"{st.name}_mthr", flip=f"{st.name}_flip", nthr=t.shape[1], out_bias=act.out_bias)
+            st.fields.update(mthr=f"{st.name}_mthr", flip=f"{st.name}_flip", nthr=t.shape[1], out_bias=bias,
+                             out_step=step)
             st.out_buf = bufs[len(stages) % 2]
-            if layer.kind == "conv":
-                _, c, kh, kw = layer.weight.shape
-                _, h, w = layer.in_shape
+            if layer.kind == "conv" or i == 0:  # a first dense layer: a conv whose window is the whole input
+                c, h, w = fmap
+                _, kh, kw = fmap if layer.kind != "conv" else layer.weight.shape[1:]
+                wconv = layer.weight.reshape(o, c, kh, kw)
                 ch, cw = (conv_out_size(v, k, layer.stride, layer.pad) for v, k in ((h, kh), (w, kw)))
                 pk, ps = (pool.k, pool.stride) if pool else (1, 1)
                 oh, ow = conv_out_size(ch, pk, ps), conv_out_size(cw, pk, ps)
-                st.arrays.append(Array(f"{st.name}_w8", "int8_t", layer.weight.transpose(0, 2, 3, 1).reshape(-1)))
-                st.weight_bytes = layer.weight.size
+                w8 = wconv.transpose(0, 2, 3, 1) if i == 0 else _four_row_blocks(wconv.transpose(0, 2, 3, 1))
+                st.arrays.append(Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)))
+                st.weight_bytes = w8.size
                 st.op = "convb"
-                st.fields.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=layer.stride, pad=layer.pad,
+                stride, pad = (layer.stride, layer.pad) if layer.kind == "conv" else (1, 0)
+                st.fields.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=stride, pad=pad,
                                  pool_k=pk, pool_s=ps, out_h=oh, out_w=ow, in_u8=int(i == 0), in_mul=layer.in_mul,
                                  in_add=layer.in_add, w=f"{st.name}_w8", thr=f"{st.name}_mthr")
                 st.macs = o * ch * cw * c * kh * kw
                 fmap = (o, oh, ow)
                 st.out_words = -(-o * oh * ow // 4)
             else:
-                if pool is not None or i == 0:
-                    raise DnncError(f"layer '{layer.name}': only convs may read the raw input or be pooled here")
                 self._bytes_dense(layer, st, fmap)
                 fmap = (o, 1, 1)
                 st.out_words = -(-o // 4)
@@ -575,11 +587,13 @@ class _Planner:
         o = layer.weight.shape[0]
         c, h, w = fmap
         wm = layer.weight.reshape(o, c, h, w).transpose(0, 2, 3, 1).reshape(o, -1)
-        st.arrays.append(Array(f"{st.name}_w8", "int8_t", wm.reshape(-1)))
-        st.weight_bytes = wm.size
+        blocks = _four_row_blocks(wm)
+        n4 = blocks.size // (-(-o // 4) * 4)
+        st.arrays.append(Array(f"{st.name}_w8", "int8_t", blocks.reshape(-1)))
+        st.weight_bytes = blocks.size
         st.op = "dense_bytes"
-        st.fields.update(w=f"{st.name}_w8", n=wm.shape[1], nout=o)
-        st.in_words = -(-wm.shape[1] // 4)
+        st.fields.update(w=f"{st.name}_w8", n=n4, nout=o)
+        st.in_words = n4 // 4
         st.scratch.update(acc=o)
         st.macs = wm.size
 
@@ -641,6 +655,17 @@ class _Planner:
             byte_codes=self.model.byte_codes,
             input_map=self.model.input_map,
         )
+
+
+def _four_row_blocks(w: np.ndarray) -> np.ndarray:
+    """int8 weights (O, ..., C) -> runtime/dnnc_kbit.h's FOUR-ROW BLOCKS (O/4, ..., C4/4, 4, 4); rows padded
+    to a multiple of 4 and the last axis to C4 (a multiple of 4) with 0."""
+    o, c = w.shape[0], w.shape[-1]
+    o4, c4 = -(-o // 4) * 4, -(-c // 4) * 4
+    wp = np.zeros((o4, *w.shape[1:-1], c4), np.int8)
+    wp[:o, ..., :c] = w
+    wp = wp.reshape(o4 // 4, 4, *w.shape[1:-1], c4 // 4, 4)
+    return np.moveaxis(wp, 1, -2)
 
 
 def _kbit(in_layout: tuple) -> bool:
