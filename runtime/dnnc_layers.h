@@ -22,18 +22,18 @@ typedef struct {
     const uint8_t *codes;      /* [nout][ngroups] */
 } dnnc_dense_u8_t;
 
-/* u: int32[ngroups*group], tab: int32[chunk*vg], acc: int32[nout]. */
+/* u: int32[ceil(nin/group)*group], tab: int32[chunk*vg], acc: int32[nout]. */
 static inline void dnnc_dense_u8(const dnnc_dense_u8_t *L, const uint8_t *raw, int32_t *u, int32_t *tab, int32_t *acc)
 {
-    int32_t c0, o;
-    dnnc_input_u(raw, L->nin, L->ngroups * L->group, L->in_mul, L->in_add, u);
+    const int32_t greal = (L->nin + L->group - 1) / L->group; /* groups past it: padding, code 0, sum 0 */
+    int32_t c0, k;
+    dnnc_input_u(raw, L->nin, greal * L->group, L->in_mul, L->in_add, u);
     for (c0 = 0; c0 < L->ngroups; c0 += L->chunk) {
         const int32_t nc = L->ngroups - c0 < L->chunk ? L->ngroups - c0 : L->chunk;
-        dnnc_lut_build(u, L->group, L->levels, L->vg, L->values, c0, nc, tab);
-        for (o = 0; o < L->nout; o++) {
-            const int32_t s = dnnc_lut_sum(tab, L->codes + o * L->ngroups + c0, nc, L->vg);
-            acc[o] = c0 ? acc[o] + s : s;
-        }
+        const int32_t nb = greal - c0 < nc ? (greal > c0 ? greal - c0 : 0) : nc;
+        dnnc_lut_build(u, L->group, L->levels, L->vg, L->values, c0, nb, tab);
+        for (k = nb; k < nc; k++) tab[k * L->vg] = 0;
+        dnnc_lut_sum_all(tab, L->codes + c0, L->ngroups, nc, L->vg, L->nout, acc, c0 == 0);
     }
 }
 
