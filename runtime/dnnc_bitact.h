@@ -228,7 +228,16 @@ static inline void dnnc_threshold_pack(const int32_t *acc, int32_t n, const int3
         uint32_t bits = 0;
         int32_t b, lim = n - 32 * wi < 32 ? n - 32 * wi : 32;
         const int32_t *a = acc + 32 * wi, *t = thr + 32 * wi;
-        for (b = 0; b < lim; b++) bits |= (uint32_t)(a[b] >= t[b]) << b;
+        if (lim == 32) { /* a whole word, unrolled: each bit a compare and a conditional OR of a constant */
+#define DNNC_TP_BIT(k) if (a[k] >= t[k]) bits |= 1u << (k);
+#define DNNC_TP_BIT8(k) DNNC_TP_BIT(k) DNNC_TP_BIT(k + 1) DNNC_TP_BIT(k + 2) DNNC_TP_BIT(k + 3) \
+    DNNC_TP_BIT(k + 4) DNNC_TP_BIT(k + 5) DNNC_TP_BIT(k + 6) DNNC_TP_BIT(k + 7)
+            DNNC_TP_BIT8(0) DNNC_TP_BIT8(8) DNNC_TP_BIT8(16) DNNC_TP_BIT8(24)
+#undef DNNC_TP_BIT8
+#undef DNNC_TP_BIT
+        } else {
+            for (b = 0; b < lim; b++) bits |= (uint32_t)(a[b] >= t[b]) << b;
+        }
         out[wi] = bits ^ flip[wi];
     }
 }
