@@ -144,12 +144,6 @@
 
 #define DNNC_ASM_CLOBBERS "r4", "r5", "r6", "r8", "r9", "r10", "r11", "cc", "memory"
 
-/* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
-static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
-{
-    return dnnc_bytesum(dnnc_popbytes(ones) + (dnnc_popbytes(twos) << 1) + (dnnc_popbytes(fours) << 2));
-}
-
 /* Binary: 8 words per iteration through a three-level carry-save tree (ones, twos, fours) and one SWAR
  * count of the carry-out ("eights") into per-byte counters: 61 instructions per 8 words. A remaining block of
  * 4 words goes through the same tree in C. */
