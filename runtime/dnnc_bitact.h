@@ -114,7 +114,9 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 
 #endif
 
-#if defined(DNNC_POPCOUNT_BUILTIN)
+#if defined(DNNC_V7EM_ASM)
+/* dnnc_count_quater, dnnc_count_quinary: dnnc_bitact_v7em.h */
+#elif defined(DNNC_POPCOUNT_BUILTIN)
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t c1 = 0, c2 = 0;

@@ -155,6 +155,9 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
 #define DNNC_COUNT_B1(w, x, n) dnnc_count_binary_seeded(w, x, nb, 1)
 #define DNNC_COUNT_B2(w, x, n) dnnc_count_binary_seeded(w, x, nb, 2)
 #define DNNC_COUNT_B3(w, x, n) dnnc_count_binary_seeded(w, x, nb, 3)
+#define DNNC_COUNT_Q0(w, x, n) dnnc_count_hs12_seeded(w, x, nb, 0, planes)
+#define DNNC_COUNT_Q1(w, x, n) dnnc_count_hs12_seeded(w, x, nb, 1, planes)
+#define DNNC_COUNT_Q2(w, x, n) dnnc_count_hs12_seeded(w, x, nb, 2, planes)
 #endif
 
 static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, uint32_t *out, uint32_t *col)
@@ -209,10 +212,31 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_binary)
                 }
-            } else if (kind == DNNC_W_QUATER) {
-                DNNC_POOL_CHANNELS(dnnc_count_quater)
             } else {
-                DNNC_POOL_CHANNELS(dnnc_count_quinary)
+#if defined(DNNC_V7EM_ASM)
+                const int32_t planes = kind == DNNC_W_QUATER ? 2 : 3;
+                if (n >= 4 && (n & 3) < 3) { /* one copy of the loop per n % 4 < 3 */
+                    const int32_t nb = n >> 2;
+                    if (planes == 2) {
+                        switch (n & 3) {
+                        case 0: DNNC_POOL_CHANNELS(DNNC_COUNT_Q0) break;
+                        case 1: DNNC_POOL_CHANNELS(DNNC_COUNT_Q1) break;
+                        default: DNNC_POOL_CHANNELS(DNNC_COUNT_Q2) break;
+                        }
+                    } else {
+                        switch (n & 3) {
+                        case 0: DNNC_POOL_CHANNELS(DNNC_COUNT_Q0) break;
+                        case 1: DNNC_POOL_CHANNELS(DNNC_COUNT_Q1) break;
+                        default: DNNC_POOL_CHANNELS(DNNC_COUNT_Q2) break;
+                        }
+                    }
+                } else
+#endif
+                if (kind == DNNC_W_QUATER) {
+                    DNNC_POOL_CHANNELS(dnnc_count_quater)
+                } else {
+                    DNNC_POOL_CHANNELS(dnnc_count_quinary)
+                }
             }
             for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
         }
