@@ -28,6 +28,13 @@
 #define DNNC_W_QUATER 2
 #define DNNC_W_QUINARY 3
 
+/* The kinds a library uses, bit k for kind k (model.c defines DNNC_KINDS): the layer drivers compile the
+ * kernels of those kinds only (flash: every kind's specialized copies of the conv loop would ship otherwise). */
+#ifndef DNNC_KINDS
+#define DNNC_KINDS 15
+#endif
+#define DNNC_HAS_KIND(k) ((DNNC_KINDS >> (k)) & 1)
+
 static inline int32_t dnnc_planes(int32_t kind)
 {
     return kind == DNNC_W_BINARY ? 1 : (kind == DNNC_W_QUINARY ? 3 : 2);
@@ -231,6 +238,14 @@ static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_
     }
     if (nout > 0 && n > 0 && kind == DNNC_W_TERNARY && n % 4 == 0 && n <= 124) {
         dnnc_dense_ternary_asm(w, tot, x, n, nout, acc);
+        return;
+    }
+    if (DNNC_HAS_KIND(DNNC_W_QUATER) && n > 0 && n % 4 == 0 && kind == DNNC_W_QUATER) { /* the count inlined: no call, no tail per output */
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count_hs12_seeded(w + o * stride, x, n >> 2, 0, 2);
+        return;
+    }
+    if (DNNC_HAS_KIND(DNNC_W_QUINARY) && n > 0 && n % 4 == 0 && kind == DNNC_W_QUINARY) {
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count_hs12_seeded(w + o * stride, x, n >> 2, 0, 3);
         return;
     }
 #endif

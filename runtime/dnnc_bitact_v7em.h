@@ -89,14 +89,30 @@
     DNNC_ASM_POPBYTES("r11")                                                                       \
     "add " a ", " a ", r11\n\t"
 
-/* The tail of a quaternary/quinary block: the fours carries f0, f1, f2 -> the fours level takes f0
- * and f1, the eights carry g (r10) and f2 (r9) are counted per byte into a, in units of 4. */
+/* The tail of a quaternary/quinary block: the fours carries f0, f1, f2 -> the fours level takes f0 and f1;
+ * the eights carry g (r10) and f2 are counted per byte into a, in units of 4: both SWAR-counted to 4-bit
+ * fields, then 2 g + f2 (<= 12 a field) to bytes (<= 24) in one step (r4, r6 scratch). */
 #define DNNC_ASM_HS12_TAIL(f, a, f0, f1, f2)                                                       \
     DNNC_ASM_CSA("r10", f, f0, f1, "r4", "r6")                                                     \
-    DNNC_ASM_POPBYTES("r10")                                                                       \
-    DNNC_ASM_POPBYTES(f2)                                                                          \
+    "lsr r4, r10, #1\n\t"                                                                          \
+    "and r4, r4, #0x55555555\n\t"                                                                  \
+    "sub r10, r10, r4\n\t"                                                                         \
+    "lsr r4, " f2 ", #1\n\t"                                                                       \
+    "and r4, r4, #0x55555555\n\t"                                                                  \
+    "sub " f2 ", " f2 ", r4\n\t"                                                                   \
+    "and r4, r10, #0x33333333\n\t"                                                                 \
+    "lsr r10, r10, #2\n\t"                                                                         \
+    "and r10, r10, #0x33333333\n\t"                                                                \
+    "add r10, r10, r4\n\t"                                                                         \
+    "and r4, " f2 ", #0x33333333\n\t"                                                              \
+    "lsr " f2 ", " f2 ", #2\n\t"                                                                   \
+    "and " f2 ", " f2 ", #0x33333333\n\t"                                                          \
+    "add " f2 ", " f2 ", r4\n\t"                                                                   \
     "add " f2 ", " f2 ", r10, lsl #1\n\t"                                                          \
-    "add " a ", " a ", " f2 "\n\t"
+    "and r4, " f2 ", #0x0F0F0F0F\n\t"                                                              \
+    "and " f2 ", " f2 ", #0xF0F0F0F0\n\t"                                                          \
+    "add r4, r4, " f2 ", lsr #4\n\t"                                                               \
+    "add " a ", " a ", r4\n\t"
 
 /* One quaternary block: 4 words, d = s XOR x (weight 1) into the ones level, e = d AND b1 (weight 2) into the
  * twos level of the carry-save state (o, t, f); counts into a as DNNC_ASM_HS12_TAIL. */
@@ -283,8 +299,8 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
     }
 }
 
-/* Quaternary and quinary counts: `left` 4-word blocks (DNNC_ASM_QUATER4 / DNNC_ASM_QUINARY4: 61 / 65
- * instructions and 3 of loop) from the carry-save state (ones, twos, fours), at most 10 blocks between byte
+/* Quaternary and quinary counts: `left` 4-word blocks (DNNC_ASM_QUATER4 / DNNC_ASM_QUINARY4: 60 / 64
+ * instructions, 3 of loop per two blocks) from the carry-save state (ones, twos, fours), at most 10 blocks between byte
  * sums (bytes <= 24 a block, in units of 4), added to total (units of 4); w and x advance. */
 #define DNNC_HS12_ASM_LOOP(BLOCK, w, x, left, ones, twos, fours, total)                            \
     while ((left) > 0) {                                                                           \
@@ -296,14 +312,22 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
         register uint32_t acc_ __asm__("lr") = (uint32_t)((left) < 10 ? (left) : 10);              \
         (left) -= (int32_t)acc_;                                                                   \
         __asm__ volatile(                                                                          \
+            "tst %[a], #1\n\t"                                                                     \
             "add r4, %[x], %[a], lsl #4\n\t"                                                       \
             "push {r4, r7}\n\t" /* the end pointer at [sp], r7 saved */                            \
             "mov %[a], #0\n\t"                                                                     \
-            "1:\n\t"                                                                               \
+            "beq 1f\n\t" /* an even count */                                                       \
+            BLOCK("%[o]", "%[t]", "%[f]", "%[a]")                                                  \
+            "ldr r4, [sp]\n\t"                                                                     \
+            "cmp %[x], r4\n\t"                                                                     \
+            "beq 2f\n\t"                                                                           \
+            "1:\n\t" /* two blocks a step: half the loop instructions */                          \
+            BLOCK("%[o]", "%[t]", "%[f]", "%[a]")                                                  \
             BLOCK("%[o]", "%[t]", "%[f]", "%[a]")                                                  \
             "ldr r4, [sp]\n\t"                                                                     \
             "cmp %[x], r4\n\t"                                                                     \
             "bne 1b\n\t"                                                                           \
+            "2:\n\t"                                                                               \
             "pop {r4, r7}\n\t"                                                                     \
             : [w] "+r"(rw_), [x] "+r"(rx_), [o] "+r"(ro_), [t] "+r"(rt_), [f] "+r"(rf_), [a] "+r"(acc_) \
             :                                                                                      \

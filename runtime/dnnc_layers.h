@@ -178,7 +178,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 corr[q] = dnnc_conv_bits_gather(L, x, py * L->pool_s + q / L->pool_k, px * L->pool_s + q % L->pool_k,
                                                 col + q * n);
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
-            if (kind == DNNC_W_TERNARY) {
+            if (DNNC_HAS_KIND(DNNC_W_TERNARY) && kind == DNNC_W_TERNARY) {
 #if defined(DNNC_V7EM_ASM)
                 if (n >= 4 && n <= 127) { /* one copy of the loop per n % 4: straight-line seed */
                     const int32_t nb = n >> 2;
@@ -195,7 +195,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_ternary)
                 }
-            } else if (kind == DNNC_W_BINARY) {
+            } else if (DNNC_HAS_KIND(DNNC_W_BINARY) && kind == DNNC_W_BINARY) {
 #if defined(DNNC_V7EM_ASM)
                 if (n >= 8 && n <= 255 && (n & 7) < 4) { /* one copy of the loop per n % 8 < 4 */
                     const int32_t nb = n >> 3;
@@ -212,7 +212,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_binary)
                 }
-            } else {
+            } else if (DNNC_HAS_KIND(DNNC_W_QUATER) || DNNC_HAS_KIND(DNNC_W_QUINARY)) {
 #if defined(DNNC_V7EM_ASM)
                 const int32_t planes = kind == DNNC_W_QUATER ? 2 : 3;
                 if (n >= 4 && (n & 3) < 3) { /* one copy of the loop per n % 4 < 3 */
