@@ -207,13 +207,13 @@ static inline void dnnc_lut_sum_all(const int32_t *tab, const uint8_t *codes, in
         if (first)
             __asm__ volatile(DNNC_LUT_ALL_ASM("mov r0, #0")
                              : [args] "+r"(ra)
-                             : "m"(*(const int32_t(*)[7])args)
+                             :
                              : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc",
                                "memory");
         else
             __asm__ volatile(DNNC_LUT_ALL_ASM("ldr r0, [r12]")
                              : [args] "+r"(ra)
-                             : "m"(*(const int32_t(*)[7])args)
+                             :
                              : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc",
                                "memory");
         return;
