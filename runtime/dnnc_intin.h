@@ -190,11 +190,67 @@ static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t n
     "str r0, [r12], #4\n\t"                  \
     "subs lr, lr, #1\n\t"                    \
     "bne 2b\n\t"                             \
-    "pop {r7}\n\t"
+    "pop {r7}\n\t"                           \
+    DNNC_T1_DIVIDED
+
+/* gcc reads Thumb-1 inline assembly in divided syntax (clang: unified); the bodies below are unified. */
+#if defined(__clang__)
+#define DNNC_T1_UNIFIED
+#define DNNC_T1_DIVIDED
+#else
+#define DNNC_T1_UNIFIED ".syntax unified\n\t"
+#define DNNC_T1_DIVIDED ".syntax divided\n\t"
+#endif
+
+/* One Armv6-M lookup: code byte k of r2, times 4, the entry of table r1 into r0; r1 to the next table (r6 bytes
+ * on). */
+#define DNNC_LUT_T1_ONE(k)                   \
+    "ldrb r4, [r2, #" k "]\n\t"              \
+    "lsls r4, r4, #2\n\t"                    \
+    "ldr r5, [r1, r4]\n\t"                   \
+    "adds r0, r0, r5\n\t"                    \
+    "adds r1, r1, r6\n\t"
+
+/* The Armv6-M all-outputs loop (as DNNC_LUT_ALL_ASM; args at r7: table, codes, blocks, table bytes, acc,
+ * outputs, code stride; the acc pointer in r8, the outputs left in r9). */
+#define DNNC_LUT_ALL_T1_ASM(init)            \
+    DNNC_T1_UNIFIED                          \
+    "push {r7}\n\t"                          \
+    "mov r7, %[args]\n\t"                    \
+    "ldr r2, [r7, #4]\n\t"                   \
+    "ldr r6, [r7, #12]\n\t"                  \
+    "ldr r4, [r7, #16]\n\t"                  \
+    "mov r8, r4\n\t"                         \
+    "ldr r4, [r7, #20]\n\t"                  \
+    "mov r9, r4\n\t"                         \
+    "2:\n\t"                                 \
+    init                                     \
+    "ldr r1, [r7]\n\t"                       \
+    "ldr r3, [r7, #8]\n\t"                   \
+    "1:\n\t"                                 \
+    DNNC_LUT_T1_ONE("0")                     \
+    DNNC_LUT_T1_ONE("1")                     \
+    DNNC_LUT_T1_ONE("2")                     \
+    DNNC_LUT_T1_ONE("3")                     \
+    "adds r2, #4\n\t"                        \
+    "subs r3, #1\n\t"                        \
+    "bne 1b\n\t"                             \
+    "ldr r4, [r7, #24]\n\t"                  \
+    "adds r2, r2, r4\n\t"                    \
+    "mov r4, r8\n\t"                         \
+    "stmia r4!, {r0}\n\t"                    \
+    "mov r8, r4\n\t"                         \
+    "mov r4, r9\n\t"                         \
+    "subs r4, #1\n\t"                        \
+    "mov r9, r4\n\t"                         \
+    "bne 2b\n\t"                             \
+    "pop {r7}\n\t"                           \
+    DNNC_T1_DIVIDED
 
 /* Lookups of all nout outputs for one chunk of nc tables (nc a multiple of 4): acc[o] (first chunk: =,
  * later: +=) the sum over the chunk's groups of tab[k][codes[o * stride + k]]. One assembly loop on cores
- * with DSP (no call and no spill per output: 8 instructions per output beside the 4 per lookup). */
+ * with DSP (no call and no spill per output: 8 instructions per output beside the 4 per lookup), and on
+ * Armv6-M (5 instructions a lookup). */
 static inline void dnnc_lut_sum_all(const int32_t *tab, const uint8_t *codes, int32_t stride, int32_t nc, int32_t vg,
                                     int32_t nout, int32_t *acc, int32_t first)
 {
@@ -216,6 +272,25 @@ static inline void dnnc_lut_sum_all(const int32_t *tab, const uint8_t *codes, in
                              :
                              : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc",
                                "memory");
+        return;
+    }
+#elif defined(__thumb__) && !defined(__thumb2__) && defined(__ARMEL__) && !defined(DNNC_NO_ASM)
+    /* Armv6-M (Cortex-M0/M0+: no UXTAB, low registers only): per lookup one byte load, a shift, the table load,
+     * the add and the step to the next table (5 instructions), codes read at immediate offsets */
+    if ((nc & 3) == 0 && nc > 0 && nout > 0) {
+        const int32_t args[7] = {(int32_t)(intptr_t)tab, (int32_t)(intptr_t)codes, nc / 4, 4 * vg,
+                                 (int32_t)(intptr_t)acc, nout, stride - nc};
+        register const int32_t *ra __asm__("r0") = args;
+        if (first)
+            __asm__ volatile(DNNC_LUT_ALL_T1_ASM("movs r0, #0\n\t")
+                             : [args] "+r"(ra)
+                             :
+                             : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");
+        else
+            __asm__ volatile(DNNC_LUT_ALL_T1_ASM("mov r4, r8\n\tldr r0, [r4]\n\t")
+                             : [args] "+r"(ra)
+                             :
+                             : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");
         return;
     }
 #endif
