@@ -7,8 +7,10 @@ networks on other Cortex-M cores": MLP 784-1200-1200-10 for mnist-pi, the same-p
 is the padding dnnc's preset implements); they were measured on the same QEMU boards and CPU models as the
 targets here (cortex-m0plus runs QEMU's cortex-m0 model, as the anchor did). Ratio = dnnc / CMSIS-NN.
 QEMU counts every Cortex-M55 loop-end `le`, which the hardware mostly skips (for dnnc and CMSIS-NN alike).
+With --vs-c, each core also runs the same library built with -DDNNC_NO_ASM (the runtime's portable C instead of
+its assembly kernels: Armv7E-M/Armv8-M DSP, Armv6-M), a row "CORE (C)" beside it.
 Run: `python benchmarks/bench_cores.py [--cores a,b] [--weights ternary,binary] [--presets mnist-pi,mnist-cnn]
-[--json]`.
+[--vs-c] [--json]`.
 """
 
 from __future__ import annotations
@@ -35,15 +37,24 @@ CMSIS_NN = {
 }
 
 
-def measure(cores: list[str], presets: list[str], weights: list[str]) -> list[dict]:
+def _targets(core: str, vs_c: bool) -> list[tuple[str, dict]]:
+    target = load_target(core)
+    if not vs_c:
+        return [(core, target)]
+    plain = load_target(core)
+    plain["cflags"] = [*plain["cflags"], "-DDNNC_NO_ASM"]
+    return [(core, target), (f"{core} (C)", plain)]
+
+
+def measure(cores: list[str], presets: list[str], weights: list[str], vs_c: bool = False) -> list[dict]:
     raw = mnist10k("test")[0][:1]
     rows = []
     for preset in presets:
         for ws in weights:
             ir = from_net(random_net(preset, ws), "model").ir
-            for core in cores:
-                r = bench(ir, load_target(core), raw)
-                anchor = CMSIS_NN.get(core, (None, None))[preset == "mnist-cnn"]
+            for core, target in (t for c in cores for t in _targets(c, vs_c)):
+                r = bench(ir, target, raw)
+                anchor = CMSIS_NN.get(core.split(" ")[0], (None, None))[preset == "mnist-cnn"]
                 rows.append({"core": core, "preset": preset, "weights": ws, "instructions": r["instructions"],
                              "text_bytes": r["text_bytes"], "const_bytes": r["const_bytes"],
                              "ram_bytes": r["ram_bytes"], "cmsis_nn_int8": anchor,
@@ -56,9 +67,10 @@ def main() -> None:
     ap.add_argument("--cores", default=",".join(CORES), help="comma-separated target names")
     ap.add_argument("--presets", default="mnist-pi,mnist-cnn", help="comma-separated presets")
     ap.add_argument("--weights", default="ternary,binary", help="comma-separated weight sets")
+    ap.add_argument("--vs-c", action="store_true", help="also each core with the portable C kernels (DNNC_NO_ASM)")
     ap.add_argument("--json", action="store_true", help="print one JSON list")
     args = ap.parse_args()
-    rows = measure(args.cores.split(","), args.presets.split(","), args.weights.split(","))
+    rows = measure(args.cores.split(","), args.presets.split(","), args.weights.split(","), args.vs_c)
     if args.json:
         print(json.dumps(rows))
         return

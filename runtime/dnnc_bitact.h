@@ -28,6 +28,13 @@
 #define DNNC_W_QUATER 2
 #define DNNC_W_QUINARY 3
 
+/* The kinds a library uses, bit k for kind k (model.c defines DNNC_KINDS): the layer drivers compile the
+ * kernels of those kinds only (flash: every kind's specialized copies of the conv loop would ship otherwise). */
+#ifndef DNNC_KINDS
+#define DNNC_KINDS 15
+#endif
+#define DNNC_HAS_KIND(k) ((DNNC_KINDS >> (k)) & 1)
+
 static inline int32_t dnnc_planes(int32_t kind)
 {
     return kind == DNNC_W_BINARY ? 1 : (kind == DNNC_W_QUINARY ? 3 : 2);
@@ -114,7 +121,9 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 
 #endif
 
-#if defined(DNNC_POPCOUNT_BUILTIN)
+#if defined(DNNC_V7EM_ASM)
+/* dnnc_count_quater, dnnc_count_quinary: dnnc_bitact_v7em.h */
+#elif defined(DNNC_POPCOUNT_BUILTIN)
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t c1 = 0, c2 = 0;
@@ -139,38 +148,56 @@ static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, 
     return c1 + 2u * c2;
 }
 #else
-/* SWAR: per-byte counts of the weight-1 and weight-2 words summed in one accumulator (bytes <= 24 per
- * word, 10 words per byte sum). */
+/* SWAR, one carry-save tree for both weights: 4 words a block, the weight-1 words D(j) enter the ones level,
+ * the weight-2 words E(j) the twos level (4 + 2 carries: 3 CSAs), the fours level takes two of the three
+ * carries; the eights carry and the third fours carry are counted per byte (in units of 4: <= 24 a block,
+ * 10 blocks per byte sum). 6 CSAs and 2 SWAR counts per 4 words instead of 8 SWAR counts. */
+#define DNNC_HS12_COUNT(n, D, E, result)                                                           \
+    do {                                                                                           \
+        uint32_t ones_ = 0, twos_ = 0, fours_ = 0, total_ = 0;                                     \
+        const int32_t n4_ = (n) / 4 * 4;                                                           \
+        int32_t j_ = 0;                                                                            \
+        while (j_ < n4_) {                                                                         \
+            const int32_t lim_ = n4_ - j_ < 40 ? n4_ : j_ + 40;                                    \
+            uint32_t acc_ = 0;                                                                     \
+            for (; j_ < lim_; j_ += 4) {                                                           \
+                uint32_t c0_, c1_, f0_, f1_, f2_, g_;                                              \
+                DNNC_CSA(c0_, ones_, ones_, D(j_), D(j_ + 1));                                     \
+                DNNC_CSA(c1_, ones_, ones_, D(j_ + 2), D(j_ + 3));                                 \
+                DNNC_CSA(f0_, twos_, twos_, c0_, c1_);                                             \
+                DNNC_CSA(f1_, twos_, twos_, E(j_), E(j_ + 1));                                     \
+                DNNC_CSA(f2_, twos_, twos_, E(j_ + 2), E(j_ + 3));                                 \
+                DNNC_CSA(g_, fours_, fours_, f0_, f1_);                                            \
+                acc_ += (dnnc_popbytes(g_) << 1) + dnnc_popbytes(f2_);                             \
+            }                                                                                      \
+            total_ += dnnc_bytesum(acc_);                                                          \
+        }                                                                                          \
+        (result) = 4u * total_ + dnnc_pc_124(ones_, twos_, fours_);                                \
+        for (; j_ < (n); j_++) (result) += dnnc_popcount32(D(j_)) + 2u * dnnc_popcount32(E(j_));   \
+    } while (0)
+
+/* |w| = 1 + 2 b1: d = s XOR x with weight 1, d AND b1 with weight 2. */
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {
-    uint32_t total = 0;
-    int32_t j0, j;
-    for (j0 = 0; j0 < n; j0 += 10) {
-        const int32_t lim = n - j0 < 10 ? n : j0 + 10;
-        uint32_t acc = 0;
-        for (j = j0; j < lim; j++) {
-            const uint32_t d = w[2 * j] ^ x[j];
-            acc += dnnc_popbytes(d) + (dnnc_popbytes(d & w[2 * j + 1]) << 1);
-        }
-        total += dnnc_bytesum(acc);
-    }
-    return total;
+    uint32_t r;
+#define DNNC_D_(j) (w[2 * (j)] ^ x[(j)])
+#define DNNC_E_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
+    DNNC_HS12_COUNT(n, DNNC_D_, DNNC_E_, r);
+#undef DNNC_E_
+#undef DNNC_D_
+    return r;
 }
 
+/* |w| = b0 + 2 b1: d AND b0 with weight 1, d AND b1 with weight 2. */
 static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
-    uint32_t total = 0;
-    int32_t j0, j;
-    for (j0 = 0; j0 < n; j0 += 10) {
-        const int32_t lim = n - j0 < 10 ? n : j0 + 10;
-        uint32_t acc = 0;
-        for (j = j0; j < lim; j++) {
-            const uint32_t d = w[3 * j] ^ x[j];
-            acc += dnnc_popbytes(d & w[3 * j + 1]) + (dnnc_popbytes(d & w[3 * j + 2]) << 1);
-        }
-        total += dnnc_bytesum(acc);
-    }
-    return total;
+    uint32_t r;
+#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 1])
+#define DNNC_E_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 2])
+    DNNC_HS12_COUNT(n, DNNC_D_, DNNC_E_, r);
+#undef DNNC_E_
+#undef DNNC_D_
+    return r;
 }
 #endif
 
@@ -213,6 +240,14 @@ static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_
         dnnc_dense_ternary_asm(w, tot, x, n, nout, acc);
         return;
     }
+    if (DNNC_HAS_KIND(DNNC_W_QUATER) && n > 0 && n % 4 == 0 && kind == DNNC_W_QUATER) { /* the count inlined: no call, no tail per output */
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count_hs12_seeded(w + o * stride, x, n >> 2, 0, 2);
+        return;
+    }
+    if (DNNC_HAS_KIND(DNNC_W_QUINARY) && n > 0 && n % 4 == 0 && kind == DNNC_W_QUINARY) {
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count_hs12_seeded(w + o * stride, x, n >> 2, 0, 3);
+        return;
+    }
 #endif
     for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_count(kind, w + o * stride, x, n);
 }
@@ -228,7 +263,16 @@ static inline void dnnc_threshold_pack(const int32_t *acc, int32_t n, const int3
         uint32_t bits = 0;
         int32_t b, lim = n - 32 * wi < 32 ? n - 32 * wi : 32;
         const int32_t *a = acc + 32 * wi, *t = thr + 32 * wi;
-        for (b = 0; b < lim; b++) bits |= (uint32_t)(a[b] >= t[b]) << b;
+        if (lim == 32) { /* a whole word, unrolled: each bit a compare and a conditional OR of a constant */
+#define DNNC_TP_BIT(k) if (a[k] >= t[k]) bits |= 1u << (k);
+#define DNNC_TP_BIT8(k) DNNC_TP_BIT(k) DNNC_TP_BIT(k + 1) DNNC_TP_BIT(k + 2) DNNC_TP_BIT(k + 3) \
+    DNNC_TP_BIT(k + 4) DNNC_TP_BIT(k + 5) DNNC_TP_BIT(k + 6) DNNC_TP_BIT(k + 7)
+            DNNC_TP_BIT8(0) DNNC_TP_BIT8(8) DNNC_TP_BIT8(16) DNNC_TP_BIT8(24)
+#undef DNNC_TP_BIT8
+#undef DNNC_TP_BIT
+        } else {
+            for (b = 0; b < lim; b++) bits |= (uint32_t)(a[b] >= t[b]) << b;
+        }
         out[wi] = bits ^ flip[wi];
     }
 }

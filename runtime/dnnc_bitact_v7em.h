@@ -89,6 +89,79 @@
     DNNC_ASM_POPBYTES("r11")                                                                       \
     "add " a ", " a ", r11\n\t"
 
+/* The tail of a quaternary/quinary block: the fours carries f0, f1, f2 -> the fours level takes f0 and f1;
+ * the eights carry g (r10) and f2 are counted per byte into a, in units of 4: both SWAR-counted to 4-bit
+ * fields, then 2 g + f2 (<= 12 a field) to bytes (<= 24) in one step (r4, r6 scratch). */
+#define DNNC_ASM_HS12_TAIL(f, a, f0, f1, f2)                                                       \
+    DNNC_ASM_CSA("r10", f, f0, f1, "r4", "r6")                                                     \
+    "lsr r4, r10, #1\n\t"                                                                          \
+    "and r4, r4, #0x55555555\n\t"                                                                  \
+    "sub r10, r10, r4\n\t"                                                                         \
+    "lsr r4, " f2 ", #1\n\t"                                                                       \
+    "and r4, r4, #0x55555555\n\t"                                                                  \
+    "sub " f2 ", " f2 ", r4\n\t"                                                                   \
+    "and r4, r10, #0x33333333\n\t"                                                                 \
+    "lsr r10, r10, #2\n\t"                                                                         \
+    "and r10, r10, #0x33333333\n\t"                                                                \
+    "add r10, r10, r4\n\t"                                                                         \
+    "and r4, " f2 ", #0x33333333\n\t"                                                              \
+    "lsr " f2 ", " f2 ", #2\n\t"                                                                   \
+    "and " f2 ", " f2 ", #0x33333333\n\t"                                                          \
+    "add " f2 ", " f2 ", r4\n\t"                                                                   \
+    "add " f2 ", " f2 ", r10, lsl #1\n\t"                                                          \
+    "and r4, " f2 ", #0x0F0F0F0F\n\t"                                                              \
+    "and " f2 ", " f2 ", #0xF0F0F0F0\n\t"                                                          \
+    "add r4, r4, " f2 ", lsr #4\n\t"                                                               \
+    "add " a ", " a ", r4\n\t"
+
+/* One quaternary block: 4 words, d = s XOR x (weight 1) into the ones level, e = d AND b1 (weight 2) into the
+ * twos level of the carry-save state (o, t, f); counts into a as DNNC_ASM_HS12_TAIL. */
+#define DNNC_ASM_QUATER4(o, t, f, a)                                                               \
+    "ldmia %[x]!, {r8, r9, r10, r11}\n\t"                                                          \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"                                                            \
+    "eor r4, r4, r8\n\t"                                                                           \
+    "and r5, r5, r4\n\t"                                                                           \
+    "eor r6, r6, r9\n\t"                                                                           \
+    "and r7, r7, r6\n\t"                                                                           \
+    DNNC_ASM_CSA("r8", o, "r4", "r6", "r9", "r4")                                                  \
+    DNNC_ASM_CSA("r9", t, "r5", "r7", "r4", "r6")                                                  \
+    "ldmia %[w]!, {r4, r5, r6, r7}\n\t"                                                            \
+    "eor r4, r4, r10\n\t"                                                                          \
+    "and r5, r5, r4\n\t"                                                                           \
+    "eor r6, r6, r11\n\t"                                                                          \
+    "and r7, r7, r6\n\t"                                                                           \
+    DNNC_ASM_CSA("r10", o, "r4", "r6", "r11", "r4")                                                \
+    DNNC_ASM_CSA("r11", t, "r8", "r10", "r4", "r6")                                                \
+    DNNC_ASM_CSA("r8", t, "r5", "r7", "r4", "r6")                                                  \
+    DNNC_ASM_HS12_TAIL(f, a, "r11", "r9", "r8")
+
+/* One quinary block: 4 words, d = s XOR x, d AND b0 (weight 1) into the ones level, d AND b1 (weight 2) into
+ * the twos level. */
+#define DNNC_ASM_QUINARY4(o, t, f, a)                                                              \
+    "ldmia %[x]!, {r10, r11}\n\t"                                                                  \
+    "ldmia %[w]!, {r4, r5, r6, r7, r8, r9}\n\t"                                                    \
+    "eor r4, r4, r10\n\t"                                                                          \
+    "and r5, r5, r4\n\t"                                                                           \
+    "and r6, r6, r4\n\t"                                                                           \
+    "eor r7, r7, r11\n\t"                                                                          \
+    "and r8, r8, r7\n\t"                                                                           \
+    "and r9, r9, r7\n\t"                                                                           \
+    DNNC_ASM_CSA("r10", o, "r5", "r8", "r11", "r4")                                                \
+    DNNC_ASM_CSA("r11", t, "r6", "r9", "r4", "r5")                                                 \
+    "ldmia %[x]!, {r8, r9}\n\t"                                                                    \
+    "ldmia %[w]!, {r4, r5, r6}\n\t"                                                                \
+    "eor r4, r4, r8\n\t"                                                                           \
+    "and r5, r5, r4\n\t"                                                                           \
+    "and r6, r6, r4\n\t"                                                                           \
+    "ldmia %[w]!, {r4, r7, r8}\n\t"                                                                \
+    "eor r4, r4, r9\n\t"                                                                           \
+    "and r7, r7, r4\n\t"                                                                           \
+    "and r8, r8, r4\n\t"                                                                           \
+    DNNC_ASM_CSA("r9", o, "r5", "r7", "r4", "r5")                                                  \
+    DNNC_ASM_CSA("r5", t, "r10", "r9", "r4", "r7")                                                 \
+    DNNC_ASM_CSA("r9", t, "r6", "r8", "r4", "r7")                                                  \
+    DNNC_ASM_HS12_TAIL(f, a, "r5", "r11", "r9")
+
 /* Binary blocks until %[x] reaches the end pointer at [sp, #end] (a string: "" or ", #4"). */
 #define DNNC_ASM_BINARY8_LOOP(o, t, f, a, end)                                                     \
     "1:\n\t"                                                                                       \
@@ -143,12 +216,6 @@
     "bne 2b\n\t"
 
 #define DNNC_ASM_CLOBBERS "r4", "r5", "r6", "r8", "r9", "r10", "r11", "cc", "memory"
-
-/* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
-static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
-{
-    return dnnc_bytesum(dnnc_popbytes(ones) + (dnnc_popbytes(twos) << 1) + (dnnc_popbytes(fours) << 2));
-}
 
 /* Binary: 8 words per iteration through a three-level carry-save tree (ones, twos, fours) and one SWAR
  * count of the carry-out ("eights") into per-byte counters: 61 instructions per 8 words. A remaining block of
@@ -230,6 +297,95 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
         for (left = 0; left < (n & 3); left++) tail += dnnc_popcount32((w[2 * left] ^ x[left]) & w[2 * left + 1]);
         return 4u * fours + tail + dnnc_pc_124(ones, twos, 0u);
     }
+}
+
+/* Quaternary and quinary counts: `left` 4-word blocks (DNNC_ASM_QUATER4 / DNNC_ASM_QUINARY4: 60 / 64
+ * instructions, 3 of loop per two blocks) from the carry-save state (ones, twos, fours), at most 10 blocks between byte
+ * sums (bytes <= 24 a block, in units of 4), added to total (units of 4); w and x advance. */
+#define DNNC_HS12_ASM_LOOP(BLOCK, w, x, left, ones, twos, fours, total)                            \
+    while ((left) > 0) {                                                                           \
+        register const uint32_t *rw_ __asm__("r1") = (w);                                          \
+        register const uint32_t *rx_ __asm__("r0") = (x);                                          \
+        register uint32_t ro_ __asm__("r2") = (ones);                                              \
+        register uint32_t rt_ __asm__("r3") = (twos);                                              \
+        register uint32_t rf_ __asm__("r12") = (fours);                                            \
+        register uint32_t acc_ __asm__("lr") = (uint32_t)((left) < 10 ? (left) : 10);              \
+        (left) -= (int32_t)acc_;                                                                   \
+        __asm__ volatile(                                                                          \
+            "tst %[a], #1\n\t"                                                                     \
+            "add r4, %[x], %[a], lsl #4\n\t"                                                       \
+            "push {r4, r7}\n\t" /* the end pointer at [sp], r7 saved */                            \
+            "mov %[a], #0\n\t"                                                                     \
+            "beq 1f\n\t" /* an even count */                                                       \
+            BLOCK("%[o]", "%[t]", "%[f]", "%[a]")                                                  \
+            "ldr r4, [sp]\n\t"                                                                     \
+            "cmp %[x], r4\n\t"                                                                     \
+            "beq 2f\n\t"                                                                           \
+            "1:\n\t" /* two blocks a step: half the loop instructions */                          \
+            BLOCK("%[o]", "%[t]", "%[f]", "%[a]")                                                  \
+            BLOCK("%[o]", "%[t]", "%[f]", "%[a]")                                                  \
+            "ldr r4, [sp]\n\t"                                                                     \
+            "cmp %[x], r4\n\t"                                                                     \
+            "bne 1b\n\t"                                                                           \
+            "2:\n\t"                                                                               \
+            "pop {r4, r7}\n\t"                                                                     \
+            : [w] "+r"(rw_), [x] "+r"(rx_), [o] "+r"(ro_), [t] "+r"(rt_), [f] "+r"(rf_), [a] "+r"(acc_) \
+            :                                                                                      \
+            : DNNC_ASM_CLOBBERS);                                                                  \
+        (w) = rw_;                                                                                 \
+        (x) = rx_;                                                                                 \
+        (ones) = ro_;                                                                              \
+        (twos) = rt_;                                                                              \
+        (fours) = rf_;                                                                             \
+        (total) += dnnc_bytesum(acc_);                                                             \
+    }
+
+/* Weighted count (weight-1 word D, weight-2 word E) of n = 4 nb + tail words of a quaternary (planes 2: D = s
+ * XOR x, E = D AND b1) or quinary row (planes 3: d = s XOR x, D = d AND b0, E = d AND b1), forced inline:
+ * the FIRST tail words (0..2, a compile-time constant at the call site) seed the carry-save state, then the
+ * blocks. */
+static inline __attribute__((always_inline)) uint32_t dnnc_count_hs12_seeded(const uint32_t *w, const uint32_t *x,
+                                                                             int32_t nb, int32_t tail,
+                                                                             int32_t planes)
+{
+    uint32_t ones = 0, twos = 0, fours = 0, total = 0;
+    int32_t j;
+    for (j = 0; j < tail; j++) { /* ones + D, then twos + E + the carry (one CSA): fours takes its carry */
+        const uint32_t d = w[planes * j] ^ x[j];
+        const uint32_t dd = planes == 2 ? d : d & w[3 * j + 1], e = d & w[planes * j + planes - 1];
+        const uint32_t c = ones & dd;
+        ones ^= dd;
+        DNNC_CSA(fours, twos, twos, e, c); /* fours is 0 before the second of at most 2 seed words */
+    }
+    w += planes * tail;
+    x += tail;
+    if (planes == 2)
+        DNNC_HS12_ASM_LOOP(DNNC_ASM_QUATER4, w, x, nb, ones, twos, fours, total)
+    else
+        DNNC_HS12_ASM_LOOP(DNNC_ASM_QUINARY4, w, x, nb, ones, twos, fours, total)
+    return 4u * total + dnnc_pc_124(ones, twos, fours);
+}
+
+/* Any n: the first n % 4 words (at most 3) counted one by one, then the blocks. */
+static inline uint32_t dnnc_count_hs12(const uint32_t *w, const uint32_t *x, int32_t n, int32_t planes)
+{
+    uint32_t r = 0;
+    int32_t j;
+    for (j = 0; j < (n & 3); j++) {
+        const uint32_t d = w[planes * j] ^ x[j];
+        r += dnnc_popcount32(planes == 2 ? d : d & w[3 * j + 1]) + 2u * dnnc_popcount32(d & w[planes * j + planes - 1]);
+    }
+    return r + dnnc_count_hs12_seeded(w + planes * (n & 3), x + (n & 3), n >> 2, 0, planes);
+}
+
+static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_count_hs12(w, x, n, 2);
+}
+
+static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_count_hs12(w, x, n, 3);
 }
 
 /* Ternary count of nb >= 1 4-word blocks from the carry-save state (ones, twos), final counts included, in

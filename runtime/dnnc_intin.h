@@ -32,6 +32,44 @@ static inline void dnnc_input_u(const uint8_t *raw, int32_t n, int32_t n_pad, in
     for (; i < n_pad; i++) u[i] = 0;
 }
 
+/* dst[r] = src[r] + add for the first n & ~7 entries, eight a step (Thumb-2: one LDM, eight adds, one STM,
+ * 1.5 instructions an entry); returns how many it did (0 elsewhere: the caller's C loop does them). */
+static inline int32_t dnnc_add_rows8(int32_t *dst, const int32_t *src, int32_t n, int32_t add)
+{
+#if defined(__thumb2__) && !defined(DNNC_NO_ASM)
+    if (n >= 8) {
+        register int32_t *rd __asm__("r0") = dst;
+        register const int32_t *rs __asm__("r1") = src;
+        register int32_t rn __asm__("r2") = n >> 3;
+        register int32_t ra __asm__("r3") = add;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldmia %[s]!, {r4, r5, r6, r8, r9, r10, r11, r12}\n\t"
+            "add r4, r4, %[a]\n\t"
+            "add r5, r5, %[a]\n\t"
+            "add r6, r6, %[a]\n\t"
+            "add r8, r8, %[a]\n\t"
+            "add r9, r9, %[a]\n\t"
+            "add r10, r10, %[a]\n\t"
+            "add r11, r11, %[a]\n\t"
+            "add r12, r12, %[a]\n\t"
+            "stmia %[d]!, {r4, r5, r6, r8, r9, r10, r11, r12}\n\t"
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [d] "+r"(rd), [s] "+r"(rs), [n] "+r"(rn)
+            : [a] "r"(ra)
+            : "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+        return n & ~7;
+    }
+#else
+    (void)dst;
+    (void)src;
+    (void)add;
+#endif
+    (void)n;
+    return 0;
+}
+
 /* Tables for groups g0 .. g0+ng-1: tab[k*vg + code] = sum_e values[digit_e(code)] * u[(g0+k)*group + e].
  * Entry 0 (every digit 0) first, then each input e extends the table from its first levels^e entries by
  * (values[d] - values[0]) * u: levels^group - 1 writes a table, each one load, add and store. */
@@ -49,7 +87,8 @@ static inline void dnnc_lut_build(const int32_t *u, int32_t group, int32_t level
             for (d = 1; d < levels; d++) {
                 const int32_t add = ((int32_t)values[d] - (int32_t)values[0]) * ug[e];
                 int32_t *dst = t + d * size;
-                for (r = 0; r + 4 <= size; r += 4) {
+                r = dnnc_add_rows8(dst, t, size, add);
+                for (; r + 4 <= size; r += 4) {
                     dst[r] = t[r] + add;
                     dst[r + 1] = t[r + 1] + add;
                     dst[r + 2] = t[r + 2] + add;
@@ -109,6 +148,159 @@ static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t n
         t += vg;
     }
     return a;
+}
+
+/* One output's lookups of the all-outputs loop below: nb blocks of four codes (r3 counts them down), the sum
+ * in r0, tables from r1 (entries vg = r9, 2 vg = r10, 3 vg = r11 apart), codes from r2. */
+#define DNNC_LUT_BLOCKS_ASM                  \
+    "1:\n\t"                                 \
+    "ldr r4, [r2], #4\n\t"                   \
+    "uxtb r5, r4\n\t"                        \
+    "uxtab r6, r9, r4, ror #8\n\t"           \
+    "uxtab r8, r10, r4, ror #16\n\t"         \
+    "add r4, r11, r4, lsr #24\n\t"           \
+    "ldr r5, [r1, r5, lsl #2]\n\t"           \
+    "ldr r6, [r1, r6, lsl #2]\n\t"           \
+    "ldr r8, [r1, r8, lsl #2]\n\t"           \
+    "ldr r4, [r1, r4, lsl #2]\n\t"           \
+    "add r0, r0, r5\n\t"                     \
+    "add r0, r0, r6\n\t"                     \
+    "add r0, r0, r8\n\t"                     \
+    "add r0, r0, r4\n\t"                     \
+    "add r1, r1, r9, lsl #4\n\t"             \
+    "subs r3, r3, #1\n\t"                    \
+    "bne 1b\n\t"
+
+/* The all-outputs loop: for each of nout outputs, r0 = init (a string: "mov r0, #0" or the output's
+ * accumulator), the lookups, acc[o] = r0; per-output state (table base, blocks, code stride) at [r7]. r7 is
+ * saved and restored around the loop (the Thumb frame pointer of debug builds, see dnnc_bitact_v7em.h). */
+#define DNNC_LUT_ALL_ASM(init)               \
+    "push {r7}\n\t"                          \
+    "mov r7, %[args]\n\t"                    \
+    "ldmia r7, {r1, r2, r3, r9, r12, lr}\n\t" \
+    "add r10, r9, r9\n\t"                    \
+    "add r11, r10, r9\n\t"                   \
+    "2:\n\t"                                 \
+    init "\n\t"                              \
+    "ldr r1, [r7]\n\t"                       \
+    "ldr r3, [r7, #8]\n\t"                   \
+    DNNC_LUT_BLOCKS_ASM                      \
+    "ldr r4, [r7, #24]\n\t"                  \
+    "add r2, r2, r4\n\t"                     \
+    "str r0, [r12], #4\n\t"                  \
+    "subs lr, lr, #1\n\t"                    \
+    "bne 2b\n\t"                             \
+    "pop {r7}\n\t"                           \
+    DNNC_T1_DIVIDED
+
+/* gcc reads Thumb-1 inline assembly in divided syntax (clang: unified); the bodies below are unified. */
+#if defined(__clang__)
+#define DNNC_T1_UNIFIED
+#define DNNC_T1_DIVIDED
+#else
+#define DNNC_T1_UNIFIED ".syntax unified\n\t"
+#define DNNC_T1_DIVIDED ".syntax divided\n\t"
+#endif
+
+/* One Armv6-M lookup: code byte k of r2, times 4, the entry of table r1 into r0; r1 to the next table (r6 bytes
+ * on). */
+#define DNNC_LUT_T1_ONE(k)                   \
+    "ldrb r4, [r2, #" k "]\n\t"              \
+    "lsls r4, r4, #2\n\t"                    \
+    "ldr r5, [r1, r4]\n\t"                   \
+    "adds r0, r0, r5\n\t"                    \
+    "adds r1, r1, r6\n\t"
+
+/* The Armv6-M all-outputs loop (as DNNC_LUT_ALL_ASM; args at r7: table, codes, blocks, table bytes, acc,
+ * outputs, code stride; the acc pointer in r8, the outputs left in r9). */
+#define DNNC_LUT_ALL_T1_ASM(init)            \
+    DNNC_T1_UNIFIED                          \
+    "push {r7}\n\t"                          \
+    "mov r7, %[args]\n\t"                    \
+    "ldr r2, [r7, #4]\n\t"                   \
+    "ldr r6, [r7, #12]\n\t"                  \
+    "ldr r4, [r7, #16]\n\t"                  \
+    "mov r8, r4\n\t"                         \
+    "ldr r4, [r7, #20]\n\t"                  \
+    "mov r9, r4\n\t"                         \
+    "2:\n\t"                                 \
+    init                                     \
+    "ldr r1, [r7]\n\t"                       \
+    "ldr r3, [r7, #8]\n\t"                   \
+    "1:\n\t"                                 \
+    DNNC_LUT_T1_ONE("0")                     \
+    DNNC_LUT_T1_ONE("1")                     \
+    DNNC_LUT_T1_ONE("2")                     \
+    DNNC_LUT_T1_ONE("3")                     \
+    "adds r2, #4\n\t"                        \
+    "subs r3, #1\n\t"                        \
+    "bne 1b\n\t"                             \
+    "ldr r4, [r7, #24]\n\t"                  \
+    "adds r2, r2, r4\n\t"                    \
+    "mov r4, r8\n\t"                         \
+    "stmia r4!, {r0}\n\t"                    \
+    "mov r8, r4\n\t"                         \
+    "mov r4, r9\n\t"                         \
+    "subs r4, #1\n\t"                        \
+    "mov r9, r4\n\t"                         \
+    "bne 2b\n\t"                             \
+    "pop {r7}\n\t"                           \
+    DNNC_T1_DIVIDED
+
+/* Lookups of all nout outputs for one chunk of nc tables (nc a multiple of 4): acc[o] (first chunk: =,
+ * later: +=) the sum over the chunk's groups of tab[k][codes[o * stride + k]]. One assembly loop on cores
+ * with DSP (no call and no spill per output: 8 instructions per output beside the 4 per lookup), and on
+ * Armv6-M (5 instructions a lookup). */
+static inline void dnnc_lut_sum_all(const int32_t *tab, const uint8_t *codes, int32_t stride, int32_t nc, int32_t vg,
+                                    int32_t nout, int32_t *acc, int32_t first)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__ARMEL__) && !defined(DNNC_NO_ASM)
+    if ((nc & 3) == 0 && nc > 0 && nout > 0) {
+        /* ldmia order: tab, codes, blocks, vg, acc, outputs; then the code stride left after a row's nc */
+        const int32_t args[7] = {(int32_t)(intptr_t)tab, (int32_t)(intptr_t)codes, nc / 4, vg,
+                                 (int32_t)(intptr_t)acc, nout, stride - nc};
+        register const int32_t *ra __asm__("r0") = args;
+        if (first)
+            __asm__ volatile(DNNC_LUT_ALL_ASM("mov r0, #0")
+                             : [args] "+r"(ra)
+                             :
+                             : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc",
+                               "memory");
+        else
+            __asm__ volatile(DNNC_LUT_ALL_ASM("ldr r0, [r12]")
+                             : [args] "+r"(ra)
+                             :
+                             : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc",
+                               "memory");
+        return;
+    }
+#elif defined(__thumb__) && !defined(__thumb2__) && defined(__ARMEL__) && !defined(DNNC_NO_ASM)
+    /* Armv6-M (Cortex-M0/M0+: no UXTAB, low registers only): per lookup one byte load, a shift, the table load,
+     * the add and the step to the next table (5 instructions), codes read at immediate offsets */
+    if ((nc & 3) == 0 && nc > 0 && nout > 0) {
+        const int32_t args[7] = {(int32_t)(intptr_t)tab, (int32_t)(intptr_t)codes, nc / 4, 4 * vg,
+                                 (int32_t)(intptr_t)acc, nout, stride - nc};
+        register const int32_t *ra __asm__("r0") = args;
+        if (first)
+            __asm__ volatile(DNNC_LUT_ALL_T1_ASM("movs r0, #0\n\t")
+                             : [args] "+r"(ra)
+                             :
+                             : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");
+        else
+            __asm__ volatile(DNNC_LUT_ALL_T1_ASM("mov r4, r8\n\tldr r0, [r4]\n\t")
+                             : [args] "+r"(ra)
+                             :
+                             : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "cc", "memory");
+        return;
+    }
+#endif
+    {
+        int32_t o;
+        for (o = 0; o < nout; o++) {
+            const int32_t s = dnnc_lut_sum(tab, codes + o * stride, nc, vg);
+            acc[o] = first ? s : acc[o] + s;
+        }
+    }
 }
 
 /* The padded u image uimg[c][y][x] of size c x (h+2*pad) x (w+2*pad), zero in the border. */

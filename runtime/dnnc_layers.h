@@ -22,18 +22,18 @@ typedef struct {
     const uint8_t *codes;      /* [nout][ngroups] */
 } dnnc_dense_u8_t;
 
-/* u: int32[ngroups*group], tab: int32[chunk*vg], acc: int32[nout]. */
+/* u: int32[ceil(nin/group)*group], tab: int32[chunk*vg], acc: int32[nout]. */
 static inline void dnnc_dense_u8(const dnnc_dense_u8_t *L, const uint8_t *raw, int32_t *u, int32_t *tab, int32_t *acc)
 {
-    int32_t c0, o;
-    dnnc_input_u(raw, L->nin, L->ngroups * L->group, L->in_mul, L->in_add, u);
+    const int32_t greal = (L->nin + L->group - 1) / L->group; /* groups past it: padding, code 0, sum 0 */
+    int32_t c0, k;
+    dnnc_input_u(raw, L->nin, greal * L->group, L->in_mul, L->in_add, u);
     for (c0 = 0; c0 < L->ngroups; c0 += L->chunk) {
         const int32_t nc = L->ngroups - c0 < L->chunk ? L->ngroups - c0 : L->chunk;
-        dnnc_lut_build(u, L->group, L->levels, L->vg, L->values, c0, nc, tab);
-        for (o = 0; o < L->nout; o++) {
-            const int32_t s = dnnc_lut_sum(tab, L->codes + o * L->ngroups + c0, nc, L->vg);
-            acc[o] = c0 ? acc[o] + s : s;
-        }
+        const int32_t nb = greal - c0 < nc ? (greal > c0 ? greal - c0 : 0) : nc;
+        dnnc_lut_build(u, L->group, L->levels, L->vg, L->values, c0, nb, tab);
+        for (k = nb; k < nc; k++) tab[k * L->vg] = 0;
+        dnnc_lut_sum_all(tab, L->codes + c0, L->ngroups, nc, L->vg, L->nout, acc, c0 == 0);
     }
 }
 
@@ -155,6 +155,9 @@ static inline void dnnc_conv_bits_pixel(const dnnc_conv_t *L, const uint32_t *x,
 #define DNNC_COUNT_B1(w, x, n) dnnc_count_binary_seeded(w, x, nb, 1)
 #define DNNC_COUNT_B2(w, x, n) dnnc_count_binary_seeded(w, x, nb, 2)
 #define DNNC_COUNT_B3(w, x, n) dnnc_count_binary_seeded(w, x, nb, 3)
+#define DNNC_COUNT_Q0(w, x, n) dnnc_count_hs12_seeded(w, x, nb, 0, planes)
+#define DNNC_COUNT_Q1(w, x, n) dnnc_count_hs12_seeded(w, x, nb, 1, planes)
+#define DNNC_COUNT_Q2(w, x, n) dnnc_count_hs12_seeded(w, x, nb, 2, planes)
 #endif
 
 static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, uint32_t *out, uint32_t *col)
@@ -175,7 +178,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 corr[q] = dnnc_conv_bits_gather(L, x, py * L->pool_s + q / L->pool_k, px * L->pool_s + q % L->pool_k,
                                                 col + q * n);
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
-            if (kind == DNNC_W_TERNARY) {
+            if (DNNC_HAS_KIND(DNNC_W_TERNARY) && kind == DNNC_W_TERNARY) {
 #if defined(DNNC_V7EM_ASM)
                 if (n >= 4 && n <= 127) { /* one copy of the loop per n % 4: straight-line seed */
                     const int32_t nb = n >> 2;
@@ -192,7 +195,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_ternary)
                 }
-            } else if (kind == DNNC_W_BINARY) {
+            } else if (DNNC_HAS_KIND(DNNC_W_BINARY) && kind == DNNC_W_BINARY) {
 #if defined(DNNC_V7EM_ASM)
                 if (n >= 8 && n <= 255 && (n & 7) < 4) { /* one copy of the loop per n % 8 < 4 */
                     const int32_t nb = n >> 3;
@@ -209,10 +212,31 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_binary)
                 }
-            } else if (kind == DNNC_W_QUATER) {
-                DNNC_POOL_CHANNELS(dnnc_count_quater)
-            } else {
-                DNNC_POOL_CHANNELS(dnnc_count_quinary)
+            } else if (DNNC_HAS_KIND(DNNC_W_QUATER) || DNNC_HAS_KIND(DNNC_W_QUINARY)) {
+#if defined(DNNC_V7EM_ASM)
+                const int32_t planes = kind == DNNC_W_QUATER ? 2 : 3;
+                if (n >= 4 && (n & 3) < 3) { /* one copy of the loop per n % 4 < 3 */
+                    const int32_t nb = n >> 2;
+                    if (planes == 2) {
+                        switch (n & 3) {
+                        case 0: DNNC_POOL_CHANNELS(DNNC_COUNT_Q0) break;
+                        case 1: DNNC_POOL_CHANNELS(DNNC_COUNT_Q1) break;
+                        default: DNNC_POOL_CHANNELS(DNNC_COUNT_Q2) break;
+                        }
+                    } else {
+                        switch (n & 3) {
+                        case 0: DNNC_POOL_CHANNELS(DNNC_COUNT_Q0) break;
+                        case 1: DNNC_POOL_CHANNELS(DNNC_COUNT_Q1) break;
+                        default: DNNC_POOL_CHANNELS(DNNC_COUNT_Q2) break;
+                        }
+                    }
+                } else
+#endif
+                if (kind == DNNC_W_QUATER) {
+                    DNNC_POOL_CHANNELS(dnnc_count_quater)
+                } else {
+                    DNNC_POOL_CHANNELS(dnnc_count_quinary)
+                }
             }
             for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
         }

@@ -67,4 +67,10 @@ static inline uint32_t dnnc_bytesum(uint32_t v)
         (lo) = dnnc_u_ ^ (c);                                                                      \
     } while (0)
 
+/* pc(ones) + 2 pc(twos) + 4 pc(fours) with one byte sum (bytes stay <= 56). */
+static inline uint32_t dnnc_pc_124(uint32_t ones, uint32_t twos, uint32_t fours)
+{
+    return dnnc_bytesum(dnnc_popbytes(ones) + (dnnc_popbytes(twos) << 1) + (dnnc_popbytes(fours) << 2));
+}
+
 #endif /* DNNC_POPCOUNT_H */

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from dnnc.backends import c as cbackend
 from dnnc.backends.c.packing import thresholds as _thresholds
+from dnnc.backends.c.plan import make_plan
 from dnnc.backends.c.toolchain import vector_kernels, vector_lanes
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
@@ -22,7 +23,7 @@ from dnnc.netspec import DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.vocabulary import WEIGHT_SETS
 from exactness import assert_matches_onnxruntime
-from models import edge_models, wide_models
+from models import dense_model, edge_models, wide_models
 
 EDGE = list(edge_models())
 IDS = [name for name, _ in EDGE]
@@ -284,3 +285,18 @@ def test_bench_counts_instructions_under_qemu_user_mode():
     a, b, w = bench(small.ir, cfg), bench(small.ir, cfg), bench(wide.ir, cfg)
     assert a["instructions"] == b["instructions"] > 0 and "latency_us_median" not in a
     assert w["instructions"] > a["instructions"]
+
+
+@needs_arm
+@pytest.mark.parametrize("ws,lut_bytes", [("binary", 512), ("binary", 256), ("quinary", 400)])
+def test_first_dense_table_chunks_cortex_m4(ws, lut_bytes):
+    """The first dense layer's tables in chunks: room for exactly four tables (binary 7 groups of 5 inputs, padded
+    to 8: the second chunk ends in a padded group, code 0 and entry 0 = 0; quinary 18 groups of 2 padded to 20),
+    and room for two (chunks of 2: the C lookups beside the all-outputs assembly loop)."""
+    target = load_target("cortex-m4")
+    target["lut_bytes"] = lut_bytes
+    loaded = from_net(dense_model(ws), "chunks")
+    first = make_plan(loaded.ir, target).stages[0].fields
+    assert (first["ngroups"] % 4, first["chunk"], first["ngroups"] * first["group"] > 35) == \
+        (0, lut_bytes // (4 * first["vg"]), True)
+    _check(loaded, target, 200)

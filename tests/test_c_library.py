@@ -18,7 +18,7 @@ from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.targets import load_target
 from exactness import assert_matches_onnxruntime
-from models import conv_model, output_only_model, wide_conv_model
+from models import conv_model, dense_model, output_only_model, wide_conv_model
 
 HERE = Path(__file__).resolve().parent
 needs_arm_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
@@ -93,11 +93,13 @@ def _newlib_include() -> str:
 
 @pytest.fixture(scope="module")
 def m4_libs(tmp_path_factory):
-    """cortex-m4 libraries of conv nets, binary and ternary: between them every assembly kernel (raw-input SMLAD
-    conv, pooled seeded counts, all-outputs dense loops) and, unoptimized, every count variant."""
+    """cortex-m4 libraries of conv nets (binary, ternary, quinary) and a dense net: between them every assembly
+    kernel (raw-input SMLAD conv, pooled seeded counts, all-outputs dense loops, the quaternary/quinary block
+    loop, the first dense layer's lookup loop and table build) and, unoptimized, every count variant."""
     root = tmp_path_factory.mktemp("m4")
     return [_compile(conv_model(ws), f"conv_{ws}", load_target("cortex-m4"), root / f"conv_{ws}")
-            for ws in ("binary", "ternary")]
+            for ws in ("binary", "ternary", "quinary")] + \
+        [_compile(dense_model("binary"), "dense", load_target("cortex-m4"), root / "dense")]
 
 
 @needs_arm_gcc
@@ -157,8 +159,11 @@ def test_host_library_simd_kernels_build_warning_free(host_lib, tmp_path, cc, ma
 
 
 @needs_qemu
-@pytest.mark.parametrize("make_net", [conv_model, wide_conv_model], ids=["conv", "wide-conv"])
-@pytest.mark.parametrize("weights", ["binary", "ternary"])
+@pytest.mark.parametrize("make_net,weights", [(conv_model, "binary"), (conv_model, "ternary"), (conv_model, "quaternary"),
+                                              (conv_model, "quinary"), (wide_conv_model, "binary"),
+                                              (wide_conv_model, "ternary"), (dense_model, "binary")],
+                         ids=["conv-binary", "conv-ternary", "conv-quaternary", "conv-quinary", "wide-conv-binary",
+                              "wide-conv-ternary", "dense-binary"])
 def test_cortex_m4_debug_build_is_bit_exact(make_net, weights):
     """-O0 -fno-omit-frame-pointer on QEMU: the assembly that leaves r7 (the frame pointer) alone, and the SMLAD
     asm with its -O0 register choice, compute what onnxruntime does."""

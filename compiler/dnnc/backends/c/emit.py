@@ -12,6 +12,7 @@ import jinja2
 import numpy as np
 
 from dnnc import __version__
+from dnnc.backends.c.packing import RUNTIME_KINDS
 from dnnc.backends.c.plan import CONV_FIELDS, CONVB_FIELDS, DENSE_U8_FIELDS, Array, Plan
 from dnnc.errors import DnncError
 from dnnc.resources import resource_dir
@@ -118,6 +119,13 @@ def features(target: dict, lanes: int = 0, kbit: bool = False) -> list[str]:
     return out
 
 
+def kinds_mask(plan: Plan) -> int:
+    """Bit k set for each packed weight kind k (DNNC_W_*, runtime/dnnc_bitact.h) the plan's layers use: the
+    runtime drivers compile only those kernels (DNNC_KINDS)."""
+    order = [m for m, _ in RUNTIME_KINDS.values()]
+    return sum(1 << order.index(k) for k in {s.fields.get("kind") for s in plan.stages} if k in order)
+
+
 def runtime_headers(feature_macros: list[str]) -> list[str]:
     """The runtime/ headers a library with these features includes, hence ships."""
     return [h for h, m in RUNTIME_HEADERS.items() if m is None or m in feature_macros]
@@ -163,6 +171,7 @@ def context(plan: Plan, target: dict) -> dict:
         "arena_words": plan.arena_words,
         "lanes": plan.lanes,
         "features": features(target, plan.lanes, plan.kbit),
+        "kinds": kinds_mask(plan),
         "conv_fields": tuple(CONV_FIELDS),
         "convb_fields": CONVB_FIELDS,
         "dense_u8_fields": tuple(DENSE_U8_FIELDS),

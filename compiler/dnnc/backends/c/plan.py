@@ -228,11 +228,14 @@ class _Planner:
         gmax = max(g for g in range(1, 9) if levels**g <= 256)
         group = min(range(1, gmax + 1), key=lambda g: -(-n // g) * (2 * levels**g + 4 * o))
         vg = levels**group
-        ngroups = -(-n // group)
+        # whole blocks of 4 groups (the lookup loops take four codes a word; padded groups have code 0 and a
+        # table whose entry 0 is 0, no u), and table chunks of whole blocks when the table RAM holds four tables
+        ngroups = -(-n // (4 * group)) * 4
         digits = np.zeros((o, ngroups * group), np.int64)
         digits[:, :n] = np.searchsorted(np.array(values), layer.weight.astype(np.int64))
         codes = (digits.reshape(o, ngroups, group) * levels ** np.arange(group)).sum(axis=-1).astype(np.uint8)
-        chunk = max(1, min(ngroups, self.lut_bytes // (4 * vg)))
+        cap = self.lut_bytes // (4 * vg)
+        chunk = max(1, min(ngroups, cap if cap < 4 else cap // 4 * 4))
         st.arrays += [
             Array(f"{st.name}_values", "int8_t", np.array(values, np.int8)),
             Array(f"{st.name}_codes", "uint8_t", codes.reshape(-1)),
@@ -251,7 +254,7 @@ class _Planner:
             values=f"{st.name}_values",
             codes=f"{st.name}_codes",
         )
-        st.scratch.update(u=ngroups * group, tab=chunk * vg, acc=o)
+        st.scratch.update(u=-(-n // group) * group, tab=chunk * vg, acc=o)
         st.macs = o * n
 
     def plane_words(self, nwords: int, consumer: Linear) -> int:

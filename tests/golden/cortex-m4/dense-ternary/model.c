@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #define DNNC_V7EM_KERNELS 1 /* Armv7E-M assembly kernels of dnnc_bitact_v7em.h, when compiled for that architecture */
+#define DNNC_KINDS 2 /* the packed weight kinds of this model (bit k: DNNC_W_* k), the only kernels compiled */
 
 #include "dnnc_runtime.h"
 #include "model.h"

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #define DNNC_V7EM_KERNELS 1 /* Armv7E-M assembly kernels of dnnc_bitact_v7em.h, when compiled for that architecture */
+#define DNNC_KINDS 0 /* the packed weight kinds of this model (bit k: DNNC_W_* k), the only kernels compiled */
 
 #include "dnnc_runtime.h"
 #include "model.h"
@@ -12,18 +13,19 @@
 static const int8_t L0_values[4] = {
     -3, -1, 1, 3,
 };
-static const uint8_t L0_codes[126] = {
+static const uint8_t L0_codes[140] = {
     11, 6, 1, 0, 12, 14, 10, 11, 10, 14, 13, 2,
-    13, 2, 11, 3, 12, 8, 4, 5, 1, 0, 8, 10,
-    9, 7, 13, 15, 9, 11, 11, 6, 3, 10, 11, 5,
-    5, 14, 12, 6, 10, 5, 10, 6, 7, 13, 1, 10,
-    0, 13, 13, 1, 15, 0, 6, 2, 7, 15, 2, 3,
-    6, 3, 3, 10, 7, 11, 3, 15, 4, 2, 10, 15,
-    5, 13, 4, 4, 11, 13, 14, 4, 15, 5, 9, 12,
-    4, 9, 10, 15, 0, 8, 15, 14, 3, 12, 12, 15,
-    1, 14, 13, 13, 4, 1, 15, 12, 7, 9, 6, 12,
+    13, 2, 11, 3, 12, 8, 0, 0, 4, 5, 1, 0,
+    8, 10, 9, 7, 13, 15, 9, 11, 11, 6, 3, 10,
+    11, 5, 0, 0, 5, 14, 12, 6, 10, 5, 10, 6,
+    7, 13, 1, 10, 0, 13, 13, 1, 15, 0, 0, 0,
+    6, 2, 7, 15, 2, 3, 6, 3, 3, 10, 7, 11,
+    3, 15, 4, 2, 10, 15, 0, 0, 5, 13, 4, 4,
+    11, 13, 14, 4, 15, 5, 9, 12, 4, 9, 10, 15,
+    0, 8, 0, 0, 15, 14, 3, 12, 12, 15, 1, 14,
+    13, 13, 4, 1, 15, 12, 7, 9, 6, 12, 0, 0,
     2, 11, 8, 2, 11, 1, 12, 8, 15, 1, 13, 2,
-    6, 4, 15, 8, 7, 1,
+    6, 4, 15, 8, 7, 1, 0, 0,
 };
 static const float L0_scale[7] = {
     0x1.c2ade60000000p-13f, 0x1.c2ade60000000p-13f, 0x1.c2ade60000000p-13f, 0x1.c2ade60000000p-13f, 0x1.c2ade60000000p-13f, 0x1.c2ade60000000p-13f, 0x1.c2ade60000000p-13f,
@@ -37,8 +39,8 @@ static const dnnc_dense_u8_t L0 = {
     .group = 2,
     .levels = 4,
     .vg = 16,
-    .ngroups = 18,
-    .chunk = 18,
+    .ngroups = 20,
+    .chunk = 20,
     .in_mul = 2,
     .in_add = -255,
     .values = L0_values,
@@ -51,16 +53,16 @@ int output_only_quaternary_infer_arena(uint32_t *arena, const uint8_t *in, int32
     int32_t k, cls;
     /* L0: out + out_affine + argmax */
     dnnc_dense_u8(&L0, in, (int32_t *)(arena + 2), (int32_t *)(arena + 38),
-                  (int32_t *)(arena + 326));
-    cls = dnnc_output((const int32_t *)(arena + 326), 7, L0_scale, L0_bias, logits);
+                  (int32_t *)(arena + 358));
+    cls = dnnc_output((const int32_t *)(arena + 358), 7, L0_scale, L0_bias, logits);
     for (k = 0; k < 7; k++) {
-        if (acc_out) acc_out[k] = (int32_t)arena[326 + k];
+        if (acc_out) acc_out[k] = (int32_t)arena[358 + k];
         if (logits_out) logits_out[k] = logits[k];
     }
     return (int)cls;
 }
 
-static uint32_t output_only_quaternary_arena[333];
+static uint32_t output_only_quaternary_arena[365];
 
 int output_only_quaternary_infer(const uint8_t *in, int32_t *acc_out, float *logits_out)
 {

@@ -19,8 +19,8 @@ extern "C" {
 #define OUTPUT_ONLY_QUATERNARY_IN_W 9
 #define OUTPUT_ONLY_QUATERNARY_INPUT_SIZE 36 /* uint8 elements per input */
 #define OUTPUT_ONLY_QUATERNARY_NUM_CLASSES 7
-#define OUTPUT_ONLY_QUATERNARY_ARENA_WORDS 333 /* uint32_t words of working memory */
-#define OUTPUT_ONLY_QUATERNARY_ARENA_BYTES 1332
+#define OUTPUT_ONLY_QUATERNARY_ARENA_WORDS 365 /* uint32_t words of working memory */
+#define OUTPUT_ONLY_QUATERNARY_ARENA_BYTES 1460
 
 /* Classify one input using the caller's arena (ARENA_WORDS uint32_t, not shared with a concurrent
  * call): reentrant. acc_out (int32_t[NUM_CLASSES]) and logits_out (float[NUM_CLASSES]) may be NULL.

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #define DNNC_LANES_LAYOUT 1 /* weights in the output-lane layout of dnnc_lanes.h */
+#define DNNC_KINDS 2 /* the packed weight kinds of this model (bit k: DNNC_W_* k), the only kernels compiled */
 
 #include "dnnc_runtime.h"
 #include "model.h"

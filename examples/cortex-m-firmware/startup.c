@@ -1,5 +1,6 @@
-/* Minimal Cortex-M4F startup (QEMU mps2-an386 or a real part): vector table,
- * FPU enable in CPACR, .data copy, .bss clear, main(), then semihosting exit with main's status. */
+/* Minimal Cortex-M startup (QEMU boards of cores/ or a real part; Armv6-M, Armv7-M and Armv8-M alike): vector
+ * table, FPU (and Helium) enable in CPACR when built for an FPU, .data copy, .bss clear, main(), then
+ * semihosting exit with main's status. */
 #include <stdint.h>
 
 static void semihost_exit(int status)
@@ -19,10 +20,12 @@ void fw_fault_handler(void);
 
 void fw_reset_handler(void)
 {
-    volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
     uint32_t *src = &_sidata, *dst = &_sdata;
+#if defined(__ARM_FP)
+    volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
     *cpacr |= 0xFu << 20; /* CP10, CP11: full access to the FPU */
     __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
     while (dst < &_edata) *dst++ = *src++;
     for (dst = &_sbss; dst < &_ebss;) *dst++ = 0;
     semihost_exit(main());
