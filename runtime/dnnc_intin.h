@@ -101,48 +101,15 @@ static inline void dnnc_lut_build(const int32_t *u, int32_t group, int32_t level
     }
 }
 
-/* Sum of ng table lookups: one byte code per group, tables vg entries apart. Thumb-2 with the DSP extension
- * (Armv7E-M, Armv8-M Mainline with DSP; UXTAB is not in plain Armv7-M): four codes a word load, each index one
- * UXTAB (table offset + code byte), 4 instructions a lookup. */
+/* Sum of ng table lookups: one byte code per group, tables vg entries apart (the C loop that
+ * dnnc_lut_sum_all falls back to when a chunk is not whole blocks of four groups). */
 static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t ng, int32_t vg)
 {
     int32_t a = 0, k = 0;
-#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__ARMEL__) && !defined(DNNC_NO_ASM)
-    if (ng >= 4) {
-        const uint32_t k1 = (uint32_t)vg, k2 = 2u * k1, k3 = 3u * k1; /* entries to tables 1-3 */
-        int32_t n4 = ng / 4;
-        uint32_t c, i0, i1, i2;
-        k = 4 * n4;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[c], [%[p]], #4\n\t"
-            "uxtb %[i0], %[c]\n\t"
-            "uxtab %[i1], %[k1], %[c], ror #8\n\t"
-            "uxtab %[i2], %[k2], %[c], ror #16\n\t"
-            "add %[c], %[k3], %[c], lsr #24\n\t"
-            "ldr %[i0], [%[t], %[i0], lsl #2]\n\t"
-            "ldr %[i1], [%[t], %[i1], lsl #2]\n\t"
-            "ldr %[i2], [%[t], %[i2], lsl #2]\n\t"
-            "ldr %[c], [%[t], %[c], lsl #2]\n\t"
-            "add %[a], %[a], %[i0]\n\t"
-            "add %[a], %[a], %[i1]\n\t"
-            "add %[a], %[a], %[i2]\n\t"
-            "add %[a], %[a], %[c]\n\t"
-            "add %[t], %[t], %[k1], lsl #4\n\t" /* the next four tables */
-            "subs %[n], %[n], #1\n\t"
-            "bne 1b"
-            : [a] "+r"(a), [t] "+r"(t), [p] "+r"(p), [n] "+r"(n4), [c] "=&r"(c), [i0] "=&r"(i0),
-              [i1] "=&r"(i1), [i2] "=&r"(i2)
-            : [k1] "r"(k1), [k2] "r"(k2), [k3] "r"(k3)
-            : "cc", "memory");
-        p -= k; /* the loop advanced p past the words it read; the tail below indexes from the start */
-    }
-#else
     for (; k + 4 <= ng; k += 4) {
         a += t[p[k]] + t[vg + p[k + 1]] + t[2 * vg + p[k + 2]] + t[3 * vg + p[k + 3]];
         t += 4 * vg;
     }
-#endif
     for (; k < ng; k++) {
         a += t[p[k]];
         t += vg;
