@@ -215,9 +215,12 @@ def test_hls_csim_is_bit_exact_on_k_bit_networks(files):
     assert rep.mismatches == 0, rep.summary_line()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("target", ["cortex-m4", "fpga-hls"])
-@pytest.mark.parametrize("name", ["unsw", "tfc_2w2a"])
+@pytest.mark.parametrize("target,name", [
+    ("cortex-m4", "unsw"),  # default run: 600 inputs in one table chunk (an old lookup kernel summed it wrong)
+    pytest.param("fpga-hls", "unsw", marks=pytest.mark.slow),
+    pytest.param("cortex-m4", "tfc_2w2a", marks=pytest.mark.slow),
+    pytest.param("fpga-hls", "tfc_2w2a", marks=pytest.mark.slow),
+])
 def test_k_bit_networks_verify_on_cortex_m4_and_hls(files, name, target):
     if name not in files:
         pytest.skip("brevitas_examples not installed")
