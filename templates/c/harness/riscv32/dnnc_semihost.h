@@ -11,7 +11,8 @@ static inline int32_t dnnc_semihost(int32_t op, const void *arg)
 {
     register int32_t a0 __asm__("a0") = op;
     register const void *a1 __asm__("a1") = arg;
-    __asm__ volatile(".option push\n\t.option norvc\n\t.balign 16\n\t"
+    __asm__ volatile(".option push\n\t.balign 16\n\t.option norvc\n\t" /* aligned before norvc: the padding
+                      * may then start with a 2-byte c.nop (after norvc the linker's relaxation can come up short) */
                      "slli x0, x0, 0x1f\n\tebreak\n\tsrai x0, x0, 7\n\t.option pop"
                      : "+r"(a0) : "r"(a1) : "memory");
     return a0;
