@@ -383,10 +383,11 @@ def test_07_sigterm_during_compile_force_keeps_old_or_new_output_whole(tmp_path,
         time.sleep(delay)
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
-        assert p.returncode in (0, 143), err
         interrupted += p.returncode == 143
         names = sorted(q.name for q in out.iterdir())
         assert names in (["old.txt"], ["dataflow.json", "dataflow.onnx", "hls", "report.md"]), names
+        # -15: the signal came after the new output was in place and dnnc had restored the default handlers
+        assert p.returncode in (0, 143) or (p.returncode == -signal.SIGTERM and names != ["old.txt"]), err
         assert hidden(tmp_path) == []
         if names != ["old.txt"]:  # the new output is complete: start again from the old one
             for q in out.iterdir():

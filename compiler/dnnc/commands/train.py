@@ -159,7 +159,7 @@ def train(ctx, arch, weights, activation, init, dataset, epochs, pretrain_epochs
             "epochs": epochs, "pretrain_epochs": pretrain_epochs, "seed": seed, "device": device,
             "two_stage": two_stage, "train_limit": train_limit, "batch_size": batch_size})
     finally:
-        D.stop()
+        D.stop(sync=sys.exc_info()[0] is None)
 
 
 def _train_other_method(output: Path, method: str, arch, weights, activation, init, dataset, epochs,

@@ -78,9 +78,14 @@ def start(device: str) -> World:
     return _world
 
 
-def stop() -> None:
+def stop(sync: bool = False) -> None:
+    """Leave the process group; with `sync` (a run that ended well) only once every rank is here: a rank
+    that leaves while rank 0 still writes the checkpoint can abort in gloo's threads ('terminate called
+    without an active exception'). After an error no barrier: the other ranks may never arrive."""
     global _world
     if dist.is_initialized():
+        if sync:
+            dist.barrier()
         dist.destroy_process_group()
     _world = World()
 
