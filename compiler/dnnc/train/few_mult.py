@@ -28,6 +28,7 @@ from dnnc.train import distributed as D
 from dnnc.train import layers as L
 from dnnc.train.api import DEFAULT_EPOCHS, begin_run, load_splits, run_stage, set_threads, validate_options
 from dnnc.train.checkpoint import to_checkpoint
+from dnnc.train.init import copy_bn
 from dnnc.train.loop import Recipe, error_rate
 from dnnc.train.model import Net
 from dnnc.vocabulary import same_pad
@@ -146,12 +147,7 @@ class FewMultNet(Net):
         net = Net(self.arch, self.input_shape, self.weight_set, "sign")
         for i, p in enumerate(net.params):
             p.copy_(self.export_logits(i))
-        for i in range(len(net.gamma)):
-            net.gamma[i].copy_(self.gamma[i])
-            net.beta[i].copy_(self.beta[i])
-            for dst, src in zip(net.running(i), self.running(i), strict=True):
-                dst.copy_(src)
-        net.bias.copy_(self.bias)
+        copy_bn(net, self)
         net.dropout = self.dropout
         return net
 

@@ -69,7 +69,7 @@ def init_from_real(model: Net, real: Net) -> None:
     vals = model.vals.double().cpu().numpy()
     for i, p in enumerate(real.params):
         model.params[i].copy_(torch.from_numpy(logits_from_real(p.detach().cpu().numpy(), vals)))
-    _copy_bn(model, real)
+    copy_bn(model, real)
 
 
 @torch.no_grad()
@@ -80,10 +80,10 @@ def init_from_discrete(model: Net, other: Net) -> None:
                         f"{other.weight_set} {other.arch.text!r}")
     for p, q in zip(model.params, other.params, strict=True):
         p.copy_(q)
-    _copy_bn(model, other)
+    copy_bn(model, other)
 
 
-def _copy_bn(model: Net, src: Net) -> None:
+def copy_bn(model: Net, src: Net) -> None:
     for i in range(len(model.gamma)):
         model.gamma[i].copy_(src.gamma[i])
         model.beta[i].copy_(src.beta[i])

@@ -38,10 +38,9 @@ from dnnc.train.api import (
     validate_options,
 )
 from dnnc.train.checkpoint import from_checkpoint, load_checkpoint, to_checkpoint
-from dnnc.train.init import _copy_bn
+from dnnc.train.init import copy_bn
 from dnnc.train.loop import error_rate
 from dnnc.train.model import Net
-from dnnc.train.weights import moments
 
 WEIGHT_SETS = ("binary", "ternary")  # the weight sets of LR-nets and of the paper
 P_MIN, P_MAX = 0.05, 0.95  # LR-nets' initialization bounds
@@ -79,23 +78,11 @@ class LrtNet(Net):
     def hidden_activation(self, i: int) -> str:
         return "sign" if i < self.binary_layers else "tanh"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n_hidden = len(self.shapes) - 1
-        for i, spec in enumerate(self.arch.layers):
-            x = L.dropout(x, self.dropout[i], self.training)
-            if spec.kind == "dense":
-                x = x.flatten(1)
-            if i == n_hidden:
-                return self._output(x)
-            mean, var = L.dist_linear(x, *moments(self.params[i], self.vals), spec.kind)
-            if spec.pool:
-                mean, var = L.gauss_maxpool2(mean, var)
-            mean, var = L.dist_bn(mean, var, self.gamma[i], self.beta[i])
-            if i < self.binary_layers:
-                x = hard_gumbel_sign(mean, var)
-            else:
-                x = torch.tanh(L.gauss_sample(mean, var))
-        raise AssertionError("unreachable")
+    def sign_sample(self, i: int, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+        """Hard-Gumbel binary activation on the binarized layers, tanh of a Gaussian LRT sample on the rest."""
+        if i < self.binary_layers:
+            return hard_gumbel_sign(mean, var)
+        return torch.tanh(L.gauss_sample(mean, var))
 
 
 def lrnets_probabilities(w: np.ndarray, weight_set: str) -> np.ndarray:
@@ -118,7 +105,7 @@ def init_lrnets(model: LrtNet, real: Net) -> None:
     for p, w in zip(model.params, real.params, strict=True):
         q = lrnets_probabilities(w.detach().cpu().numpy(), model.weight_set)
         p.copy_(torch.from_numpy(np.log(q).reshape(p.shape)))
-    _copy_bn(model, real)
+    copy_bn(model, real)
 
 
 def train_lrt(arch: str = "tiny-fc", weights: str = "ternary", init: str = "pretrain",

@@ -127,8 +127,13 @@ class Net(torch.nn.Module):
                 if spec.pool:
                     mean, var = L.gauss_maxpool2(mean, var)
                 mean, var = L.dist_bn(mean, var, self.gamma[i], self.beta[i])
-                x = L.gumbel_sign(mean, var, noise=self.training)
+                x = self.sign_sample(i, mean, var)
         raise AssertionError("unreachable")
+
+    def sign_sample(self, i: int, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+        """Hidden layer i's activation from its Gaussian pre-activation (after BN): the relaxed Gumbel sign
+        (methods that sample differently override this one step, not the forward pass)."""
+        return L.gumbel_sign(mean, var, noise=self.training)
 
     def _output(self, x: torch.Tensor) -> torch.Tensor:
         if not self.discrete:
