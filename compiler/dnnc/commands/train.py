@@ -171,8 +171,7 @@ def _train_other_method(output: Path, method: str, arch, weights, activation, in
 
     if weights not in ("binary", "ternary"):
         raise DnncError(f"--method {method} trains binary or ternary weights, not {weights!r}")
-    activation = activation or ("tanh" if weights == "real" else "sign")
-    if activation != "sign" or two_stage:
+    if (activation or "sign") != "sign" or two_stage:
         raise DnncError(f"--method {method} trains sign activations in one stage (no --activation tanh, --two-stage)")
     if device != "cpu":
         raise DnncError(f"--method {method} trains on the CPU only (no --device {device})")
