@@ -200,8 +200,9 @@ def _train_other_method(output: Path, method: str, arch, weights, activation, in
 
 def _train_distribution(output: Path, resume: Path | None, args: dict) -> None:
     from dnnc.train import distributed as D
-    from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, resume_model, train_model
+    from dnnc.train.api import DEFAULT_EPOCHS, DEFAULT_PRETRAIN_EPOCHS, train_model
     from dnnc.train.checkpoint import save_checkpoint
+    from dnnc.train.resume_run import resume_model
 
     def snapshot(ckpt: dict) -> None:
         save_checkpoint(ckpt, output)

@@ -20,7 +20,8 @@ APIs other modules use:
 
 Modules: weights (value sets, moments with a closed-form gradient), layers (the distribution layers),
 model (Net: training and prediction paths), init (eq. 11), loop (the optimization recipe), api, checkpoint,
-collapse, evaluation, arch, lrt and few_mult (the other methods), ste (Brevitas baselines). Conventions: docs/training.md.
+collapse, evaluation, arch, lrt and few_mult (the other methods), ste (Brevitas baselines), resume (per-epoch
+snapshots), resume_run (`--resume` by the recorded method), distributed (torchrun), plots. Conventions: docs/training.md.
 """
 
 from dnnc.errors import DnncError

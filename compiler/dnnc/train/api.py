@@ -8,7 +8,6 @@ checkpoint (a real net: eq. 11; a discrete net of the same weight set: its logit
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from dnnc.train.arch import check_input, parse_arch
 from dnnc.train.checkpoint import from_checkpoint, load_checkpoint, to_checkpoint
 from dnnc.train.loop import Recipe, error_rate, fit, reestimate_bn
 from dnnc.train.model import Net
-from dnnc.train.resume import Run, snapshot_of
+from dnnc.train.resume import Run
 from dnnc.train.weights import DISCRETE
 
 DEFAULT_EPOCHS = 40
@@ -107,7 +106,7 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
     """Train and return the checkpoint dict (see dnnc.train.checkpoint for its layout).
 
     snapshot_to(ckpt): called on rank 0 after every epoch with a resumable checkpoint (dnnc.train.resume);
-    resume: the `resume` section of such a checkpoint, to continue that run (see resume_model).
+    resume: the `resume` section of such a checkpoint, to continue that run (see dnnc.train.resume_run.resume_model).
     """
     args = {"arch": arch, "weights": weights, "activation": activation, "init": init,
             "dataset": dataset if isinstance(dataset, str) else dataset.name, "epochs": epochs,
@@ -161,24 +160,3 @@ def train_model(arch: str = "tiny-fc", weights: str = "ternary", activation: str
                key=lambda h: h["val_error"], default={"epoch": 0})  # first minimum = the selected state
     return to_checkpoint(model, dataset=data.name, seed=seed, history=history,
                          best={"epoch": best["epoch"], "val_error": val_err}, options=options())
-
-
-def resume_model(path: str | os.PathLike, progress: bool = False, snapshot_to=None) -> dict:
-    """Continue the interrupted run whose latest snapshot is the checkpoint at `path` (same arguments and
-    method: args["method"], absent for the distribution method)."""
-    state = snapshot_of(load_checkpoint(path), str(path))
-    args = dict(state["args"])
-    method = args.pop("method", "distribution")
-    if method == "lrt":
-        from dnnc.train.lrt import train_lrt as trainer
-    elif method == "few-mult":
-        from dnnc.train.few_mult import train_few_mult as trainer
-    elif method == "distribution":
-        trainer = train_model
-    else:
-        raise DnncError(f"{path}: unknown training method {method!r} in the resume state")
-    try:
-        inspect.signature(trainer).bind(**args)
-    except TypeError as exc:  # arguments of another dnnc version
-        raise DnncError(f"{path}: the resume state's arguments do not fit --method {method} ({exc})") from None
-    return trainer(**args, progress=progress, snapshot_to=snapshot_to, resume=state)
