@@ -65,12 +65,11 @@ class LazyGroup(click.Group):
             except click.Abort:  # EOF on a prompt
                 click.echo("dnnc: aborted", err=True)
                 sys.exit(1)
-            except Interrupted as exc:
-                _interrupted(exc.signum)
-            except Exception:
-                if raised_signal() is None:
+            except (Interrupted, Exception):  # Interrupted, or what a C extension made of it
+                signum = raised_signal()
+                if signum is None:
                     raise
-                _interrupted(raised_signal())
+                _interrupted(signum)
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context):
