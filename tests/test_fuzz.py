@@ -326,3 +326,18 @@ def test_found_custom_op_attribute_of_the_wrong_type(tmp_path):
     with pytest.raises(DnncError, match="attribute out_bias is a INT, qonnx reads a FLOAT") as e:
         _load(tmp_path, proto)
     _one_line(e)
+
+
+def test_found_annotated_weight_values_outside_their_datatype(tmp_path):
+    """(Found as) a BIPOLAR-annotated weight holding -3.8e-6 under a BipolarQuant: qonnx's executor rounds the
+    annotated initializer first (to -0.0, which BipolarQuant takes to +1), dnnc quantized -3.8e-6 to -1; 3 of
+    4 samples disagreed with the file. The file contradicts itself: refused, naming the tensor."""
+    proto = qonnx_proto()
+    annotated = {a.tensor_name for a in proto.graph.quantization_annotation}
+    name = next(t.name for t in proto.graph.initializer if t.name in annotated and t.name.endswith("_W"))
+    w = numpy_helper.to_array(initializer(proto, name)).copy()
+    w.flat[0] = -3.8146973e-06
+    set_initializer(proto, name, w)
+    with pytest.raises(DnncError, match=f"initializer '{name}': value -3.8147e-06 is not a (TERNARY|BIPOLAR) value") as e:
+        _load(tmp_path, proto)
+    _one_line(e)
