@@ -32,7 +32,6 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 
 from dnnc.errors import DnncError
 from dnnc.fsutil import read_regular
-from dnnc.vocabulary import BIPOLAR, dtype_range
 
 MAX_FILE_BYTES = 2**31 - 1  # protobuf cannot parse more
 MAX_TENSOR_BYTES = 2**31  # one tensor: far beyond any network dnnc deploys
@@ -306,30 +305,12 @@ _WIDTHS = re.compile(r"(?:U?INT|SCALEDINT<)(\d+)>?|FIXED<(\d+),(\d+)>")
 
 def _check_datatypes(c: _Checker, g: onnx.GraphProto) -> None:
     """finn_datatype annotations name widths of 1..64 bits: qonnx's executor (the reference for QONNX
-    files) computes 2**(width - 1) for any tensor so annotated, and INT99999999999 never finishes. An
-    annotated initializer holds only values of its datatype: qonnx's executor rounds any other value
-    before use (with a warning), dnnc would read it as written, so such a file contradicts itself."""
-    inits = {t.name: t for t in g.initializer}
+    files) computes 2**(width - 1) for any tensor so annotated, and INT99999999999 never finishes."""
     for ann in g.quantization_annotation:
         for kv in ann.quant_parameter_tensor_names:
             m = _WIDTHS.fullmatch(kv.value) if kv.key == "finn_datatype" else None
             if m and not all(1 <= int(w) <= 64 for w in m.groups() if w is not None):
                 raise c.fail(f"tensor '{ann.tensor_name}': finn_datatype {kv.value[:40]} is wider than 64 bits")
-            if kv.key == "finn_datatype" and ann.tensor_name in inits:
-                _check_values(c, inits[ann.tensor_name], kv.value)
-
-
-def _check_values(c: _Checker, t: TensorProto, dtype: str) -> None:
-    rng = dtype_range(dtype)
-    if rng is None or t.data_type == TensorProto.STRING:
-        return
-    a = numpy_helper.to_array(t).astype(np.float64, copy=False)
-    ok = np.isfinite(a) & (a == np.round(a)) & (a >= rng[0]) & (a <= rng[1])
-    if dtype == BIPOLAR:
-        ok &= a != 0
-    if not ok.all():
-        raise c.fail(f"initializer '{t.name}': value {a[~ok].flat[0]:g} is not a {dtype} value (its "
-                     f"finn_datatype annotation; qonnx's executor would round it)")
 
 
 def _check_functions(c: _Checker, proto: onnx.ModelProto, model_opset: int | None) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from dnnc.errors import DnncError
 from dnnc.interchange import qonnx_float
@@ -41,7 +42,16 @@ from dnnc.interchange.qonnx_quant import (
 )
 from dnnc.ir.input_map import byte_codes, parse_input_map
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
-from dnnc.vocabulary import BIPOLAR, FLOAT32, UINT8, WEIGHT_SETS, checked_out_size, int_dtype, weight_dtype
+from dnnc.vocabulary import (
+    BIPOLAR,
+    FLOAT32,
+    UINT8,
+    WEIGHT_SETS,
+    checked_out_size,
+    dtype_range,
+    int_dtype,
+    weight_dtype,
+)
 
 FLATTEN = ("Flatten", "Reshape")
 
@@ -692,8 +702,27 @@ def deployable_set(codes: np.ndarray, w) -> tuple[tuple[int, ...], str]:
     return tuple(w.values), w.dtype
 
 
+def check_annotated_initializers(model: onnx.ModelProto) -> None:
+    """An initializer holds only values of its finn_datatype: qonnx's executor (the reference for this file)
+    rounds any other value before use (with a warning), the importer would read it as written, so such a
+    file contradicts itself and is refused."""
+    inits = {t.name: t for t in model.graph.initializer}
+    for tensor, dtype in datatype_annotations(model).items():
+        rng = dtype_range(dtype)
+        if tensor not in inits or rng is None or inits[tensor].data_type == onnx.TensorProto.STRING:
+            continue
+        a = numpy_helper.to_array(inits[tensor]).astype(np.float64, copy=False)
+        ok = np.isfinite(a) & (a == np.round(a)) & (a >= rng[0]) & (a <= rng[1])
+        if dtype == BIPOLAR:
+            ok &= a != 0
+        if not ok.all():
+            raise DnncError(f"initializer '{tensor}': value {a[~ok].flat[0]:g} is not a {dtype} value (its "
+                            f"finn_datatype annotation; qonnx's executor would round it)")
+
+
 def import_qonnx(model: onnx.ModelProto, name: str = "model") -> IRModel:
     """Lower a QONNX ModelProto into the dnnc IR (integer thresholds already decided); DnncError else."""
+    check_annotated_initializers(model)
     safe = re.sub(r"\W", "_", name) or "model"
     try:
         return _Importer(model, safe if not safe[0].isdigit() else f"m_{safe}").run()
