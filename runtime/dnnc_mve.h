@@ -2,11 +2,12 @@
  * Included by dnnc_bitact.h in a library whose model.c defines DNNC_MVE_KERNELS (a target with `mve = true`);
  * active when the compiler targets MVE (__ARM_FEATURE_MVE).
  *
- * Packed dense layers (binary, ternary): four 32-bit words per 128-bit vector (VLD2 splits the interleaved
- * sign and mask planes), counted per byte with SWAR shifts and masks (MVE has no vector popcount), byte
- * counts accumulated for up to 31 vectors (31 x 8 < 256) before one VADDV. First dense layer on the raw
- * input with int8 weights: VMLADAV, sixteen multiply-accumulates per instruction, with the pixels moved to
- * int8 as p - 128 (the sum restored with 128 x the weights' row sum), four outputs per pixel load.
+ * Packed layers (binary, ternary; dense and conv): four 32-bit words per 128-bit vector (VLD2 splits the
+ * interleaved sign and mask planes), XOR/AND, then per-byte bit counts. MVE has no vector popcount: the counts
+ * are a byte gather from a 256-entry table (VLDRB with the 16 bytes as offsets) summed with VADDVA, or with
+ * -DDNNC_MVE_SWAR per-byte SWAR shifts and masks (10 instructions a vector instead of 1; byte counters summed
+ * every 31 vectors). First layers on the raw input with int8 weights: VMLADAV, sixteen multiply-accumulates
+ * per instruction, with the pixels moved to int8 as p - 128 (the sum restored with 128 x the weights' sum).
  */
 #ifndef DNNC_MVE_H
 #define DNNC_MVE_H
@@ -17,6 +18,7 @@
 #define DNNC_MVE 1
 #include <arm_mve.h>
 
+#if defined(DNNC_MVE_SWAR)
 /* Per-byte popcounts of the 16 bytes of v (each <= 8). */
 static inline uint8x16_t dnnc_mve_popbytes(uint8x16_t v)
 {
@@ -24,13 +26,29 @@ static inline uint8x16_t dnnc_mve_popbytes(uint8x16_t v)
     v = vaddq_u8(vandq_u8(v, vdupq_n_u8(0x33)), vandq_u8(vshrq_n_u8(v, 2), vdupq_n_u8(0x33)));
     return vandq_u8(vaddq_u8(v, vshrq_n_u8(v, 4)), vdupq_n_u8(0x0F));
 }
+#else
+/* Popcount of every byte value (a function, so that a library without packed layers has no unused table). */
+static inline const uint8_t *dnnc_mve_pop8(void)
+{
+#define DNNC_P2_(n) n, n + 1, n + 1, n + 2
+#define DNNC_P4_(n) DNNC_P2_(n), DNNC_P2_(n + 1), DNNC_P2_(n + 1), DNNC_P2_(n + 2)
+#define DNNC_P6_(n) DNNC_P4_(n), DNNC_P4_(n + 1), DNNC_P4_(n + 1), DNNC_P4_(n + 2)
+    static const uint8_t pop8[256] = {DNNC_P6_(0), DNNC_P6_(1), DNNC_P6_(1), DNNC_P6_(2)};
+#undef DNNC_P6_
+#undef DNNC_P4_
+#undef DNNC_P2_
+    return pop8;
+}
+#endif
 
 /* Disagreement count of one output: binary popcount(w ^ x) over n words, n a multiple of 4 (the plan pads
  * packed vectors to 4 words); ternary popcount((w0 ^ x) & w1) with the planes interleaved (w0 = w[2j],
- * w1 = w[2j + 1]). Byte counts in runs of at most 31 vectors. */
+ * w1 = w[2j + 1]). Gather: each vector's byte counts summed at once. SWAR: byte counts in runs of at most
+ * 31 vectors. */
 static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t total = 0;
+#if defined(DNNC_MVE_SWAR)
     int32_t nfull = n / 4, v;
     while (nfull > 0) {
         const int32_t k = nfull < 31 ? nfull : 31;
@@ -51,7 +69,34 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
         }
         total = vaddvaq_u8(total, bytes);
     }
+#else
+    const uint8_t *pop8 = dnnc_mve_pop8();
+    int32_t v;
+    for (v = 0; v < n; v += 4) {
+        uint32x4_t d;
+        if (ternary) {
+            const uint32x4x2_t wv = vld2q_u32(w);
+            d = vandq_u32(veorq_u32(wv.val[0], vld1q_u32(x)), wv.val[1]);
+            w += 8;
+        } else {
+            d = veorq_u32(vld1q_u32(w), vld1q_u32(x));
+            w += 4;
+        }
+        x += 4;
+        total = vaddvaq_u8(total, vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(d)));
+    }
+#endif
     return total;
+}
+
+static inline uint32_t dnnc_mve_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_mve_count(0, w, x, n);
+}
+
+static inline uint32_t dnnc_mve_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_mve_count(1, w, x, n);
 }
 
 /* acc[o] = tot[o] - 2 * count for a binary or ternary layer of n words (n % 4 == 0). */
@@ -105,6 +150,15 @@ static inline void dnnc_mve_dense_u8_direct(const int8_t *w, const int32_t *rows
                              vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(raw + 16 * nfull, pr), bias)));
         acc[o] = mul * (s + 128 * rowsum[o]) + add * rowsum[o];
     }
+}
+
+
+/* int8 dot product of n bytes (n a multiple of 16), VMLADAV. */
+static inline int32_t dnnc_mve_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
+{
+    int32_t s = 0, i;
+    for (i = 0; i < n; i += 16) s = vmladavaq_s8(s, vld1q_s8(a + i), vld1q_s8(b + i));
+    return s;
 }
 
 #endif

@@ -337,6 +337,8 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
+            elif self.target["mve"] and pk <= 4 and self.conv_u8_i8(layer, st, f, ch, cw):
+                pass
             elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -365,6 +367,8 @@ class _Planner:
             # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
             pooled = 1 < pk <= 4 and not self.lanes
             ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
+            if pooled and self.target["mve"] and kind in ("DNNC_W_BINARY", "DNNC_W_TERNARY"):
+                ncol = -(-ncol // 4) * 4  # Helium counts whole vectors of 4 words (zero words past the taps)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
@@ -392,10 +396,41 @@ class _Planner:
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
 
-    def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
+    def conv_u8_i8(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int) -> bool:
+        """First conv layer as int8 weights [o][kpad] for VMLADAV (runtime dnnc_conv_u8_i8, u8_wide = 2), kpad
+        = c*kh*kw rounded up to 16, the pixels as p - 128 and the zero padding as p = 0; corr holds the constant
+        of each border pattern, 128 * in_mul * sum(w) + in_add * (the valid taps' weight sum). False (another
+        layout) when the weights or the sums do not fit int8 / int32."""
+        o, c, kh, kw = layer.weight.shape
+        _, h, w = layer.in_shape
+        p = layer.pad
+        if layer.weight.size and not -128 <= int(layer.weight.min()) <= int(layer.weight.max()) <= 127:
+            return False
+        k = c * kh * kw
+        kpad = -(-k // 16) * 16
+        wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
+        babs = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1)
+        mul, add = int(layer.in_mul), int(layer.in_add)
+        # |in_mul * (w . (p - 128))| and |constant| bounds: every partial sum of the kernel fits int32
+        worst = abs(mul) * 128 * babs + 128 * abs(mul) * np.abs(wsum) + abs(add) * babs
+        if int(worst.max(initial=0)) >= 2**31:
+            return False
+        w8 = np.zeros((o, kpad), np.int8)
+        w8[:, :k] = layer.weight.reshape(o, -1)
+        st.arrays.append(Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)))
+        self._border_tables(layer, st, f, ch, cw, raw_offset=True, base=128 * mul * wsum)
+        st.weight_bytes = sum(a.nbytes for a in st.arrays)
+        f.update(in_u8=1, kpad=kpad, u8_wide=2, w8=f"{st.name}_w8")
+        pk = f["pool_k"]
+        # col: the windows, then the image; uimg unused (one word: a non-NULL pointer for the shared driver)
+        st.scratch.update(col=-(-(pk * pk * kpad + c * (h + 2 * p) * (w + 2 * p)) // 4), uimg=0)
+        return True
+
+    def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool,
+                       base: np.ndarray | None = None) -> None:
         """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per
-        pattern: the padded taps' correction on packed input, or (raw input, lanes) in_add * the weight sum of
-        the valid taps, the input offset that the zero-padded raw image leaves out."""
+        pattern: the padded taps' correction on packed input, or (raw input) in_add * the weight sum of the
+        valid taps, the input offset that the zero-padded raw image leaves out, plus `base` per output."""
         o, _, kh, kw = layer.weight.shape
         _, h, w = layer.in_shape
         rows, rmasks = border_patterns(ch, layer.stride, layer.pad, kh, h)
@@ -403,7 +438,8 @@ class _Planner:
         corr, interior = border_corrections(layer.weight, rmasks, cmasks)
         if raw_offset:
             wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
-            corr = (int(layer.in_add) * (wsum - corr.astype(np.int64))).astype(np.int32)
+            corr = int(layer.in_add) * (wsum - corr.astype(np.int64)) + (0 if base is None else base)
+            corr = corr.astype(np.int32)
         else:
             f["interior"] = interior
         if self.lanes:
