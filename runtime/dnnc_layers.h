@@ -185,7 +185,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
             if (DNNC_HAS_KIND(DNNC_W_TERNARY) && kind == DNNC_W_TERNARY) {
 #if defined(DNNC_MVE)
                 if (n % 4 == 0) {
-                    DNNC_POOL_CHANNELS(dnnc_mve_count_ternary)
+                    dnnc_mve_pool_ternary(W, tot, thr, col, corr, nq, n, out_c, o32);
                 } else
 #endif
 #if defined(DNNC_V7EM_ASM)
@@ -207,7 +207,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
             } else if (DNNC_HAS_KIND(DNNC_W_BINARY) && kind == DNNC_W_BINARY) {
 #if defined(DNNC_MVE)
                 if (n % 4 == 0) {
-                    DNNC_POOL_CHANNELS(dnnc_mve_count_binary)
+                    dnnc_mve_pool_binary(W, tot, thr, col, corr, nq, n, out_c, o32);
                 } else
 #endif
 #if defined(DNNC_V7EM_ASM)
@@ -258,20 +258,8 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
 }
 
 #if defined(DNNC_MVE_KERNELS) /* the layout is planned for Helium targets only */
-/* int8 dot product of n bytes (n a multiple of 16): VMLADAV with Helium. */
-static inline int32_t dnnc_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
-{
-#if defined(DNNC_MVE)
-    return dnnc_mve_dot_s8(a, b, n);
-#else
-    int32_t s = 0, i;
-    for (i = 0; i < n; i++) s += (int32_t)a[i] * (int32_t)b[i];
-    return s;
-#endif
-}
-
 /* First conv layer on the raw input with int8 weights w8 [out_c][kpad] (u8_wide == 2: targets with Helium,
- * VMLADAV). The input once into an int8 image of p - 128 whose padding is p = 0 (-128); the receptive fields
+ * VMLADAV; portable C without it). The input once into an int8 image of p - 128 whose padding is p = 0 (-128); the receptive fields
  * of a pool window's pixels gathered as int8 rows of kpad bytes (zero past c*kh*kw, where the weights are 0);
  * acc_q = in_mul * (w . col_q) + corr[pattern][o], the compiler's constant per border pattern (128 * in_mul *
  * sum w, plus in_add * the valid taps' weight sum). Pooling with the early exit of dnnc_conv_bits_pool: an
@@ -284,7 +272,7 @@ static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uin
     const int32_t *thr = L->thr;
     int8_t *img = col + nq * kpad;
     const int32_t *cst[16];
-    int32_t c, y, x, py, px, q, o, wi, ky, kx;
+    int32_t c, y, x, py, px, q, wi, ky, kx;
     memset(img, 0x80, (size_t)(in_c * hp * wp));
     for (c = 0; c < in_c; c++)
         for (y = 0; y < in_h; y++) {
@@ -310,14 +298,22 @@ static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uin
                 }
                 cst[q] = L->corr + (L->rowpat[oy] * L->ncolpat + L->colpat[ox]) * out_c;
             }
+#if defined(DNNC_MVE)
+            dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, o32);
+#else
+            int32_t o;
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
             for (o = 0; o < out_c; o++) {
                 const int8_t *wo = L->w8 + o * kpad;
-                const int32_t t = thr[o];
-                uint32_t hit = t == INT32_MIN;
-                for (q = 0; q < nq && !hit; q++) hit = mul * dnnc_dot_s8(wo, col + q * kpad, kpad) + cst[q][o] >= t;
+                uint32_t hit = thr[o] == INT32_MIN;
+                for (q = 0; q < nq && !hit; q++) {
+                    int32_t s = 0, i;
+                    for (i = 0; i < kpad; i++) s += (int32_t)wo[i] * (int32_t)col[q * kpad + i];
+                    hit = mul * s + cst[q][o] >= thr[o];
+                }
                 o32[o >> 5] |= hit << (o & 31);
             }
+#endif
             for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
         }
     }

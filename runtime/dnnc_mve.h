@@ -72,7 +72,8 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
 #else
     const uint8_t *pop8 = dnnc_mve_pop8();
     int32_t v;
-    for (v = 0; v < n; v += 4) {
+    __asm__("" : "+r"(pop8)); /* the table address in a register (gcc reloaded it from the literal pool per vector) */
+    for (v = n >> 2; v > 0; v--) {
         uint32x4_t d;
         if (ternary) {
             const uint32x4x2_t wv = vld2q_u32(w);
@@ -89,23 +90,57 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
     return total;
 }
 
-static inline uint32_t dnnc_mve_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+/* One pooled output pixel of a conv on packed bits, with the early exit of dnnc_conv_bits_pool: bit o of
+ * o32[o / 32] is set when tot[o] - 2 count + corr[q][o] >= thr[o] for some of the nq receptive fields in col
+ * (n words each, n % 4 == 0; corr[q] NULL: no correction). A function of its own: inlined into the conv
+ * driver, gcc spilled the count loop's registers (11 instructions a vector instead of 7). */
+static inline __attribute__((always_inline)) void dnnc_mve_pool_bits(int ternary, const uint32_t *w,
+                                                                     const int32_t *tot, const int32_t *thr,
+                                                                     const uint32_t *col,
+                                                                     const int32_t *const *corr, int32_t nq,
+                                                                     int32_t n, int32_t nout, uint32_t *o32)
 {
-    return dnnc_mve_count(0, w, x, n);
+    const int32_t stride = ternary ? 2 * n : n;
+    uint32_t bits = 0;
+    int32_t o, q;
+    for (o = 0; o < nout; o++, w += stride) {
+        const int32_t t = thr[o], to = tot[o];
+        uint32_t hit = t == INT32_MIN;
+        for (q = 0; q < nq && !hit; q++)
+            hit = to - 2 * (int32_t)dnnc_mve_count(ternary, w, col + q * n, n) + (corr[q] ? corr[q][o] : 0) >= t;
+        bits |= hit << (o & 31);
+        if ((o & 31) == 31 || o == nout - 1) {
+            o32[o >> 5] = bits;
+            bits = 0;
+        }
+    }
 }
 
-static inline uint32_t dnnc_mve_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
+static __attribute__((noinline, unused)) void dnnc_mve_pool_ternary(const uint32_t *w, const int32_t *tot,
+                                                                   const int32_t *thr, const uint32_t *col,
+                                                                   const int32_t *const *corr, int32_t nq,
+                                                                   int32_t n, int32_t nout, uint32_t *o32)
 {
-    return dnnc_mve_count(1, w, x, n);
+    dnnc_mve_pool_bits(1, w, tot, thr, col, corr, nq, n, nout, o32);
+}
+
+static __attribute__((noinline, unused)) void dnnc_mve_pool_binary(const uint32_t *w, const int32_t *tot,
+                                                                  const int32_t *thr, const uint32_t *col,
+                                                                  const int32_t *const *corr, int32_t nq,
+                                                                  int32_t n, int32_t nout, uint32_t *o32)
+{
+    dnnc_mve_pool_bits(0, w, tot, thr, col, corr, nq, n, nout, o32);
 }
 
 /* acc[o] = tot[o] - 2 * count for a binary or ternary layer of n words (n % 4 == 0). */
 static inline void dnnc_mve_dense_bits(int ternary, const uint32_t *w, const int32_t *tot, const uint32_t *x,
                                       int32_t n, int32_t nout, int32_t *acc)
 {
-    const int32_t stride = ternary ? 2 * n : n;
     int32_t o;
-    for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count(ternary, w + o * stride, x, n);
+    if (ternary) /* one loop per kind: the count specialized */
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count(1, w + o * 2 * n, x, n);
+    else
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count(0, w + o * n, x, n);
 }
 
 /* First dense layer with int8 weights w [nout][nin]: acc[o] = mul * sum_i w[o][i] p[i] + add * rowsum[o].
@@ -153,12 +188,37 @@ static inline void dnnc_mve_dense_u8_direct(const int8_t *w, const int32_t *rows
 }
 
 
-/* int8 dot product of n bytes (n a multiple of 16), VMLADAV. */
-static inline int32_t dnnc_mve_dot_s8(const int8_t *a, const int8_t *b, int32_t n)
+/* One pooled output pixel of a first conv layer on the raw input (int8 weights w [nout][kpad], the nq
+ * receptive fields col [nq][kpad] as int8, kpad % 16 == 0): bit o of o32[o / 32] is set when
+ * mul * (w_o . col_q) + cst[q][o] >= thr[o] for some q, with the early exit of dnnc_mve_pool_bits. VMLADAV;
+ * the common kpad of 32 (5x5 and 3x3x3 kernels) keeps an output's weights in two registers. */
+static __attribute__((noinline, unused)) void dnnc_mve_pool_s8(const int8_t *w, int32_t kpad, const int32_t *thr,
+                                                              const int8_t *col, const int32_t *const *cst,
+                                                              int32_t nq, int32_t mul, int32_t nout, uint32_t *o32)
 {
-    int32_t s = 0, i;
-    for (i = 0; i < n; i += 16) s = vmladavaq_s8(s, vld1q_s8(a + i), vld1q_s8(b + i));
-    return s;
+    uint32_t bits = 0;
+    int32_t o, q, i;
+    for (o = 0; o < nout; o++, w += kpad) {
+        const int32_t t = thr[o];
+        uint32_t hit = t == INT32_MIN;
+        if (kpad == 32) {
+            const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+            for (q = 0; q < nq && !hit; q++)
+                hit = mul * vmladavaq_s8(vmladavq_s8(w0, vld1q_s8(col + 32 * q)), w1, vld1q_s8(col + 32 * q + 16))
+                      + cst[q][o] >= t;
+        } else {
+            for (q = 0; q < nq && !hit; q++) {
+                int32_t s = 0;
+                for (i = 0; i < kpad; i += 16) s = vmladavaq_s8(s, vld1q_s8(w + i), vld1q_s8(col + q * kpad + i));
+                hit = mul * s + cst[q][o] >= t;
+            }
+        }
+        bits |= hit << (o & 31);
+        if ((o & 31) == 31 || o == nout - 1) {
+            o32[o >> 5] = bits;
+            bits = 0;
+        }
+    }
 }
 
 #endif
