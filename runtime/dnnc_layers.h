@@ -264,7 +264,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
  * acc_q = in_mul * (w . col_q) + corr[pattern][o], the compiler's constant per border pattern (128 * in_mul *
  * sum w, plus in_add * the valid taps' weight sum). Pooling with the early exit of dnnc_conv_bits_pool: an
  * output's pixels are computed only until one reaches the threshold (exact). col: nq * kpad bytes, the image. */
-static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, int8_t *col)
+static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, int8_t *col, int32_t *mx)
 {
     const int32_t nq = L->pool_k * L->pool_k, kpad = L->kpad, out_c = L->out_c, out_wpp = (out_c + 31) / 32;
     const int32_t in_c = L->in_c, in_h = L->in_h, in_w = L->in_w, kh = L->kh, kw = L->kw, mul = L->in_mul;
@@ -299,7 +299,7 @@ static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uin
                 cst[q] = L->corr + (L->rowpat[oy] * L->ncolpat + L->colpat[ox]) * out_c;
             }
 #if defined(DNNC_MVE)
-            dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, o32);
+            dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, mx, o32);
 #else
             int32_t o;
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
@@ -448,7 +448,7 @@ DNNC_LAYER_INLINE void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t 
 #endif
 #if defined(DNNC_MVE_KERNELS)
     if (L->in_u8 && L->u8_wide == 2) {
-        dnnc_conv_u8_i8(L, (const uint8_t *)in, out, (int8_t *)col);
+        dnnc_conv_u8_i8(L, (const uint8_t *)in, out, (int8_t *)col, mx);
         return;
     }
 #endif

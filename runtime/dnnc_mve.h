@@ -190,28 +190,47 @@ static inline void dnnc_mve_dense_u8_direct(const int8_t *w, const int32_t *rows
 
 /* One pooled output pixel of a first conv layer on the raw input (int8 weights w [nout][kpad], the nq
  * receptive fields col [nq][kpad] as int8, kpad % 16 == 0): bit o of o32[o / 32] is set when
- * mul * (w_o . col_q) + cst[q][o] >= thr[o] for some q, with the early exit of dnnc_mve_pool_bits. VMLADAV;
- * the common kpad of 32 (5x5 and 3x3x3 kernels) keeps an output's weights in two registers. */
+ * mul * (w_o . col_q) + cst[q][o] >= thr[o] for some q. VMLADAV. The common kpad of 32 (5x5 and 3x3x3
+ * kernels): two fields (four registers) at a time against every output, the maximum in mx [nout]; other
+ * kpad: per output with the early exit of dnnc_mve_pool_bits. */
 static __attribute__((noinline, unused)) void dnnc_mve_pool_s8(const int8_t *w, int32_t kpad, const int32_t *thr,
                                                               const int8_t *col, const int32_t *const *cst,
-                                                              int32_t nq, int32_t mul, int32_t nout, uint32_t *o32)
+                                                              int32_t nq, int32_t mul, int32_t nout, int32_t *mx,
+                                                              uint32_t *o32)
 {
     uint32_t bits = 0;
     int32_t o, q, i;
+    if (kpad == 32) {
+        for (q = 0; q < nq; q += 2) {
+            const int8_t *c1 = col + 32 * (q + 1 < nq ? q + 1 : q); /* an odd last field: itself twice */
+            const int8x16_t a0 = vld1q_s8(col + 32 * q), b0 = vld1q_s8(col + 32 * q + 16);
+            const int8x16_t a1 = vld1q_s8(c1), b1 = vld1q_s8(c1 + 16);
+            const int32_t *k0 = cst[q], *k1 = cst[q + 1 < nq ? q + 1 : q];
+            const int8_t *wo = w;
+            for (o = 0; o < nout; o++, wo += 32) {
+                const int8x16_t w0 = vld1q_s8(wo), w1 = vld1q_s8(wo + 16);
+                const int32_t s0 = mul * vmladavaq_s8(vmladavq_s8(w0, a0), w1, b0) + k0[o];
+                const int32_t s1 = mul * vmladavaq_s8(vmladavq_s8(w0, a1), w1, b1) + k1[o];
+                const int32_t m = s0 > s1 ? s0 : s1;
+                mx[o] = q == 0 || m > mx[o] ? m : mx[o];
+            }
+        }
+        for (o = 0; o < nout; o++) {
+            bits |= (uint32_t)(mx[o] >= thr[o]) << (o & 31);
+            if ((o & 31) == 31 || o == nout - 1) {
+                o32[o >> 5] = bits;
+                bits = 0;
+            }
+        }
+        return;
+    }
     for (o = 0; o < nout; o++, w += kpad) {
         const int32_t t = thr[o];
         uint32_t hit = t == INT32_MIN;
-        if (kpad == 32) {
-            const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
-            for (q = 0; q < nq && !hit; q++)
-                hit = mul * vmladavaq_s8(vmladavq_s8(w0, vld1q_s8(col + 32 * q)), w1, vld1q_s8(col + 32 * q + 16))
-                      + cst[q][o] >= t;
-        } else {
-            for (q = 0; q < nq && !hit; q++) {
-                int32_t s = 0;
-                for (i = 0; i < kpad; i += 16) s = vmladavaq_s8(s, vld1q_s8(w + i), vld1q_s8(col + q * kpad + i));
-                hit = mul * s + cst[q][o] >= t;
-            }
+        for (q = 0; q < nq && !hit; q++) {
+            int32_t s = 0;
+            for (i = 0; i < kpad; i += 16) s = vmladavaq_s8(s, vld1q_s8(w + i), vld1q_s8(col + q * kpad + i));
+            hit = mul * s + cst[q][o] >= t;
         }
         bits |= hit << (o & 31);
         if ((o & 31) == 31 || o == nout - 1) {
