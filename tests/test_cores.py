@@ -94,6 +94,41 @@ def test_helium_kernels_on_edge_shapes(tmp_path, ws):
     _verify(path, "cortex-m55", 200)
 
 
+def helium_conv_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """Every path of the Helium conv kernels (runtime/dnnc_mve.h, dnnc_conv_u8_i8), input u = 2p - 255 (padding
+    constants per border pattern): (2, 12, 13) -> conv 3x3 pad 1, 18 taps (kpad 32: two receptive fields at a
+    time), 40 ch + pool 3 (nine fields: an odd last one) -> conv 3x3 pad 1 on 40 channels (2 words a pixel: 18
+    words, padded to 20) 37 ch + pool 2 -> 10. Both convs: gamma < 0 and gamma = 0 channels, exact ties."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (40, 2, 3, 3), weight_set), _weights(rng, (37, 40, 3, 3), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, padding=1, pool=3, bn=_bn(rng, 40, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("conv", w1, weight_set, padding=1, pool=2, bn=_bn(rng, 37, ws, False, _bit_ties(rng, w1)))
+    return DiscreteNet((2, 12, 13), [h0, h1], _out(rng, 10, 37 * 2 * 2, weight_set),
+                       arch=f"helium-conv-{weight_set}")
+
+
+def helium_conv_model_k16(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 10, 11) -> conv 3x3 unpadded, 9 taps (kpad 16: the early-exit path), 33 ch + pool 2 -> conv 2x2 pad 1
+    unpooled on 33 channels (2 words a pixel) 20 ch -> 10."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (33, 1, 3, 3), weight_set), _weights(rng, (20, 33, 2, 2), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, pool=2, bn=_bn(rng, 33, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("conv", w1, weight_set, padding=1, bn=_bn(rng, 20, ws, False, _bit_ties(rng, w1)))
+    return DiscreteNet((1, 10, 11), [h0, h1], _out(rng, 10, 20 * 5 * 5, weight_set),
+                       arch=f"helium-conv16-{weight_set}")
+
+
+@_needs("arm")
+@pytest.mark.parametrize("ws", ["binary", "ternary", "quaternary", "quinary"])
+def test_helium_conv_kernels_on_edge_shapes(tmp_path, ws):
+    for i, make in enumerate((helium_conv_model, helium_conv_model_k16)):
+        path = tmp_path / f"helium_conv{i}_{ws}.onnx"
+        save_onnx(export_onnx(make(ws), f"helium_conv{i}_{ws}"), path)
+        _verify(path, "cortex-m55", 100)
+
+
 @_needs("arm")
 def test_model_too_big_for_the_board_names_the_region(small, tmp_path):
     text = (resource_dir("targets") / "cortex-m0plus.toml").read_text()
