@@ -302,6 +302,7 @@ static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uin
             dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, mx, o32);
 #else
             int32_t o;
+            (void)mx;
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
             for (o = 0; o < out_c; o++) {
                 const int8_t *wo = L->w8 + o * kpad;
