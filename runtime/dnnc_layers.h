@@ -66,9 +66,11 @@ typedef struct {
     int32_t in_mul, in_add;    /* raw input: u = in_mul * p + in_add */
     int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
     const uint32_t *w32;       /* raw input: [ceil(out_c/4)][kpad/2][4] int16 pairs of (c, ky, kx), 4 outputs */
-    int32_t u8_wide;           /* raw input: 1 = w16 layout instead (targets without SMLAD), 2 = w8 [out_c][kpad]
-                                  int8 with kpad a multiple of 16 (Helium; corr: constants per border pattern) */
-    const int16_t *w16;        /* raw input, u8_wide: [c*kh*kw][out_c], all outputs per input element */
+    int32_t u8_wide;           /* raw input: 1 = w16 layout instead (targets without SMLAD); Helium: 2 = w8
+                                  [out_c][kpad] int8, kpad a multiple of 16 (corr: constants per border pattern),
+                                  3 = w8 [ceil(out_c/16)][c][kh][kw][16] int8, w16 the thresholds */
+    const int16_t *w16;        /* raw input, u8_wide 1: [c*kh*kw][out_c], all outputs per input element;
+                                  u8_wide 3: int16 thresholds on the sums [border pattern][ceil(out_c/16)*16] */
     int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
     int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
     const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
@@ -258,13 +260,63 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
 }
 
 #if defined(DNNC_MVE_KERNELS) /* the layout is planned for Helium targets only */
-/* First conv layer on the raw input with int8 weights w8 [out_c][kpad] (u8_wide == 2: targets with Helium,
- * VMLADAV; portable C without it). The input once into an int8 image of p - 128 whose padding is p = 0 (-128); the receptive fields
- * of a pool window's pixels gathered as int8 rows of kpad bytes (zero past c*kh*kw, where the weights are 0);
+/* First conv layer on the raw input, int16 sums of 16 outputs a vector (u8_wide == 3, Helium; the compiler
+ * chose it because 255 * sum |w| fits int16): the input once into a zero-padded u8 image img, then per pooled
+ * pixel its pool window's windows and border patterns into dnnc_mve_conv_s16, whose thresholds w16 [pattern]
+ * [o16] already hold the input affine and border constants. Exact max-pool: a bit is set when any window's
+ * sum reaches its threshold. */
+static inline void dnnc_conv_u8_s16(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, uint8_t *img)
+{
+    const int32_t nq = L->pool_k * L->pool_k, out_wpp = (L->out_c + 31) / 32, o16 = (L->out_c + 15) / 16 * 16;
+    const int32_t in_h = L->in_h, in_w = L->in_w, hp = in_h + 2 * L->pad, wp = in_w + 2 * L->pad;
+    const uint8_t *win[64];
+    const int16_t *tq[64];
+    int32_t c, y, py, px, q, wi;
+    memset(img, 0, (size_t)(L->in_c * hp * wp));
+    for (c = 0; c < L->in_c; c++)
+        for (y = 0; y < in_h; y++)
+            memcpy(img + (c * hp + y + L->pad) * wp + L->pad, raw + (c * in_h + y) * in_w, (size_t)in_w);
+    for (py = 0; py < L->out_h; py++) {
+        for (px = 0; px < L->out_w; px++) {
+            uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
+            for (q = 0; q < nq; q++) {
+                const int32_t oy = py * L->pool_s + q / L->pool_k, ox = px * L->pool_s + q % L->pool_k;
+                win[q] = img + oy * L->stride * wp + ox * L->stride;
+                tq[q] = L->w16 + (L->rowpat[oy] * L->ncolpat + L->colpat[ox]) * o16;
+            }
+#if defined(DNNC_MVE)
+            dnnc_mve_conv_s16(L->w8, win, tq, nq, L->in_c, L->kh, L->kw, wp, hp * wp, o16, o32);
+#else
+            {
+                const int32_t ntap = L->in_c * L->kh * L->kw;
+                int32_t o, k;
+                for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
+                for (o = 0; o < L->out_c; o++) {
+                    const int8_t *wo = L->w8 + (o / 16) * 16 * ntap + o % 16;
+                    uint32_t hit = 0;
+                    for (q = 0; q < nq && !hit; q++) {
+                        int32_t s = 0;
+                        for (k = 0; k < ntap; k++)
+                            s += wo[16 * k] * win[q][(k / (L->kh * L->kw)) * hp * wp + (k / L->kw % L->kh) * wp + k % L->kw];
+                        hit = s >= tq[q][o];
+                    }
+                    o32[o >> 5] |= hit << (o & 31);
+                }
+            }
+#endif
+            for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
+        }
+    }
+}
+
+/* First conv layer on the raw input with int8 weights w8 [out_c][kpad] (u8_wide == 2: Helium targets, when the
+ * int16 sums of dnnc_conv_u8_s16 could overflow; VMLADAV, portable C without it). The input once into an int8
+ * image of p - 128 whose padding is p = 0 (-128); the receptive fields of a pool window's pixels gathered as
+ * int8 rows of kpad bytes (zero past c*kh*kw, where the weights are 0);
  * acc_q = in_mul * (w . col_q) + corr[pattern][o], the compiler's constant per border pattern (128 * in_mul *
  * sum w, plus in_add * the valid taps' weight sum). Pooling with the early exit of dnnc_conv_bits_pool: an
  * output's pixels are computed only until one reaches the threshold (exact). col: nq * kpad bytes, the image. */
-static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, int8_t *col, int32_t *mx)
+static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, int8_t *col)
 {
     const int32_t nq = L->pool_k * L->pool_k, kpad = L->kpad, out_c = L->out_c, out_wpp = (out_c + 31) / 32;
     const int32_t in_c = L->in_c, in_h = L->in_h, in_w = L->in_w, kh = L->kh, kw = L->kw, mul = L->in_mul;
@@ -299,10 +351,9 @@ static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uin
                 cst[q] = L->corr + (L->rowpat[oy] * L->ncolpat + L->colpat[ox]) * out_c;
             }
 #if defined(DNNC_MVE)
-            dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, mx, o32);
+            dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, o32);
 #else
             int32_t o;
-            (void)mx;
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
             for (o = 0; o < out_c; o++) {
                 const int8_t *wo = L->w8 + o * kpad;
@@ -448,8 +499,12 @@ DNNC_LAYER_INLINE void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t 
     }
 #endif
 #if defined(DNNC_MVE_KERNELS)
+    if (L->in_u8 && L->u8_wide == 3) {
+        dnnc_conv_u8_s16(L, (const uint8_t *)in, out, (uint8_t *)col);
+        return;
+    }
     if (L->in_u8 && L->u8_wide == 2) {
-        dnnc_conv_u8_i8(L, (const uint8_t *)in, out, (int8_t *)col, mx);
+        dnnc_conv_u8_i8(L, (const uint8_t *)in, out, (int8_t *)col);
         return;
     }
 #endif

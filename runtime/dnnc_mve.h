@@ -190,40 +190,13 @@ static inline void dnnc_mve_dense_u8_direct(const int8_t *w, const int32_t *rows
 
 /* One pooled output pixel of a first conv layer on the raw input (int8 weights w [nout][kpad], the nq
  * receptive fields col [nq][kpad] as int8, kpad % 16 == 0): bit o of o32[o / 32] is set when
- * mul * (w_o . col_q) + cst[q][o] >= thr[o] for some q. VMLADAV. The common kpad of 32 (5x5 and 3x3x3
- * kernels): two fields (four registers) at a time against every output, the maximum in mx [nout]; other
- * kpad: per output with the early exit of dnnc_mve_pool_bits. */
+ * mul * (w_o . col_q) + cst[q][o] >= thr[o] for some q, with the early exit of dnnc_mve_pool_bits. VMLADAV. */
 static __attribute__((noinline, unused)) void dnnc_mve_pool_s8(const int8_t *w, int32_t kpad, const int32_t *thr,
                                                               const int8_t *col, const int32_t *const *cst,
-                                                              int32_t nq, int32_t mul, int32_t nout, int32_t *mx,
-                                                              uint32_t *o32)
+                                                              int32_t nq, int32_t mul, int32_t nout, uint32_t *o32)
 {
     uint32_t bits = 0;
     int32_t o, q, i;
-    if (kpad == 32) {
-        for (q = 0; q < nq; q += 2) {
-            const int8_t *c1 = col + 32 * (q + 1 < nq ? q + 1 : q); /* an odd last field: itself twice */
-            const int8x16_t a0 = vld1q_s8(col + 32 * q), b0 = vld1q_s8(col + 32 * q + 16);
-            const int8x16_t a1 = vld1q_s8(c1), b1 = vld1q_s8(c1 + 16);
-            const int32_t *k0 = cst[q], *k1 = cst[q + 1 < nq ? q + 1 : q];
-            const int8_t *wo = w;
-            for (o = 0; o < nout; o++, wo += 32) {
-                const int8x16_t w0 = vld1q_s8(wo), w1 = vld1q_s8(wo + 16);
-                const int32_t s0 = mul * vmladavaq_s8(vmladavq_s8(w0, a0), w1, b0) + k0[o];
-                const int32_t s1 = mul * vmladavaq_s8(vmladavq_s8(w0, a1), w1, b1) + k1[o];
-                const int32_t m = s0 > s1 ? s0 : s1;
-                mx[o] = q == 0 || m > mx[o] ? m : mx[o];
-            }
-        }
-        for (o = 0; o < nout; o++) {
-            bits |= (uint32_t)(mx[o] >= thr[o]) << (o & 31);
-            if ((o & 31) == 31 || o == nout - 1) {
-                o32[o >> 5] = bits;
-                bits = 0;
-            }
-        }
-        return;
-    }
     for (o = 0; o < nout; o++, w += kpad) {
         const int32_t t = thr[o];
         uint32_t hit = t == INT32_MIN;
@@ -237,6 +210,64 @@ static __attribute__((noinline, unused)) void dnnc_mve_pool_s8(const int8_t *w, 
             o32[o >> 5] = bits;
             bits = 0;
         }
+    }
+}
+
+/* The output bits of one pooled pixel of a first conv layer on the raw input, sixteen outputs at a time in two
+ * int16 vectors (dnnc_conv_u8_s16): for each of the nq windows win[q] (a c x kh x kw window of the zero-padded
+ * u8 image, rows wp bytes apart, channel planes `plane` bytes apart), s = sum of p times the tap's weights
+ * (w [o16/16][c][kh][kw][16] int8: VLDRB widening loads, VMLA by the scalar p), then d = s - tq[q] saturated
+ * (VQSUB: the sign of s - T is kept), the maximum over the windows; bit o = (max d >= 0). o32 [o16 / 32]. */
+static __attribute__((noinline, unused)) void dnnc_mve_conv_s16(const int8_t *w, const uint8_t *const *win,
+                                                               const int16_t *const *tq, int32_t nq, int32_t in_c,
+                                                               int32_t kh, int32_t kw, int32_t wp, int32_t plane,
+                                                               int32_t o16, uint32_t *o32)
+{
+    const uint16x8_t lo = vshlq_u16(vdupq_n_u16(1), vreinterpretq_s16_u16(vidupq_n_u16(0, 1)));
+    const uint16x8_t hi = vshlq_n_u16(lo, 8);
+    const int32_t ntap = in_c * kh * kw;
+    int32_t g, q, c, ky, kx;
+    for (g = 0; g < o16; g += 16, w += 16 * ntap) {
+        int16x8_t m0 = vdupq_n_s16(0), m1 = m0;
+        uint32_t bits;
+        for (q = 0; q < nq; q++) {
+            int16x8_t a0 = vdupq_n_s16(0), a1 = a0, d0, d1;
+            const int8_t *wt = w;
+            const uint8_t *pl = win[q];
+            for (c = 0; c < in_c; c++, pl += plane) {
+                const uint8_t *row = pl;
+                for (ky = 0; ky < kh; ky++, row += wp) {
+#define DNNC_S16_TAP(j)                                                                            \
+    a0 = vmlaq_n_s16(a0, vldrbq_s16(wt + 16 * (j)), (int16_t)row[j]);                               \
+    a1 = vmlaq_n_s16(a1, vldrbq_s16(wt + 16 * (j) + 8), (int16_t)row[j]);
+                    if (kw == 5) { /* the common 5x5 kernel row unrolled: immediate offsets, no loop */
+                        DNNC_S16_TAP(0) DNNC_S16_TAP(1) DNNC_S16_TAP(2) DNNC_S16_TAP(3) DNNC_S16_TAP(4)
+                        wt += 80;
+                    } else if (kw == 3) {
+                        DNNC_S16_TAP(0) DNNC_S16_TAP(1) DNNC_S16_TAP(2)
+                        wt += 48;
+                    } else {
+                        for (kx = 0; kx < kw; kx++, wt += 16) {
+                            DNNC_S16_TAP(0)
+                            row++;
+                        }
+                        row -= kw;
+                    }
+#undef DNNC_S16_TAP
+                }
+            }
+            d0 = vqsubq_s16(a0, vld1q_s16(tq[q] + g));
+            d1 = vqsubq_s16(a1, vld1q_s16(tq[q] + g + 8));
+            m0 = q == 0 ? d0 : vmaxq_s16(m0, d0);
+            m1 = q == 0 ? d1 : vmaxq_s16(m1, d1);
+        }
+        /* lanes with max d >= 0: bit k of the group's 16 (VSHR makes the negative ones all-ones, VBIC clears them) */
+        bits = vaddvq_u16(vbicq_u16(lo, vreinterpretq_u16_s16(vshrq_n_s16(m0, 15))))
+               + vaddvq_u16(vbicq_u16(hi, vreinterpretq_u16_s16(vshrq_n_s16(m1, 15))));
+        if (g & 16)
+            o32[g >> 5] |= bits << 16;
+        else
+            o32[g >> 5] = bits;
     }
 }
 

@@ -95,10 +95,9 @@ def test_helium_kernels_on_edge_shapes(tmp_path, ws):
 
 
 def helium_conv_model(weight_set: str, seed: int = 0) -> DiscreteNet:
-    """Every path of the Helium conv kernels (runtime/dnnc_mve.h, dnnc_conv_u8_i8), input u = 2p - 255 (padding
-    constants per border pattern): (2, 12, 13) -> conv 3x3 pad 1, 18 taps (kpad 32: two receptive fields at a
-    time), 40 ch + pool 3 (nine fields: an odd last one) -> conv 3x3 pad 1 on 40 channels (2 words a pixel: 18
-    words, padded to 20) 37 ch + pool 2 -> 10. Both convs: gamma < 0 and gamma = 0 channels, exact ties."""
+    """Paths of the Helium conv kernels (runtime/dnnc_mve.h), input u = 2p - 255 (border constants): (2, 12, 13)
+    -> conv 3x3 pad 1 (int16 sums, kw 3 unrolled) 40 ch + pool 3 -> conv 3x3 pad 1 on 40 channels (2 words a
+    pixel: 18 words, padded to 20) 37 ch + pool 2 -> 10. Both convs: gamma < 0 and gamma = 0 channels, ties."""
     rng = np.random.default_rng(seed)
     ws = WEIGHT_SETS[weight_set][1]
     w0, w1 = _weights(rng, (40, 2, 3, 3), weight_set), _weights(rng, (37, 40, 3, 3), weight_set)
@@ -108,25 +107,37 @@ def helium_conv_model(weight_set: str, seed: int = 0) -> DiscreteNet:
                        arch=f"helium-conv-{weight_set}")
 
 
-def helium_conv_model_k16(weight_set: str, seed: int = 0) -> DiscreteNet:
-    """(1, 10, 11) -> conv 3x3 unpadded, 9 taps (kpad 16: the early-exit path), 33 ch + pool 2 -> conv 2x2 pad 1
-    unpooled on 33 channels (2 words a pixel) 20 ch -> 10."""
+def helium_conv_model_kw4(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 10, 11), input u = 255 - 2p (a negative input scale: the weights negated) -> conv 3x4 stride 2 pad 1
+    (int16 sums, the kernel-row loop) 17 ch + pool 2 -> conv 2x2 pad 1 unpooled on 17 channels 20 ch -> 10."""
     rng = np.random.default_rng(seed)
     ws = WEIGHT_SETS[weight_set][1]
-    w0, w1 = _weights(rng, (33, 1, 3, 3), weight_set), _weights(rng, (20, 33, 2, 2), weight_set)
-    h0 = LinearLayer("conv", w0, weight_set, pool=2, bn=_bn(rng, 33, ws, True, _first_ties(rng, w0)))
+    w0, w1 = _weights(rng, (17, 1, 3, 4), weight_set), _weights(rng, (20, 17, 2, 2), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, stride=2, padding=1, pool=2,
+                     bn=_bn(rng, 17, ws, True, _first_ties(rng, w0)))
     h1 = LinearLayer("conv", w1, weight_set, padding=1, bn=_bn(rng, 20, ws, False, _bit_ties(rng, w1)))
-    return DiscreteNet((1, 10, 11), [h0, h1], _out(rng, 10, 20 * 5 * 5, weight_set),
-                       arch=f"helium-conv16-{weight_set}")
+    return DiscreteNet((1, 10, 11), [h0, h1], _out(rng, 10, 20 * 3 * 3, weight_set),
+                       arch=f"helium-conv-kw4-{weight_set}", input_mul=-2, input_add=255)
 
 
 @_needs("arm")
 @pytest.mark.parametrize("ws", ["binary", "ternary", "quaternary", "quinary"])
 def test_helium_conv_kernels_on_edge_shapes(tmp_path, ws):
-    for i, make in enumerate((helium_conv_model, helium_conv_model_k16)):
+    for i, make in enumerate((helium_conv_model, helium_conv_model_kw4)):
         path = tmp_path / f"helium_conv{i}_{ws}.onnx"
         save_onnx(export_onnx(make(ws), f"helium_conv{i}_{ws}"), path)
         _verify(path, "cortex-m55", 100)
+
+
+@_needs("arm")
+def test_helium_int8_first_conv(tmp_path):
+    """3 channels x 5x5 quaternary taps: sums of |w| above 128 may overflow int16, so the first conv takes the
+    int8 VMLADAV kernel (80-byte rows, early-exit pooling); 70 and 67 channels."""
+    from models import wide_conv_model
+
+    path = tmp_path / "wide_conv3_quaternary.onnx"
+    save_onnx(export_onnx(wide_conv_model("quaternary", seed=2, in_c=3), "wide_conv3_quaternary"), path)
+    _verify(path, "cortex-m55", 100)
 
 
 @_needs("arm")

@@ -337,8 +337,9 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
-            elif self.target["mve"] and pk <= 4 and self.conv_u8_i8(layer, st, f, ch, cw):
-                pass
+            elif self.target["mve"] and (self.conv_u8_s16(layer, st, f, ch, cw)
+                                         or pk <= 4 and self.conv_u8_i8(layer, st, f, ch, cw)):
+                pass  # Helium: int16 VMLA by a scalar where the sums fit int16, else int8 VMLADAV
             elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -395,6 +396,52 @@ class _Planner:
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
+
+    def conv_u8_s16(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int) -> bool:
+        """First conv layer for Helium's VMLA by a scalar (runtime dnnc_conv_u8_s16, u8_wide = 3): sixteen outputs
+        in two int16 vectors, each raw pixel p of the zero-padded image times its tap's weights, w8 [o16/16][c]
+        [kh][kw][16]. The int16 sums s = sum w p are exact when 255 * sum |w| <= 32640; the threshold test
+        in_mul * s + in_add * (the valid taps' weight sum) >= thr becomes s >= T per border pattern and output
+        (the weights negated when in_mul < 0), T in w16 [pattern][o16] (`s16_thresholds`, from the threshold).
+        False when the sums may not fit int16."""
+        o, c, kh, kw = layer.weight.shape
+        w2 = layer.weight.astype(np.int64).reshape(o, -1)
+        if 255 * int(np.abs(w2).sum(axis=1).max(initial=0)) > 32640 or f["pool_k"] > 8:  # runtime: 64 windows
+            return False
+        o16 = -(-o // 16) * 16
+        w8 = np.zeros((o16, c * kh * kw), np.int64)
+        w8[:o] = w2 * (-1 if layer.in_mul < 0 else 1)
+        w8 = w8.reshape(o16 // 16, 16, -1).transpose(0, 2, 1)  # [group][tap][16]
+        _, h, w = layer.in_shape
+        rows, rmasks = border_patterns(ch, layer.stride, layer.pad, kh, h)
+        cols, cmasks = border_patterns(cw, layer.stride, layer.pad, kw, w)
+        padsum, _ = border_corrections(layer.weight, rmasks, cmasks)
+        cst = int(layer.in_add) * (w2.sum(axis=1)[None, None, :] - padsum.astype(np.int64))
+        st.arrays += [Array(f"{st.name}_w8", "int8_t", w8.astype(np.int8).reshape(-1)),
+                      Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
+                      Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8))]
+        f.update(in_u8=1, u8_wide=3, w8=f"{st.name}_w8", rowpat=f"{st.name}_rowpat", colpat=f"{st.name}_colpat",
+                 ncolpat=len(cmasks))
+        st.fields["_s16"] = (cst.reshape(-1, o), abs(int(layer.in_mul)), o16)  # for s16_thresholds
+        st.weight_bytes = sum(a.nbytes for a in st.arrays)
+        st.scratch.update(col=-(-(c * (layer.in_shape[1] + 2 * layer.pad) * (w + 2 * layer.pad) + 4) // 4), uimg=0)
+        return True
+
+    def s16_thresholds(self, st: Stage, t: np.ndarray) -> None:
+        """The int16 thresholds T [pattern][o16] of a conv_u8_s16 layer: in_mul * s + cst >= t iff s >= T =
+        ceil((t - cst) / |in_mul|), clamped to +-32767 (|s| <= 32640: always / never); padded outputs never."""
+        cst, m, o16 = st.fields.pop("_s16")
+        tt = t.astype(np.int64)[None, :]
+        if m == 0:
+            big = np.where(cst >= tt, -32767, 32767)
+        else:
+            big = -((cst - tt) // m)
+        big = np.where(tt == np.iinfo(np.int32).min, -32767, np.clip(big, -32767, 32767))
+        t16 = np.full((cst.shape[0], o16), 32767, np.int64)
+        t16[:, : cst.shape[1]] = big
+        st.arrays.append(Array(f"{st.name}_t16", "int16_t", t16.astype(np.int16).reshape(-1)))
+        st.weight_bytes += t16.size * 2
+        st.fields["w16"] = f"{st.name}_t16"
 
     def conv_u8_i8(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int) -> bool:
         """First conv layer as int8 weights [o][kpad] for VMLADAV (runtime dnnc_conv_u8_i8, u8_wide = 2), kpad
@@ -518,6 +565,8 @@ class _Planner:
                     in_layout = ("vec", layer.weight.shape[0])
                     st.out_words = -(-layer.weight.shape[0] // 32)
                 t, flip = thresholds(thr)
+                if "_s16" in st.fields:
+                    self.s16_thresholds(st, t)
                 st.arrays += [
                     Array(f"{st.name}_thr", "int32_t", t),
                     Array(f"{st.name}_flip", "uint32_t", flip_words(flip)),
