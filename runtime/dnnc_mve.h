@@ -90,38 +90,84 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
     return total;
 }
 
+#if !defined(DNNC_MVE_SWAR)
+/* Counts of rows of a constant number of vectors (.rept): straight-line code, 5 (binary) or 7 (ternary)
+ * instructions a vector, no loop instructions; the registers gcc allocated for an unrolled C loop spilled. */
+#define DNNC_MVE_BIN_VEC                                                                           \
+    "vldrw.32 q0, [%[w]], #16\n\t"                                                                \
+    "vldrw.32 q1, [%[x]], #16\n\t"                                                                \
+    "veor q0, q0, q1\n\t"                                                                         \
+    "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
+    "vaddva.u8 %[a], q1\n\t"
+#define DNNC_MVE_TER_VEC                                                                           \
+    "vld20.32 {q0, q1}, [%[w]]\n\t"                                                               \
+    "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                              \
+    "vldrw.32 q2, [%[x]], #16\n\t"                                                                \
+    "veor q0, q0, q2\n\t"                                                                         \
+    "vand q0, q0, q1\n\t"                                                                         \
+    "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
+    "vaddva.u8 %[a], q1\n\t"
+#define DNNC_MVE_REPT(VEC, NV, W, X, TAB, ACC)                                                     \
+    do {                                                                                           \
+        const uint32_t *w_ = (W), *x_ = (X);                                                       \
+        register uint32_t a_ __asm__("r12") = 0; /* VADDVA: an even register */                   \
+        __asm__(".rept " #NV "\n\t" VEC ".endr\n\t"                                                \
+                : [w] "+r"(w_), [x] "+r"(x_), [a] "+r"(a_)                                         \
+                : [t] "r"(TAB)                                                                     \
+                : "memory", "d0", "d1", "d2", "d3", "d4", "d5");                                   \
+        (ACC) = a_;                                                                                \
+    } while (0)
+#endif
+
 /* One pooled output pixel of a conv on packed bits, with the early exit of dnnc_conv_bits_pool: bit o of
  * o32[o / 32] is set when tot[o] - 2 count + corr[q][o] >= thr[o] for some of the nq receptive fields in col
- * (n words each, n % 4 == 0; corr[q] NULL: no correction). A function of its own: inlined into the conv
- * driver, gcc spilled the count loop's registers (11 instructions a vector instead of 7). */
-static inline __attribute__((always_inline)) void dnnc_mve_pool_bits(int ternary, const uint32_t *w,
-                                                                     const int32_t *tot, const int32_t *thr,
-                                                                     const uint32_t *col,
-                                                                     const int32_t *const *corr, int32_t nq,
-                                                                     int32_t n, int32_t nout, uint32_t *o32)
-{
-    const int32_t stride = ternary ? 2 * n : n;
-    uint32_t bits = 0;
-    int32_t o, q;
-    for (o = 0; o < nout; o++, w += stride) {
-        const int32_t t = thr[o], to = tot[o];
-        uint32_t hit = t == INT32_MIN;
-        for (q = 0; q < nq && !hit; q++)
-            hit = to - 2 * (int32_t)dnnc_mve_count(ternary, w, col + q * n, n) + (corr[q] ? corr[q][o] : 0) >= t;
-        bits |= hit << (o & 31);
-        if ((o & 31) == 31 || o == nout - 1) {
-            o32[o >> 5] = bits;
-            bits = 0;
-        }
-    }
-}
+ * (n words each, n % 4 == 0; corr[q] NULL: no correction). COUNT(wo, xq, cnt) sets cnt. A function per kind
+ * and row length: inlined into the conv driver, gcc spilled the count loop's registers. */
+#define DNNC_MVE_POOL_BODY(PLANES, COUNT)                                                          \
+    do {                                                                                           \
+        uint32_t bits = 0;                                                                         \
+        int32_t o, q;                                                                              \
+        for (o = 0; o < nout; o++, w += (PLANES) * n) {                                            \
+            const int32_t t = thr[o], to = tot[o];                                                 \
+            uint32_t hit = t == INT32_MIN, cnt;                                                    \
+            for (q = 0; q < nq && !hit; q++) {                                                     \
+                COUNT(w, col + q * n, cnt);                                                        \
+                hit = to - 2 * (int32_t)cnt + (corr[q] ? corr[q][o] : 0) >= t;                     \
+            }                                                                                      \
+            bits |= hit << (o & 31);                                                               \
+            if ((o & 31) == 31 || o == nout - 1) {                                                 \
+                o32[o >> 5] = bits;                                                                \
+                bits = 0;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define DNNC_MVE_CNT_T(W, X, CNT) ((CNT) = dnnc_mve_count(1, W, X, n))
+#define DNNC_MVE_CNT_B(W, X, CNT) ((CNT) = dnnc_mve_count(0, W, X, n))
+#if !defined(DNNC_MVE_SWAR)
+#define DNNC_MVE_CNT_T3(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_TER_VEC, 3, W, X, pop8, CNT)
+#define DNNC_MVE_CNT_T5(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_TER_VEC, 5, W, X, pop8, CNT)
+#define DNNC_MVE_CNT_T7(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_TER_VEC, 7, W, X, pop8, CNT)
+#define DNNC_MVE_CNT_B3(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_BIN_VEC, 3, W, X, pop8, CNT)
+#define DNNC_MVE_CNT_B5(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_BIN_VEC, 5, W, X, pop8, CNT)
+#define DNNC_MVE_CNT_B7(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_BIN_VEC, 7, W, X, pop8, CNT)
+#endif
 
 static __attribute__((noinline, unused)) void dnnc_mve_pool_ternary(const uint32_t *w, const int32_t *tot,
                                                                    const int32_t *thr, const uint32_t *col,
                                                                    const int32_t *const *corr, int32_t nq,
                                                                    int32_t n, int32_t nout, uint32_t *o32)
 {
-    dnnc_mve_pool_bits(1, w, tot, thr, col, corr, nq, n, nout, o32);
+#if !defined(DNNC_MVE_SWAR)
+    const uint8_t *pop8 = dnnc_mve_pop8();
+    switch (n) { /* the rows of common kernels: 3x3 and 5x5 on up to 32 channels, 3x3 on 64 */
+    case 12: DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T3); return;
+    case 20: DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T5); return;
+    case 28: DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T7); return;
+    default: break;
+    }
+#endif
+    DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T);
 }
 
 static __attribute__((noinline, unused)) void dnnc_mve_pool_binary(const uint32_t *w, const int32_t *tot,
@@ -129,7 +175,16 @@ static __attribute__((noinline, unused)) void dnnc_mve_pool_binary(const uint32_
                                                                   const int32_t *const *corr, int32_t nq,
                                                                   int32_t n, int32_t nout, uint32_t *o32)
 {
-    dnnc_mve_pool_bits(0, w, tot, thr, col, corr, nq, n, nout, o32);
+#if !defined(DNNC_MVE_SWAR)
+    const uint8_t *pop8 = dnnc_mve_pop8();
+    switch (n) {
+    case 12: DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B3); return;
+    case 20: DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B5); return;
+    case 28: DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B7); return;
+    default: break;
+    }
+#endif
+    DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B);
 }
 
 /* acc[o] = tot[o] - 2 * count for a binary or ternary layer of n words (n % 4 == 0). */

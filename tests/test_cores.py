@@ -108,15 +108,18 @@ def helium_conv_model(weight_set: str, seed: int = 0) -> DiscreteNet:
 
 
 def helium_conv_model_kw4(weight_set: str, seed: int = 0) -> DiscreteNet:
-    """(1, 10, 11), input u = 255 - 2p (a negative input scale: the weights negated) -> conv 3x4 stride 2 pad 1
-    (int16 sums, the kernel-row loop) 17 ch + pool 2 -> conv 2x2 pad 1 unpooled on 17 channels 20 ch -> 10."""
+    """(1, 14, 15), input u = 255 - 2p (a negative input scale: the weights negated) -> conv 3x4 stride 2 pad 1
+    (int16 sums, the kernel-row loop) 17 ch + pool 2 (3x3) -> conv 3x3 pad 1 on 17 channels (9 words, padded to
+    12) 20 ch + pool 2 (1x1) -> conv 2x2 pad 1 unpooled 12 ch (2x2) -> 10."""
     rng = np.random.default_rng(seed)
     ws = WEIGHT_SETS[weight_set][1]
-    w0, w1 = _weights(rng, (17, 1, 3, 4), weight_set), _weights(rng, (20, 17, 2, 2), weight_set)
+    w0, w1 = _weights(rng, (17, 1, 3, 4), weight_set), _weights(rng, (20, 17, 3, 3), weight_set)
+    w2 = _weights(rng, (12, 20, 2, 2), weight_set)
     h0 = LinearLayer("conv", w0, weight_set, stride=2, padding=1, pool=2,
                      bn=_bn(rng, 17, ws, True, _first_ties(rng, w0)))
-    h1 = LinearLayer("conv", w1, weight_set, padding=1, bn=_bn(rng, 20, ws, False, _bit_ties(rng, w1)))
-    return DiscreteNet((1, 10, 11), [h0, h1], _out(rng, 10, 20 * 3 * 3, weight_set),
+    h1 = LinearLayer("conv", w1, weight_set, padding=1, pool=2, bn=_bn(rng, 20, ws, False, _bit_ties(rng, w1)))
+    h2 = LinearLayer("conv", w2, weight_set, padding=1, bn=_bn(rng, 12, ws, False, _bit_ties(rng, w2)))
+    return DiscreteNet((1, 14, 15), [h0, h1, h2], _out(rng, 10, 12 * 2 * 2, weight_set),
                        arch=f"helium-conv-kw4-{weight_set}", input_mul=-2, input_add=255)
 
 
