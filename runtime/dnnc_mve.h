@@ -91,7 +91,7 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
 }
 
 #if !defined(DNNC_MVE_SWAR)
-/* Counts of rows of a constant number of vectors (.rept): straight-line code, 5 (binary) or 7 (ternary)
+/* Counts of rows of a constant number of vectors: straight-line code, 5 (binary) or 7 (ternary)
  * instructions a vector, no loop instructions; the registers gcc allocated for an unrolled C loop spilled. */
 #define DNNC_MVE_BIN_VEC                                                                           \
     "vldrw.32 q0, [%[w]], #16\n\t"                                                                \
@@ -107,11 +107,16 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
     "vand q0, q0, q1\n\t"                                                                         \
     "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
     "vaddva.u8 %[a], q1\n\t"
+/* Repetitions written out, not .rept: gcc sizes an asm by its lines, and a short branch over a .rept block
+ * it had sized too small did not assemble (-Og). */
+#define DNNC_MVE_X3(V) V V V
+#define DNNC_MVE_X5(V) V V V V V
+#define DNNC_MVE_X7(V) V V V V V V V
 #define DNNC_MVE_REPT(VEC, NV, W, X, TAB, ACC)                                                     \
     do {                                                                                           \
         const uint32_t *w_ = (W), *x_ = (X);                                                       \
         register uint32_t a_ __asm__("r12") = 0; /* VADDVA: an even register */                   \
-        __asm__(".rept " #NV "\n\t" VEC ".endr\n\t"                                                \
+        __asm__(DNNC_MVE_X##NV(VEC)                                                                \
                 : [w] "+r"(w_), [x] "+r"(x_), [a] "+r"(a_)                                         \
                 : [t] "r"(TAB)                                                                     \
                 : "memory", "d0", "d1", "d2", "d3", "d4", "d5");                                   \
