@@ -174,7 +174,7 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
     /* packed input only; the test also keeps gcc -O3 from warning (-Warray-bounds) in a specialized copy of
      * this function for a raw-input layer (tot = NULL) that no call reaches */
     if (L->in_u8) return;
-#if defined(DNNC_MVE_KERNELS) /* binary/ternary rows padded to 4 words (Helium): zero the tails the gathers leave */
+#if defined(DNNC_MVE_KERNELS) /* rows padded to 4 words (Helium): zero the tails the gathers leave */
     for (q = 0; q < nq; q++) dnnc_zero_words(col + q * n + L->kh * L->kw * L->in_wpp, n - L->kh * L->kw * L->in_wpp);
 #endif
     for (py = 0; py < L->out_h; py++) {
@@ -228,6 +228,13 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_binary)
                 }
+#if defined(DNNC_MVE)
+            } else if ((DNNC_HAS_KIND(DNNC_W_QUATER) || DNNC_HAS_KIND(DNNC_W_QUINARY)) && n % 4 == 0) {
+                if (kind == DNNC_W_QUATER)
+                    dnnc_mve_pool_quater(W, tot, thr, col, corr, nq, n, out_c, o32);
+                else
+                    dnnc_mve_pool_quinary(W, tot, thr, col, corr, nq, n, out_c, o32);
+#endif
             } else if (DNNC_HAS_KIND(DNNC_W_QUATER) || DNNC_HAS_KIND(DNNC_W_QUINARY)) {
 #if defined(DNNC_V7EM_ASM)
                 const int32_t planes = kind == DNNC_W_QUATER ? 2 : 3;

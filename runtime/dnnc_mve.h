@@ -27,18 +27,27 @@ static inline uint8x16_t dnnc_mve_popbytes(uint8x16_t v)
     return vandq_u8(vaddq_u8(v, vshrq_n_u8(v, 4)), vdupq_n_u8(0x0F));
 }
 #else
-/* Popcount of every byte value (a function, so that a library without packed layers has no unused table). */
+/* Popcount (k = 1) or twice the popcount (k = 2) of every byte value (functions, so that a library without
+ * packed layers has no unused table). */
+#define DNNC_P2_(n, k) n, n + k, n + k, n + 2 * k
+#define DNNC_P4_(n, k) DNNC_P2_(n, k), DNNC_P2_(n + k, k), DNNC_P2_(n + k, k), DNNC_P2_(n + 2 * k, k)
+#define DNNC_P6_(n, k) DNNC_P4_(n, k), DNNC_P4_(n + k, k), DNNC_P4_(n + k, k), DNNC_P4_(n + 2 * k, k)
+#define DNNC_P8_(k) DNNC_P6_(0, k), DNNC_P6_(k, k), DNNC_P6_(k, k), DNNC_P6_(2 * k, k)
 static inline const uint8_t *dnnc_mve_pop8(void)
 {
-#define DNNC_P2_(n) n, n + 1, n + 1, n + 2
-#define DNNC_P4_(n) DNNC_P2_(n), DNNC_P2_(n + 1), DNNC_P2_(n + 1), DNNC_P2_(n + 2)
-#define DNNC_P6_(n) DNNC_P4_(n), DNNC_P4_(n + 1), DNNC_P4_(n + 1), DNNC_P4_(n + 2)
-    static const uint8_t pop8[256] = {DNNC_P6_(0), DNNC_P6_(1), DNNC_P6_(1), DNNC_P6_(2)};
+    static const uint8_t pop8[256] = {DNNC_P8_(1)};
+    return pop8;
+}
+
+static inline const uint8_t *dnnc_mve_pop8x2(void)
+{
+    static const uint8_t pop8x2[256] = {DNNC_P8_(2)};
+    return pop8x2;
+}
+#undef DNNC_P8_
 #undef DNNC_P6_
 #undef DNNC_P4_
 #undef DNNC_P2_
-    return pop8;
-}
 #endif
 
 /* Disagreement count of one output: binary popcount(w ^ x) over n words, n a multiple of 4 (the plan pads
@@ -87,6 +96,43 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
         total = vaddvaq_u8(total, vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(d)));
     }
 #endif
+    return total;
+}
+
+/* Weighted count of a quaternary row (planes s, b1 interleaved: |w| = 1 + 2 b1, d = s ^ x counted once and
+ * d & b1 twice) or quinary row (planes s, b0, b1: |w| = b0 + 2 b1, d & b0 once and d & b1 twice), n % 4 == 0.
+ * Gather: the weight-2 bytes from a table of doubled counts. Quinary has three planes and MVE no VLD3: each
+ * plane's four words are one word gather (offsets 0, 3, 6, 9 words). */
+static inline uint32_t dnnc_mve_count_12(int planes, const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    uint32_t total = 0;
+    int32_t v;
+#if defined(DNNC_MVE_SWAR)
+#define DNNC_MVE_ADD1(t, d) vaddvaq_u8(t, dnnc_mve_popbytes(vreinterpretq_u8_u32(d)))
+#define DNNC_MVE_ADD2(t, d) vaddvaq_u8(t, vshlq_n_u8(dnnc_mve_popbytes(vreinterpretq_u8_u32(d)), 1))
+#else
+    const uint8_t *pop8 = dnnc_mve_pop8(), *pop8x2 = dnnc_mve_pop8x2();
+    __asm__("" : "+r"(pop8), "+r"(pop8x2));
+#define DNNC_MVE_ADD1(t, d) vaddvaq_u8(t, vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(d)))
+#define DNNC_MVE_ADD2(t, d) vaddvaq_u8(t, vldrbq_gather_offset_u8(pop8x2, vreinterpretq_u8_u32(d)))
+#endif
+    if (planes == 2) {
+        for (v = n >> 2; v > 0; v--, w += 8, x += 4) {
+            const uint32x4x2_t wv = vld2q_u32(w);
+            const uint32x4_t d = veorq_u32(wv.val[0], vld1q_u32(x));
+            total = DNNC_MVE_ADD1(total, d);
+            total = DNNC_MVE_ADD2(total, vandq_u32(d, wv.val[1]));
+        }
+    } else {
+        const uint32x4_t off = vmulq_n_u32(vidupq_n_u32(0, 1), 3);
+        for (v = n >> 2; v > 0; v--, w += 12, x += 4) {
+            const uint32x4_t d = veorq_u32(vldrwq_gather_shifted_offset_u32(w, off), vld1q_u32(x));
+            total = DNNC_MVE_ADD1(total, vandq_u32(d, vldrwq_gather_shifted_offset_u32(w + 1, off)));
+            total = DNNC_MVE_ADD2(total, vandq_u32(d, vldrwq_gather_shifted_offset_u32(w + 2, off)));
+        }
+    }
+#undef DNNC_MVE_ADD2
+#undef DNNC_MVE_ADD1
     return total;
 }
 
@@ -192,15 +238,39 @@ static __attribute__((noinline, unused)) void dnnc_mve_pool_binary(const uint32_
     DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B);
 }
 
-/* acc[o] = tot[o] - 2 * count for a binary or ternary layer of n words (n % 4 == 0). */
-static inline void dnnc_mve_dense_bits(int ternary, const uint32_t *w, const int32_t *tot, const uint32_t *x,
+#define DNNC_MVE_CNT_Q(W, X, CNT) ((CNT) = dnnc_mve_count_12(2, W, X, n))
+#define DNNC_MVE_CNT_5(W, X, CNT) ((CNT) = dnnc_mve_count_12(3, W, X, n))
+
+static __attribute__((noinline, unused)) void dnnc_mve_pool_quater(const uint32_t *w, const int32_t *tot,
+                                                                  const int32_t *thr, const uint32_t *col,
+                                                                  const int32_t *const *corr, int32_t nq,
+                                                                  int32_t n, int32_t nout, uint32_t *o32)
+{
+    DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_Q);
+}
+
+static __attribute__((noinline, unused)) void dnnc_mve_pool_quinary(const uint32_t *w, const int32_t *tot,
+                                                                   const int32_t *thr, const uint32_t *col,
+                                                                   const int32_t *const *corr, int32_t nq,
+                                                                   int32_t n, int32_t nout, uint32_t *o32)
+{
+    DNNC_MVE_POOL_BODY(3, DNNC_MVE_CNT_5);
+}
+
+/* acc[o] = tot[o] - 2 * count for a packed layer of kind (DNNC_W_*: 0 binary .. 3 quinary) and n words
+ * (n % 4 == 0), one loop per kind (the count specialized). */
+static inline void dnnc_mve_dense_bits(int kind, const uint32_t *w, const int32_t *tot, const uint32_t *x,
                                       int32_t n, int32_t nout, int32_t *acc)
 {
     int32_t o;
-    if (ternary) /* one loop per kind: the count specialized */
+    if (kind == 1)
         for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count(1, w + o * 2 * n, x, n);
-    else
+    else if (kind == 0)
         for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count(0, w + o * n, x, n);
+    else if (kind == 2)
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count_12(2, w + o * 2 * n, x, n);
+    else
+        for (o = 0; o < nout; o++) acc[o] = tot[o] - 2 * (int32_t)dnnc_mve_count_12(3, w + o * 3 * n, x, n);
 }
 
 /* First dense layer with int8 weights w [nout][nin]: acc[o] = mul * sum_i w[o][i] p[i] + add * rowsum[o].

@@ -87,7 +87,7 @@ def helium_edge_model(weight_set: str, seed: int = 0) -> DiscreteNet:
 
 
 @_needs("arm")
-@pytest.mark.parametrize("ws", ["binary", "ternary"])
+@pytest.mark.parametrize("ws", ["binary", "ternary", "quaternary", "quinary"])
 def test_helium_kernels_on_edge_shapes(tmp_path, ws):
     path = tmp_path / f"helium_{ws}.onnx"
     save_onnx(export_onnx(helium_edge_model(ws), f"helium_{ws}"), path)

@@ -368,7 +368,7 @@ class _Planner:
             # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
             pooled = 1 < pk <= 4 and not self.lanes
             ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
-            if pooled and self.target["mve"] and kind in ("DNNC_W_BINARY", "DNNC_W_TERNARY"):
+            if pooled and self.target["mve"]:
                 ncol = -(-ncol // 4) * 4  # Helium counts whole vectors of 4 words (zero words past the taps)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
