@@ -144,6 +144,19 @@ def test_helium_int8_first_conv(tmp_path):
 
 
 @_needs("arm")
+def test_helium_swar_counts(tmp_path):
+    """The -DDNNC_MVE_SWAR variant (per-byte SWAR bit counts instead of the table gather, the pooled rows a C
+    loop) is exact too: a conv and a dense edge model, ternary and quinary."""
+    text = (resource_dir("targets") / "cortex-m55.toml").read_text()
+    text, n = re.subn(r'(?m)^cflags = \[(.*)\]$', r'cflags = [\1, "-DDNNC_MVE_SWAR"]', text)
+    assert n == 1
+    (tmp_path / "swar.toml").write_text(text)
+    for name, net in (("conv", helium_conv_model("ternary")), ("dense", helium_edge_model("quinary"))):
+        save_onnx(export_onnx(net, f"swar_{name}"), tmp_path / f"{name}.onnx")
+        _verify(tmp_path / f"{name}.onnx", str(tmp_path / "swar.toml"), 60)
+
+
+@_needs("arm")
 def test_model_too_big_for_the_board_names_the_region(small, tmp_path):
     text = (resource_dir("targets") / "cortex-m0plus.toml").read_text()
     text, n = re.subn(r"(?m)^code_bytes = .*$", "code_bytes = 4096", text)
