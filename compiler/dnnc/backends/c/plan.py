@@ -26,7 +26,7 @@ from dnnc.backends.c.packing import (
     to_lanes,
     weight_planes,
 )
-from dnnc.backends.c.toolchain import vector_lanes
+from dnnc.backends.c.toolchain import vector_kernels, vector_lanes
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
 from dnnc.vocabulary import UINT8, conv_out_size
@@ -72,6 +72,12 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "w8": "NULL",
     "thr": "NULL",
     "flip": "NULL",
+    "pix": 0,
+    "ptab": "NULL",
+    "pchunk": 0,
+    "pw2": "NULL",
+    "pthr": "NULL",
+    "nrowpat": 0,
 }
 CONVB_FIELDS = ("in_c", "in_h", "in_w", "out_c", "kh", "kw", "stride", "pad", "pool_k", "pool_s", "out_h", "out_w",
                 "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "out_step", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
@@ -140,6 +146,7 @@ class Plan:
     arena_words: int
     out_acc: str  # scratch buffer holding the output accumulators
     lanes: int = 0  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+    pix: bool = False  # some conv layer uses the pixel-lane layout (runtime/dnnc_pixconv.h)
     input_thresholds: np.ndarray | None = None  # float32 input quantized on the device (IRModel's)
     byte_codes: np.ndarray | None = None  # uint8[256]: the byte entry point's table (IRModel's)
     input_map: str | None = None
@@ -163,6 +170,9 @@ class _Planner:
         self.target = target
         self.lut_bytes = target["lut_bytes"]
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+        # pixel-lane conv kernels (runtime/dnnc_pixconv.h) where only AVX2 is there: VPSHUFB table lookups beat
+        # the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
+        self.pix = self.lanes > 0 and vector_kernels(target) == "avx2"
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         kind = runtime_kind(layer.weight_values)
@@ -307,7 +317,7 @@ class _Planner:
                 st.scratch.update(part=nout)
         st.macs = o * w2.shape[1]
 
-    def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
+    def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None, thr: Threshold) -> tuple:
         o, c, kh, kw = layer.weight.shape
         _, h, w = layer.in_shape
         s, p = layer.stride, layer.pad
@@ -325,6 +335,11 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
+            if self._pix_fits(layer, ch, cw):
+                self._pix_raw(layer, st, f, thr, ch, cw, oh, ow)
+                st.fields.update(f)
+                st.macs = o * ch * cw * c * kh * kw
+                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             if self.lanes:
                 # int8 taps in quads per kernel row (taps past kw: weight 0), on the zero-padded raw image; the
                 # input affine's offset is a constant per border pattern (padding is u = 0, i.e. no offset)
@@ -362,6 +377,11 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
+            if self._pix_fits(layer, ch, cw):
+                self._pix_packed(layer, st, f, wpp, ch, cw, oh, ow)
+                st.fields.update(f)
+                st.macs = o * ch * cw * c * kh * kw
+                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
             pooled = 1 < pk <= 4 and not self.lanes
             ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
@@ -391,6 +411,72 @@ class _Planner:
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
+
+    def _pix_fits(self, layer: Linear, ch: int, cw: int) -> bool:
+        """Whether a conv layer takes the pixel-lane kernels: stride 1, conv rows of at most 32 pixels (a row of
+        bits is one word), enough pixels to fill 4 registers of 32, tables within 1 MiB, int16 sums that cannot
+        wrap (sum |w| <= 32767 per output)."""
+        o, c, kh, kw = layer.weight.shape
+        wabs = int(np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).max())
+        if layer.in_dtype == UINT8:  # sums of w * p, p <= 255, and the input affine's scale folded into thresholds
+            fits = 255 * wabs <= 32767 and layer.in_mul != 0
+        else:
+            fits = wabs <= 32767 and o * kh * kw * 8 * -(-c // 32) * 16 <= 1 << 20
+        return fits and self.pix and layer.stride == 1 and layer.pad <= 16 and cw <= 32 and ch * cw >= 128
+
+    def _pix_packed(self, layer: Linear, st: Stage, f: dict, wpp: int, ch: int, cw: int, oh: int, ow: int) -> None:
+        """Packed-input conv in pixel lanes (runtime dnnc_pix_packed): per output, tap and nibble g of the input
+        words, the 16 dot products of channels 4g..4g+3 with every input nibble (bit 1 = +1)."""
+        o, c, kh, kw = layer.weight.shape
+        G = 8 * wpp
+        w = np.zeros((o + o % 2, kh, kw, 4 * G), np.int64)  # [o][ky][kx][channel], outputs padded to even
+        w[:o, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
+        signs = np.array([[1 if (v >> i) & 1 else -1 for i in range(4)] for v in range(16)], np.int64)  # [v][i]
+        tab = w.reshape(o + o % 2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
+        st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
+        st.weight_bytes = tab.size
+        big = int(np.abs(tab).max()) or 1
+        # int8 sums of an even number of lookups (the kernel takes two nibbles a step)
+        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~1)
+        plen = (layer.in_shape[1] + 2 * layer.pad) * cw + 64
+        words = -(-(ch * cw) // 32)
+        npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
+        # dnnc_conv_pix: nibble planes, one image row, pixel bits, pooled bits
+        scratch_bytes = -(-(kw * G * plen) // 32) * 32 + -(-(layer.in_shape[2] + 96) // 32) * 32
+        st.scratch.update(col=scratch_bytes // 4 + (o + o % 2) * words + npw * 32 * out_wpp, uimg=0, acc=0, mx=0)
+
+    def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
+        """First conv in pixel lanes (runtime dnnc_pix_raw): VPMADDUBSW of tap pairs. The output is
+        in_mul * S + in_add * (sum of the valid taps' weights) >= t, so with S' = sign(in_mul) * S (weights negated
+        for in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output, row
+        pattern and column."""
+        o, c, kh, kw = layer.weight.shape
+        _, h, w = layer.in_shape
+        kp, rw, hp = -(-kw // 2), -(-cw // 16) * 16, h + 2 * layer.pad
+        mul, sgn = int(layer.in_mul), 1 if layer.in_mul > 0 else -1
+        taps = np.zeros((o + o % 2, c, kh, 2 * kp), np.int64)
+        taps[:o, :, :, :kw] = sgn * layer.weight.astype(np.int64)
+        b = taps.reshape(o + o % 2, c, kh, kp, 2).astype(np.int8).view(np.uint8).astype(np.uint32)
+        pw2 = b[..., 0] | b[..., 1] << 8 | b[..., 0] << 16 | b[..., 1] << 24
+        rows, rmasks = border_patterns(ch, 1, layer.pad, kh, h)
+        cols, cmasks = border_patterns(cw, 1, layer.pad, kw, w)
+        invalid, _ = border_corrections(layer.weight, rmasks, cmasks)  # [rp][cp][o]: the padded taps' weights
+        offset = int(layer.in_add) * (layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1) - invalid)
+        t = thresholds(thr)[0].astype(np.int64)
+        bound = -((offset[:, np.array(cols), :] - t) // abs(mul)) - 1  # [rp][x][o]: ceil((t - off) / |mul|) - 1
+        pthr = np.full((o, len(rmasks), rw), 32767, np.int64)
+        pthr[:, :, :cw] = np.clip(bound, -32768, 32767).transpose(2, 0, 1)
+        st.arrays += [Array(f"{st.name}_pw2", "uint32_t", pw2.reshape(-1)),
+                      Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1)),
+                      Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8))]
+        st.weight_bytes = pw2.size * 4
+        st.threshold_bytes = pthr.size * 2
+        f.update(in_u8=1, pix=1, pw2=f"{st.name}_pw2", pthr=f"{st.name}_pthr", rowpat=f"{st.name}_rowpat",
+                 nrowpat=len(rmasks))
+        npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
+        # dnnc_conv_pix: pair planes, one image row, pixel bits (a word per conv row), pooled bits
+        scratch_bytes = -(-(c * kp * hp * rw * 2) // 32) * 32 + -(-(rw + kw + 16) // 32) * 32
+        st.scratch.update(col=scratch_bytes // 4 + (o + o % 2) * ch + npw * 32 * out_wpp, uimg=0, acc=0, mx=0)
 
     def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
         """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per
@@ -474,7 +560,7 @@ class _Planner:
                 st.out_buf = bufs[len(stages) % 2]
                 if layer.kind == "conv":
                     st.op = "conv"
-                    in_layout, st.out_words = self.conv(layer, st, in_layout, pool)
+                    in_layout, st.out_words = self.conv(layer, st, in_layout, pool, thr)
                 elif pool is not None:
                     raise DnncError(f"layer '{pool.name}': max-pool after a dense layer is not supported")
                 else:
@@ -654,6 +740,7 @@ class _Planner:
             arena_words=off + scratch_words,
             out_acc="acc",
             lanes=self.lanes,
+            pix=any(s.fields.get("pix") for s in stages),
             input_thresholds=self.model.input_thresholds,
             byte_codes=self.model.byte_codes,
             input_map=self.model.input_map,

@@ -1,0 +1,481 @@
+/* dnnc runtime: conv layers in the pixel-lane layout, chosen by the compiler for AVX2 hosts (docs/targets/host.md,
+ * "Pixel lanes"). C99, header only; the AVX2 code needs GNU C (inline assembly), the portable loops compute the
+ * same integers anywhere.
+ *
+ * Why: without AVX-512's VPOPCNTD, the output-lane kernels of dnnc_lanes.h count bits with a nibble table, 8 µops
+ * per 256 products. Here the vector lanes are conv pixels: one VPSHUFB looks up, for 32 pixels at once, the dot
+ * product of 4 input channels with the 4 weights of one output and tap (a 16-entry table per weight nibble, made
+ * by the compiler), and one VPADDB sums it: 2 µops per 128 products, for every weight set. The first conv on the
+ * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Each conv pixel is compared with its output's
+ * threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t exactly when one
+ * pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
+ *
+ *   packed input  ptab [out_c2][kh][kw][8*in_wpp][16] int8  entry v: the sum over the 4 channels of nibble g of
+ *                                                           w * (bit of v ? +1 : -1); channels past in_c weigh 0;
+ *                                                           out_c2 = out_c rounded up to even (zero tables)
+ *   raw input     pw2  [out_c2][in_c][kh][ceil(kw/2)] uint32  the taps (w[2j], w[2j+1]) as int8, twice; negated
+ *                                                           when in_mul < 0
+ *                 pthr [out_c][row pattern][conv_w] int16     the pixel's bit is sum > pthr (the compiler folds
+ *                                                           in_mul, the border pattern's offset and thr into it)
+ *
+ * Only stride 1 and conv_w <= 32 (one row of bits fits a word); the compiler checks the int16 sums cannot wrap.
+ */
+#ifndef DNNC_PIXCONV_H
+#define DNNC_PIXCONV_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__GNUC__) && !defined(DNNC_NO_SIMD)
+#define DNNC_PIX_AVX2 1
+#include <immintrin.h>
+#endif
+
+/* Byte index that reads 0 from every table (VPSHUFB zeroes a lane whose index has bit 7 set): zero padding. */
+#define DNNC_PIX_PAD 0x80
+
+/* Scratch of dnnc_conv_pix in bytes (plan.py sizes the layer's `col` with the same formula). */
+static inline int32_t dnnc_pix_row_words(const dnnc_conv_t *L) /* words of conv-pixel bits per output */
+{
+    return L->in_u8 ? L->conv_h : (L->conv_h * L->conv_w + 31) / 32;
+}
+
+/* Bits [pos, pos + n) of the bit string m (n <= 32, LSB first). */
+static inline uint32_t dnnc_pix_bits(const uint32_t *m, int32_t pos, int32_t n)
+{
+    const int32_t w = pos / 32, s = pos % 32;
+    uint64_t v = m[w];
+    if (s + n > 32) v |= (uint64_t)m[w + 1] << 32;
+    return (uint32_t)(v >> s) & (n == 32 ? 0xFFFFFFFFu : (1u << n) - 1u);
+}
+
+/* In place: bit j of a[i] <-> bit i of a[j]. */
+static inline void dnnc_transpose32(uint32_t *a)
+{
+    uint32_t m = 0x0000FFFFu;
+    int32_t j, k;
+    for (j = 16; j != 0; j >>= 1, m ^= m << j) {
+        for (k = 0; k < 32; k = ((k | j) + 1) & ~j) {
+            const uint32_t t = ((a[k] >> j) ^ a[k | j]) & m;
+            a[k] ^= t << j;
+            a[k | j] ^= t;
+        }
+    }
+}
+
+/* Pixel bits of every output (pitch bits per conv row) -> max-pool (an OR over each window), flip, HWC words. */
+static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits, int32_t words, int32_t pitch,
+                                      uint32_t *pooled, uint32_t *out)
+{
+    const int32_t npool = L->out_h * L->out_w, npw = (npool + 31) / 32, out_wpp = (L->out_c + 31) / 32;
+    const uint32_t rowmask = L->out_w == 32 ? 0xFFFFFFFFu : (1u << L->out_w) - 1u;
+    uint32_t sel = 0, blk[32];
+    int32_t o, py, px, wy, wx, q0, i;
+    for (px = 0; px < L->out_w; px++) sel |= 1u << (px * L->pool_s);
+    memset(pooled, 0, sizeof(uint32_t) * (size_t)npw * 32 * out_wpp);
+    for (o = 0; o < L->out_c; o++) {
+        const uint32_t *m = bits + o * words;
+        const uint32_t flip = (L->flip[o / 32] >> (o % 32)) & 1u ? rowmask : 0u;
+        uint32_t *p = pooled + o * npw;
+        uint64_t acc = 0;
+        int32_t nb = 0;
+        for (py = 0; py < L->out_h; py++) {
+            uint32_t r = 0, t = 0, v = 0;
+            for (wy = 0; wy < L->pool_k; wy++) {
+                const int32_t y = py * L->pool_s + wy;
+                r |= pitch == 32 ? m[y] : dnnc_pix_bits(m, y * pitch, L->conv_w);
+            }
+            for (wx = 0; wx < L->pool_k; wx++) t |= r >> wx;
+#if defined(__BMI2__) && defined(DNNC_PIX_AVX2)
+            v = _pext_u32(t, sel);
+#else
+            for (px = 0; px < L->out_w; px++) v |= ((t >> (px * L->pool_s)) & 1u) << px;
+#endif
+            acc |= (uint64_t)(v ^ flip) << nb; /* append out_w bits */
+            nb += L->out_w;
+            if (nb >= 32) {
+                *p++ = (uint32_t)acc;
+                acc >>= 32;
+                nb -= 32;
+            }
+        }
+        if (nb) *p = (uint32_t)acc;
+    }
+    for (o = 0; o < out_wpp; o++) {
+        for (q0 = 0; q0 < npool; q0 += 32) {
+            const int32_t nq = npool - q0 < 32 ? npool - q0 : 32;
+            for (i = 0; i < 32; i++) blk[i] = pooled[(32 * o + i) * npw + q0 / 32];
+            dnnc_transpose32(blk);
+            for (i = 0; i < nq; i++) out[(q0 + i) * out_wpp + o] = blk[i];
+        }
+    }
+}
+
+/* Packed input: the nibble planes. Plane (kx, g) holds, for every padded row yy and conv column x, nibble g of
+ * input pixel (yy - pad, x + kx - pad), or DNNC_PIX_PAD outside the image; conv pixel p = y * conv_w + x then reads
+ * tap (ky, kx) at p + ky * conv_w of plane (kx, g): 32 consecutive pixels are one load. Each image row is split
+ * into nibbles once, between DNNC_PIX_PAD bytes (row: 32 before, 64 after), and its kw shifted windows are copied
+ * 32 bytes at a time, rows in increasing order: what a copy writes past its row, the next row's copy overwrites
+ * (plen leaves 64 bytes after the last row). */
+static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint8_t *planes, int32_t plen, uint8_t *row)
+{
+    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, cw = L->conv_w;
+    int32_t kx, g, yy, c;
+    memset(row, DNNC_PIX_PAD, (size_t)L->in_w + 96);
+    for (yy = 0; yy < hp; yy++) {
+        const int32_t iy = yy - L->pad, inside = iy >= 0 && iy < L->in_h;
+        for (g = 0; g < G; g++) {
+            if (inside) {
+                const uint32_t *src = x + iy * L->in_w * L->in_wpp + g / 8;
+                const int32_t sh = 4 * (g % 8);
+                for (c = 0; c < L->in_w; c++) row[32 + c] = (uint8_t)((src[c * L->in_wpp] >> sh) & 15u);
+            }
+            for (kx = 0; kx < L->kw; kx++) {
+                uint8_t *dst = planes + (kx * G + g) * plen + yy * cw;
+                if (inside)
+                    for (c = 0; c < cw; c += 32) memcpy(dst + c, row + 32 + kx - L->pad + c, 32);
+                else
+                    memset(dst, DNNC_PIX_PAD, (size_t)cw);
+            }
+        }
+    }
+    for (c = 0; c < L->kw * G; c++) memset(planes + c * plen + hp * cw, DNNC_PIX_PAD, (size_t)(plen - hp * cw));
+}
+
+#if defined(DNNC_PIX_AVX2)
+/* One pixel register (byte offset OFF from src, or from src + plen for the second nibble) of both outputs. */
+#define DNNC_PIX_ASM_REG(OFF, A, B)                                                                             \
+    "vmovdqu " OFF "(%[s]), %[x]\n\t"                                                                           \
+    "vpshufb %[x], %[u], %[t]\n\t"                                                                              \
+    "vpaddb %[t], %[" A "], %[" A "]\n\t"                                                                       \
+    "vpshufb %[x], %[v], %[t]\n\t"                                                                              \
+    "vpaddb %[t], %[" B "], %[" B "]\n\t"
+#define DNNC_PIX_ASM_REG2(OFF, A, B)                                                                            \
+    "vmovdqu " OFF "(%[s],%[pl]), %[x]\n\t"                                                                     \
+    "vpshufb %[x], %[u], %[t]\n\t"                                                                              \
+    "vpaddb %[t], %[" A "], %[" A "]\n\t"                                                                       \
+    "vpshufb %[x], %[v], %[t]\n\t"                                                                              \
+    "vpaddb %[t], %[" B "], %[" B "]\n\t"
+
+/* The int16 sums of the even and odd pixels of an int8 register of 32 pixels. */
+#define DNNC_PIX_WIDEN(a, s)                                                                                     \
+    do {                                                                                                         \
+        (s)[0] = _mm256_add_epi16((s)[0], _mm256_srai_epi16(_mm256_slli_epi16((a), 8), 8));                       \
+        (s)[1] = _mm256_add_epi16((s)[1], _mm256_srai_epi16((a), 8));                                             \
+        (a) = _mm256_setzero_si256();                                                                            \
+    } while (0)
+
+/* 32 pixel bits (sum > t) from the even / odd int16 sums of a register. */
+static inline uint32_t dnnc_pix_mask8(const __m256i *s, __m256i t)
+{
+    const __m256i lo = _mm256_set1_epi16(0x00FF);
+    const __m256i m = _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi16(s[0], t), lo),
+                                      _mm256_andnot_si256(lo, _mm256_cmpgt_epi16(s[1], t)));
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+
+/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for
+ * `chunk` taps, then in int16; the bits go to bits[o][r]. */
+static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o,
+                                         int32_t r0, int32_t nr, const int16_t *t16, uint32_t *bits, int32_t words)
+{
+    const int32_t G = 8 * L->in_wpp, cw = L->conv_w;
+    const int8_t *ta = L->ptab + (size_t)o * L->kh * L->kw * G * 16, *tb = ta + L->kh * L->kw * G * 16;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m256i s[16];
+    int32_t ky, kx, g, k, left = L->pchunk;
+    for (k = 0; k < 16; k++) s[k] = a0;
+    for (ky = 0; ky < L->kh; ky++) {
+        for (kx = 0; kx < L->kw; kx++) {
+            const uint8_t *src = planes + kx * G * plen + ky * cw + 32 * r0;
+            for (g = 0; g < G; g += 2, src += 2 * plen, ta += 32, tb += 32) {
+                /* two nibbles a step, written out (compilers spill an accumulator of this loop: a store a step) */
+                __m256i u, v, x, t;
+                if (nr == 4) {
+                    __asm__("vbroadcasti128 (%[pa]), %[u]\n\t"
+                            "vbroadcasti128 (%[pb]), %[v]\n\t"
+                            DNNC_PIX_ASM_REG("0", "a0", "b0") DNNC_PIX_ASM_REG("32", "a1", "b1")
+                            DNNC_PIX_ASM_REG("64", "a2", "b2") DNNC_PIX_ASM_REG("96", "a3", "b3")
+                            "vbroadcasti128 16(%[pa]), %[u]\n\t"
+                            "vbroadcasti128 16(%[pb]), %[v]\n\t"
+                            DNNC_PIX_ASM_REG2("0", "a0", "b0") DNNC_PIX_ASM_REG2("32", "a1", "b1")
+                            DNNC_PIX_ASM_REG2("64", "a2", "b2") DNNC_PIX_ASM_REG2("96", "a3", "b3")
+                            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0),
+                              [b1] "+x"(b1), [b2] "+x"(b2), [b3] "+x"(b3), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x),
+                              [t] "=&x"(t)
+                            : [pa] "r"(ta), [pb] "r"(tb), [s] "r"(src), [pl] "r"((intptr_t)plen)
+                            : "memory");
+                } else if (nr == 3) {
+                    __asm__("vbroadcasti128 (%[pa]), %[u]\n\t"
+                            "vbroadcasti128 (%[pb]), %[v]\n\t"
+                            DNNC_PIX_ASM_REG("0", "a0", "b0") DNNC_PIX_ASM_REG("32", "a1", "b1")
+                            DNNC_PIX_ASM_REG("64", "a2", "b2")
+                            "vbroadcasti128 16(%[pa]), %[u]\n\t"
+                            "vbroadcasti128 16(%[pb]), %[v]\n\t"
+                            DNNC_PIX_ASM_REG2("0", "a0", "b0") DNNC_PIX_ASM_REG2("32", "a1", "b1")
+                            DNNC_PIX_ASM_REG2("64", "a2", "b2")
+                            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [b0] "+x"(b0), [b1] "+x"(b1),
+                              [b2] "+x"(b2), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x), [t] "=&x"(t)
+                            : [pa] "r"(ta), [pb] "r"(tb), [s] "r"(src), [pl] "r"((intptr_t)plen)
+                            : "memory");
+                } else {
+                    int32_t h;
+                    for (h = 0; h < 2; h++) {
+                        const uint8_t *sh = src + h * plen;
+                        u = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(ta + 16 * h)));
+                        v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(tb + 16 * h)));
+                        x = _mm256_loadu_si256((const __m256i *)(const void *)sh);
+                        a0 = _mm256_add_epi8(a0, _mm256_shuffle_epi8(u, x));
+                        b0 = _mm256_add_epi8(b0, _mm256_shuffle_epi8(v, x));
+                        if (nr > 1) {
+                            x = _mm256_loadu_si256((const __m256i *)(const void *)(sh + 32));
+                            a1 = _mm256_add_epi8(a1, _mm256_shuffle_epi8(u, x));
+                            b1 = _mm256_add_epi8(b1, _mm256_shuffle_epi8(v, x));
+                        }
+                    }
+                    (void)t;
+                }
+                left -= 2;
+                if (left == 0) {
+                    DNNC_PIX_WIDEN(a0, s + 0);
+                    DNNC_PIX_WIDEN(a1, s + 2);
+                    DNNC_PIX_WIDEN(a2, s + 4);
+                    DNNC_PIX_WIDEN(a3, s + 6);
+                    DNNC_PIX_WIDEN(b0, s + 8);
+                    DNNC_PIX_WIDEN(b1, s + 10);
+                    DNNC_PIX_WIDEN(b2, s + 12);
+                    DNNC_PIX_WIDEN(b3, s + 14);
+                    left = L->pchunk;
+                }
+            }
+        }
+    }
+    DNNC_PIX_WIDEN(a0, s + 0);
+    DNNC_PIX_WIDEN(a1, s + 2);
+    DNNC_PIX_WIDEN(a2, s + 4);
+    DNNC_PIX_WIDEN(a3, s + 6);
+    DNNC_PIX_WIDEN(b0, s + 8);
+    DNNC_PIX_WIDEN(b1, s + 10);
+    DNNC_PIX_WIDEN(b2, s + 12);
+    DNNC_PIX_WIDEN(b3, s + 14);
+    for (k = 0; k < nr; k++) {
+        bits[o * words + r0 + k] = dnnc_pix_mask8(s + 2 * k, _mm256_set1_epi16(t16[0]));
+        if (o + 1 < L->out_c) bits[(o + 1) * words + r0 + k] = dnnc_pix_mask8(s + 8 + 2 * k, _mm256_set1_epi16(t16[1]));
+    }
+}
+#endif
+
+/* The int16 test value of threshold thr: sum >= thr exactly when sum > t (sums never reach -32768). */
+static inline int16_t dnnc_pix_t16(int32_t thr)
+{
+    return (int16_t)(thr - 1 > 32767 ? 32767 : thr - 1 < -32768 ? -32768 : thr - 1);
+}
+
+/* Packed input: bits[o][p] = (sum over taps and nibbles of ptab[o][tap][g][nibble]) >= thr[o]. */
+static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint8_t *scratch, int32_t plen,
+                                   uint8_t *row, uint32_t *bits)
+{
+    const int32_t npix = L->conv_h * L->conv_w, words = (npix + 31) / 32, G = 8 * L->in_wpp;
+    int32_t o;
+    dnnc_pix_planes(L, x, scratch, plen, row);
+#if defined(DNNC_PIX_AVX2)
+    for (o = 0; o < L->out_c; o += 2) {
+        const int16_t t16[2] = {dnnc_pix_t16(L->thr[o]), o + 1 < L->out_c ? dnnc_pix_t16(L->thr[o + 1]) : 0};
+        int32_t r0;
+        for (r0 = 0; r0 < words; r0 += 4)
+            dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, t16, bits, words);
+    }
+    (void)G;
+#else
+    memset(bits, 0, sizeof(uint32_t) * (size_t)L->out_c * words);
+    for (o = 0; o < L->out_c; o++) {
+        int32_t p;
+        for (p = 0; p < npix; p++) {
+            const int8_t *tab = L->ptab + (size_t)o * L->kh * L->kw * G * 16;
+            int32_t ky, kx, g, sum = 0;
+            for (ky = 0; ky < L->kh; ky++)
+                for (kx = 0; kx < L->kw; kx++)
+                    for (g = 0; g < G; g++, tab += 16) {
+                        const uint8_t v = scratch[(kx * G + g) * plen + p + ky * L->conv_w];
+                        sum += v & DNNC_PIX_PAD ? 0 : tab[v];
+                    }
+            if (sum >= L->thr[o]) bits[o * words + p / 32] |= 1u << (p % 32);
+        }
+    }
+#endif
+}
+
+/* Raw input: the pair planes. Plane (c, j) holds, for every padded row yy and conv column x < rw (conv_w rounded up
+ * to 16), the two bytes of taps kx = 2j, 2j + 1 of that pixel (the zero-padded raw image at row yy, columns
+ * x + 2j - pad and x + 2j + 1 - pad); 16 pixels x tap (ky, pair j) are one 32-byte load at
+ * ((y + ky) * rw + x) * 2 of plane (c, j). `row` holds one padded image row (rw + kw + 16 bytes). */
+static inline void dnnc_pix_pairs(const dnnc_conv_t *L, const uint8_t *img, uint8_t *planes, int32_t rw, uint8_t *row)
+{
+    const int32_t hp = L->in_h + 2 * L->pad, kp = (L->kw + 1) / 2, rlen = rw + L->kw + 16;
+    int32_t c, yy, j, x;
+    for (c = 0; c < L->in_c; c++) {
+        for (yy = 0; yy < hp; yy++) {
+            const int32_t iy = yy - L->pad;
+            memset(row, 0, (size_t)rlen);
+            if (iy >= 0 && iy < L->in_h)
+                memcpy(row + L->pad, img + (c * L->in_h + iy) * L->in_w,
+                       (size_t)(L->in_w < rlen - L->pad ? L->in_w : rlen - L->pad));
+            for (j = 0; j < kp; j++) {
+                uint8_t *dst = planes + ((size_t)(c * kp + j) * hp + yy) * rw * 2;
+#if defined(DNNC_PIX_AVX2)
+                for (x = 0; x < rw; x += 16) {
+                    const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(row + x + 2 * j));
+                    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(row + x + 2 * j + 1));
+                    _mm_storeu_si128((__m128i *)(void *)(dst + 2 * x), _mm_unpacklo_epi8(a, b));
+                    _mm_storeu_si128((__m128i *)(void *)(dst + 2 * x + 16), _mm_unpackhi_epi8(a, b));
+                }
+#else
+                for (x = 0; x < rw; x++) {
+                    dst[2 * x] = row[x + 2 * j];
+                    dst[2 * x + 1] = row[x + 2 * j + 1];
+                }
+#endif
+            }
+        }
+    }
+}
+
+#if defined(DNNC_PIX_AVX2)
+/* One slot (16 pixels, byte offset OFF from src) of both outputs: VPMADDUBSW (pixel pairs x weight pairs). */
+#define DNNC_PIX_ASM_PAIR(OFF, A, B)                                                                            \
+    "vmovdqu " OFF "(%[s]), %[x]\n\t"                                                                           \
+    "vpmaddubsw %[u], %[x], %[t]\n\t"                                                                           \
+    "vpaddw %[t], %[" A "], %[" A "]\n\t"                                                                       \
+    "vpmaddubsw %[v], %[x], %[t]\n\t"                                                                           \
+    "vpaddw %[t], %[" B "], %[" B "]\n\t"
+
+/* 16 pixel bits (sum > t) of each of two slots: bits of slot a, then of slot b. */
+static inline uint32_t dnnc_pix_mask16(__m256i a, __m256i b, const int16_t *ta, const int16_t *tb)
+{
+    const __m256i ca = _mm256_cmpgt_epi16(a, _mm256_loadu_si256((const __m256i *)(const void *)ta));
+    const __m256i cb = _mm256_cmpgt_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)tb));
+    return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(ca, cb), 0xD8));
+}
+
+/* Outputs o, o + 1 over the slots s0 .. s0 + nr - 1 (nr <= 4) of 16 pixels; bits to bits[o][row]. */
+static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t rw, int32_t o, int32_t s0,
+                                      int32_t nr, uint32_t *bits)
+{
+    const int32_t hp = L->in_h + 2 * L->pad, kp = (L->kw + 1) / 2, spr = rw / 16;
+    const uint32_t *wa = L->pw2 + (size_t)o * L->in_c * L->kh * kp, *wb = wa + L->in_c * L->kh * kp;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    __m256i acc[8];
+    int32_t c, ky, j, k, q;
+    for (c = 0; c < L->in_c; c++) {
+        for (ky = 0; ky < L->kh; ky++) {
+            for (j = 0; j < kp; j++, wa++, wb++) {
+                const uint8_t *src = planes + (((size_t)(c * kp + j) * hp + ky) * rw + 16 * s0) * 2;
+                __m256i u, v, x, t;
+                if (nr == 4) {
+                    __asm__("vpbroadcastd (%[pa]), %[u]\n\t"
+                            "vpbroadcastd (%[pb]), %[v]\n\t"
+                            DNNC_PIX_ASM_PAIR("0", "a0", "b0") DNNC_PIX_ASM_PAIR("32", "a1", "b1")
+                            DNNC_PIX_ASM_PAIR("64", "a2", "b2") DNNC_PIX_ASM_PAIR("96", "a3", "b3")
+                            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0),
+                              [b1] "+x"(b1), [b2] "+x"(b2), [b3] "+x"(b3), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x),
+                              [t] "=&x"(t)
+                            : [pa] "r"(wa), [pb] "r"(wb), [s] "r"(src)
+                            : "memory");
+                } else {
+                    u = _mm256_set1_epi32((int)*wa);
+                    v = _mm256_set1_epi32((int)*wb);
+                    x = _mm256_loadu_si256((const __m256i *)(const void *)src);
+                    a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(x, u));
+                    b0 = _mm256_add_epi16(b0, _mm256_maddubs_epi16(x, v));
+                    if (nr > 1) {
+                        x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 32));
+                        a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(x, u));
+                        b1 = _mm256_add_epi16(b1, _mm256_maddubs_epi16(x, v));
+                    }
+                    if (nr > 2) {
+                        x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 64));
+                        a2 = _mm256_add_epi16(a2, _mm256_maddubs_epi16(x, u));
+                        b2 = _mm256_add_epi16(b2, _mm256_maddubs_epi16(x, v));
+                    }
+                    (void)t;
+                }
+            }
+        }
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
+    for (q = 0; q < 2 && o + q < L->out_c; q++) {
+        for (k = 0; k < nr; k++) {
+            const int32_t sl = s0 + k, y = sl / spr, xr = 16 * (sl % spr);
+            const int16_t *t = L->pthr + ((size_t)(o + q) * L->nrowpat + L->rowpat[y]) * rw + xr;
+            if (xr == 0 && spr > 1 && k + 1 < nr) { /* two slots of one row: one mask */
+                bits[(o + q) * L->conv_h + y] = dnnc_pix_mask16(acc[4 * q + k], acc[4 * q + k + 1], t, t + 16);
+                k++;
+            } else {
+                bits[(o + q) * L->conv_h + y] |= (dnnc_pix_mask16(acc[4 * q + k], acc[4 * q + k], t, t) & 0xFFFFu) << xr;
+            }
+        }
+    }
+}
+#endif
+
+/* Raw input: bits[o][y] bit x = (sum over c, ky, kx of w * p) > pthr[o][rowpat[y]][x], p the zero-padded image. */
+static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *img, uint8_t *planes, int32_t rw, uint8_t *row,
+                                uint32_t *bits)
+{
+    const int32_t kp = (L->kw + 1) / 2, hp = L->in_h + 2 * L->pad;
+    int32_t o;
+    dnnc_pix_pairs(L, img, planes, rw, row);
+    memset(bits, 0, sizeof(uint32_t) * (size_t)L->out_c * L->conv_h);
+#if defined(DNNC_PIX_AVX2)
+    {
+        const int32_t slots = L->conv_h * rw / 16;
+        int32_t s0;
+        for (o = 0; o < L->out_c; o += 2)
+            for (s0 = 0; s0 < slots; s0 += 4) dnnc_pix_raw_block(L, planes, rw, o, s0, slots - s0 < 4 ? slots - s0 : 4, bits);
+    }
+    (void)kp;
+    (void)hp;
+#else
+    for (o = 0; o < L->out_c; o++) {
+        int32_t y, x;
+        for (y = 0; y < L->conv_h; y++) {
+            const int16_t *t = L->pthr + ((size_t)o * L->nrowpat + L->rowpat[y]) * rw;
+            for (x = 0; x < L->conv_w; x++) {
+                const uint32_t *w = L->pw2 + (size_t)o * L->in_c * L->kh * kp;
+                int32_t c, ky, j, sum = 0;
+                for (c = 0; c < L->in_c; c++)
+                    for (ky = 0; ky < L->kh; ky++)
+                        for (j = 0; j < kp; j++, w++) {
+                            const uint8_t *q = planes + (((size_t)(c * kp + j) * hp + y + ky) * rw + x) * 2;
+                            sum += (int32_t)q[0] * (int8_t)(*w & 0xFFu) + (int32_t)q[1] * (int8_t)((*w >> 8) & 0xFFu);
+                        }
+                if (sum > t[x]) bits[o * L->conv_h + y] |= 1u << x;
+            }
+        }
+    }
+#endif
+}
+
+/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC). */
+static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col)
+{
+    uint8_t *scratch = (uint8_t *)col;
+    const int32_t words = dnnc_pix_row_words(L);
+    if (L->in_u8) {
+        const int32_t rw = (L->conv_w + 15) / 16 * 16, kp = (L->kw + 1) / 2, hp = L->in_h + 2 * L->pad;
+        uint8_t *row = scratch + (L->in_c * kp * hp * rw * 2 + 31) / 32 * 32;
+        uint32_t *bits = (uint32_t *)(void *)(row + (rw + L->kw + 16 + 31) / 32 * 32);
+        uint32_t *pooled = bits + (L->out_c + 1) / 2 * 2 * words;
+        dnnc_pix_raw(L, (const uint8_t *)in, scratch, rw, row, bits);
+        dnnc_pix_pool_pack(L, bits, words, 32, pooled, out);
+    } else {
+        const int32_t plen = (L->in_h + 2 * L->pad) * L->conv_w + 64, G = 8 * L->in_wpp;
+        uint8_t *row = scratch + (L->kw * G * plen + 31) / 32 * 32;
+        uint32_t *bits = (uint32_t *)(void *)(row + (L->in_w + 96 + 31) / 32 * 32);
+        uint32_t *pooled = bits + (L->out_c + 1) / 2 * 2 * words;
+        dnnc_pix_packed(L, (const uint32_t *)in, scratch, plen, row, bits);
+        dnnc_pix_pool_pack(L, bits, words, L->conv_w, pooled, out);
+    }
+}
+
+#endif /* DNNC_PIXCONV_H */
