@@ -35,9 +35,18 @@
 #define DNNC_PIX_PAD 0x80
 
 /* Scratch of dnnc_conv_pix in bytes (plan.py sizes the layer's `col` with the same formula). */
-static inline int32_t dnnc_pix_row_words(const dnnc_conv_t *L) /* words of conv-pixel bits per output */
+/* Packed input: the row pitch of the planes in pixels. conv_w rounded up to 16 where that adds no register of 32
+ * pixels: the loads of a pixel register then start 16-byte aligned and fewer cross a cache line. */
+static inline int32_t dnnc_pix_pitch(const dnnc_conv_t *L)
 {
-    return L->in_u8 ? L->conv_h : (L->conv_h * L->conv_w + 31) / 32;
+    const int32_t p16 = (L->conv_w + 15) / 16 * 16;
+    return (L->conv_h * p16 + 31) / 32 == (L->conv_h * L->conv_w + 31) / 32 ? p16 : L->conv_w;
+}
+
+/* Words of conv-pixel bits per output: one per conv row (raw input), or the rows at the pitch (packed input). */
+static inline int32_t dnnc_pix_row_words(const dnnc_conv_t *L)
+{
+    return L->in_u8 ? L->conv_h : (L->conv_h * dnnc_pix_pitch(L) + 31) / 32;
 }
 
 /* Bits [pos, pos + n) of the bit string m (n <= 32, LSB first). */
@@ -112,14 +121,15 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
 }
 
 /* Packed input: the nibble planes. Plane (kx, g) holds, for every padded row yy and conv column x, nibble g of
- * input pixel (yy - pad, x + kx - pad), or DNNC_PIX_PAD outside the image; conv pixel p = y * conv_w + x then reads
- * tap (ky, kx) at p + ky * conv_w of plane (kx, g): 32 consecutive pixels are one load. Each image row is split
+ * input pixel (yy - pad, x + kx - pad), or DNNC_PIX_PAD outside the image (rows `pitch` bytes apart, columns past
+ * conv_w padding too); conv pixel p = y * pitch + x then reads tap (ky, kx) at p + ky * pitch of plane (kx, g):
+ * 32 consecutive pixels are one load. Each image row is split
  * into nibbles once, between DNNC_PIX_PAD bytes (row: 32 before, 64 after), and its kw shifted windows are copied
  * 32 bytes at a time, rows in increasing order: what a copy writes past its row, the next row's copy overwrites
  * (plen leaves 64 bytes after the last row). */
 static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint8_t *planes, int32_t plen, uint8_t *row)
 {
-    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, cw = L->conv_w;
+    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, cw = L->conv_w, pw = dnnc_pix_pitch(L);
     int32_t kx, g, yy, c;
     memset(row, DNNC_PIX_PAD, (size_t)L->in_w + 96);
     for (yy = 0; yy < hp; yy++) {
@@ -131,31 +141,36 @@ static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint
                 for (c = 0; c < L->in_w; c++) row[32 + c] = (uint8_t)((src[c * L->in_wpp] >> sh) & 15u);
             }
             for (kx = 0; kx < L->kw; kx++) {
-                uint8_t *dst = planes + (kx * G + g) * plen + yy * cw;
-                if (inside)
+                uint8_t *dst = planes + (kx * G + g) * plen + yy * pw;
+                if (inside) {
                     for (c = 0; c < cw; c += 32) memcpy(dst + c, row + 32 + kx - L->pad + c, 32);
-                else
-                    memset(dst, DNNC_PIX_PAD, (size_t)cw);
+                    if (pw > cw) memset(dst + cw, DNNC_PIX_PAD, (size_t)(pw - cw));
+                } else {
+                    memset(dst, DNNC_PIX_PAD, (size_t)pw);
+                }
             }
         }
     }
-    for (c = 0; c < L->kw * G; c++) memset(planes + c * plen + hp * cw, DNNC_PIX_PAD, (size_t)(plen - hp * cw));
+    for (c = 0; c < L->kw * G; c++) memset(planes + c * plen + hp * pw, DNNC_PIX_PAD, (size_t)(plen - hp * pw));
 }
 
 #if defined(DNNC_PIX_AVX2)
-/* One pixel register (byte offset OFF from src, or from src + plen for the second nibble) of both outputs. */
-#define DNNC_PIX_ASM_REG(OFF, A, B)                                                                             \
-    "vmovdqu " OFF "(%[s]), %[x]\n\t"                                                                           \
+/* The kernel's step, written out (compilers spill an accumulator of this loop: a store a step): four nibbles of the
+ * input words (tables at TAB bytes from pa, pb; pixel nibbles at src, src + plen, src + 2 plen, src3 = src + 3 plen)
+ * for two outputs and 4 (or 3) registers of 32 pixels. */
+#define DNNC_PIX_ASM_R(OFF, ADDR, A, B)                                                                         \
+    "vmovdqu " OFF ADDR ", %[x]\n\t"                                                                            \
     "vpshufb %[x], %[u], %[t]\n\t"                                                                              \
     "vpaddb %[t], %[" A "], %[" A "]\n\t"                                                                       \
     "vpshufb %[x], %[v], %[t]\n\t"                                                                              \
     "vpaddb %[t], %[" B "], %[" B "]\n\t"
-#define DNNC_PIX_ASM_REG2(OFF, A, B)                                                                            \
-    "vmovdqu " OFF "(%[s],%[pl]), %[x]\n\t"                                                                     \
-    "vpshufb %[x], %[u], %[t]\n\t"                                                                              \
-    "vpaddb %[t], %[" A "], %[" A "]\n\t"                                                                       \
-    "vpshufb %[x], %[v], %[t]\n\t"                                                                              \
-    "vpaddb %[t], %[" B "], %[" B "]\n\t"
+#define DNNC_PIX_ASM_T(TAB) "vbroadcasti128 " TAB "(%[pa]), %[u]\n\tvbroadcasti128 " TAB "(%[pb]), %[v]\n\t"
+#define DNNC_PIX_ASM_NIB3(TAB, ADDR)                                                                            \
+    DNNC_PIX_ASM_T(TAB) DNNC_PIX_ASM_R("0", ADDR, "a0", "b0") DNNC_PIX_ASM_R("32", ADDR, "a1", "b1")              \
+    DNNC_PIX_ASM_R("64", ADDR, "a2", "b2")
+#define DNNC_PIX_ASM_NIB4(TAB, ADDR) DNNC_PIX_ASM_NIB3(TAB, ADDR) DNNC_PIX_ASM_R("96", ADDR, "a3", "b3")
+#define DNNC_PIX_ASM_STEP(NIB)                                                                                  \
+    NIB("0", "(%[s])") NIB("16", "(%[s],%[pl])") NIB("32", "(%[s],%[pl],2)") NIB("48", "(%[s3])")
 
 /* The int16 sums of the even and odd pixels of an int8 register of 32 pixels. */
 #define DNNC_PIX_WIDEN(a, s)                                                                                     \
@@ -179,7 +194,7 @@ static inline uint32_t dnnc_pix_mask8(const __m256i *s, __m256i t)
 static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o,
                                          int32_t r0, int32_t nr, const int16_t *t16, uint32_t *bits, int32_t words)
 {
-    const int32_t G = 8 * L->in_wpp, cw = L->conv_w;
+    const int32_t G = 8 * L->in_wpp, pw = dnnc_pix_pitch(L);
     const int8_t *ta = L->ptab + (size_t)o * L->kh * L->kw * G * 16, *tb = ta + L->kh * L->kw * G * 16;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     __m256i s[16];
@@ -187,40 +202,26 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
     for (k = 0; k < 16; k++) s[k] = a0;
     for (ky = 0; ky < L->kh; ky++) {
         for (kx = 0; kx < L->kw; kx++) {
-            const uint8_t *src = planes + kx * G * plen + ky * cw + 32 * r0;
-            for (g = 0; g < G; g += 2, src += 2 * plen, ta += 32, tb += 32) {
-                /* two nibbles a step, written out (compilers spill an accumulator of this loop: a store a step) */
+            const uint8_t *src = planes + kx * G * plen + ky * pw + 32 * r0;
+            for (g = 0; g < G; g += 4, src += 4 * plen, ta += 64, tb += 64) {
                 __m256i u, v, x, t;
+                const uint8_t *src3 = src + 3 * plen;
                 if (nr == 4) {
-                    __asm__("vbroadcasti128 (%[pa]), %[u]\n\t"
-                            "vbroadcasti128 (%[pb]), %[v]\n\t"
-                            DNNC_PIX_ASM_REG("0", "a0", "b0") DNNC_PIX_ASM_REG("32", "a1", "b1")
-                            DNNC_PIX_ASM_REG("64", "a2", "b2") DNNC_PIX_ASM_REG("96", "a3", "b3")
-                            "vbroadcasti128 16(%[pa]), %[u]\n\t"
-                            "vbroadcasti128 16(%[pb]), %[v]\n\t"
-                            DNNC_PIX_ASM_REG2("0", "a0", "b0") DNNC_PIX_ASM_REG2("32", "a1", "b1")
-                            DNNC_PIX_ASM_REG2("64", "a2", "b2") DNNC_PIX_ASM_REG2("96", "a3", "b3")
+                    __asm__(DNNC_PIX_ASM_STEP(DNNC_PIX_ASM_NIB4)
                             : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0),
                               [b1] "+x"(b1), [b2] "+x"(b2), [b3] "+x"(b3), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x),
                               [t] "=&x"(t)
-                            : [pa] "r"(ta), [pb] "r"(tb), [s] "r"(src), [pl] "r"((intptr_t)plen)
+                            : [pa] "r"(ta), [pb] "r"(tb), [s] "r"(src), [s3] "r"(src3), [pl] "r"((intptr_t)plen)
                             : "memory");
                 } else if (nr == 3) {
-                    __asm__("vbroadcasti128 (%[pa]), %[u]\n\t"
-                            "vbroadcasti128 (%[pb]), %[v]\n\t"
-                            DNNC_PIX_ASM_REG("0", "a0", "b0") DNNC_PIX_ASM_REG("32", "a1", "b1")
-                            DNNC_PIX_ASM_REG("64", "a2", "b2")
-                            "vbroadcasti128 16(%[pa]), %[u]\n\t"
-                            "vbroadcasti128 16(%[pb]), %[v]\n\t"
-                            DNNC_PIX_ASM_REG2("0", "a0", "b0") DNNC_PIX_ASM_REG2("32", "a1", "b1")
-                            DNNC_PIX_ASM_REG2("64", "a2", "b2")
+                    __asm__(DNNC_PIX_ASM_STEP(DNNC_PIX_ASM_NIB3)
                             : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [b0] "+x"(b0), [b1] "+x"(b1),
                               [b2] "+x"(b2), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x), [t] "=&x"(t)
-                            : [pa] "r"(ta), [pb] "r"(tb), [s] "r"(src), [pl] "r"((intptr_t)plen)
+                            : [pa] "r"(ta), [pb] "r"(tb), [s] "r"(src), [s3] "r"(src3), [pl] "r"((intptr_t)plen)
                             : "memory");
                 } else {
                     int32_t h;
-                    for (h = 0; h < 2; h++) {
+                    for (h = 0; h < 4; h++) {
                         const uint8_t *sh = src + h * plen;
                         u = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(ta + 16 * h)));
                         v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(tb + 16 * h)));
@@ -234,8 +235,9 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
                         }
                     }
                     (void)t;
+                    (void)src3;
                 }
-                left -= 2;
+                left -= 4;
                 if (left == 0) {
                     DNNC_PIX_WIDEN(a0, s + 0);
                     DNNC_PIX_WIDEN(a1, s + 2);
@@ -275,7 +277,7 @@ static inline int16_t dnnc_pix_t16(int32_t thr)
 static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint8_t *scratch, int32_t plen,
                                    uint8_t *row, uint32_t *bits)
 {
-    const int32_t npix = L->conv_h * L->conv_w, words = (npix + 31) / 32, G = 8 * L->in_wpp;
+    const int32_t pw = dnnc_pix_pitch(L), words = dnnc_pix_row_words(L), G = 8 * L->in_wpp;
     int32_t o;
     dnnc_pix_planes(L, x, scratch, plen, row);
 #if defined(DNNC_PIX_AVX2)
@@ -286,20 +288,21 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
             dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, t16, bits, words);
     }
     (void)G;
+    (void)pw;
 #else
     memset(bits, 0, sizeof(uint32_t) * (size_t)L->out_c * words);
     for (o = 0; o < L->out_c; o++) {
         int32_t p;
-        for (p = 0; p < npix; p++) {
+        for (p = 0; p < L->conv_h * pw; p++) {
             const int8_t *tab = L->ptab + (size_t)o * L->kh * L->kw * G * 16;
             int32_t ky, kx, g, sum = 0;
             for (ky = 0; ky < L->kh; ky++)
                 for (kx = 0; kx < L->kw; kx++)
                     for (g = 0; g < G; g++, tab += 16) {
-                        const uint8_t v = scratch[(kx * G + g) * plen + p + ky * L->conv_w];
+                        const uint8_t v = scratch[(kx * G + g) * plen + p + ky * pw];
                         sum += v & DNNC_PIX_PAD ? 0 : tab[v];
                     }
-            if (sum >= L->thr[o]) bits[o * words + p / 32] |= 1u << (p % 32);
+            if (p % pw < L->conv_w && sum >= L->thr[o]) bits[o * words + p / 32] |= 1u << (p % 32);
         }
     }
 #endif
@@ -469,12 +472,13 @@ static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t 
         dnnc_pix_raw(L, (const uint8_t *)in, scratch, rw, row, bits);
         dnnc_pix_pool_pack(L, bits, words, 32, pooled, out);
     } else {
-        const int32_t plen = (L->in_h + 2 * L->pad) * L->conv_w + 64, G = 8 * L->in_wpp;
-        uint8_t *row = scratch + (L->kw * G * plen + 31) / 32 * 32;
+        const int32_t plen = ((L->in_h + 2 * L->pad) * dnnc_pix_pitch(L) + 64 + 63) / 64 * 64, G = 8 * L->in_wpp;
+        uint8_t *planes = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* loads 16-byte aligned */
+        uint8_t *row = planes + (size_t)L->kw * G * plen;
         uint32_t *bits = (uint32_t *)(void *)(row + (L->in_w + 96 + 31) / 32 * 32);
         uint32_t *pooled = bits + (L->out_c + 1) / 2 * 2 * words;
-        dnnc_pix_packed(L, (const uint32_t *)in, scratch, plen, row, bits);
-        dnnc_pix_pool_pack(L, bits, words, L->conv_w, pooled, out);
+        dnnc_pix_packed(L, (const uint32_t *)in, planes, plen, row, bits);
+        dnnc_pix_pool_pack(L, bits, words, dnnc_pix_pitch(L), pooled, out);
     }
 }
 

@@ -436,13 +436,15 @@ class _Planner:
         st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
         st.weight_bytes = tab.size
         big = int(np.abs(tab).max()) or 1
-        # int8 sums of an even number of lookups (the kernel takes two nibbles a step)
-        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~1)
-        plen = (layer.in_shape[1] + 2 * layer.pad) * cw + 64
-        words = -(-(ch * cw) // 32)
+        # int8 sums of a multiple of 4 lookups (the kernel takes four nibbles a step)
+        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3)
+        p16 = -(-cw // 16) * 16  # the planes' row pitch: dnnc_pix_pitch
+        pitch = p16 if -(-(ch * p16) // 32) == -(-(ch * cw) // 32) else cw
+        plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
+        words = -(-(ch * pitch) // 32)
         npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-        # dnnc_conv_pix: nibble planes, one image row, pixel bits, pooled bits
-        scratch_bytes = -(-(kw * G * plen) // 32) * 32 + -(-(layer.in_shape[2] + 96) // 32) * 32
+        # dnnc_conv_pix: 64-byte alignment, nibble planes, one image row, pixel bits, pooled bits
+        scratch_bytes = 64 + kw * G * plen + -(-(layer.in_shape[2] + 96) // 32) * 32
         st.scratch.update(col=scratch_bytes // 4 + (o + o % 2) * words + npw * 32 * out_wpp, uimg=0, acc=0, mx=0)
 
     def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
