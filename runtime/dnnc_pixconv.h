@@ -129,8 +129,10 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
  * (plen leaves 64 bytes after the last row). */
 static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint8_t *planes, int32_t plen, uint8_t *row)
 {
-    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, cw = L->conv_w, pw = dnnc_pix_pitch(L);
+    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, pw = dnnc_pix_pitch(L);
+    uint8_t pads[32];
     int32_t kx, g, yy, c;
+    memset(pads, DNNC_PIX_PAD, sizeof pads);
     memset(row, DNNC_PIX_PAD, (size_t)L->in_w + 96);
     for (yy = 0; yy < hp; yy++) {
         const int32_t iy = yy - L->pad, inside = iy >= 0 && iy < L->in_h;
@@ -142,12 +144,8 @@ static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint
             }
             for (kx = 0; kx < L->kw; kx++) {
                 uint8_t *dst = planes + (kx * G + g) * plen + yy * pw;
-                if (inside) {
-                    for (c = 0; c < cw; c += 32) memcpy(dst + c, row + 32 + kx - L->pad + c, 32);
-                    if (pw > cw) memset(dst + cw, DNNC_PIX_PAD, (size_t)(pw - cw));
-                } else {
-                    memset(dst, DNNC_PIX_PAD, (size_t)pw);
-                }
+                /* (columns past conv_w are read only by pixels past conv_w, whose bits nobody reads) */
+                for (c = 0; c < pw; c += 32) memcpy(dst + c, (inside ? row + 32 + kx - L->pad : pads) + c, 32);
             }
         }
     }
@@ -404,6 +402,17 @@ static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *plane
                 }
             }
         }
+    }
+    if (nr == 4 && spr == 2 && s0 % 2 == 0 && o + 1 < L->out_c) { /* two rows of 32 pixels, both outputs */
+        const int32_t y = s0 / 2;
+        const int16_t *ta = L->pthr + (size_t)o * L->nrowpat * rw, *tb = ta + L->nrowpat * rw;
+        const int32_t r0 = L->rowpat[y] * rw, r1 = L->rowpat[y + 1] * rw;
+        uint32_t *ba = bits + o * L->conv_h + y, *bb = ba + L->conv_h;
+        ba[0] = dnnc_pix_mask16(a0, a1, ta + r0, ta + r0 + 16);
+        ba[1] = dnnc_pix_mask16(a2, a3, ta + r1, ta + r1 + 16);
+        bb[0] = dnnc_pix_mask16(b0, b1, tb + r0, tb + r0 + 16);
+        bb[1] = dnnc_pix_mask16(b2, b3, tb + r1, tb + r1 + 16);
+        return;
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
     for (q = 0; q < 2 && o + q < L->out_c; q++) {
