@@ -85,6 +85,7 @@ typedef struct {
     int32_t pix;               /* 1: pixel-lane layout (dnnc_pixconv.h) for this layer */
     const int8_t *ptab;        /* packed input, pix: [out_c2][kh][kw][8*in_wpp][16] nibble products */
     int32_t pchunk;            /* packed input, pix: lookups an int8 sum takes before widening */
+    int32_t pshift;            /* packed input, pix: table entries are the products' sums >> pshift (exact) */
     const uint32_t *pw2;       /* raw input, pix: [out_c2][in_c][kh][ceil(kw/2)] tap pairs (int8 x 2, twice) */
     const int16_t *pthr;       /* raw input, pix: [out_c][nrowpat][conv_w rounded up to 16] bit = sum > pthr */
     int32_t nrowpat;           /* raw input, pix: row patterns (rowpat values) */

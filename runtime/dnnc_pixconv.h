@@ -11,7 +11,9 @@
  * pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
  *
  *   packed input  ptab [out_c2][kh][kw][8*in_wpp][16] int8  entry v: the sum over the 4 channels of nibble g of
- *                                                           w * (bit of v ? +1 : -1); channels past in_c weigh 0;
+ *                                                           w * (bit of v ? +1 : -1), divided by 2^pshift (binary
+ *                                                           weights: every entry is even, and the int8 sums run
+ *                                                           twice as long); channels past in_c weigh 0;
  *                                                           out_c2 = out_c rounded up to even (zero tables)
  *   raw input     pw2  [out_c2][in_c][kh][ceil(kw/2)] uint32  the taps (w[2j], w[2j+1]) as int8, twice; negated
  *                                                           when in_mul < 0
@@ -265,10 +267,13 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
 }
 #endif
 
-/* The int16 test value of threshold thr: sum >= thr exactly when sum > t (sums never reach -32768). */
-static inline int16_t dnnc_pix_t16(int32_t thr)
+/* The int16 test value of threshold thr for sums of table entries divided by 2^shift: sum * 2^shift >= thr exactly
+ * when sum > ceil(thr / 2^shift) - 1 (sums never reach -32768). */
+static inline int16_t dnnc_pix_t16(int32_t thr, int32_t shift)
 {
-    return (int16_t)(thr - 1 > 32767 ? 32767 : thr - 1 < -32768 ? -32768 : thr - 1);
+    const int32_t d = 1 << shift;
+    const int64_t t = (int64_t)(thr / d) + (thr % d > 0) - 1;
+    return (int16_t)(t > 32767 ? 32767 : t < -32768 ? -32768 : t);
 }
 
 /* Packed input: bits[o][p] = (sum over taps and nibbles of ptab[o][tap][g][nibble]) >= thr[o]. */
@@ -280,7 +285,8 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
     dnnc_pix_planes(L, x, scratch, plen, row);
 #if defined(DNNC_PIX_AVX2)
     for (o = 0; o < L->out_c; o += 2) {
-        const int16_t t16[2] = {dnnc_pix_t16(L->thr[o]), o + 1 < L->out_c ? dnnc_pix_t16(L->thr[o + 1]) : 0};
+        const int16_t t16[2] = {dnnc_pix_t16(L->thr[o], L->pshift),
+                                o + 1 < L->out_c ? dnnc_pix_t16(L->thr[o + 1], L->pshift) : 0};
         int32_t r0;
         for (r0 = 0; r0 < words; r0 += 4)
             dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, t16, bits, words);
@@ -300,7 +306,7 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
                         const uint8_t v = scratch[(kx * G + g) * plen + p + ky * pw];
                         sum += v & DNNC_PIX_PAD ? 0 : tab[v];
                     }
-            if (p % pw < L->conv_w && sum >= L->thr[o]) bits[o * words + p / 32] |= 1u << (p % 32);
+            if (p % pw < L->conv_w && sum > dnnc_pix_t16(L->thr[o], L->pshift)) bits[o * words + p / 32] |= 1u << (p % 32);
         }
     }
 #endif

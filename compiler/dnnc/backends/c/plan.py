@@ -75,6 +75,7 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "pix": 0,
     "ptab": "NULL",
     "pchunk": 0,
+    "pshift": 0,
     "pw2": "NULL",
     "pthr": "NULL",
     "nrowpat": 0,
@@ -433,11 +434,14 @@ class _Planner:
         w[:o, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
         signs = np.array([[1 if (v >> i) & 1 else -1 for i in range(4)] for v in range(16)], np.int64)  # [v][i]
         tab = w.reshape(o + o % 2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
+        shift = 1 if not (tab % 2).any() else 0  # binary weights: sums of 4 signs are even
+        tab >>= shift
         st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
         st.weight_bytes = tab.size
         big = int(np.abs(tab).max()) or 1
         # int8 sums of a multiple of 4 lookups (the kernel takes four nibbles a step)
-        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3)
+        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3,
+                 pshift=shift)
         p16 = -(-cw // 16) * 16  # the planes' row pitch: dnnc_pix_pitch
         pitch = p16 if -(-(ch * p16) // 32) == -(-(ch * cw) // 32) else cw
         plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
