@@ -63,6 +63,32 @@ static inline uint32_t dnnc_pix_bits(const uint32_t *m, int32_t pos, int32_t n)
 /* In place: bit j of a[i] <-> bit i of a[j]. */
 static inline void dnnc_transpose32(uint32_t *a)
 {
+#if defined(DNNC_PIX_AVX2)
+    /* bytes k of the 32 words gathered into one register in word order (VPSHUFB per lane, a 4 x 4 dword transpose,
+     * VPERMD); then VPMOVMSKB reads bit 7 of every byte: row 8k + 7 of the result, and doubling the bytes moves the
+     * next bit up */
+    const __m256i by = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5, 9,
+                                        13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i r0 = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)a), by);
+    const __m256i r1 = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(a + 8)), by);
+    const __m256i r2 = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(a + 16)), by);
+    const __m256i r3 = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(a + 24)), by);
+    const __m256i t0 = _mm256_unpacklo_epi32(r0, r1), t1 = _mm256_unpackhi_epi32(r0, r1);
+    const __m256i t2 = _mm256_unpacklo_epi32(r2, r3), t3 = _mm256_unpackhi_epi32(r2, r3);
+    __m256i v[4];
+    int32_t k, j;
+    v[0] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(t0, t2), order);
+    v[1] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(t0, t2), order);
+    v[2] = _mm256_permutevar8x32_epi32(_mm256_unpacklo_epi64(t1, t3), order);
+    v[3] = _mm256_permutevar8x32_epi32(_mm256_unpackhi_epi64(t1, t3), order);
+    for (k = 0; k < 4; k++) {
+        for (j = 7; j >= 0; j--) {
+            a[8 * k + j] = (uint32_t)_mm256_movemask_epi8(v[k]);
+            v[k] = _mm256_add_epi8(v[k], v[k]);
+        }
+    }
+#else
     uint32_t m = 0x0000FFFFu;
     int32_t j, k;
     for (j = 16; j != 0; j >>= 1, m ^= m << j) {
@@ -72,6 +98,7 @@ static inline void dnnc_transpose32(uint32_t *a)
             a[k | j] ^= t;
         }
     }
+#endif
 }
 
 /* Pixel bits of every output (pitch bits per conv row) -> max-pool (an OR over each window), flip, HWC words. */
