@@ -150,31 +150,56 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
 }
 
 /* Packed input: the nibble planes. Plane (kx, g) holds, for every padded row yy and conv column x, nibble g of
- * input pixel (yy - pad, x + kx - pad), or DNNC_PIX_PAD outside the image (rows `pitch` bytes apart, columns past
- * conv_w padding too); conv pixel p = y * pitch + x then reads tap (ky, kx) at p + ky * pitch of plane (kx, g):
- * 32 consecutive pixels are one load. Each image row is split
- * into nibbles once, between DNNC_PIX_PAD bytes (row: 32 before, 64 after), and its kw shifted windows are copied
- * 32 bytes at a time, rows in increasing order: what a copy writes past its row, the next row's copy overwrites
- * (plen leaves 64 bytes after the last row). */
+ * input pixel (yy - pad, x + kx - pad), or DNNC_PIX_PAD outside the image (rows `pitch` bytes apart; what lies past
+ * conv_w is read only by pixels past conv_w, whose bits nobody reads); conv pixel p = y * pitch + x then reads tap
+ * (ky, kx) at p + ky * pitch of plane (kx, g): 32 consecutive pixels are one load. Each image row is split into its
+ * 8 nibble rows once per input word (`row`: 8 x rl bytes, DNNC_PIX_PAD 32 before and 64 after the pixels), whose kw
+ * shifted windows are copied 32 bytes at a time, rows in increasing order: what a copy writes past its row, the
+ * next row's copy overwrites (plen leaves 64 bytes after the last row). */
 static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint8_t *planes, int32_t plen, uint8_t *row)
 {
-    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, pw = dnnc_pix_pitch(L);
+    const int32_t G = 8 * L->in_wpp, hp = L->in_h + 2 * L->pad, pw = dnnc_pix_pitch(L), rl = (L->in_w + 96 + 31) / 32 * 32;
     uint8_t pads[32];
-    int32_t kx, g, yy, c;
+    int32_t kx, n, yy, c, wj;
     memset(pads, DNNC_PIX_PAD, sizeof pads);
-    memset(row, DNNC_PIX_PAD, (size_t)L->in_w + 96);
+    memset(row, DNNC_PIX_PAD, (size_t)8 * rl); /* 8 rows of nibbles n = 0..7, pixels from byte 32 */
     for (yy = 0; yy < hp; yy++) {
         const int32_t iy = yy - L->pad, inside = iy >= 0 && iy < L->in_h;
-        for (g = 0; g < G; g++) {
-            if (inside) {
-                const uint32_t *src = x + iy * L->in_w * L->in_wpp + g / 8;
-                const int32_t sh = 4 * (g % 8);
-                for (c = 0; c < L->in_w; c++) row[32 + c] = (uint8_t)((src[c * L->in_wpp] >> sh) & 15u);
+        for (wj = 0; wj < L->in_wpp; wj++) {
+            const uint32_t *src = x + iy * L->in_w * L->in_wpp + wj;
+            c = 0;
+            if (!inside) c = L->in_w;
+#if defined(DNNC_PIX_AVX2)
+            if (L->in_wpp == 1) { /* 8 pixels at a time: their 8 nibbles, one 8-byte row piece each */
+                const __m256i by = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15, 0, 4, 8, 12,
+                                                    1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+                const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), lo4 = _mm256_set1_epi8(15);
+                for (; c + 8 <= L->in_w; c += 8) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(src + c));
+                    uint64_t q[8]; /* q[b]: nibble 2b of the 8 pixels; q[4 + b]: nibble 2b + 1 */
+                    _mm256_storeu_si256((__m256i *)(void *)q, _mm256_permutevar8x32_epi32(
+                                                                  _mm256_shuffle_epi8(_mm256_and_si256(v, lo4), by), order));
+                    _mm256_storeu_si256((__m256i *)(void *)(q + 4),
+                                        _mm256_permutevar8x32_epi32(
+                                            _mm256_shuffle_epi8(_mm256_and_si256(_mm256_srli_epi32(v, 4), lo4), by), order));
+                    for (n = 0; n < 4; n++) {
+                        memcpy(row + (2 * n) * rl + 32 + c, q + n, 8);
+                        memcpy(row + (2 * n + 1) * rl + 32 + c, q + 4 + n, 8);
+                    }
+                }
             }
-            for (kx = 0; kx < L->kw; kx++) {
-                uint8_t *dst = planes + (kx * G + g) * plen + yy * pw;
-                /* (columns past conv_w are read only by pixels past conv_w, whose bits nobody reads) */
-                for (c = 0; c < pw; c += 32) memcpy(dst + c, (inside ? row + 32 + kx - L->pad : pads) + c, 32);
+#endif
+            for (; c < L->in_w; c++) {
+                const uint32_t w = src[c * L->in_wpp];
+                for (n = 0; n < 8; n++) row[n * rl + 32 + c] = (uint8_t)((w >> (4 * n)) & 15u);
+            }
+            for (n = 0; n < 8; n++) {
+                for (kx = 0; kx < L->kw; kx++) {
+                    uint8_t *dst = planes + (kx * G + 8 * wj + n) * plen + yy * pw;
+                    const uint8_t *from = inside ? row + n * rl + 32 + kx - L->pad : pads;
+                    /* (columns past conv_w are read only by pixels past conv_w, whose bits nobody reads) */
+                    for (c = 0; c < pw; c += 32) memcpy(dst + c, from + c, 32);
+                }
             }
         }
     }
@@ -517,7 +542,7 @@ static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t 
         const int32_t plen = ((L->in_h + 2 * L->pad) * dnnc_pix_pitch(L) + 64 + 63) / 64 * 64, G = 8 * L->in_wpp;
         uint8_t *planes = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* loads 16-byte aligned */
         uint8_t *row = planes + (size_t)L->kw * G * plen;
-        uint32_t *bits = (uint32_t *)(void *)(row + (L->in_w + 96 + 31) / 32 * 32);
+        uint32_t *bits = (uint32_t *)(void *)(row + 8 * ((L->in_w + 96 + 31) / 32 * 32));
         uint32_t *pooled = bits + (L->out_c + 1) / 2 * 2 * words;
         dnnc_pix_packed(L, (const uint32_t *)in, planes, plen, row, bits);
         dnnc_pix_pool_pack(L, bits, words, dnnc_pix_pitch(L), pooled, out);

@@ -447,8 +447,8 @@ class _Planner:
         plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
         words = -(-(ch * pitch) // 32)
         npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-        # dnnc_conv_pix: 64-byte alignment, nibble planes, one image row, pixel bits, pooled bits
-        scratch_bytes = 64 + kw * G * plen + -(-(layer.in_shape[2] + 96) // 32) * 32
+        # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows, pixel bits, pooled bits
+        scratch_bytes = 64 + kw * G * plen + 8 * (-(-(layer.in_shape[2] + 96) // 32) * 32)
         st.scratch.update(col=scratch_bytes // 4 + (o + o % 2) * words + npw * 32 * out_wpp, uimg=0, acc=0, mx=0)
 
     def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
