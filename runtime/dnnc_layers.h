@@ -86,9 +86,8 @@ typedef struct {
     const int8_t *ptab;        /* packed input, pix: [out_c2][kh][kw][8*in_wpp][16] nibble products */
     int32_t pchunk;            /* packed input, pix: lookups an int8 sum takes before widening */
     int32_t pshift;            /* packed input, pix: table entries are the products' sums >> pshift (exact) */
-    const uint32_t *pw2;       /* raw input, pix: [out_c2][in_c][kh][ceil(kw/2)] tap pairs (int8 x 2, twice) */
-    const int16_t *pthr;       /* raw input, pix: [out_c][nrowpat][conv_w rounded up to 16] bit = sum > pthr */
-    int32_t nrowpat;           /* raw input, pix: row patterns (rowpat values) */
+    const uint32_t *pw2;       /* raw input, pix: [out_c2][ceil(in_c*kh*kw/2)] tap pairs (int8 x 2, twice) */
+    const int16_t *pthr;       /* raw input, pix: [out_c][conv pixels rounded up to 32] bit = sum > pthr */
 } dnnc_conv_t;
 
 #if defined(DNNC_PIX_CONV) /* model.c defines it when a conv layer uses the pixel-lane layout */

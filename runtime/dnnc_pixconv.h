@@ -15,9 +15,9 @@
  *                                                           weights: every entry is even, and the int8 sums run
  *                                                           twice as long); channels past in_c weigh 0;
  *                                                           out_c2 = out_c rounded up to even (zero tables)
- *   raw input     pw2  [out_c2][in_c][kh][ceil(kw/2)] uint32  the taps (w[2j], w[2j+1]) as int8, twice; negated
- *                                                           when in_mul < 0
- *                 pthr [out_c][row pattern][conv_w] int16     the pixel's bit is sum > pthr (the compiler folds
+ *   raw input     pw2  [out_c2][ceil(in_c*kh*kw/2)] uint32    taps 2j, 2j+1 of (c, ky, kx) order as int8, twice;
+ *                                                           negated when in_mul < 0
+ *                 pthr [out_c][conv pixels, to 32] int16      the pixel's bit is sum > pthr (the compiler folds
  *                                                           in_mul, the border pattern's offset and thr into it)
  *
  * Only stride 1 and conv_w <= 32 (one row of bits fits a word); the compiler checks the int16 sums cannot wrap.
@@ -45,19 +45,18 @@ static inline int32_t dnnc_pix_pitch(const dnnc_conv_t *L)
     return (L->conv_h * p16 + 31) / 32 == (L->conv_h * L->conv_w + 31) / 32 ? p16 : L->conv_w;
 }
 
-/* Words of conv-pixel bits per output: one per conv row (raw input), or the rows at the pitch (packed input). */
+/* Words of conv-pixel bits per output: the rows back to back (raw input) or at the pitch (packed input). */
 static inline int32_t dnnc_pix_row_words(const dnnc_conv_t *L)
 {
-    return L->in_u8 ? L->conv_h : (L->conv_h * dnnc_pix_pitch(L) + 31) / 32;
+    return L->in_u8 ? (L->conv_h * L->conv_w + 31) / 32 : (L->conv_h * dnnc_pix_pitch(L) + 31) / 32;
 }
 
-/* Bits [pos, pos + n) of the bit string m (n <= 32, LSB first). */
-static inline uint32_t dnnc_pix_bits(const uint32_t *m, int32_t pos, int32_t n)
+/* Bits [pos, pos + n) of a bit string whose words are `stride` apart (n <= 32, LSB first); reads the word after
+ * them (no branch: a branch on where the bits fall is mispredicted half the time). */
+static inline uint32_t dnnc_pix_bits(const uint32_t *m, int32_t stride, int32_t pos, int32_t n)
 {
     const int32_t w = pos / 32, s = pos % 32;
-    uint64_t v = m[w];
-    if (s + n > 32) v |= (uint64_t)m[w + 1] << 32;
-    return (uint32_t)(v >> s) & (n == 32 ? 0xFFFFFFFFu : (1u << n) - 1u);
+    return (uint32_t)(((uint64_t)m[(w + 1) * stride] << 32 | m[w * stride]) >> s) & (n == 32 ? 0xFFFFFFFFu : (1u << n) - 1u);
 }
 
 /* In place: bit j of a[i] <-> bit i of a[j]. */
@@ -101,48 +100,87 @@ static inline void dnnc_transpose32(uint32_t *a)
 #endif
 }
 
-/* Pixel bits of every output (pitch bits per conv row) -> max-pool (an OR over each window), flip, HWC words. */
-static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits, int32_t words, int32_t pitch,
-                                      uint32_t *pooled, uint32_t *out)
+/* Pixel bits of every output -> max-pool (an OR over each window), flip, HWC words. bits: [words + 2][oc] (word w
+ * of output o at w * oc + o, oc = 32 * out_wpp; rows `pitch` bits apart); pooled: [npw][oc], the same for the pooled
+ * pixels; both o-minor, so 8 outputs are one vector and 32 are a block of the bit transpose. */
+static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits, int32_t pitch, uint32_t *pooled,
+                                      uint32_t *out)
 {
-    const int32_t npool = L->out_h * L->out_w, npw = (npool + 31) / 32, out_wpp = (L->out_c + 31) / 32;
-    const uint32_t rowmask = L->out_w == 32 ? 0xFFFFFFFFu : (1u << L->out_w) - 1u;
+    const int32_t out_c = L->out_c, out_h = L->out_h, out_w = L->out_w, pk = L->pool_k, ps = L->pool_s, cw = L->conv_w;
+    const int32_t npool = out_h * out_w, npw = (npool + 31) / 32, out_wpp = (out_c + 31) / 32, oc = 32 * out_wpp;
+    const uint32_t rowmask = out_w == 32 ? 0xFFFFFFFFu : (1u << out_w) - 1u;
     uint32_t sel = 0, blk[32];
     int32_t o, py, px, wy, wx, q0, i;
-    for (px = 0; px < L->out_w; px++) sel |= 1u << (px * L->pool_s);
-    memset(pooled, 0, sizeof(uint32_t) * (size_t)npw * 32 * out_wpp);
-    for (o = 0; o < L->out_c; o++) {
-        const uint32_t *m = bits + o * words;
-        const uint32_t flip = (L->flip[o / 32] >> (o % 32)) & 1u ? rowmask : 0u;
-        uint32_t *p = pooled + o * npw;
-        uint64_t acc = 0;
-        int32_t nb = 0;
-        for (py = 0; py < L->out_h; py++) {
-            uint32_t r = 0, t = 0, v = 0;
-            for (wy = 0; wy < L->pool_k; wy++) {
-                const int32_t y = py * L->pool_s + wy;
-                r |= pitch == 32 ? m[y] : dnnc_pix_bits(m, y * pitch, L->conv_w);
-            }
-            for (wx = 0; wx < L->pool_k; wx++) t |= r >> wx;
-#if defined(__BMI2__) && defined(DNNC_PIX_AVX2)
-            v = _pext_u32(t, sel);
-#else
-            for (px = 0; px < L->out_w; px++) v |= ((t >> (px * L->pool_s)) & 1u) << px;
-#endif
-            acc |= (uint64_t)(v ^ flip) << nb; /* append out_w bits */
-            nb += L->out_w;
-            if (nb >= 32) {
-                *p++ = (uint32_t)acc;
-                acc >>= 32;
-                nb -= 32;
+    for (px = 0; px < out_w; px++) sel |= 1u << (px * ps);
+    memset(pooled, 0, sizeof(uint32_t) * (size_t)npw * oc);
+#if defined(DNNC_PIX_AVX2)
+    if (ps <= 2) {
+        const uint32_t cwmask = cw == 32 ? 0xFFFFFFFFu : (1u << cw) - 1u; /* 8 outputs a vector: shifts by the same count, strides 1 and 2 compressed by shifts and masks */
+        for (o = 0; o < oc; o += 8) {
+            const __m256i lane = _mm256_add_epi32(_mm256_set1_epi32(o), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(out_c), lane);
+            const __m256i fw = _mm256_set1_epi32((int)L->flip[o / 32]);
+            const __m256i fbit = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_and_si256(lane, _mm256_set1_epi32(31)));
+            const __m256i flip = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_and_si256(fw, fbit), fbit),
+                                                  _mm256_set1_epi32((int)rowmask));
+            for (py = 0; py < out_h; py++) {
+                __m256i r = _mm256_setzero_si256(), t, v;
+                int32_t qpos, qw, qs;
+                for (wy = 0; wy < pk; wy++) {
+                    const int32_t pos = (py * ps + wy) * pitch, w = pos / 32, sh = pos % 32;
+                    const __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)(bits + w * oc + o));
+                    const __m256i hi = _mm256_loadu_si256((const __m256i *)(const void *)(bits + (w + 1) * oc + o));
+                    r = _mm256_or_si256(r, _mm256_or_si256(_mm256_srl_epi32(lo, _mm_cvtsi32_si128(sh)),
+                                                           _mm256_sll_epi32(hi, _mm_cvtsi32_si128(32 - sh))));
+                }
+                r = _mm256_and_si256(r, _mm256_set1_epi32((int)cwmask));
+                t = r;
+                for (wx = 1; wx < pk; wx++) t = _mm256_or_si256(t, _mm256_srl_epi32(r, _mm_cvtsi32_si128(wx)));
+                if (ps == 2) { /* bit 2k -> bit k */
+                    t = _mm256_and_si256(t, _mm256_set1_epi32(0x55555555));
+                    t = _mm256_and_si256(_mm256_or_si256(t, _mm256_srli_epi32(t, 1)), _mm256_set1_epi32(0x33333333));
+                    t = _mm256_and_si256(_mm256_or_si256(t, _mm256_srli_epi32(t, 2)), _mm256_set1_epi32(0x0F0F0F0F));
+                    t = _mm256_and_si256(_mm256_or_si256(t, _mm256_srli_epi32(t, 4)), _mm256_set1_epi32(0x00FF00FF));
+                    t = _mm256_and_si256(_mm256_or_si256(t, _mm256_srli_epi32(t, 8)), _mm256_set1_epi32(0x0000FFFF));
+                }
+                v = _mm256_and_si256(_mm256_xor_si256(_mm256_and_si256(t, _mm256_set1_epi32((int)rowmask)), flip), valid);
+                qpos = py * out_w, qw = qpos / 32, qs = qpos % 32;
+                {
+                    __m256i *d = (__m256i *)(void *)(pooled + qw * oc + o);
+                    _mm256_storeu_si256(d, _mm256_or_si256(_mm256_loadu_si256(d), _mm256_sll_epi32(v, _mm_cvtsi32_si128(qs))));
+                }
+                if (qs + out_w > 32) {
+                    __m256i *d = (__m256i *)(void *)(pooled + (qw + 1) * oc + o);
+                    _mm256_storeu_si256(d, _mm256_or_si256(_mm256_loadu_si256(d),
+                                                           _mm256_srl_epi32(v, _mm_cvtsi32_si128(32 - qs))));
+                }
             }
         }
-        if (nb) *p = (uint32_t)acc;
+    } else
+#endif
+    {
+        for (o = 0; o < out_c; o++) {
+            const uint32_t flip = (L->flip[o / 32] >> (o % 32)) & 1u ? rowmask : 0u;
+            for (py = 0; py < out_h; py++) {
+                const int32_t qpos = py * out_w, qw = qpos / 32, qs = qpos % 32;
+                uint32_t r = 0, t = 0, v = 0;
+                for (wy = 0; wy < pk; wy++) r |= dnnc_pix_bits(bits + o, oc, (py * ps + wy) * pitch, cw);
+                for (wx = 0; wx < pk; wx++) t |= r >> wx;
+#if defined(__BMI2__) && defined(DNNC_PIX_AVX2)
+                v = _pext_u32(t, sel);
+#else
+                for (px = 0; px < out_w; px++) v |= ((t >> (px * ps)) & 1u) << px;
+#endif
+                v ^= flip;
+                pooled[qw * oc + o] |= v << qs;
+                if (qs + out_w > 32) pooled[(qw + 1) * oc + o] |= v >> (32 - qs);
+            }
+        }
     }
     for (o = 0; o < out_wpp; o++) {
         for (q0 = 0; q0 < npool; q0 += 32) {
             const int32_t nq = npool - q0 < 32 ? npool - q0 : 32;
-            for (i = 0; i < 32; i++) blk[i] = pooled[(32 * o + i) * npw + q0 / 32];
+            memcpy(blk, pooled + (q0 / 32) * oc + 32 * o, sizeof blk);
             dnnc_transpose32(blk);
             for (i = 0; i < nq; i++) out[(q0 + i) * out_wpp + o] = blk[i];
         }
@@ -244,9 +282,9 @@ static inline uint32_t dnnc_pix_mask8(const __m256i *s, __m256i t)
 /* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for
  * `chunk` taps, then in int16; the bits go to bits[o][r]. */
 static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o,
-                                         int32_t r0, int32_t nr, const int16_t *t16, uint32_t *bits, int32_t words)
+                                         int32_t r0, int32_t nr, const int16_t *t16, uint32_t *bits)
 {
-    const int32_t G = 8 * L->in_wpp, pw = dnnc_pix_pitch(L);
+    const int32_t G = 8 * L->in_wpp, pw = dnnc_pix_pitch(L), oc = (L->out_c + 31) / 32 * 32;
     const int8_t *ta = L->ptab + (size_t)o * L->kh * L->kw * G * 16, *tb = ta + L->kh * L->kw * G * 16;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     __m256i s[16];
@@ -313,8 +351,8 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
     DNNC_PIX_WIDEN(b2, s + 12);
     DNNC_PIX_WIDEN(b3, s + 14);
     for (k = 0; k < nr; k++) {
-        bits[o * words + r0 + k] = dnnc_pix_mask8(s + 2 * k, _mm256_set1_epi16(t16[0]));
-        if (o + 1 < L->out_c) bits[(o + 1) * words + r0 + k] = dnnc_pix_mask8(s + 8 + 2 * k, _mm256_set1_epi16(t16[1]));
+        bits[(r0 + k) * oc + o] = dnnc_pix_mask8(s + 2 * k, _mm256_set1_epi16(t16[0]));
+        bits[(r0 + k) * oc + o + 1] = dnnc_pix_mask8(s + 8 + 2 * k, _mm256_set1_epi16(t16[1]));
     }
 }
 #endif
@@ -333,6 +371,7 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
                                    uint8_t *row, uint32_t *bits)
 {
     const int32_t pw = dnnc_pix_pitch(L), words = dnnc_pix_row_words(L), G = 8 * L->in_wpp;
+    const int32_t oc = (L->out_c + 31) / 32 * 32;
     int32_t o;
     dnnc_pix_planes(L, x, scratch, plen, row);
 #if defined(DNNC_PIX_AVX2)
@@ -341,12 +380,13 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
                                 o + 1 < L->out_c ? dnnc_pix_t16(L->thr[o + 1], L->pshift) : 0};
         int32_t r0;
         for (r0 = 0; r0 < words; r0 += 4)
-            dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, t16, bits, words);
+            dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, t16, bits);
     }
     (void)G;
     (void)pw;
+    (void)oc;
 #else
-    memset(bits, 0, sizeof(uint32_t) * (size_t)L->out_c * words);
+    memset(bits, 0, sizeof(uint32_t) * (size_t)oc * words);
     for (o = 0; o < L->out_c; o++) {
         int32_t p;
         for (p = 0; p < L->conv_h * pw; p++) {
@@ -358,49 +398,60 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
                         const uint8_t v = scratch[(kx * G + g) * plen + p + ky * pw];
                         sum += v & DNNC_PIX_PAD ? 0 : tab[v];
                     }
-            if (p % pw < L->conv_w && sum > dnnc_pix_t16(L->thr[o], L->pshift)) bits[o * words + p / 32] |= 1u << (p % 32);
+            if (p % pw < L->conv_w && sum > dnnc_pix_t16(L->thr[o], L->pshift)) bits[p / 32 * oc + o] |= 1u << (p % 32);
         }
     }
 #endif
 }
 
-/* Raw input: the pair planes. Plane (c, j) holds, for every padded row yy and conv column x < rw (conv_w rounded up
- * to 16), the two bytes of taps kx = 2j, 2j + 1 of that pixel (the zero-padded raw image at row yy, columns
- * x + 2j - pad and x + 2j + 1 - pad); 16 pixels x tap (ky, pair j) are one 32-byte load at
- * ((y + ky) * rw + x) * 2 of plane (c, j). `row` holds one padded image row (rw + kw + 16 bytes). */
-static inline void dnnc_pix_pairs(const dnnc_conv_t *L, const uint8_t *img, uint8_t *planes, int32_t rw, uint8_t *row)
+/* Raw input: the pair planes. The taps (c, ky, kx) in that order are taken two at a time; plane j holds, for every
+ * conv pixel p = y * conv_w + x (rounded up to registers of 16), the two raw bytes of taps 2j and 2j + 1 of that
+ * pixel in the zero-padded image (a missing last tap reads 0). One 32-byte load is then 16 pixels x one tap pair,
+ * VPMADDUBSW's operand. `img` holds the padded image: in_c planes of hp rows of wq = in_w + 2 pad + 32 bytes. */
+static inline int32_t dnnc_pix_raw_regs(const dnnc_conv_t *L)
 {
-    const int32_t hp = L->in_h + 2 * L->pad, kp = (L->kw + 1) / 2, rlen = rw + L->kw + 16;
-    int32_t c, yy, j, x;
-    for (c = 0; c < L->in_c; c++) {
-        for (yy = 0; yy < hp; yy++) {
-            const int32_t iy = yy - L->pad;
-            memset(row, 0, (size_t)rlen);
-            if (iy >= 0 && iy < L->in_h)
-                memcpy(row + L->pad, img + (c * L->in_h + iy) * L->in_w,
-                       (size_t)(L->in_w < rlen - L->pad ? L->in_w : rlen - L->pad));
-            for (j = 0; j < kp; j++) {
-                uint8_t *dst = planes + ((size_t)(c * kp + j) * hp + yy) * rw * 2;
+    return (L->conv_h * L->conv_w + 15) / 16;
+}
+
+static inline void dnnc_pix_pairs(const dnnc_conv_t *L, const uint8_t *in, uint8_t *img, uint8_t *planes, int32_t plen)
+{
+    const int32_t hp = L->in_h + 2 * L->pad, wq = L->in_w + 2 * L->pad + 32, cw = L->conv_w;
+    const int32_t ntap = L->in_c * L->kh * L->kw, npair = (ntap + 1) / 2;
+    int32_t c, y, j, x;
+    memset(img, 0, (size_t)L->in_c * hp * wq);
+    for (c = 0; c < L->in_c; c++)
+        for (y = 0; y < L->in_h; y++)
+            memcpy(img + ((size_t)c * hp + y + L->pad) * wq + L->pad, in + ((size_t)c * L->in_h + y) * L->in_w,
+                   (size_t)L->in_w);
+    for (j = 0; j < npair; j++) {
+        const int32_t ta = 2 * j, tb = 2 * j + 1 < ntap ? 2 * j + 1 : -1;
+        const uint8_t *pa = img + ((size_t)(ta / (L->kh * L->kw)) * hp + ta / L->kw % L->kh) * wq + ta % L->kw;
+        const uint8_t *pb = tb < 0 ? NULL
+                                   : img + ((size_t)(tb / (L->kh * L->kw)) * hp + tb / L->kw % L->kh) * wq + tb % L->kw;
+        uint8_t *dst = planes + (size_t)j * plen;
+        for (y = 0; y < L->conv_h; y++, pa += wq, pb = pb ? pb + wq : NULL, dst += 2 * cw) {
+            /* 16 pixels at a time, rows in increasing order: what a row writes past its end, the next overwrites
+             * (plen leaves 32 bytes after the last row) */
 #if defined(DNNC_PIX_AVX2)
-                for (x = 0; x < rw; x += 16) {
-                    const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(row + x + 2 * j));
-                    const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(row + x + 2 * j + 1));
-                    _mm_storeu_si128((__m128i *)(void *)(dst + 2 * x), _mm_unpacklo_epi8(a, b));
-                    _mm_storeu_si128((__m128i *)(void *)(dst + 2 * x + 16), _mm_unpackhi_epi8(a, b));
-                }
-#else
-                for (x = 0; x < rw; x++) {
-                    dst[2 * x] = row[x + 2 * j];
-                    dst[2 * x + 1] = row[x + 2 * j + 1];
-                }
-#endif
+            for (x = 0; x < cw; x += 16) {
+                const __m128i va = _mm_loadu_si128((const __m128i *)(const void *)(pa + x));
+                const __m128i vb = pb ? _mm_loadu_si128((const __m128i *)(const void *)(pb + x)) : _mm_setzero_si128();
+                _mm_storeu_si128((__m128i *)(void *)(dst + 2 * x), _mm_unpacklo_epi8(va, vb));
+                _mm_storeu_si128((__m128i *)(void *)(dst + 2 * x + 16), _mm_unpackhi_epi8(va, vb));
             }
+#else
+            for (x = 0; x < cw; x++) {
+                dst[2 * x] = pa[x];
+                dst[2 * x + 1] = pb ? pb[x] : 0;
+            }
+#endif
         }
+        memset(planes + (size_t)j * plen + 2 * L->conv_h * cw, 0, (size_t)(plen - 2 * L->conv_h * cw));
     }
 }
 
 #if defined(DNNC_PIX_AVX2)
-/* One slot (16 pixels, byte offset OFF from src) of both outputs: VPMADDUBSW (pixel pairs x weight pairs). */
+/* One register (16 pixels, byte offset OFF from src) of both outputs: VPMADDUBSW (pixel pairs x weight pairs). */
 #define DNNC_PIX_ASM_PAIR(OFF, A, B)                                                                            \
     "vmovdqu " OFF "(%[s]), %[x]\n\t"                                                                           \
     "vpmaddubsw %[u], %[x], %[t]\n\t"                                                                           \
@@ -408,119 +459,92 @@ static inline void dnnc_pix_pairs(const dnnc_conv_t *L, const uint8_t *img, uint
     "vpmaddubsw %[v], %[x], %[t]\n\t"                                                                           \
     "vpaddw %[t], %[" B "], %[" B "]\n\t"
 
-/* 16 pixel bits (sum > t) of each of two slots: bits of slot a, then of slot b. */
-static inline uint32_t dnnc_pix_mask16(__m256i a, __m256i b, const int16_t *ta, const int16_t *tb)
+/* 16 pixel bits (sum > t) of each of two registers: bits of a, then of b. */
+static inline uint32_t dnnc_pix_mask16(__m256i a, __m256i b, const int16_t *t)
 {
-    const __m256i ca = _mm256_cmpgt_epi16(a, _mm256_loadu_si256((const __m256i *)(const void *)ta));
-    const __m256i cb = _mm256_cmpgt_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)tb));
+    const __m256i ca = _mm256_cmpgt_epi16(a, _mm256_loadu_si256((const __m256i *)(const void *)t));
+    const __m256i cb = _mm256_cmpgt_epi16(b, _mm256_loadu_si256((const __m256i *)(const void *)(t + 16)));
     return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(ca, cb), 0xD8));
 }
 
-/* Outputs o, o + 1 over the slots s0 .. s0 + nr - 1 (nr <= 4) of 16 pixels; bits to bits[o][row]. */
-static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t rw, int32_t o, int32_t s0,
-                                      int32_t nr, uint32_t *bits)
+/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[o][]. */
+static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o, int32_t r0,
+                                      int32_t nr, uint32_t *bits, int32_t words)
 {
-    const int32_t hp = L->in_h + 2 * L->pad, kp = (L->kw + 1) / 2, spr = rw / 16;
-    const uint32_t *wa = L->pw2 + (size_t)o * L->in_c * L->kh * kp, *wb = wa + L->in_c * L->kh * kp;
+    const int32_t npair = (L->in_c * L->kh * L->kw + 1) / 2;
+    const uint32_t *wa = L->pw2 + (size_t)o * npair, *wb = wa + npair;
+    const uint8_t *src = planes + 32 * r0;
+    const int16_t *ta = L->pthr + (size_t)o * words * 32 + r0 * 16, *tb = ta + words * 32;
+    const int32_t oc = (L->out_c + 31) / 32 * 32;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    __m256i acc[8];
-    int32_t c, ky, j, k, q;
-    for (c = 0; c < L->in_c; c++) {
-        for (ky = 0; ky < L->kh; ky++) {
-            for (j = 0; j < kp; j++, wa++, wb++) {
-                const uint8_t *src = planes + (((size_t)(c * kp + j) * hp + ky) * rw + 16 * s0) * 2;
-                __m256i u, v, x, t;
-                if (nr == 4) {
-                    __asm__("vpbroadcastd (%[pa]), %[u]\n\t"
-                            "vpbroadcastd (%[pb]), %[v]\n\t"
-                            DNNC_PIX_ASM_PAIR("0", "a0", "b0") DNNC_PIX_ASM_PAIR("32", "a1", "b1")
-                            DNNC_PIX_ASM_PAIR("64", "a2", "b2") DNNC_PIX_ASM_PAIR("96", "a3", "b3")
-                            : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0),
-                              [b1] "+x"(b1), [b2] "+x"(b2), [b3] "+x"(b3), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x),
-                              [t] "=&x"(t)
-                            : [pa] "r"(wa), [pb] "r"(wb), [s] "r"(src)
-                            : "memory");
-                } else {
-                    u = _mm256_set1_epi32((int)*wa);
-                    v = _mm256_set1_epi32((int)*wb);
-                    x = _mm256_loadu_si256((const __m256i *)(const void *)src);
-                    a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(x, u));
-                    b0 = _mm256_add_epi16(b0, _mm256_maddubs_epi16(x, v));
-                    if (nr > 1) {
-                        x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 32));
-                        a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(x, u));
-                        b1 = _mm256_add_epi16(b1, _mm256_maddubs_epi16(x, v));
-                    }
-                    if (nr > 2) {
-                        x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 64));
-                        a2 = _mm256_add_epi16(a2, _mm256_maddubs_epi16(x, u));
-                        b2 = _mm256_add_epi16(b2, _mm256_maddubs_epi16(x, v));
-                    }
-                    (void)t;
-                }
+    int32_t j;
+    for (j = 0; j < npair; j++, wa++, wb++, src += plen) {
+        __m256i u, v, x, t;
+        if (nr == 4) {
+            __asm__("vpbroadcastd (%[pa]), %[u]\n\t"
+                    "vpbroadcastd (%[pb]), %[v]\n\t"
+                    DNNC_PIX_ASM_PAIR("0", "a0", "b0") DNNC_PIX_ASM_PAIR("32", "a1", "b1")
+                    DNNC_PIX_ASM_PAIR("64", "a2", "b2") DNNC_PIX_ASM_PAIR("96", "a3", "b3")
+                    : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [b0] "+x"(b0), [b1] "+x"(b1),
+                      [b2] "+x"(b2), [b3] "+x"(b3), [u] "=&x"(u), [v] "=&x"(v), [x] "=&x"(x), [t] "=&x"(t)
+                    : [pa] "r"(wa), [pb] "r"(wb), [s] "r"(src)
+                    : "memory");
+        } else {
+            u = _mm256_set1_epi32((int)*wa);
+            v = _mm256_set1_epi32((int)*wb);
+            x = _mm256_loadu_si256((const __m256i *)(const void *)src);
+            a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(x, u));
+            b0 = _mm256_add_epi16(b0, _mm256_maddubs_epi16(x, v));
+            if (nr > 1) {
+                x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 32));
+                a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(x, u));
+                b1 = _mm256_add_epi16(b1, _mm256_maddubs_epi16(x, v));
             }
+            if (nr > 2) {
+                x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 64));
+                a2 = _mm256_add_epi16(a2, _mm256_maddubs_epi16(x, u));
+                b2 = _mm256_add_epi16(b2, _mm256_maddubs_epi16(x, v));
+            }
+            (void)t;
         }
     }
-    if (nr == 4 && spr == 2 && s0 % 2 == 0 && o + 1 < L->out_c) { /* two rows of 32 pixels, both outputs */
-        const int32_t y = s0 / 2;
-        const int16_t *ta = L->pthr + (size_t)o * L->nrowpat * rw, *tb = ta + L->nrowpat * rw;
-        const int32_t r0 = L->rowpat[y] * rw, r1 = L->rowpat[y + 1] * rw;
-        uint32_t *ba = bits + o * L->conv_h + y, *bb = ba + L->conv_h;
-        ba[0] = dnnc_pix_mask16(a0, a1, ta + r0, ta + r0 + 16);
-        ba[1] = dnnc_pix_mask16(a2, a3, ta + r1, ta + r1 + 16);
-        bb[0] = dnnc_pix_mask16(b0, b1, tb + r0, tb + r0 + 16);
-        bb[1] = dnnc_pix_mask16(b2, b3, tb + r1, tb + r1 + 16);
-        return;
-    }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = b0, acc[5] = b1, acc[6] = b2, acc[7] = b3;
-    for (q = 0; q < 2 && o + q < L->out_c; q++) {
-        for (k = 0; k < nr; k++) {
-            const int32_t sl = s0 + k, y = sl / spr, xr = 16 * (sl % spr);
-            const int16_t *t = L->pthr + ((size_t)(o + q) * L->nrowpat + L->rowpat[y]) * rw + xr;
-            if (xr == 0 && spr > 1 && k + 1 < nr) { /* two slots of one row: one mask */
-                bits[(o + q) * L->conv_h + y] = dnnc_pix_mask16(acc[4 * q + k], acc[4 * q + k + 1], t, t + 16);
-                k++;
-            } else {
-                bits[(o + q) * L->conv_h + y] |= (dnnc_pix_mask16(acc[4 * q + k], acc[4 * q + k], t, t) & 0xFFFFu) << xr;
-            }
-        }
+    /* registers r0 + 2i, r0 + 2i + 1 are word r0 / 2 + i; a lone last register is the low half of its word */
+    bits[r0 / 2 * oc + o] = dnnc_pix_mask16(a0, a1, ta);
+    if (nr > 2) bits[(r0 / 2 + 1) * oc + o] = dnnc_pix_mask16(a2, a3, ta + 32);
+    if (o + 1 < L->out_c) {
+        bits[r0 / 2 * oc + o + 1] = dnnc_pix_mask16(b0, b1, tb);
+        if (nr > 2) bits[(r0 / 2 + 1) * oc + o + 1] = dnnc_pix_mask16(b2, b3, tb + 32);
     }
 }
 #endif
 
-/* Raw input: bits[o][y] bit x = (sum over c, ky, kx of w * p) > pthr[o][rowpat[y]][x], p the zero-padded image. */
-static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *img, uint8_t *planes, int32_t rw, uint8_t *row,
-                                uint32_t *bits)
+/* Raw input: bit p of bits[o] = (sum over taps of w * p) > pthr[o][p], p the zero-padded image's pixels. */
+static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *in, uint8_t *img, uint8_t *planes, int32_t plen,
+                                uint32_t *bits, int32_t words)
 {
-    const int32_t kp = (L->kw + 1) / 2, hp = L->in_h + 2 * L->pad;
+    const int32_t npair = (L->in_c * L->kh * L->kw + 1) / 2, oc = (L->out_c + 31) / 32 * 32;
     int32_t o;
-    dnnc_pix_pairs(L, img, planes, rw, row);
-    memset(bits, 0, sizeof(uint32_t) * (size_t)L->out_c * L->conv_h);
+    dnnc_pix_pairs(L, in, img, planes, plen);
 #if defined(DNNC_PIX_AVX2)
-    {
-        const int32_t slots = L->conv_h * rw / 16;
-        int32_t s0;
-        for (o = 0; o < L->out_c; o += 2)
-            for (s0 = 0; s0 < slots; s0 += 4) dnnc_pix_raw_block(L, planes, rw, o, s0, slots - s0 < 4 ? slots - s0 : 4, bits);
+    for (o = 0; o < L->out_c; o += 2) {
+        const int32_t nreg = dnnc_pix_raw_regs(L);
+        int32_t r0;
+        for (r0 = 0; r0 < nreg; r0 += 4) dnnc_pix_raw_block(L, planes, plen, o, r0, nreg - r0 < 4 ? nreg - r0 : 4, bits, words);
     }
-    (void)kp;
-    (void)hp;
+    (void)npair;
+    (void)oc;
 #else
+    memset(bits, 0, sizeof(uint32_t) * (size_t)oc * words);
     for (o = 0; o < L->out_c; o++) {
-        int32_t y, x;
-        for (y = 0; y < L->conv_h; y++) {
-            const int16_t *t = L->pthr + ((size_t)o * L->nrowpat + L->rowpat[y]) * rw;
-            for (x = 0; x < L->conv_w; x++) {
-                const uint32_t *w = L->pw2 + (size_t)o * L->in_c * L->kh * kp;
-                int32_t c, ky, j, sum = 0;
-                for (c = 0; c < L->in_c; c++)
-                    for (ky = 0; ky < L->kh; ky++)
-                        for (j = 0; j < kp; j++, w++) {
-                            const uint8_t *q = planes + (((size_t)(c * kp + j) * hp + y + ky) * rw + x) * 2;
-                            sum += (int32_t)q[0] * (int8_t)(*w & 0xFFu) + (int32_t)q[1] * (int8_t)((*w >> 8) & 0xFFu);
-                        }
-                if (sum > t[x]) bits[o * L->conv_h + y] |= 1u << x;
+        int32_t p;
+        for (p = 0; p < L->conv_h * L->conv_w; p++) {
+            const uint32_t *w = L->pw2 + (size_t)o * npair;
+            int32_t j, sum = 0;
+            for (j = 0; j < npair; j++, w++) {
+                const uint8_t *q = planes + (size_t)j * plen + 2 * p;
+                sum += (int32_t)q[0] * (int8_t)(*w & 0xFFu) + (int32_t)q[1] * (int8_t)((*w >> 8) & 0xFFu);
             }
+            if (sum > L->pthr[(size_t)o * words * 32 + p]) bits[p / 32 * oc + o] |= 1u << (p % 32);
         }
     }
 #endif
@@ -530,22 +554,24 @@ static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *img, uint8_
 static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col)
 {
     uint8_t *scratch = (uint8_t *)col;
-    const int32_t words = dnnc_pix_row_words(L);
+    const int32_t words = dnnc_pix_row_words(L), oc = (L->out_c + 31) / 32 * 32;
+    uint32_t *bits, *pooled;
     if (L->in_u8) {
-        const int32_t rw = (L->conv_w + 15) / 16 * 16, kp = (L->kw + 1) / 2, hp = L->in_h + 2 * L->pad;
-        uint8_t *row = scratch + (L->in_c * kp * hp * rw * 2 + 31) / 32 * 32;
-        uint32_t *bits = (uint32_t *)(void *)(row + (rw + L->kw + 16 + 31) / 32 * 32);
-        uint32_t *pooled = bits + (L->out_c + 1) / 2 * 2 * words;
-        dnnc_pix_raw(L, (const uint8_t *)in, scratch, rw, row, bits);
-        dnnc_pix_pool_pack(L, bits, words, 32, pooled, out);
+        const int32_t hp = L->in_h + 2 * L->pad, wq = L->in_w + 2 * L->pad + 32;
+        const int32_t plen = 32 * dnnc_pix_raw_regs(L) + 32;
+        uint8_t *planes = scratch + ((size_t)L->in_c * hp * wq + 31) / 32 * 32;
+        bits = (uint32_t *)(void *)(planes + (size_t)(L->in_c * L->kh * L->kw + 1) / 2 * plen);
+        pooled = bits + (words + 2) * oc; /* (the pooling reads up to 2 words past a row) */
+        dnnc_pix_raw(L, (const uint8_t *)in, scratch, planes, plen, bits, words);
+        dnnc_pix_pool_pack(L, bits, L->conv_w, pooled, out);
     } else {
         const int32_t plen = ((L->in_h + 2 * L->pad) * dnnc_pix_pitch(L) + 64 + 63) / 64 * 64, G = 8 * L->in_wpp;
         uint8_t *planes = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* loads 16-byte aligned */
         uint8_t *row = planes + (size_t)L->kw * G * plen;
-        uint32_t *bits = (uint32_t *)(void *)(row + 8 * ((L->in_w + 96 + 31) / 32 * 32));
-        uint32_t *pooled = bits + (L->out_c + 1) / 2 * 2 * words;
+        bits = (uint32_t *)(void *)(row + 8 * ((L->in_w + 96 + 31) / 32 * 32));
+        pooled = bits + (words + 2) * oc;
         dnnc_pix_packed(L, (const uint32_t *)in, planes, plen, row, bits);
-        dnnc_pix_pool_pack(L, bits, words, dnnc_pix_pitch(L), pooled, out);
+        dnnc_pix_pool_pack(L, bits, dnnc_pix_pitch(L), pooled, out);
     }
 }
 

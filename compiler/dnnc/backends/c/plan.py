@@ -78,7 +78,6 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "pshift": 0,
     "pw2": "NULL",
     "pthr": "NULL",
-    "nrowpat": 0,
 }
 CONVB_FIELDS = ("in_c", "in_h", "in_w", "out_c", "kh", "kw", "stride", "pad", "pool_k", "pool_s", "out_h", "out_w",
                 "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "out_step", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
@@ -447,42 +446,40 @@ class _Planner:
         plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
         words = -(-(ch * pitch) // 32)
         npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-        # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows, pixel bits, pooled bits
+        # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; pixel bits (+ 2 rows), pooled bits
         scratch_bytes = 64 + kw * G * plen + 8 * (-(-(layer.in_shape[2] + 96) // 32) * 32)
-        st.scratch.update(col=scratch_bytes // 4 + (o + o % 2) * words + npw * 32 * out_wpp, uimg=0, acc=0, mx=0)
+        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
 
     def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
         """First conv in pixel lanes (runtime dnnc_pix_raw): VPMADDUBSW of tap pairs. The output is
         in_mul * S + in_add * (sum of the valid taps' weights) >= t, so with S' = sign(in_mul) * S (weights negated
-        for in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output, row
-        pattern and column."""
+        for in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output and pixel."""
         o, c, kh, kw = layer.weight.shape
         _, h, w = layer.in_shape
-        kp, rw, hp = -(-kw // 2), -(-cw // 16) * 16, h + 2 * layer.pad
+        ntap, nreg = c * kh * kw, -(-(ch * cw) // 16)
         mul, sgn = int(layer.in_mul), 1 if layer.in_mul > 0 else -1
-        taps = np.zeros((o + o % 2, c, kh, 2 * kp), np.int64)
-        taps[:o, :, :, :kw] = sgn * layer.weight.astype(np.int64)
-        b = taps.reshape(o + o % 2, c, kh, kp, 2).astype(np.int8).view(np.uint8).astype(np.uint32)
+        taps = np.zeros((o + o % 2, ntap + ntap % 2), np.int64)
+        taps[:o, :ntap] = sgn * layer.weight.astype(np.int64).reshape(o, -1)  # (c, ky, kx) order
+        b = taps.reshape(o + o % 2, -1, 2).astype(np.int8).view(np.uint8).astype(np.uint32)
         pw2 = b[..., 0] | b[..., 1] << 8 | b[..., 0] << 16 | b[..., 1] << 24
         rows, rmasks = border_patterns(ch, 1, layer.pad, kh, h)
         cols, cmasks = border_patterns(cw, 1, layer.pad, kw, w)
         invalid, _ = border_corrections(layer.weight, rmasks, cmasks)  # [rp][cp][o]: the padded taps' weights
         offset = int(layer.in_add) * (layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1) - invalid)
         t = thresholds(thr)[0].astype(np.int64)
-        bound = -((offset[:, np.array(cols), :] - t) // abs(mul)) - 1  # [rp][x][o]: ceil((t - off) / |mul|) - 1
-        pthr = np.full((o, len(rmasks), rw), 32767, np.int64)
-        pthr[:, :, :cw] = np.clip(bound, -32768, 32767).transpose(2, 0, 1)
+        pix_off = offset[np.array(rows)][:, np.array(cols)].reshape(ch * cw, o)  # [pixel][o]
+        pthr = np.full((o, -(-nreg // 2) * 32), 32767, np.int64)  # whole words of pixels
+        pthr[:, :ch * cw] = np.clip(-((pix_off - t) // abs(mul)) - 1, -32768, 32767).T  # ceil((t - off) / |mul|) - 1
         st.arrays += [Array(f"{st.name}_pw2", "uint32_t", pw2.reshape(-1)),
-                      Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1)),
-                      Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8))]
+                      Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1))]
         st.weight_bytes = pw2.size * 4
         st.threshold_bytes = pthr.size * 2
-        f.update(in_u8=1, pix=1, pw2=f"{st.name}_pw2", pthr=f"{st.name}_pthr", rowpat=f"{st.name}_rowpat",
-                 nrowpat=len(rmasks))
-        npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-        # dnnc_conv_pix: pair planes, one image row, pixel bits (a word per conv row), pooled bits
-        scratch_bytes = -(-(c * kp * hp * rw * 2) // 32) * 32 + -(-(rw + kw + 16) // 32) * 32
-        st.scratch.update(col=scratch_bytes // 4 + (o + o % 2) * ch + npw * 32 * out_wpp, uimg=0, acc=0, mx=0)
+        f.update(in_u8=1, pix=1, pw2=f"{st.name}_pw2", pthr=f"{st.name}_pthr")
+        npw, out_wpp, words = -(-(oh * ow) // 32), -(-o // 32), -(-(ch * cw) // 32)
+        # dnnc_conv_pix: padded image, pair planes; pixel bits (+ 2 rows), pooled bits
+        img = -(-(c * (h + 2 * layer.pad) * (w + 2 * layer.pad + 32)) // 32) * 32
+        scratch_bytes = img + -(-ntap // 2) * (32 * nreg + 32)
+        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
 
     def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
         """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per

@@ -66,7 +66,6 @@ static const dnnc_conv_t L0 = {
     .pshift = 0,
     .pw2 = NULL,
     .pthr = NULL,
-    .nrowpat = 0,
 };
 
 /* L1: conv1 + pool1 + sign1 */
@@ -144,7 +143,6 @@ static const dnnc_conv_t L1 = {
     .pshift = 0,
     .pw2 = NULL,
     .pthr = NULL,
-    .nrowpat = 0,
 };
 
 /* L2: out + out_affine + argmax */
