@@ -85,7 +85,17 @@ typedef struct {
                                   constants in_add * (sum of the valid taps' weights) */
     const int32_t *thr;        /* [out_c] thresholds (see dnnc_threshold_pack) */
     const uint32_t *flip;      /* [out_wpp] flip bits, the same for every pixel */
+    int32_t pix;               /* 1: pixel-lane layout (dnnc_pixconv.h) for this layer */
+    const int8_t *ptab;        /* packed input, pix: [out_c2][kh][kw][8*in_wpp][16] nibble products */
+    int32_t pchunk;            /* packed input, pix: lookups an int8 sum takes before widening */
+    int32_t pshift;            /* packed input, pix: table entries are the products' sums >> pshift (exact) */
+    const uint32_t *pw2;       /* raw input, pix: [out_c2][ceil(in_c*kh*kw/2)] tap pairs (int8 x 2, twice) */
+    const int16_t *pthr;       /* raw input, pix: [out_c][conv pixels rounded up to 32] bit = sum > pthr */
 } dnnc_conv_t;
+
+#if defined(DNNC_PIX_CONV) /* model.c defines it when a conv layer uses the pixel-lane layout */
+#include "dnnc_pixconv.h"
+#endif
 
 /* Gather the receptive field of conv pixel (oy, ox) from packed input x into col (kh*kw*wpp words, taps
  * (ky, kx)); padded taps are gathered as all-zero words (i.e. computed as -1 activations, contributing
@@ -499,6 +509,12 @@ DNNC_LAYER_INLINE void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t 
 {
     const int32_t out_wpp = (L->out_c + 31) / 32;
     int32_t py, px, wy, wx, o;
+#if defined(DNNC_PIX_CONV)
+    if (L->pix) {
+        dnnc_conv_pix(L, in, out, col);
+        return;
+    }
+#endif
 #if defined(DNNC_LANES_LAYOUT)
     if (L->lanes) {
         dnnc_conv_lanes(L, in, out, col, acc, mx);

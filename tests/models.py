@@ -131,3 +131,25 @@ def wide_models():
     # 3 x 5 x 2 = 30 tap quads per output: more than the 21 VPMADDUBSW pairs an int16 sums safely for |w| = 3,
     # so the AVX2 first conv widens to int32 part-way through the window
     yield "wide-conv3-quaternary", wide_conv_model("quaternary", seed=2, in_c=3)
+
+
+def pixel_lane_model(weight_set: str, seed: int = 0, in_c: int = 2, mid: int = 35) -> DiscreteNet:
+    """(in_c, 27, 30) -> conv 5x5 pad 2 (mid ch) + pool 2 (13x15) -> conv 3x3 no pad (33 ch; 35 channels are 2
+    words per input pixel, 29 one) + pool 3 stride 3 (3x4) -> 10: convs with enough pixels for the pixel-lane layout
+    of AVX2 hosts (runtime/dnnc_pixconv.h), odd channel counts, a partial input word, rows of 30 and 13 pixels,
+    odd pooling."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (mid, in_c, 5, 5), weight_set), _weights(rng, (33, mid, 3, 3), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, padding=2, pool=2, bn=_bn(rng, mid, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("conv", w1, weight_set, padding=0, pool=3, bn=_bn(rng, 33, ws, False, _bit_ties(rng, w1)))
+    return DiscreteNet((in_c, 27, 30), [h0, h1], _out(rng, 10, 33 * 3 * 4, weight_set),
+                       arch=f"pixel-lane-{weight_set}")
+
+
+def pixel_lane_models():
+    """Models whose convs take the pixel-lane layout on AVX2 hosts; 4-level and 5-level weights on one input
+    channel (two would let a first-layer sum of |w| * 255 exceed int16, and the compiler keep the output lanes)."""
+    for ws in WEIGHT_SET_NAMES:
+        yield f"pixel-lane-{ws}", pixel_lane_model(ws, in_c=2 if ws in ("binary", "ternary") else 1)
+    yield "pixel-lane-ternary-1word", pixel_lane_model("ternary", seed=1, mid=29)

@@ -23,12 +23,14 @@ from dnnc.netspec import DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.vocabulary import WEIGHT_SETS
 from exactness import assert_matches_onnxruntime
-from models import dense_model, edge_models, wide_models
+from models import dense_model, edge_models, pixel_lane_models, wide_models
 
 EDGE = list(edge_models())
 IDS = [name for name, _ in EDGE]
 WIDE = list(wide_models())
 WIDE_IDS = [name for name, _ in WIDE]
+PIX = list(pixel_lane_models())
+PIX_IDS = [name for name, _ in PIX]
 AVX512_FLAGS = ("avx512f", "avx512bw", "avx512_vnni", "avx512_vpopcntdq", "gfni")
 needs_aarch64 = pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None or shutil.which("qemu-aarch64") is None,
                                    reason="aarch64-linux-gnu-gcc / qemu-aarch64 not installed (tools/setup.sh)")
@@ -79,6 +81,46 @@ def test_host_portable_lanes_kernels(name, net):
 def test_host_avx2_lanes_kernels_sanitized(name, net):
     assert vector_kernels(_host_avx2()) == "avx2" and vector_lanes(_host_avx2()) == 16
     _check(from_net(net, "edge"), _host_avx2(), 200, sanitize=True)
+
+
+def _pix_layers(loaded, target: dict) -> list[int]:
+    """Which conv stages of the plan take the pixel-lane layout (runtime/dnnc_pixconv.h)."""
+    return [s.fields.get("pix", 0) for s in make_plan(loaded.ir, target).stages if s.op == "conv"]
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+@pytest.mark.parametrize("name,net", PIX, ids=PIX_IDS)
+def test_host_avx2_pixel_lane_convs_sanitized(name, net):
+    """Both convs in pixel lanes (AVX2 kernels), exact against onnxruntime under ASan/UBSan: raw first conv on 1-2
+    channels, packed conv on 35 channels (2 words), odd output counts, pools 2 and 3, ties, gamma < 0 and = 0."""
+    loaded = from_net(net, "pix")
+    assert _pix_layers(loaded, _host_avx2()) == [1, 1]
+    _check(loaded, _host_avx2(), 200, sanitize=True)
+
+
+@pytest.mark.parametrize("name,net", PIX[:2], ids=PIX_IDS[:2])
+def test_host_pixel_lane_convs_portable(name, net):
+    """The same layout with its loops in plain C (-DDNNC_NO_SIMD) computes the same integers."""
+    cfg = _host_avx2()
+    cfg["cflags"] = [*cfg["cflags"], "-DDNNC_NO_SIMD"]
+    loaded = from_net(net, "pix")
+    assert _pix_layers(loaded, cfg) == [1, 1]
+    _check(loaded, cfg, 100)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+def test_host_avx2_pixel_lane_first_conv_negative_input_scale():
+    """in_mul < 0 (a raw input map that decreases): the compiler negates the tap pairs and rounds the thresholds
+    the other way; exact against the IR interpreter (the IR is changed in place, so onnxruntime is not the
+    reference here)."""
+    loaded = from_net(dict(PIX)["pixel-lane-ternary"], "pix")
+    first = loaded.ir.layers[0]
+    first.in_mul, first.in_add = -first.in_mul, -first.in_add + 7
+    assert _pix_layers(loaded, _host_avx2()) == [1, 1]
+    raw = np.random.default_rng(3).integers(0, 256, size=(60, *loaded.ir.input_shape), dtype=np.uint8)
+    raw[:4] = np.array([0, 255, 1, 254], np.uint8)[:, None, None, None]
+    got, want = cbackend.run(loaded.ir, _host_avx2(), raw, sanitize=True), interpret(loaded.ir, raw)
+    assert np.array_equal(got.acc, want.acc) and np.array_equal(got.logits.view(np.uint32), want.logits.view(np.uint32))
 
 
 def _probe(tmp_path, cc: str, flags: list[str], runner: list[str] = ()) -> str:

@@ -27,6 +27,7 @@ RUNTIME_HEADERS = {
     "dnnc_bitact_v7em.h": "DNNC_V7EM_KERNELS",
     "dnnc_intin.h": None,
     "dnnc_lanes.h": "DNNC_LANES_LAYOUT",
+    "dnnc_pixconv.h": "DNNC_PIX_CONV",
     "dnnc_mve.h": "DNNC_MVE_KERNELS",
     "dnnc_kbit.h": "DNNC_KBIT",
     "dnnc_popcount.h": None,
@@ -106,9 +107,9 @@ def defines(target: dict) -> list[str]:
     return {"builtin": ["-DDNNC_POPCOUNT_BUILTIN"], "zbb": ["-DDNNC_POPCOUNT_ZBB"]}.get(target["popcount"], [])
 
 
-def features(target: dict, lanes: int = 0, kbit: bool = False) -> list[str]:
-    """The runtime feature macros of a library for `target` (with the plan's output-lane layout `lanes`, and
-    k-bit activations when `kbit`)."""
+def features(target: dict, lanes: int = 0, kbit: bool = False, pix: bool = False) -> list[str]:
+    """The runtime feature macros of a library for `target` (with the plan's output-lane layout `lanes`, k-bit
+    activations when `kbit`, pixel-lane conv layers when `pix`)."""
     out = ["DNNC_KBIT"] if kbit else []
     if target["dsp"]:  # the Armv7E-M DSP extension: its assembly kernels
         out.append("DNNC_V7EM_KERNELS")
@@ -116,6 +117,8 @@ def features(target: dict, lanes: int = 0, kbit: bool = False) -> list[str]:
         out.append("DNNC_MVE_KERNELS")
     if lanes:
         out.append("DNNC_LANES_LAYOUT")
+    if pix:
+        out.append("DNNC_PIX_CONV")
     return out
 
 
@@ -170,7 +173,7 @@ def context(plan: Plan, target: dict) -> dict:
         "arena": plan.arena,
         "arena_words": plan.arena_words,
         "lanes": plan.lanes,
-        "features": features(target, plan.lanes, plan.kbit),
+        "features": features(target, plan.lanes, plan.kbit, plan.pix),
         "kinds": kinds_mask(plan),
         "conv_fields": tuple(CONV_FIELDS),
         "convb_fields": CONVB_FIELDS,

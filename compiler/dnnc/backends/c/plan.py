@@ -26,7 +26,7 @@ from dnnc.backends.c.packing import (
     to_lanes,
     weight_planes,
 )
-from dnnc.backends.c.toolchain import vector_lanes
+from dnnc.backends.c.toolchain import vector_kernels, vector_lanes
 from dnnc.errors import DnncError
 from dnnc.ir.model import ArgMax, IRModel, Linear, MaxPool, MultiThreshold, OutputAffine, Threshold
 from dnnc.vocabulary import UINT8, conv_out_size
@@ -72,6 +72,12 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "w8": "NULL",
     "thr": "NULL",
     "flip": "NULL",
+    "pix": 0,
+    "ptab": "NULL",
+    "pchunk": 0,
+    "pshift": 0,
+    "pw2": "NULL",
+    "pthr": "NULL",
 }
 CONVB_FIELDS = ("in_c", "in_h", "in_w", "out_c", "kh", "kw", "stride", "pad", "pool_k", "pool_s", "out_h", "out_w",
                 "in_u8", "in_mul", "in_add", "w", "nthr", "out_bias", "out_step", "thr", "flip")  # dnnc_convb_t (dnnc_kbit.h)
@@ -140,6 +146,7 @@ class Plan:
     arena_words: int
     out_acc: str  # scratch buffer holding the output accumulators
     lanes: int = 0  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+    pix: bool = False  # some conv layer uses the pixel-lane layout (runtime/dnnc_pixconv.h)
     input_thresholds: np.ndarray | None = None  # float32 input quantized on the device (IRModel's)
     byte_codes: np.ndarray | None = None  # uint8[256]: the byte entry point's table (IRModel's)
     input_map: str | None = None
@@ -163,6 +170,9 @@ class _Planner:
         self.target = target
         self.lut_bytes = target["lut_bytes"]
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
+        # pixel-lane conv kernels (runtime/dnnc_pixconv.h) where only AVX2 is there: VPSHUFB table lookups beat
+        # the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
+        self.pix = self.lanes > 0 and vector_kernels(target) == "avx2"
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         kind = runtime_kind(layer.weight_values)
@@ -307,7 +317,7 @@ class _Planner:
                 st.scratch.update(part=nout)
         st.macs = o * w2.shape[1]
 
-    def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None) -> tuple:
+    def conv(self, layer: Linear, st: Stage, in_layout: tuple, pool: MaxPool | None, thr: Threshold) -> tuple:
         o, c, kh, kw = layer.weight.shape
         _, h, w = layer.in_shape
         s, p = layer.stride, layer.pad
@@ -325,6 +335,11 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
+            if self._pix_fits(layer, ch, cw):
+                self._pix_raw(layer, st, f, thr, ch, cw, oh, ow)
+                st.fields.update(f)
+                st.macs = o * ch * cw * c * kh * kw
+                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             if self.lanes:
                 # int8 taps in quads per kernel row (taps past kw: weight 0), on the zero-padded raw image; the
                 # input affine's offset is a constant per border pattern (padding is u = 0, i.e. no offset)
@@ -337,7 +352,7 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
-            elif self.target["mve"] and (self.conv_u8_s16(layer, st, f, ch, cw)
+            elif self.target["mve"] and (self.conv_u8_s16(layer, st, f, thr, ch, cw)
                                          or pk <= 4 and self.conv_u8_i8(layer, st, f, ch, cw)):
                 pass  # Helium: int16 VMLA by a scalar where the sums fit int16, else int8 VMLADAV
             elif not self.target["dsp"]:
@@ -365,6 +380,11 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
+            if self._pix_fits(layer, ch, cw):
+                self._pix_packed(layer, st, f, wpp, ch, cw, oh, ow)
+                st.fields.update(f)
+                st.macs = o * ch * cw * c * kh * kw
+                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
             pooled = 1 < pk <= 4 and not self.lanes
             ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
@@ -397,13 +417,13 @@ class _Planner:
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
 
-    def conv_u8_s16(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int) -> bool:
+    def conv_u8_s16(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int) -> bool:
         """First conv layer for Helium's VMLA by a scalar (runtime dnnc_conv_u8_s16, u8_wide = 3): sixteen outputs
         in two int16 vectors, each raw pixel p of the zero-padded image times its tap's weights, w8 [o16/16][c]
         [kh][kw][16]. The int16 sums s = sum w p are exact when 255 * sum |w| <= 32640; the threshold test
         in_mul * s + in_add * (the valid taps' weight sum) >= thr becomes s >= T per border pattern and output
-        (the weights negated when in_mul < 0), T in w16 [pattern][o16] (`s16_thresholds`, from the threshold).
-        False when the sums may not fit int16."""
+        (the weights negated when in_mul < 0): T = ceil((t - cst) / |in_mul|), clamped to +-32767 (|s| <= 32640:
+        always / never; padded outputs never), in w16 [pattern][o16]. False when the sums may not fit int16."""
         o, c, kh, kw = layer.weight.shape
         w2 = layer.weight.astype(np.int64).reshape(o, -1)
         if 255 * int(np.abs(w2).sum(axis=1).max(initial=0)) > 32640 or f["pool_k"] > 8:  # runtime: 64 windows
@@ -416,32 +436,20 @@ class _Planner:
         rows, rmasks = border_patterns(ch, layer.stride, layer.pad, kh, h)
         cols, cmasks = border_patterns(cw, layer.stride, layer.pad, kw, w)
         padsum, _ = border_corrections(layer.weight, rmasks, cmasks)
-        cst = int(layer.in_add) * (w2.sum(axis=1)[None, None, :] - padsum.astype(np.int64))
+        cst = int(layer.in_add) * (w2.sum(axis=1)[None, None, :] - padsum.astype(np.int64)).reshape(-1, o)
+        t, m = thresholds(thr)[0].astype(np.int64)[None, :], abs(int(layer.in_mul))
+        big = np.where(cst >= t, -32767, 32767) if m == 0 else -((cst - t) // m)
+        t16 = np.full((cst.shape[0], o16), 32767, np.int64)
+        t16[:, :o] = np.where(t == np.iinfo(np.int32).min, -32767, np.clip(big, -32767, 32767))
         st.arrays += [Array(f"{st.name}_w8", "int8_t", w8.astype(np.int8).reshape(-1)),
+                      Array(f"{st.name}_t16", "int16_t", t16.astype(np.int16).reshape(-1)),
                       Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
                       Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8))]
-        f.update(in_u8=1, u8_wide=3, w8=f"{st.name}_w8", rowpat=f"{st.name}_rowpat", colpat=f"{st.name}_colpat",
-                 ncolpat=len(cmasks))
-        st.fields["_s16"] = (cst.reshape(-1, o), abs(int(layer.in_mul)), o16)  # for s16_thresholds
-        st.weight_bytes = sum(a.nbytes for a in st.arrays)
+        f.update(in_u8=1, u8_wide=3, w8=f"{st.name}_w8", w16=f"{st.name}_t16", rowpat=f"{st.name}_rowpat",
+                 colpat=f"{st.name}_colpat", ncolpat=len(cmasks))
+        st.weight_bytes = w8.size + t16.size * 2
         st.scratch.update(col=-(-(c * (layer.in_shape[1] + 2 * layer.pad) * (w + 2 * layer.pad) + 4) // 4), uimg=0)
         return True
-
-    def s16_thresholds(self, st: Stage, t: np.ndarray) -> None:
-        """The int16 thresholds T [pattern][o16] of a conv_u8_s16 layer: in_mul * s + cst >= t iff s >= T =
-        ceil((t - cst) / |in_mul|), clamped to +-32767 (|s| <= 32640: always / never); padded outputs never."""
-        cst, m, o16 = st.fields.pop("_s16")
-        tt = t.astype(np.int64)[None, :]
-        if m == 0:
-            big = np.where(cst >= tt, -32767, 32767)
-        else:
-            big = -((cst - tt) // m)
-        big = np.where(tt == np.iinfo(np.int32).min, -32767, np.clip(big, -32767, 32767))
-        t16 = np.full((cst.shape[0], o16), 32767, np.int64)
-        t16[:, : cst.shape[1]] = big
-        st.arrays.append(Array(f"{st.name}_t16", "int16_t", t16.astype(np.int16).reshape(-1)))
-        st.weight_bytes += t16.size * 2
-        st.fields["w16"] = f"{st.name}_t16"
 
     def conv_u8_i8(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int) -> bool:
         """First conv layer as int8 weights [o][kpad] for VMLADAV (runtime dnnc_conv_u8_i8, u8_wide = 2), kpad
@@ -472,6 +480,75 @@ class _Planner:
         # col: the windows, then the image; uimg unused (one word: a non-NULL pointer for the shared driver)
         st.scratch.update(col=-(-(pk * pk * kpad + c * (h + 2 * p) * (w + 2 * p)) // 4), uimg=0)
         return True
+
+    def _pix_fits(self, layer: Linear, ch: int, cw: int) -> bool:
+        """Whether a conv layer takes the pixel-lane kernels: stride 1, conv rows of at most 32 pixels (a row of
+        bits is one word), enough pixels to fill 4 registers of 32, tables within 1 MiB, int16 sums that cannot
+        wrap (sum |w| <= 32767 per output)."""
+        o, c, kh, kw = layer.weight.shape
+        wabs = int(np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).max())
+        if layer.in_dtype == UINT8:  # sums of w * p, p <= 255, and the input affine's scale folded into thresholds
+            fits = 255 * wabs <= 32767 and layer.in_mul != 0
+        else:
+            fits = wabs <= 32767 and o * kh * kw * 8 * -(-c // 32) * 16 <= 1 << 20
+        return fits and self.pix and layer.stride == 1 and layer.pad <= 16 and cw <= 32 and ch * cw >= 128
+
+    def _pix_packed(self, layer: Linear, st: Stage, f: dict, wpp: int, ch: int, cw: int, oh: int, ow: int) -> None:
+        """Packed-input conv in pixel lanes (runtime dnnc_pix_packed): per output, tap and nibble g of the input
+        words, the 16 dot products of channels 4g..4g+3 with every input nibble (bit 1 = +1)."""
+        o, c, kh, kw = layer.weight.shape
+        G = 8 * wpp
+        w = np.zeros((o + o % 2, kh, kw, 4 * G), np.int64)  # [o][ky][kx][channel], outputs padded to even
+        w[:o, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
+        signs = np.array([[1 if (v >> i) & 1 else -1 for i in range(4)] for v in range(16)], np.int64)  # [v][i]
+        tab = w.reshape(o + o % 2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
+        shift = 1 if not (tab % 2).any() else 0  # binary weights: sums of 4 signs are even
+        tab >>= shift
+        st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
+        st.weight_bytes = tab.size
+        big = int(np.abs(tab).max()) or 1
+        # int8 sums of a multiple of 4 lookups (the kernel takes four nibbles a step)
+        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3,
+                 pshift=shift)
+        p16 = -(-cw // 16) * 16  # the planes' row pitch: dnnc_pix_pitch
+        pitch = p16 if -(-(ch * p16) // 32) == -(-(ch * cw) // 32) else cw
+        plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
+        words = -(-(ch * pitch) // 32)
+        npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
+        # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; pixel bits (+ 2 rows), pooled bits
+        scratch_bytes = 64 + kw * G * plen + 8 * (-(-(layer.in_shape[2] + 96) // 32) * 32)
+        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
+
+    def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
+        """First conv in pixel lanes (runtime dnnc_pix_raw): VPMADDUBSW of tap pairs. The output is
+        in_mul * S + in_add * (sum of the valid taps' weights) >= t, so with S' = sign(in_mul) * S (weights negated
+        for in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output and pixel."""
+        o, c, kh, kw = layer.weight.shape
+        _, h, w = layer.in_shape
+        ntap, nreg = c * kh * kw, -(-(ch * cw) // 16)
+        mul, sgn = int(layer.in_mul), 1 if layer.in_mul > 0 else -1
+        taps = np.zeros((o + o % 2, ntap + ntap % 2), np.int64)
+        taps[:o, :ntap] = sgn * layer.weight.astype(np.int64).reshape(o, -1)  # (c, ky, kx) order
+        b = taps.reshape(o + o % 2, -1, 2).astype(np.int8).view(np.uint8).astype(np.uint32)
+        pw2 = b[..., 0] | b[..., 1] << 8 | b[..., 0] << 16 | b[..., 1] << 24
+        rows, rmasks = border_patterns(ch, 1, layer.pad, kh, h)
+        cols, cmasks = border_patterns(cw, 1, layer.pad, kw, w)
+        invalid, _ = border_corrections(layer.weight, rmasks, cmasks)  # [rp][cp][o]: the padded taps' weights
+        offset = int(layer.in_add) * (layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1) - invalid)
+        t = thresholds(thr)[0].astype(np.int64)
+        pix_off = offset[np.array(rows)][:, np.array(cols)].reshape(ch * cw, o)  # [pixel][o]
+        pthr = np.full((o, -(-nreg // 2) * 32), 32767, np.int64)  # whole words of pixels
+        pthr[:, :ch * cw] = np.clip(-((pix_off - t) // abs(mul)) - 1, -32768, 32767).T  # ceil((t - off) / |mul|) - 1
+        st.arrays += [Array(f"{st.name}_pw2", "uint32_t", pw2.reshape(-1)),
+                      Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1))]
+        st.weight_bytes = pw2.size * 4
+        st.threshold_bytes = pthr.size * 2
+        f.update(in_u8=1, pix=1, pw2=f"{st.name}_pw2", pthr=f"{st.name}_pthr")
+        npw, out_wpp, words = -(-(oh * ow) // 32), -(-o // 32), -(-(ch * cw) // 32)
+        # dnnc_conv_pix: padded image, pair planes; pixel bits (+ 2 rows), pooled bits
+        img = -(-(c * (h + 2 * layer.pad) * (w + 2 * layer.pad + 32)) // 32) * 32
+        scratch_bytes = img + -(-ntap // 2) * (32 * nreg + 32)
+        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
 
     def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool,
                        base: np.ndarray | None = None) -> None:
@@ -557,7 +634,7 @@ class _Planner:
                 st.out_buf = bufs[len(stages) % 2]
                 if layer.kind == "conv":
                     st.op = "conv"
-                    in_layout, st.out_words = self.conv(layer, st, in_layout, pool)
+                    in_layout, st.out_words = self.conv(layer, st, in_layout, pool, thr)
                 elif pool is not None:
                     raise DnncError(f"layer '{pool.name}': max-pool after a dense layer is not supported")
                 else:
@@ -565,8 +642,6 @@ class _Planner:
                     in_layout = ("vec", layer.weight.shape[0])
                     st.out_words = -(-layer.weight.shape[0] // 32)
                 t, flip = thresholds(thr)
-                if "_s16" in st.fields:
-                    self.s16_thresholds(st, t)
                 st.arrays += [
                     Array(f"{st.name}_thr", "int32_t", t),
                     Array(f"{st.name}_flip", "uint32_t", flip_words(flip)),
@@ -739,6 +814,7 @@ class _Planner:
             arena_words=off + scratch_words,
             out_acc="acc",
             lanes=self.lanes,
+            pix=any(s.fields.get("pix") for s in stages),
             input_thresholds=self.model.input_thresholds,
             byte_codes=self.model.byte_codes,
             input_map=self.model.input_map,

@@ -97,6 +97,12 @@ static const dnnc_conv_t L0 = {
     .w8 = L0_w8,
     .thr = L0_thr,
     .flip = L0_flip,
+    .pix = 0,
+    .ptab = NULL,
+    .pchunk = 0,
+    .pshift = 0,
+    .pw2 = NULL,
+    .pthr = NULL,
 };
 
 /* L1: conv1 + pool1 + sign1 */
@@ -193,6 +199,12 @@ static const dnnc_conv_t L1 = {
     .w8 = NULL,
     .thr = L1_thr,
     .flip = L1_flip,
+    .pix = 0,
+    .ptab = NULL,
+    .pchunk = 0,
+    .pshift = 0,
+    .pw2 = NULL,
+    .pthr = NULL,
 };
 
 /* L2: out + out_affine + argmax */
