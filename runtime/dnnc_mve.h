@@ -357,7 +357,55 @@ static __attribute__((noinline, unused)) void dnnc_mve_conv_s16(const int8_t *w,
     const uint16x8_t hi = vshlq_n_u16(lo, 8);
     const int32_t ntap = in_c * kh * kw;
     int32_t g, q, c, ky, kx;
-    for (g = 0; g < o16; g += 16, w += 16 * ntap) {
+    g = 0;
+    if (kw == 5) /* 5x5 kernels: 32 outputs a pass, each kernel row in assembly (gcc spilled the C) */
+        for (; g + 32 <= o16; g += 32, w += 32 * ntap) {
+            int16_t mx[32];
+            int32_t v;
+            for (q = 0; q < nq; q++) {
+                int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0, t0;
+                const int8_t *wt = w, *wu = w + 16 * ntap; /* the two 16-output blocks */
+                const uint8_t *pl = win[q];
+                uint32_t p;
+                for (c = 0; c < in_c; c++, pl += plane) {
+                    const uint8_t *row = pl;
+                    for (ky = 0; ky < kh; ky++, row += wp, wt += 80, wu += 80) {
+#define DNNC_S16_TAP32(j, o0, o1)                                                                  \
+    "ldrb %[p], [%[r], #" #j "]\n\t"                                                                \
+    "vldrb.s16 %q[t], [%[wt], #" #o0 "]\n\t"                                                        \
+    "vmla.s16 %q[a0], %q[t], %[p]\n\t"                                                             \
+    "vldrb.s16 %q[t], [%[wt], #" #o1 "]\n\t"                                                        \
+    "vmla.s16 %q[a1], %q[t], %[p]\n\t"                                                             \
+    "vldrb.s16 %q[t], [%[wu], #" #o0 "]\n\t"                                                        \
+    "vmla.s16 %q[a2], %q[t], %[p]\n\t"                                                             \
+    "vldrb.s16 %q[t], [%[wu], #" #o1 "]\n\t"                                                        \
+    "vmla.s16 %q[a3], %q[t], %[p]\n\t"
+                        __asm__(DNNC_S16_TAP32(0, 0, 8) DNNC_S16_TAP32(1, 16, 24) DNNC_S16_TAP32(2, 32, 40)
+                                DNNC_S16_TAP32(3, 48, 56) DNNC_S16_TAP32(4, 64, 72)
+                                : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [a3] "+w"(a3), [t] "=&w"(t0),
+                                  [p] "=&r"(p)
+                                : [wt] "l"(wt), [wu] "l"(wu), [r] "r"(row) /* VLDRB.S16: low base registers */
+                                : "memory");
+#undef DNNC_S16_TAP32
+                    }
+                }
+                {
+                    const int16x8_t s4[4] = {a0, a1, a2, a3};
+                    for (v = 0; v < 4; v++) {
+                        const int16x8_t d = vqsubq_s16(s4[v], vld1q_s16(tq[q] + g + 8 * v));
+                        vst1q_s16(mx + 8 * v, q == 0 ? d : vmaxq_s16(vld1q_s16(mx + 8 * v), d));
+                    }
+                }
+            }
+            /* lanes with max d >= 0: bit k (VSHR makes the negative ones all-ones, VBIC clears them) */
+            o32[g >> 5] = vaddvq_u16(vbicq_u16(lo, vreinterpretq_u16_s16(vshrq_n_s16(vld1q_s16(mx), 15))))
+                          + vaddvq_u16(vbicq_u16(hi, vreinterpretq_u16_s16(vshrq_n_s16(vld1q_s16(mx + 8), 15))))
+                          + ((uint32_t)vaddvq_u16(vbicq_u16(lo, vreinterpretq_u16_s16(vshrq_n_s16(vld1q_s16(mx + 16), 15))))
+                             << 16)
+                          + ((uint32_t)vaddvq_u16(vbicq_u16(hi, vreinterpretq_u16_s16(vshrq_n_s16(vld1q_s16(mx + 24), 15))))
+                             << 16);
+        }
+    for (; g < o16; g += 16, w += 16 * ntap) {
         int16x8_t m0 = vdupq_n_s16(0), m1 = m0;
         uint32_t bits;
         for (q = 0; q < nq; q++) {

@@ -133,13 +133,15 @@ def test_helium_conv_kernels_on_edge_shapes(tmp_path, ws):
 
 
 @_needs("arm")
-def test_helium_int8_first_conv(tmp_path):
-    """3 channels x 5x5 quaternary taps: sums of |w| above 128 may overflow int16, so the first conv takes the
-    int8 VMLADAV kernel (80-byte rows, early-exit pooling); 70 and 67 channels."""
+@pytest.mark.parametrize("ws, in_c", [("quaternary", 3), ("ternary", 3), ("quinary", 1)])
+def test_helium_5x5_first_conv(tmp_path, ws, in_c):
+    """5x5 first convs with 70 outputs (two 32-output passes of the assembly kernel rows, then 16) on 1 or 3
+    channels, and 3 channels x 5x5 quaternary taps, whose sums of |w| above 128 may overflow int16: the int8
+    VMLADAV kernel (80-byte rows, early-exit pooling). Then 67 channels, 3 words a pixel."""
     from models import wide_conv_model
 
-    path = tmp_path / "wide_conv3_quaternary.onnx"
-    save_onnx(export_onnx(wide_conv_model("quaternary", seed=2, in_c=3), "wide_conv3_quaternary"), path)
+    path = tmp_path / f"wide_conv{in_c}_{ws}.onnx"
+    save_onnx(export_onnx(wide_conv_model(ws, seed=2, in_c=in_c), f"wide_conv{in_c}_{ws}"), path)
     _verify(path, "cortex-m55", 100)
 
 
