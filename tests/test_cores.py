@@ -94,16 +94,18 @@ def test_helium_kernels_on_edge_shapes(tmp_path, ws):
     _verify(path, "cortex-m55", 200)
 
 
-def helium_conv_model(weight_set: str, seed: int = 0) -> DiscreteNet:
+def helium_conv_model(weight_set: str, seed: int = 0, k2: int = 3) -> DiscreteNet:
     """Paths of the Helium conv kernels (runtime/dnnc_mve.h), input u = 2p - 255 (border constants): (2, 12, 13)
-    -> conv 3x3 pad 1 (int16 sums, kw 3 unrolled) 40 ch + pool 3 -> conv 3x3 pad 1 on 40 channels (2 words a
-    pixel: 18 words, padded to 20) 37 ch + pool 2 -> 10. Both convs: gamma < 0 and gamma = 0 channels, ties."""
+    -> conv 3x3 pad 1 (int16 sums, kw 3 unrolled) 40 ch + pool 3 -> conv k2 x k2 pad 1 on 40 channels (2 words a
+    pixel: k2 = 3, 18 words padded to 20, straight-line; k2 = 2, 8 words, the loop) 37 ch + pool 2 -> 10. Both
+    convs: gamma < 0 and gamma = 0 channels, ties."""
     rng = np.random.default_rng(seed)
     ws = WEIGHT_SETS[weight_set][1]
-    w0, w1 = _weights(rng, (40, 2, 3, 3), weight_set), _weights(rng, (37, 40, 3, 3), weight_set)
+    w0, w1 = _weights(rng, (40, 2, 3, 3), weight_set), _weights(rng, (37, 40, k2, k2), weight_set)
     h0 = LinearLayer("conv", w0, weight_set, padding=1, pool=3, bn=_bn(rng, 40, ws, True, _first_ties(rng, w0)))
     h1 = LinearLayer("conv", w1, weight_set, padding=1, pool=2, bn=_bn(rng, 37, ws, False, _bit_ties(rng, w1)))
-    return DiscreteNet((2, 12, 13), [h0, h1], _out(rng, 10, 37 * 2 * 2, weight_set),
+    side = (4 + 3 - k2) // 2
+    return DiscreteNet((2, 12, 13), [h0, h1], _out(rng, 10, 37 * side * side, weight_set),
                        arch=f"helium-conv-{weight_set}")
 
 
@@ -126,9 +128,9 @@ def helium_conv_model_kw4(weight_set: str, seed: int = 0) -> DiscreteNet:
 @_needs("arm")
 @pytest.mark.parametrize("ws", ["binary", "ternary", "quaternary", "quinary"])
 def test_helium_conv_kernels_on_edge_shapes(tmp_path, ws):
-    for i, make in enumerate((helium_conv_model, helium_conv_model_kw4)):
+    for i, net in enumerate((helium_conv_model(ws), helium_conv_model(ws, k2=2), helium_conv_model_kw4(ws))):
         path = tmp_path / f"helium_conv{i}_{ws}.onnx"
-        save_onnx(export_onnx(make(ws), f"helium_conv{i}_{ws}"), path)
+        save_onnx(export_onnx(net, f"helium_conv{i}_{ws}"), path)
         _verify(path, "cortex-m55", 100)
 
 
