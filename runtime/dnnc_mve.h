@@ -1,13 +1,13 @@
-/* dnnc runtime: Helium (Armv8.1-M MVE) kernels, for cores such as the Cortex-M55. C99 + ACLE arm_mve.h intrinsics.
- * Included by dnnc_bitact.h in a library whose model.c defines DNNC_MVE_KERNELS (a target with `mve = true`);
- * active when the compiler targets MVE (__ARM_FEATURE_MVE).
+/* dnnc runtime: Helium (Armv8.1-M MVE) kernels, for cores such as the Cortex-M55. C99 + ACLE arm_mve.h intrinsics
+ * and a little inline assembly. Included by dnnc_bitact.h in a library whose model.c defines DNNC_MVE_KERNELS (a
+ * target with `mve = true`); active when the compiler targets MVE (__ARM_FEATURE_MVE).
  *
- * Packed layers (binary, ternary; dense and conv): four 32-bit words per 128-bit vector (VLD2 splits the
- * interleaved sign and mask planes), XOR/AND, then per-byte bit counts. MVE has no vector popcount: the counts
- * are a byte gather from a 256-entry table (VLDRB with the 16 bytes as offsets) summed with VADDVA, or with
- * -DDNNC_MVE_SWAR per-byte SWAR shifts and masks (10 instructions a vector instead of 1; byte counters summed
- * every 31 vectors). First layers on the raw input with int8 weights: VMLADAV, sixteen multiply-accumulates
- * per instruction, with the pixels moved to int8 as p - 128 (the sum restored with 128 x the weights' sum).
+ * Packed layers (every weight set; dense, and conv with early-exit max-pooling): four 32-bit words per 128-bit
+ * vector (VLD2 splits two interleaved planes, word gathers three), XOR/AND, then per-byte bit counts. MVE has
+ * no vector popcount: the counts are a byte gather from a 256-entry table (VLDRB with the 16 bytes as offsets)
+ * summed with VADDVA, or with -DDNNC_MVE_SWAR per-byte SWAR shifts and masks (10 instructions a vector instead
+ * of 1). First layers on the raw input: dense with int8 weights and VMLADAV (pixels as p - 128); conv with
+ * int16 sums of 16 outputs a vector (VMLA by each pixel) where they cannot overflow, else VMLADAV.
  */
 #ifndef DNNC_MVE_H
 #define DNNC_MVE_H
