@@ -286,6 +286,7 @@ static inline void dnnc_mve_dense_u8_direct(const int8_t *w, const int32_t *rows
         const int8_t *r0 = w + o * nin, *r1 = r0 + nin, *r2 = r1 + nin, *r3 = r2 + nin;
         const uint8_t *q = raw;
         int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        __asm__("" : "+r"(r1), "+r"(r2), "+r"(r3)); /* four pointers, post-incremented (gcc added offsets) */
         for (i = 0; i < nfull; i++) {
             const int8x16_t p = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(q), bias));
             s0 = vmladavaq_s8(s0, vld1q_s8(r0), p);
