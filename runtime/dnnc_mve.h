@@ -362,7 +362,6 @@ static __attribute__((noinline, unused)) void dnnc_mve_conv_s16(const int8_t *w,
     if (kw == 5) /* 5x5 kernels: 32 outputs a pass, each kernel row in assembly (gcc spilled the C) */
         for (; g + 32 <= o16; g += 32, w += 32 * ntap) {
             int16_t mx[32];
-            int32_t v;
             for (q = 0; q < nq; q++) {
                 int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0, t0;
                 const int8_t *wt = w, *wu = w + 16 * ntap; /* the two 16-output blocks */
@@ -391,11 +390,14 @@ static __attribute__((noinline, unused)) void dnnc_mve_conv_s16(const int8_t *w,
                     }
                 }
                 {
-                    const int16x8_t s4[4] = {a0, a1, a2, a3};
-                    for (v = 0; v < 4; v++) {
-                        const int16x8_t d = vqsubq_s16(s4[v], vld1q_s16(tq[q] + g + 8 * v));
-                        vst1q_s16(mx + 8 * v, q == 0 ? d : vmaxq_s16(vld1q_s16(mx + 8 * v), d));
-                    }
+                    const int16_t *tg = tq[q] + g;
+#define DNNC_S16_MAX(A, V)                                                                         \
+    {                                                                                              \
+        const int16x8_t d_ = vqsubq_s16(A, vld1q_s16(tg + 8 * (V)));                               \
+        vst1q_s16(mx + 8 * (V), q == 0 ? d_ : vmaxq_s16(vld1q_s16(mx + 8 * (V)), d_));             \
+    }
+                    DNNC_S16_MAX(a0, 0) DNNC_S16_MAX(a1, 1) DNNC_S16_MAX(a2, 2) DNNC_S16_MAX(a3, 3)
+#undef DNNC_S16_MAX
                 }
             }
             /* lanes with max d >= 0: bit k (VSHR makes the negative ones all-ones, VBIC clears them) */
