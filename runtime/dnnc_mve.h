@@ -193,6 +193,64 @@ static inline uint32_t dnnc_mve_count_12(int planes, const uint32_t *w, const ui
         }                                                                                          \
     } while (0)
 
+#if !defined(DNNC_MVE_SWAR)
+/* Rows of NV <= 7 vectors with the window's first min(NV, 5) x vectors held in q3..q7 across outputs (the
+ * asm's x operands; q0..q2 scratch, vectors 6 and 7 loaded into q2): the windows outer, the outputs still
+ * counting inner (their bits in o32: the early exit of DNNC_MVE_POOL_BODY, the same bits). 4 (binary) or 6
+ * (ternary) instructions a vector held in a register. */
+#define DNNC_MVE_TER_VECR(X)                                                                       \
+    "vld20.32 {q0, q1}, [%[w]]\n\t"                                                               \
+    "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                              \
+    "veor q0, q0, " X "\n\t"                                                                      \
+    "vand q0, q0, q1\n\t"                                                                         \
+    "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
+    "vaddva.u8 %[a], q1\n\t"
+#define DNNC_MVE_BIN_VECR(X)                                                                       \
+    "vldrw.32 q0, [%[w]], #16\n\t"                                                                \
+    "veor q0, q0, " X "\n\t"                                                                      \
+    "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
+    "vaddva.u8 %[a], q1\n\t"
+#define DNNC_MVE_XR3(V) V("%q[x0]") V("%q[x1]") V("%q[x2]")
+#define DNNC_MVE_XR5(V) V("%q[x0]") V("%q[x1]") V("%q[x2]") V("%q[x3]") V("%q[x4]")
+#define DNNC_MVE_XR7(V)                                                                            \
+    DNNC_MVE_XR5(V) "vldrw.32 q2, [%[xm]]\n\t" V("q2") "vldrw.32 q2, [%[xm], #16]\n\t" V("q2")
+#define DNNC_MVE_POOL_XREG(PLANES, NV, VECR)                                                       \
+    do {                                                                                           \
+        const int32_t nw = (nout + 31) / 32;                                                       \
+        int32_t wi, q, o;                                                                          \
+        for (wi = 0; wi < nw; wi++) { /* constant channels (thr = INT32_MIN) hit before counting */ \
+            uint32_t b = 0;                                                                        \
+            for (o = 32 * wi; o < nout && o < 32 * wi + 32; o++) b |= (uint32_t)(thr[o] == INT32_MIN) << (o & 31); \
+            o32[wi] = b;                                                                           \
+        }                                                                                          \
+        for (q = 0; q < nq; q++) {                                                                 \
+            const uint32_t *xq = col + q * n;                                                      \
+            const int32_t *cq = corr[q];                                                           \
+            const uint32x4_t x0 = vld1q_u32(xq), x1 = vld1q_u32(xq + 4), x2 = vld1q_u32(xq + 8);   \
+            const uint32x4_t x3 = (NV) > 3 ? vld1q_u32(xq + 12) : x0;                              \
+            const uint32x4_t x4 = (NV) > 3 ? vld1q_u32(xq + 16) : x0;                              \
+            for (wi = 0; wi < nw; wi++) {                                                          \
+                const int32_t left = nout - 32 * wi;                                               \
+                uint32_t pend = ~o32[wi] & (left >= 32 ? ~0u : (1u << left) - 1u), hits = 0;       \
+                while (pend) {                                                                     \
+                    const int32_t b = (int32_t)__builtin_ctz(pend);                                \
+                    const uint32_t *w_ = w + (32 * wi + b) * (PLANES) * n;                         \
+                    register uint32_t a_ __asm__("r12") = 0; /* VADDVA: an even register */       \
+                    o = 32 * wi + b;                                                               \
+                    pend &= pend - 1u;                                                             \
+                    __asm__(DNNC_MVE_XR##NV(VECR)                                                  \
+                            : [w] "+r"(w_), [a] "+r"(a_)                                           \
+                            : [t] "r"(pop8), [xm] "r"(xq + 20), [x0] "w"(x0), [x1] "w"(x1),        \
+                              [x2] "w"(x2), [x3] "w"(x3), [x4] "w"(x4)                             \
+                            : "memory", "d0", "d1", "d2", "d3", "d4", "d5");                       \
+                    if (tot[o] - 2 * (int32_t)a_ + (cq ? cq[o] : 0) >= thr[o]) hits |= 1u << b;    \
+                }                                                                                  \
+                o32[wi] |= hits;                                                                   \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+#endif
+
 #define DNNC_MVE_CNT_T(W, X, CNT) ((CNT) = dnnc_mve_count(1, W, X, n))
 #define DNNC_MVE_CNT_B(W, X, CNT) ((CNT) = dnnc_mve_count(0, W, X, n))
 #if !defined(DNNC_MVE_SWAR)
@@ -212,9 +270,9 @@ static __attribute__((noinline, unused)) void dnnc_mve_pool_ternary(const uint32
 #if !defined(DNNC_MVE_SWAR)
     const uint8_t *pop8 = dnnc_mve_pop8();
     switch (n) { /* the rows of common kernels: 3x3 and 5x5 on up to 32 channels, 3x3 on 64 */
-    case 12: DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T3); return;
-    case 20: DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T5); return;
-    case 28: DNNC_MVE_POOL_BODY(2, DNNC_MVE_CNT_T7); return;
+    case 12: DNNC_MVE_POOL_XREG(2, 3, DNNC_MVE_TER_VECR); return;
+    case 20: DNNC_MVE_POOL_XREG(2, 5, DNNC_MVE_TER_VECR); return;
+    case 28: DNNC_MVE_POOL_XREG(2, 7, DNNC_MVE_TER_VECR); return;
     default: break;
     }
 #endif
@@ -229,9 +287,9 @@ static __attribute__((noinline, unused)) void dnnc_mve_pool_binary(const uint32_
 #if !defined(DNNC_MVE_SWAR)
     const uint8_t *pop8 = dnnc_mve_pop8();
     switch (n) {
-    case 12: DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B3); return;
-    case 20: DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B5); return;
-    case 28: DNNC_MVE_POOL_BODY(1, DNNC_MVE_CNT_B7); return;
+    case 12: DNNC_MVE_POOL_XREG(1, 3, DNNC_MVE_BIN_VECR); return;
+    case 20: DNNC_MVE_POOL_XREG(1, 5, DNNC_MVE_BIN_VECR); return;
+    case 28: DNNC_MVE_POOL_XREG(1, 7, DNNC_MVE_BIN_VECR); return;
     default: break;
     }
 #endif
