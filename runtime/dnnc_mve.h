@@ -136,40 +136,6 @@ static inline uint32_t dnnc_mve_count_12(int planes, const uint32_t *w, const ui
     return total;
 }
 
-#if !defined(DNNC_MVE_SWAR)
-/* Counts of rows of a constant number of vectors: straight-line code, 5 (binary) or 7 (ternary)
- * instructions a vector, no loop instructions; the registers gcc allocated for an unrolled C loop spilled. */
-#define DNNC_MVE_BIN_VEC                                                                           \
-    "vldrw.32 q0, [%[w]], #16\n\t"                                                                \
-    "vldrw.32 q1, [%[x]], #16\n\t"                                                                \
-    "veor q0, q0, q1\n\t"                                                                         \
-    "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
-    "vaddva.u8 %[a], q1\n\t"
-#define DNNC_MVE_TER_VEC                                                                           \
-    "vld20.32 {q0, q1}, [%[w]]\n\t"                                                               \
-    "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                              \
-    "vldrw.32 q2, [%[x]], #16\n\t"                                                                \
-    "veor q0, q0, q2\n\t"                                                                         \
-    "vand q0, q0, q1\n\t"                                                                         \
-    "vldrb.u8 q1, [%[t], q0]\n\t"                                                                 \
-    "vaddva.u8 %[a], q1\n\t"
-/* Repetitions written out, not .rept: gcc sizes an asm by its lines, and a short branch over a .rept block
- * it had sized too small did not assemble (-Og). */
-#define DNNC_MVE_X3(V) V V V
-#define DNNC_MVE_X5(V) V V V V V
-#define DNNC_MVE_X7(V) V V V V V V V
-#define DNNC_MVE_REPT(VEC, NV, W, X, TAB, ACC)                                                     \
-    do {                                                                                           \
-        const uint32_t *w_ = (W), *x_ = (X);                                                       \
-        register uint32_t a_ __asm__("r12") = 0; /* VADDVA: an even register */                   \
-        __asm__(DNNC_MVE_X##NV(VEC)                                                                \
-                : [w] "+r"(w_), [x] "+r"(x_), [a] "+r"(a_)                                         \
-                : [t] "r"(TAB)                                                                     \
-                : "memory", "d0", "d1", "d2", "d3", "d4", "d5");                                   \
-        (ACC) = a_;                                                                                \
-    } while (0)
-#endif
-
 /* One pooled output pixel of a conv on packed bits, with the early exit of dnnc_conv_bits_pool: bit o of
  * o32[o / 32] is set when tot[o] - 2 count + corr[q][o] >= thr[o] for some of the nq receptive fields in col
  * (n words each, n % 4 == 0; corr[q] NULL: no correction). COUNT(wo, xq, cnt) sets cnt. A function per kind
@@ -197,7 +163,9 @@ static inline uint32_t dnnc_mve_count_12(int planes, const uint32_t *w, const ui
 /* Rows of NV <= 7 vectors with the window's first min(NV, 5) x vectors held in q3..q7 across outputs (the
  * asm's x operands; q0..q2 scratch, vectors 6 and 7 loaded into q2): the windows outer, the outputs still
  * counting inner (their bits in o32: the early exit of DNNC_MVE_POOL_BODY, the same bits). 4 (binary) or 6
- * (ternary) instructions a vector held in a register. */
+ * (ternary) instructions a vector held in a register, straight-line (gcc spilled an unrolled C loop's
+ * registers; repetitions written out, not .rept, because gcc sizes an asm by its lines and a short branch over
+ * a .rept block it had sized too small did not assemble at -Og). */
 #define DNNC_MVE_TER_VECR(X)                                                                       \
     "vld20.32 {q0, q1}, [%[w]]\n\t"                                                               \
     "vld21.32 {q0, q1}, [%[w]]!\n\t"                                                              \
@@ -253,14 +221,6 @@ static inline uint32_t dnnc_mve_count_12(int planes, const uint32_t *w, const ui
 
 #define DNNC_MVE_CNT_T(W, X, CNT) ((CNT) = dnnc_mve_count(1, W, X, n))
 #define DNNC_MVE_CNT_B(W, X, CNT) ((CNT) = dnnc_mve_count(0, W, X, n))
-#if !defined(DNNC_MVE_SWAR)
-#define DNNC_MVE_CNT_T3(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_TER_VEC, 3, W, X, pop8, CNT)
-#define DNNC_MVE_CNT_T5(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_TER_VEC, 5, W, X, pop8, CNT)
-#define DNNC_MVE_CNT_T7(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_TER_VEC, 7, W, X, pop8, CNT)
-#define DNNC_MVE_CNT_B3(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_BIN_VEC, 3, W, X, pop8, CNT)
-#define DNNC_MVE_CNT_B5(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_BIN_VEC, 5, W, X, pop8, CNT)
-#define DNNC_MVE_CNT_B7(W, X, CNT) DNNC_MVE_REPT(DNNC_MVE_BIN_VEC, 7, W, X, pop8, CNT)
-#endif
 
 static __attribute__((noinline, unused)) void dnnc_mve_pool_ternary(const uint32_t *w, const int32_t *tot,
                                                                    const int32_t *thr, const uint32_t *col,
