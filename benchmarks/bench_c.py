@@ -9,8 +9,9 @@ their cost depends on weights and data (the first 8 test digits span 3.61-3.66 M
 mnist-cnn); the host's output-lane kernels count every pixel, so host time does not depend on the data.
 Run: `python benchmarks/bench_c.py [--weights ternary,binary,quaternary,quinary] [--digits N] [--json]`;
 `--march native,x86-64-v3` times one host build per -march in the same run (the output-lane kernels the compiler
-enables for each: AVX-512 on this machine's native build, AVX2 for x86-64-v3; `x86-64-v3:plain` the plain
-layout), one onnxruntime time beside them;
+enables for each: AVX-512 on this machine's native build, AVX2 for x86-64-v3 with its convs in pixel lanes;
+`x86-64-v3:outputs` the same with the convs in output lanes, `x86-64-v3:plain` the plain layout), one onnxruntime
+time beside them;
 `--host-only` skips the emulated cores;
 `--digits N` adds the range of Cortex-M4 counts over the first N test digits (the data dependence of pooled
 convs); `--export DIR` writes the benchmark networks as ONNX files instead. `python benchmarks/bench_c.py --export DIR`
@@ -63,12 +64,17 @@ def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:
 
 
 def host_target(march: str) -> dict:
-    """The host target built with -march=MARCH; MARCH:plain forces the plain layout (lanes = 0) to compare."""
+    """The host target built with -march=MARCH; MARCH:plain forces the plain layout (lanes = 0), MARCH:outputs keeps
+    conv layers in output lanes (pixel_lanes = "off"), to compare."""
     target = load_target("host")
-    march, _, plain = march.partition(":")
+    march, _, layout = march.partition(":")
     target["cpu_flags"] = [f"-march={march}"]
-    if plain:
+    if layout == "plain":
         target["lanes"] = 0
+    elif layout == "outputs":
+        target["pixel_lanes"] = "off"
+    elif layout:
+        raise SystemExit(f"--march {march}:{layout}: the layout is 'plain' or 'outputs'")
     return target
 
 

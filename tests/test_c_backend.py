@@ -98,6 +98,20 @@ def test_host_avx2_pixel_lane_convs_sanitized(name, net):
     _check(loaded, _host_avx2(), 200, sanitize=True)
 
 
+def test_pixel_lanes_only_where_the_output_lanes_have_avx2_alone():
+    """`pixel_lanes = "off"` keeps the convs in output lanes; AVX-512 builds, the plain layout and the forced
+    output-lane layout never take pixel lanes."""
+    loaded = from_net(PIX[0][1], "pix")
+    off = _host_avx2()
+    off["pixel_lanes"] = "off"
+    plain = _host_avx2()
+    plain["lanes"] = 0
+    assert _pix_layers(loaded, off) == _pix_layers(loaded, plain) == _pix_layers(loaded, _host_portable()) == [0, 0]
+    avx512 = load_target("host")  # -march=native: AVX-512 where the CPU has the whole set
+    if vector_kernels(avx512) == "avx512":
+        assert _pix_layers(loaded, avx512) == [0, 0]
+
+
 @pytest.mark.parametrize("name,net", PIX[:2], ids=PIX_IDS[:2])
 def test_host_pixel_lane_convs_portable(name, net):
     """The same layout with its loops in plain C (-DDNNC_NO_SIMD) computes the same integers."""

@@ -172,7 +172,7 @@ class _Planner:
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
         # pixel-lane conv kernels (runtime/dnnc_pixconv.h) where only AVX2 is there: VPSHUFB table lookups beat
         # the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
-        self.pix = self.lanes > 0 and vector_kernels(target) == "avx2"
+        self.pix = self.lanes > 0 and target["pixel_lanes"] == "auto" and vector_kernels(target) == "avx2"
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         kind = runtime_kind(layer.weight_values)
