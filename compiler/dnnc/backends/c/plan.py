@@ -75,7 +75,6 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "pix": 0,
     "ptab": "NULL",
     "pchunk": 0,
-    "pshift": 0,
     "pw2": "NULL",
     "pthr": "NULL",
 }
@@ -378,7 +377,7 @@ class _Planner:
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
             if self._pix_fits(layer, ch, cw):
-                self._pix_packed(layer, st, f, wpp, ch, cw, oh, ow)
+                self._pix_packed(layer, st, f, thr, wpp, ch, cw, oh, ow)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -424,27 +423,45 @@ class _Planner:
             fits = wabs <= 32767 and o * kh * kw * 8 * -(-c // 32) * 16 <= 1 << 20
         return fits and self.pix and layer.stride == 1 and layer.pad <= 16 and cw <= 32 and ch * cw >= 64
 
-    def _pix_packed(self, layer: Linear, st: Stage, f: dict, wpp: int, ch: int, cw: int, oh: int, ow: int) -> None:
+    def _pix_packed(self, layer: Linear, st: Stage, f: dict, thr: Threshold, wpp: int, ch: int, cw: int, oh: int,
+                    ow: int) -> None:
         """Packed-input conv in pixel lanes (runtime dnnc_pix_packed): per output, tap and nibble g of the input
-        words, the 16 dot products of channels 4g..4g+3 with every input nibble (bit 1 = +1)."""
+        words, the 16 dot products e of channels 4g..4g+3 with every input nibble (bit 1 = +1). e has the parity of
+        the 4 weights' sum whatever the input, so the tables hold h = (e - parity) / 2 (twice as many int8 sums
+        before widening), and each pixel's threshold folds in the parities of its valid taps:
+        2 sum(h) + C(o, pixel) >= t exactly when sum(h) > ceil((t - C) / 2) - 1."""
         o, c, kh, kw = layer.weight.shape
-        G = 8 * wpp
-        w = np.zeros((o + o % 2, kh, kw, 4 * G), np.int64)  # [o][ky][kx][channel], outputs padded to even
+        _, h_in, w_in = layer.in_shape
+        G, o2 = 8 * wpp, o + o % 2
+        w = np.zeros((o2, kh, kw, 4 * G), np.int64)  # [o][ky][kx][channel], outputs padded to even
         w[:o, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
         signs = np.array([[1 if (v >> i) & 1 else -1 for i in range(4)] for v in range(16)], np.int64)  # [v][i]
-        tab = w.reshape(o + o % 2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
-        shift = 1 if not (tab % 2).any() else 0  # binary weights: sums of 4 signs are even
-        tab >>= shift
+        tab = w.reshape(o2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
+        par = tab[..., :1] & 1
+        tab = (tab - par) >> 1
         st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
-        st.weight_bytes = tab.size
         big = int(np.abs(tab).max()) or 1
         # int8 sums of a multiple of 4 lookups (the kernel takes four nibbles a step)
         f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3,
-                 pshift=shift)
+                 pthr=f"{st.name}_pthr")
         p16 = -(-cw // 16) * 16  # the planes' row pitch: dnnc_pix_pitch
         pitch = p16 if -(-(ch * p16) // 32) == -(-(ch * cw) // 32) else cw
         plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
         words = -(-(ch * pitch) // 32)
+        # per pixel (y, x) at y * pitch + x: the parities of its valid taps, and the threshold on sum(h)
+        vr = np.array([[0 <= y + ky - layer.pad < h_in for ky in range(kh)] for y in range(ch)], np.int64)
+        vc = np.array([[0 <= x + kx - layer.pad < w_in for kx in range(kw)] for x in range(cw)], np.int64)
+        cpar = np.einsum("yk,xl,okl->oyx", vr, vc, par[:o, ..., 0].sum(axis=3))
+        t = thresholds(thr)[0].astype(np.int64)[:, None, None]
+        bound = np.full((o, ch, pitch), 32767, np.int64)  # past conv_w: never set
+        bound[:, :, :cw] = np.clip(-((cpar - t) // 2) - 1, -32768, 32767)  # ceil((t - C) / 2) - 1
+        flat = np.full((o, words * 32), 32767, np.int64)
+        flat[:, :ch * pitch] = bound.reshape(o, -1)
+        # the kernel's order: per register of 32 pixels, the 16 even ones, then the 16 odd ones
+        pthr = flat.reshape(o, words, 16, 2).transpose(0, 1, 3, 2)
+        st.arrays.append(Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1)))
+        st.weight_bytes = tab.size
+        st.threshold_bytes = pthr.size * 2
         npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
         # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; pixel bits (+ 2 rows), pooled bits
         scratch_bytes = 64 + kw * G * plen + 8 * (-(-(layer.in_shape[2] + 96) // 32) * 32)
