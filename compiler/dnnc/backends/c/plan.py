@@ -592,7 +592,7 @@ class _Planner:
                     Array(f"{st.name}_thr", "int32_t", t),
                     Array(f"{st.name}_flip", "uint32_t", flip_words(flip)),
                 ]
-                st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
+                st.threshold_bytes += t.size * 4 + flip_words(flip).size * 4  # (+ a pixel-lane conv's own)
                 st.fields.update(thr=f"{st.name}_thr", flip=f"{st.name}_flip")
                 st.src += f" + {thr.name}" if pool is None else f" + {pool.name} + {thr.name}"
                 i += 2 + (pool is not None)
