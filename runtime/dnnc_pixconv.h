@@ -6,9 +6,10 @@
  * per 256 products. Here the vector lanes are conv pixels: one VPSHUFB looks up, for 32 pixels at once, the dot
  * product of 4 input channels with the 4 weights of one output and tap (a 16-entry table per weight nibble, made
  * by the compiler), and one VPADDB sums it: 2 µops per 128 products, for every weight set. The first conv on the
- * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Each conv pixel is compared with its output's
- * threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t exactly when one
- * pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
+ * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Padding is exact (a padded nibble reads 0;
+ * the raw image is zero-padded and the input affine's offset goes into the thresholds). Each conv pixel is compared
+ * with its own int16 threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t
+ * exactly when one pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
  *
  *   packed input  ptab [out_c2][kh][kw][8*in_wpp][16] int8  entry v: h = (e - parity) / 2, e the sum over the 4
  *                                                           channels of nibble g of w * (bit of v ? +1 : -1) (its
@@ -39,7 +40,6 @@
 /* Byte index that reads 0 from every table (VPSHUFB zeroes a lane whose index has bit 7 set): zero padding. */
 #define DNNC_PIX_PAD 0x80
 
-/* Scratch of dnnc_conv_pix in bytes (plan.py sizes the layer's `col` with the same formula). */
 /* Packed input: the row pitch of the planes in pixels. conv_w rounded up to 16 where that adds no register of 32
  * pixels: the loads of a pixel register then start 16-byte aligned and fewer cross a cache line. */
 static inline int32_t dnnc_pix_pitch(const dnnc_conv_t *L)
@@ -545,7 +545,9 @@ static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *in, uint8_t
 #endif
 }
 
-/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC). */
+/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC).
+ * col (plan.py sizes it, `_pix_packed` / `_pix_raw`): the nibble planes (64-byte aligned) and 8 nibble rows, or the
+ * padded image and the pair planes; then the conv pixels' bits [words + 2][oc] and the pooled bits [npw][oc]. */
 static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col)
 {
     uint8_t *scratch = (uint8_t *)col;
