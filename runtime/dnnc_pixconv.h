@@ -173,6 +173,7 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
                 v = _pext_u32(t, sel);
 #else
                 for (px = 0; px < out_w; px++) v |= ((t >> (px * ps)) & 1u) << px;
+                (void)sel;
 #endif
                 v ^= flip;
                 pooled[qw * oc + o] |= v << qs;
