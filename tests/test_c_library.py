@@ -78,6 +78,13 @@ def test_ships_exactly_the_runtime_headers_model_c_includes(tmp_path, case, make
     assert ("dnnc_lanes.h" in shipped) == bool(overrides.get("lanes"))
 
 
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+def test_ships_the_pixel_lane_header_where_a_conv_uses_it(pix_lib):
+    shipped = {p.name for p in (pix_lib / "runtime").iterdir()}
+    assert "dnnc_pixconv.h" in shipped
+    assert shipped == _included_runtime_headers(_target("host", cpu_flags=["-march=x86-64-v3"]), pix_lib)
+
+
 def _make(lib: Path, workdir: Path, *variables: str) -> None:
     """The library's own Makefile on a private copy of it (tests may run in parallel)."""
     shutil.copytree(lib, workdir)
