@@ -283,8 +283,8 @@ static inline uint32_t dnnc_pix_mask8(const __m256i *s, const int16_t *t)
     return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(_mm256_and_si256(ce, lo), _mm256_andnot_si256(lo, co)));
 }
 
-/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for
- * `chunk` taps, then in int16; the bits go to bits[o][r]. */
+/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for pchunk
+ * lookups at a time, then in int16; the bits go to bits[r][o] (o-minor, see dnnc_pix_pool_pack). */
 static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o,
                                          int32_t r0, int32_t nr, uint32_t *bits)
 {
@@ -463,7 +463,7 @@ static inline uint32_t dnnc_pix_mask16(__m256i a, __m256i b, const int16_t *t)
     return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(ca, cb), 0xD8));
 }
 
-/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[o][]. */
+/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[word][o]. */
 static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o, int32_t r0,
                                       int32_t nr, uint32_t *bits, int32_t words)
 {
