@@ -171,8 +171,8 @@ class _Planner:
         self.lut_bytes = target["lut_bytes"]
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
         self.avx2 = self.lanes > 0 and vector_kernels(target) == "avx2"  # the output lanes' AVX2 kernels
-        # pixel-lane conv kernels (runtime/dnnc_pixconv.h, pixel_lanes.py) where only AVX2 is there: VPSHUFB table lookups beat
-        # the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
+        # pixel-lane conv kernels (runtime/dnnc_pixconv.h, pixel_lanes.py) where only AVX2 is there: VPSHUFB table
+        # lookups beat the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
         self.pix = self.avx2 and target["pixel_lanes"] == "auto"
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
