@@ -9,9 +9,11 @@ their cost depends on weights and data (the first 8 test digits span 3.61-3.66 M
 mnist-cnn); the host's output-lane kernels count every pixel, so host time does not depend on the data.
 Run: `python benchmarks/bench_c.py [--weights ternary,binary,quaternary,quinary] [--digits N] [--json]`;
 `--march native,x86-64-v3` times one host build per -march in the same run (the output-lane kernels the compiler
-enables for each: AVX-512 on this machine's native build, AVX2 for x86-64-v3; `x86-64-v3:plain` the plain
-layout), one onnxruntime time beside them;
-`--host-only` skips the emulated cores;
+enables for each: AVX-512 on this machine's native build, AVX2 for x86-64-v3 with its convs in pixel lanes;
+`x86-64-v3:outputs` the same with the convs in output lanes, `x86-64-v3:plain` the plain layout), one onnxruntime
+time beside them;
+`--host-only` skips the emulated cores; `--model FILE` adds a row for an ONNX/QONNX file (host builds only, e.g. Brevitas
+CNV from `benchmarks/bnn_pynq.py`);
 `--digits N` adds the range of Cortex-M4 counts over the first N test digits (the data dependence of pooled
 convs); `--export DIR` writes the benchmark networks as ONNX files instead. `python benchmarks/bench_c.py --export DIR`
 writes the four networks as DIR/<preset>_<weights>.onnx instead, for `dnnc bench FILE --target T`.
@@ -25,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 from dnnc.backends.c import bench
-from dnnc.commands.bench import onnxruntime_latency_us
+from dnnc.commands.bench import onnxruntime_input, onnxruntime_latency_us
 from dnnc.data.bundled import mnist10k
-from dnnc.frontend import export_onnx, from_net
+from dnnc.frontend import export_onnx, from_net, load_model
 from dnnc.interchange.export import save_onnx
 from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
@@ -63,19 +65,30 @@ def random_net(preset: str, weight_set: str, seed: int = 0) -> DiscreteNet:
 
 
 def host_target(march: str) -> dict:
-    """The host target built with -march=MARCH; MARCH:plain forces the plain layout (lanes = 0) to compare."""
+    """The host target built with -march=MARCH; MARCH:plain forces the plain layout (lanes = 0), MARCH:outputs keeps
+    conv layers in output lanes (pixel_lanes = "off"), to compare."""
     target = load_target("host")
-    march, _, plain = march.partition(":")
+    march, _, layout = march.partition(":")
     target["cpu_flags"] = [f"-march={march}"]
-    if plain:
+    if layout == "plain":
         target["lanes"] = 0
+    elif layout == "outputs":
+        target["pixel_lanes"] = "off"
+    elif layout:
+        raise SystemExit(f"--march {march}:{layout}: the layout is 'plain' or 'outputs'")
     return target
 
 
 def measure(preset: str, weight_set: str, host_repeat: int = 2000, digits: int = 0, marches=("native",),
-            host_only: bool = False) -> dict:
-    loaded = from_net(random_net(preset, weight_set), "model")
-    raw = mnist10k("test")[0][:1]
+            host_only: bool = False, model: Path | None = None) -> dict:
+    """One row; `model` (a file) instead of the preset's random network: host builds only, a random input."""
+    if model is not None:
+        loaded = load_model(str(model))
+        raw = np.random.default_rng(0).integers(0, 256, size=(1, *loaded.ir.input_shape), dtype=np.uint8)
+        host_only = True
+    else:
+        loaded = from_net(random_net(preset, weight_set), "model")
+        raw = mnist10k("test")[0][:1]
     row = {"preset": preset, "weights": weight_set}
     if not host_only:
         m4 = bench(loaded.ir, load_target("cortex-m4"), raw)
@@ -84,7 +97,7 @@ def measure(preset: str, weight_set: str, host_repeat: int = 2000, digits: int =
                    m7_text_bytes=m7["text_bytes"], m4_text_bytes=m4["text_bytes"], m4_ram_bytes=m4["ram_bytes"],
                    const_bytes=m4["const_bytes"])
     host = {m: bench(loaded.ir, host_target(m), raw, host_repeat)["latency_us_median"] for m in marches}
-    ort = onnxruntime_latency_us(loaded.onnx, raw, host_repeat)
+    ort = onnxruntime_latency_us(loaded.onnx, onnxruntime_input(loaded, raw), host_repeat)
     row.update(host_us=host[marches[0]], **ort, speedup=ort["onnxruntime_us_median"] / host[marches[0]],
                host_us_by_march=host, speedup_by_march={m: ort["onnxruntime_us_median"] / t for m, t in host.items()})
     if digits and not host_only:
@@ -107,6 +120,8 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON list")
     ap.add_argument("--march", default="native", help="comma-separated -march values, one host build each")
     ap.add_argument("--host-only", action="store_true", help="only the host builds and onnxruntime")
+    ap.add_argument("--model", type=Path, action="append", default=[],
+                    help="also time this ONNX/QONNX file (host builds only; repeatable)")
     args = ap.parse_args()
     cases = [(p, w) for p in ("mnist-pi", "mnist-cnn") for w in args.weights.split(",")]
     if args.export:
@@ -118,6 +133,8 @@ def main() -> None:
         return
     marches = tuple(args.march.split(","))
     rows = [measure(p, w, digits=args.digits, marches=marches, host_only=args.host_only) for p, w in cases]
+    rows += [measure(m.stem, "file", marches=marches, model=m) for m in args.model]
+    args.host_only = args.host_only or bool(args.model)
     if args.json:
         print(json.dumps(rows))
         return

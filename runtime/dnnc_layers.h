@@ -88,9 +88,8 @@ typedef struct {
     int32_t pix;               /* 1: pixel-lane layout (dnnc_pixconv.h) for this layer */
     const int8_t *ptab;        /* packed input, pix: [out_c2][kh][kw][8*in_wpp][16] nibble products */
     int32_t pchunk;            /* packed input, pix: lookups an int8 sum takes before widening */
-    int32_t pshift;            /* packed input, pix: table entries are the products' sums >> pshift (exact) */
     const uint32_t *pw2;       /* raw input, pix: [out_c2][ceil(in_c*kh*kw/2)] tap pairs (int8 x 2, twice) */
-    const int16_t *pthr;       /* raw input, pix: [out_c][conv pixels rounded up to 32] bit = sum > pthr */
+    const int16_t *pthr;       /* pix: [out_c][conv pixels rounded up to 32] bit = sum > pthr (dnnc_pixconv.h) */
 } dnnc_conv_t;
 
 #if defined(DNNC_PIX_CONV) /* model.c defines it when a conv layer uses the pixel-lane layout */

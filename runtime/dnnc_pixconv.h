@@ -6,15 +6,19 @@
  * per 256 products. Here the vector lanes are conv pixels: one VPSHUFB looks up, for 32 pixels at once, the dot
  * product of 4 input channels with the 4 weights of one output and tap (a 16-entry table per weight nibble, made
  * by the compiler), and one VPADDB sums it: 2 µops per 128 products, for every weight set. The first conv on the
- * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Each conv pixel is compared with its output's
- * threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t exactly when one
- * pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
+ * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Padding is exact (a padded nibble reads 0;
+ * the raw image is zero-padded and the input affine's offset goes into the thresholds). Each conv pixel is compared
+ * with its own int16 threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t
+ * exactly when one pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
  *
- *   packed input  ptab [out_c2][kh][kw][8*in_wpp][16] int8  entry v: the sum over the 4 channels of nibble g of
- *                                                           w * (bit of v ? +1 : -1), divided by 2^pshift (binary
- *                                                           weights: every entry is even, and the int8 sums run
+ *   packed input  ptab [out_c2][kh][kw][8*in_wpp][16] int8  entry v: h = (e - parity) / 2, e the sum over the 4
+ *                                                           channels of nibble g of w * (bit of v ? +1 : -1) (its
+ *                                                           parity does not depend on v; halved, the int8 sums run
  *                                                           twice as long); channels past in_c weigh 0;
  *                                                           out_c2 = out_c rounded up to even (zero tables)
+ *                 pthr [out_c][words][2][16] int16           per register of 32 pixels, even then odd pixels: the
+ *                                                           bit is sum(h) > pthr (the valid taps' parities folded
+ *                                                           in by the compiler)
  *   raw input     pw2  [out_c2][ceil(in_c*kh*kw/2)] uint32    taps 2j, 2j+1 of (c, ky, kx) order as int8, twice;
  *                                                           negated when in_mul < 0
  *                 pthr [out_c][conv pixels, to 32] int16      the pixel's bit is sum > pthr (the compiler folds
@@ -36,7 +40,6 @@
 /* Byte index that reads 0 from every table (VPSHUFB zeroes a lane whose index has bit 7 set): zero padding. */
 #define DNNC_PIX_PAD 0x80
 
-/* Scratch of dnnc_conv_pix in bytes (plan.py sizes the layer's `col` with the same formula). */
 /* Packed input: the row pitch of the planes in pixels. conv_w rounded up to 16 where that adds no register of 32
  * pixels: the loads of a pixel register then start 16-byte aligned and fewer cross a cache line. */
 static inline int32_t dnnc_pix_pitch(const dnnc_conv_t *L)
@@ -170,6 +173,7 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
                 v = _pext_u32(t, sel);
 #else
                 for (px = 0; px < out_w; px++) v |= ((t >> (px * ps)) & 1u) << px;
+                (void)sel;
 #endif
                 v ^= flip;
                 pooled[qw * oc + o] |= v << qs;
@@ -270,21 +274,22 @@ static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint
         (a) = _mm256_setzero_si256();                                                                            \
     } while (0)
 
-/* 32 pixel bits (sum > t) from the even / odd int16 sums of a register. */
-static inline uint32_t dnnc_pix_mask8(const __m256i *s, __m256i t)
+/* 32 pixel bits (sum > t) from the even / odd int16 sums of a register and their thresholds t[0..15], t[16..31]. */
+static inline uint32_t dnnc_pix_mask8(const __m256i *s, const int16_t *t)
 {
     const __m256i lo = _mm256_set1_epi16(0x00FF);
-    const __m256i m = _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi16(s[0], t), lo),
-                                      _mm256_andnot_si256(lo, _mm256_cmpgt_epi16(s[1], t)));
-    return (uint32_t)_mm256_movemask_epi8(m);
+    const __m256i ce = _mm256_cmpgt_epi16(s[0], _mm256_loadu_si256((const __m256i *)(const void *)t));
+    const __m256i co = _mm256_cmpgt_epi16(s[1], _mm256_loadu_si256((const __m256i *)(const void *)(t + 16)));
+    return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(_mm256_and_si256(ce, lo), _mm256_andnot_si256(lo, co)));
 }
 
-/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for
- * `chunk` taps, then in int16; the bits go to bits[o][r]. */
+/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for pchunk
+ * lookups at a time, then in int16; the bits go to bits[r][o] (o-minor, see dnnc_pix_pool_pack). */
 static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o,
-                                         int32_t r0, int32_t nr, const int16_t *t16, uint32_t *bits)
+                                         int32_t r0, int32_t nr, uint32_t *bits)
 {
     const int32_t G = 8 * L->in_wpp, pw = dnnc_pix_pitch(L), oc = (L->out_c + 31) / 32 * 32;
+    const int32_t words = dnnc_pix_row_words(L);
     const int8_t *ta = L->ptab + (size_t)o * L->kh * L->kw * G * 16, *tb = ta + L->kh * L->kw * G * 16;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     __m256i s[16];
@@ -351,22 +356,14 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
     DNNC_PIX_WIDEN(b2, s + 12);
     DNNC_PIX_WIDEN(b3, s + 14);
     for (k = 0; k < nr; k++) {
-        bits[(r0 + k) * oc + o] = dnnc_pix_mask8(s + 2 * k, _mm256_set1_epi16(t16[0]));
-        bits[(r0 + k) * oc + o + 1] = dnnc_pix_mask8(s + 8 + 2 * k, _mm256_set1_epi16(t16[1]));
+        const int16_t *t = L->pthr + ((size_t)o * words + r0 + k) * 32;
+        bits[(r0 + k) * oc + o] = dnnc_pix_mask8(s + 2 * k, t);
+        if (o + 1 < L->out_c) bits[(r0 + k) * oc + o + 1] = dnnc_pix_mask8(s + 8 + 2 * k, t + words * 32);
     }
 }
 #endif
 
-/* The int16 test value of threshold thr for sums of table entries divided by 2^shift: sum * 2^shift >= thr exactly
- * when sum > ceil(thr / 2^shift) - 1 (sums never reach -32768). */
-static inline int16_t dnnc_pix_t16(int32_t thr, int32_t shift)
-{
-    const int32_t d = 1 << shift;
-    const int64_t t = (int64_t)(thr / d) + (thr % d > 0) - 1;
-    return (int16_t)(t > 32767 ? 32767 : t < -32768 ? -32768 : t);
-}
-
-/* Packed input: bits[o][p] = (sum over taps and nibbles of ptab[o][tap][g][nibble]) >= thr[o]. */
+/* Packed input: bit p of bits[o] = (sum over taps and nibbles of ptab[o][tap][g][nibble]) > pthr[o][p]. */
 static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint8_t *scratch, int32_t plen,
                                    uint8_t *row, uint32_t *bits)
 {
@@ -376,11 +373,9 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
     dnnc_pix_planes(L, x, scratch, plen, row);
 #if defined(DNNC_PIX_AVX2)
     for (o = 0; o < L->out_c; o += 2) {
-        const int16_t t16[2] = {dnnc_pix_t16(L->thr[o], L->pshift),
-                                o + 1 < L->out_c ? dnnc_pix_t16(L->thr[o + 1], L->pshift) : 0};
         int32_t r0;
         for (r0 = 0; r0 < words; r0 += 4)
-            dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, t16, bits);
+            dnnc_pix_packed_block(L, scratch, plen, o, r0, words - r0 < 4 ? words - r0 : 4, bits);
     }
     (void)G;
     (void)pw;
@@ -398,7 +393,8 @@ static inline void dnnc_pix_packed(const dnnc_conv_t *L, const uint32_t *x, uint
                         const uint8_t v = scratch[(kx * G + g) * plen + p + ky * pw];
                         sum += v & DNNC_PIX_PAD ? 0 : tab[v];
                     }
-            if (p % pw < L->conv_w && sum > dnnc_pix_t16(L->thr[o], L->pshift)) bits[p / 32 * oc + o] |= 1u << (p % 32);
+            if (sum > L->pthr[((size_t)o * words + p / 32) * 32 + p % 32 % 2 * 16 + p % 32 / 2])
+                bits[p / 32 * oc + o] |= 1u << (p % 32);
         }
     }
 #endif
@@ -467,7 +463,7 @@ static inline uint32_t dnnc_pix_mask16(__m256i a, __m256i b, const int16_t *t)
     return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(ca, cb), 0xD8));
 }
 
-/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[o][]. */
+/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[word][o]. */
 static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o, int32_t r0,
                                       int32_t nr, uint32_t *bits, int32_t words)
 {
@@ -550,7 +546,9 @@ static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *in, uint8_t
 #endif
 }
 
-/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC). */
+/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC).
+ * col (plan.py sizes it, `_pix_packed` / `_pix_raw`): the nibble planes (64-byte aligned) and 8 nibble rows, or the
+ * padded image and the pair planes; then the conv pixels' bits [words + 2][oc] and the pooled bits [npw][oc]. */
 static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col)
 {
     uint8_t *scratch = (uint8_t *)col;

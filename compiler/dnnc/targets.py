@@ -104,6 +104,8 @@ C_SCHEMA = {
     "lanes": Key((str, int), "output-lane layout: `\"auto\"` (16 if the compiler enables AVX-512, AVX2 or "
                  "NEON), 0 or 16",
                  0, ("auto", 0, 16)),
+    "pixel_lanes": _str("conv layers in pixel lanes (runtime/dnnc_pixconv.h): `auto` (the convs that fit, where "
+                        "the output-lane layout has AVX2 but not AVX-512) or `off`", "auto", ("auto", "off")),
     "runner": _flags(f"arch `{HOSTED_ARCH}` only: command the harness runs under, e.g. `qemu-aarch64 -L "
                      "/usr/aarch64-linux-gnu` for a cross-compiled AArch64 build; empty = natively"),
     "emulator": Key((dict,), "bare-metal arch only: the emulated board `verify` and `bench` run on "

@@ -39,6 +39,15 @@ def onnxruntime_latency_us(proto, raw: np.ndarray, repeat: int) -> dict:
     return {"onnxruntime_us_median": float(np.median(ns)) / 1e3, "onnxruntime_us_min": float(np.min(ns)) / 1e3}
 
 
+def onnxruntime_input(loaded, raw: np.ndarray) -> np.ndarray:
+    """What the model's ONNX file takes for the raw bytes the C library is timed on."""
+    if loaded.ir.byte_codes is not None:  # the deployment ONNX takes x = map(p)
+        from dnnc.ir.input_map import parse_input_map
+
+        return parse_input_map(loaded.ir.input_map).apply(raw)
+    return raw.astype(np.float32) if loaded.ir.float_input else raw
+
+
 def run_bench(model: str, target: str, repeat: int | None = None, input_map: str | None = None) -> dict:
     cfg = load_target(target)
     loaded = load_model(model, input_map=input_map)
@@ -51,14 +60,7 @@ def run_bench(model: str, target: str, repeat: int | None = None, input_map: str
         raw = np.random.default_rng(0).integers(0, 256, size=(1, *shape), dtype=np.uint8)
     result = backend_for(cfg).bench(loaded.ir, cfg, raw, repeat)
     if "latency_us_median" in result:  # a hosted target: time onnxruntime beside it
-        ort_in = raw
-        if loaded.ir.byte_codes is not None:  # the deployment ONNX takes x = map(p)
-            from dnnc.ir.input_map import parse_input_map
-
-            ort_in = parse_input_map(loaded.ir.input_map).apply(raw)
-        elif loaded.ir.float_input:
-            ort_in = raw.astype(np.float32)
-        result.update(onnxruntime_latency_us(loaded.onnx, ort_in, result["repeat"]))
+        result.update(onnxruntime_latency_us(loaded.onnx, onnxruntime_input(loaded, raw), result["repeat"]))
         result["speedup_vs_onnxruntime"] = result["onnxruntime_us_median"] / max(result["latency_us_median"], 1e-9)
     return result
 

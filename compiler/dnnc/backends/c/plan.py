@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dnnc.backends.c import helium, pixel_lanes
 from dnnc.backends.c.packing import (
     RUNTIME_KINDS,
     border_corrections,
@@ -75,7 +76,6 @@ CONV_FIELDS: dict[str, int | str] = {  # dnnc_conv_t
     "pix": 0,
     "ptab": "NULL",
     "pchunk": 0,
-    "pshift": 0,
     "pw2": "NULL",
     "pthr": "NULL",
 }
@@ -170,9 +170,10 @@ class _Planner:
         self.target = target
         self.lut_bytes = target["lut_bytes"]
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
-        # pixel-lane conv kernels (runtime/dnnc_pixconv.h) where only AVX2 is there: VPSHUFB table lookups beat
-        # the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
-        self.pix = self.lanes > 0 and vector_kernels(target) == "avx2"
+        self.avx2 = self.lanes > 0 and vector_kernels(target) == "avx2"  # the output lanes' AVX2 kernels
+        # pixel-lane conv kernels (runtime/dnnc_pixconv.h, pixel_lanes.py) where only AVX2 is there: VPSHUFB table
+        # lookups beat the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
+        self.pix = self.avx2 and target["pixel_lanes"] == "auto"
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         kind = runtime_kind(layer.weight_values)
@@ -203,7 +204,9 @@ class _Planner:
         if values.size > 1 and np.array_equal(values, values[0] + a * np.arange(values.size)):
             b = int(values[0])
             d = np.searchsorted(values, layer.weight.astype(np.int64))
-            bits = next(k for k in (1, 2, 4, 8) if values.size <= 2**k)
+            # (AVX2: binary codes in 2-bit slots, 4 planes a group instead of 8 (whose registers spill): mnist-pi's
+            # first layer 10.6 -> 9.3 us)
+            bits = next(k for k in ((2, 4, 8) if self.avx2 else (1, 2, 4, 8)) if values.size <= 2**k)
         else:  # not affine in the index: plain bytes, d = w + 128
             a, b, bits = 1, -128, 8
             d = layer.weight.astype(np.int64) + 128
@@ -335,8 +338,8 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
-            if self._pix_fits(layer, ch, cw):
-                self._pix_raw(layer, st, f, thr, ch, cw, oh, ow)
+            if self.pix and pixel_lanes.fits(layer, ch, cw):
+                self._pix(st, f, pixel_lanes.raw(layer, thresholds(thr)[0], ch, cw, oh, ow))
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -352,9 +355,8 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
-            elif self.target["mve"] and (self.conv_u8_s16(layer, st, f, thr, ch, cw)
-                                         or pk <= 4 and self.conv_u8_i8(layer, st, f, ch, cw)):
-                pass  # Helium: int16 VMLA by a scalar where the sums fit int16, else int8 VMLADAV
+            elif self.target["mve"] and (hc := helium.first_conv(layer, thresholds(thr)[0], ch, cw, pk)):
+                self._helium(st, f, hc)  # Helium: int16 VMLA by a scalar where the sums fit int16, else VMLADAV
             elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -380,8 +382,9 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            if self._pix_fits(layer, ch, cw):
-                self._pix_packed(layer, st, f, wpp, ch, cw, oh, ow)
+            if self.pix and pixel_lanes.fits(layer, ch, cw):
+                self._pix(st, f, pixel_lanes.packed(layer, thresholds(thr)[0], wpp, ch, cw, oh, ow))
+                f.update(kind=kind, in_wpp=wpp)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -417,144 +420,28 @@ class _Planner:
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
 
-    def conv_u8_s16(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int) -> bool:
-        """First conv layer for Helium's VMLA by a scalar (runtime dnnc_conv_u8_s16, u8_wide = 3): sixteen outputs
-        in two int16 vectors, each raw pixel p of the zero-padded image times its tap's weights, w8 [o16/16][c]
-        [kh][kw][16]. The int16 sums s = sum w p are exact when 255 * sum |w| <= 32640; the threshold test
-        in_mul * s + in_add * (the valid taps' weight sum) >= thr becomes s >= T per border pattern and output
-        (the weights negated when in_mul < 0): T = ceil((t - cst) / |in_mul|), clamped to +-32767 (|s| <= 32640:
-        always / never; padded outputs never), in w16 [pattern][o16]. False when the sums may not fit int16."""
-        o, c, kh, kw = layer.weight.shape
-        w2 = layer.weight.astype(np.int64).reshape(o, -1)
-        if 255 * int(np.abs(w2).sum(axis=1).max(initial=0)) > 32640 or f["pool_k"] > 8:  # runtime: 64 windows
-            return False
-        o16 = -(-o // 16) * 16
-        w8 = np.zeros((o16, c * kh * kw), np.int64)
-        w8[:o] = w2 * (-1 if layer.in_mul < 0 else 1)
-        w8 = w8.reshape(o16 // 16, 16, -1).transpose(0, 2, 1)  # [group][tap][16]
-        _, h, w = layer.in_shape
-        rows, rmasks = border_patterns(ch, layer.stride, layer.pad, kh, h)
-        cols, cmasks = border_patterns(cw, layer.stride, layer.pad, kw, w)
-        padsum, _ = border_corrections(layer.weight, rmasks, cmasks)
-        cst = int(layer.in_add) * (w2.sum(axis=1)[None, None, :] - padsum.astype(np.int64)).reshape(-1, o)
-        t, m = thresholds(thr)[0].astype(np.int64)[None, :], abs(int(layer.in_mul))
-        big = np.where(cst >= t, -32767, 32767) if m == 0 else -((cst - t) // m)
-        t16 = np.full((cst.shape[0], o16), 32767, np.int64)
-        t16[:, :o] = np.where(t == np.iinfo(np.int32).min, -32767, np.clip(big, -32767, 32767))
-        st.arrays += [Array(f"{st.name}_w8", "int8_t", w8.astype(np.int8).reshape(-1)),
-                      Array(f"{st.name}_t16", "int16_t", t16.astype(np.int16).reshape(-1)),
-                      Array(f"{st.name}_rowpat", "uint8_t", np.array(rows, np.uint8)),
-                      Array(f"{st.name}_colpat", "uint8_t", np.array(cols, np.uint8))]
-        f.update(in_u8=1, u8_wide=3, w8=f"{st.name}_w8", w16=f"{st.name}_t16", rowpat=f"{st.name}_rowpat",
-                 colpat=f"{st.name}_colpat", ncolpat=len(cmasks))
-        st.weight_bytes = w8.size + t16.size * 2
-        st.scratch.update(col=-(-(c * (layer.in_shape[1] + 2 * layer.pad) * (w + 2 * layer.pad) + 4) // 4), uimg=0)
-        return True
+    def _helium(self, st: Stage, f: dict, hc: helium.FirstConv) -> None:
+        """A first conv stage in a Helium layout: its arrays named after the stage, its fields and scratch."""
+        for key, (ctype, data) in hc.arrays.items():
+            st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
+            f[key] = f"{st.name}_{key}"
+        f.update(in_u8=1, **hc.fields)
+        st.weight_bytes = hc.weight_bytes
+        st.scratch.update(col=hc.scratch_words, uimg=0)  # uimg unused: one word, a non-NULL pointer
 
-    def conv_u8_i8(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int) -> bool:
-        """First conv layer as int8 weights [o][kpad] for VMLADAV (runtime dnnc_conv_u8_i8, u8_wide = 2), kpad
-        = c*kh*kw rounded up to 16, the pixels as p - 128 and the zero padding as p = 0; corr holds the constant
-        of each border pattern, 128 * in_mul * sum(w) + in_add * (the valid taps' weight sum). False (another
-        layout) when the weights or the sums do not fit int8 / int32."""
-        o, c, kh, kw = layer.weight.shape
-        _, h, w = layer.in_shape
-        p = layer.pad
-        if layer.weight.size and not -128 <= int(layer.weight.min()) <= int(layer.weight.max()) <= 127:
-            return False
-        k = c * kh * kw
-        kpad = -(-k // 16) * 16
-        wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
-        babs = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1)
-        mul, add = int(layer.in_mul), int(layer.in_add)
-        # |in_mul * (w . (p - 128))| and |constant| bounds: every partial sum of the kernel fits int32
-        worst = abs(mul) * 128 * babs + 128 * abs(mul) * np.abs(wsum) + abs(add) * babs
-        if int(worst.max(initial=0)) >= 2**31:
-            return False
-        w8 = np.zeros((o, kpad), np.int8)
-        w8[:, :k] = layer.weight.reshape(o, -1)
-        st.arrays.append(Array(f"{st.name}_w8", "int8_t", w8.reshape(-1)))
-        self._border_tables(layer, st, f, ch, cw, raw_offset=True, base=128 * mul * wsum)
-        st.weight_bytes = sum(a.nbytes for a in st.arrays)
-        f.update(in_u8=1, kpad=kpad, u8_wide=2, w8=f"{st.name}_w8")
-        pk = f["pool_k"]
-        # col: the windows, then the image; uimg unused (one word: a non-NULL pointer for the shared driver)
-        st.scratch.update(col=-(-(pk * pk * kpad + c * (h + 2 * p) * (w + 2 * p)) // 4), uimg=0)
-        return True
+    def _pix(self, st: Stage, f: dict, px: pixel_lanes.PixelConv) -> None:
+        """A conv stage in pixel lanes: its arrays named after the stage, its fields and scratch."""
+        for key, (ctype, data) in px.arrays.items():
+            st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
+            f[key] = f"{st.name}_{key}"
+        f.update(pix=1, **px.fields)
+        st.weight_bytes, st.threshold_bytes = px.weight_bytes, px.threshold_bytes
+        st.scratch.update(col=px.scratch_words, uimg=0, acc=0, mx=0)
 
-    def _pix_fits(self, layer: Linear, ch: int, cw: int) -> bool:
-        """Whether a conv layer takes the pixel-lane kernels: stride 1, conv rows of at most 32 pixels (a row of
-        bits is one word), enough pixels to fill 4 registers of 32, tables within 1 MiB, int16 sums that cannot
-        wrap (sum |w| <= 32767 per output)."""
-        o, c, kh, kw = layer.weight.shape
-        wabs = int(np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).max())
-        if layer.in_dtype == UINT8:  # sums of w * p, p <= 255, and the input affine's scale folded into thresholds
-            fits = 255 * wabs <= 32767 and layer.in_mul != 0
-        else:
-            fits = wabs <= 32767 and o * kh * kw * 8 * -(-c // 32) * 16 <= 1 << 20
-        return fits and self.pix and layer.stride == 1 and layer.pad <= 16 and cw <= 32 and ch * cw >= 128
-
-    def _pix_packed(self, layer: Linear, st: Stage, f: dict, wpp: int, ch: int, cw: int, oh: int, ow: int) -> None:
-        """Packed-input conv in pixel lanes (runtime dnnc_pix_packed): per output, tap and nibble g of the input
-        words, the 16 dot products of channels 4g..4g+3 with every input nibble (bit 1 = +1)."""
-        o, c, kh, kw = layer.weight.shape
-        G = 8 * wpp
-        w = np.zeros((o + o % 2, kh, kw, 4 * G), np.int64)  # [o][ky][kx][channel], outputs padded to even
-        w[:o, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
-        signs = np.array([[1 if (v >> i) & 1 else -1 for i in range(4)] for v in range(16)], np.int64)  # [v][i]
-        tab = w.reshape(o + o % 2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
-        shift = 1 if not (tab % 2).any() else 0  # binary weights: sums of 4 signs are even
-        tab >>= shift
-        st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
-        st.weight_bytes = tab.size
-        big = int(np.abs(tab).max()) or 1
-        # int8 sums of a multiple of 4 lookups (the kernel takes four nibbles a step)
-        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3,
-                 pshift=shift)
-        p16 = -(-cw // 16) * 16  # the planes' row pitch: dnnc_pix_pitch
-        pitch = p16 if -(-(ch * p16) // 32) == -(-(ch * cw) // 32) else cw
-        plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
-        words = -(-(ch * pitch) // 32)
-        npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-        # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; pixel bits (+ 2 rows), pooled bits
-        scratch_bytes = 64 + kw * G * plen + 8 * (-(-(layer.in_shape[2] + 96) // 32) * 32)
-        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
-
-    def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
-        """First conv in pixel lanes (runtime dnnc_pix_raw): VPMADDUBSW of tap pairs. The output is
-        in_mul * S + in_add * (sum of the valid taps' weights) >= t, so with S' = sign(in_mul) * S (weights negated
-        for in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output and pixel."""
-        o, c, kh, kw = layer.weight.shape
-        _, h, w = layer.in_shape
-        ntap, nreg = c * kh * kw, -(-(ch * cw) // 16)
-        mul, sgn = int(layer.in_mul), 1 if layer.in_mul > 0 else -1
-        taps = np.zeros((o + o % 2, ntap + ntap % 2), np.int64)
-        taps[:o, :ntap] = sgn * layer.weight.astype(np.int64).reshape(o, -1)  # (c, ky, kx) order
-        b = taps.reshape(o + o % 2, -1, 2).astype(np.int8).view(np.uint8).astype(np.uint32)
-        pw2 = b[..., 0] | b[..., 1] << 8 | b[..., 0] << 16 | b[..., 1] << 24
-        rows, rmasks = border_patterns(ch, 1, layer.pad, kh, h)
-        cols, cmasks = border_patterns(cw, 1, layer.pad, kw, w)
-        invalid, _ = border_corrections(layer.weight, rmasks, cmasks)  # [rp][cp][o]: the padded taps' weights
-        offset = int(layer.in_add) * (layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1) - invalid)
-        t = thresholds(thr)[0].astype(np.int64)
-        pix_off = offset[np.array(rows)][:, np.array(cols)].reshape(ch * cw, o)  # [pixel][o]
-        pthr = np.full((o, -(-nreg // 2) * 32), 32767, np.int64)  # whole words of pixels
-        pthr[:, :ch * cw] = np.clip(-((pix_off - t) // abs(mul)) - 1, -32768, 32767).T  # ceil((t - off) / |mul|) - 1
-        st.arrays += [Array(f"{st.name}_pw2", "uint32_t", pw2.reshape(-1)),
-                      Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1))]
-        st.weight_bytes = pw2.size * 4
-        st.threshold_bytes = pthr.size * 2
-        f.update(in_u8=1, pix=1, pw2=f"{st.name}_pw2", pthr=f"{st.name}_pthr")
-        npw, out_wpp, words = -(-(oh * ow) // 32), -(-o // 32), -(-(ch * cw) // 32)
-        # dnnc_conv_pix: padded image, pair planes; pixel bits (+ 2 rows), pooled bits
-        img = -(-(c * (h + 2 * layer.pad) * (w + 2 * layer.pad + 32)) // 32) * 32
-        scratch_bytes = img + -(-ntap // 2) * (32 * nreg + 32)
-        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
-
-    def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool,
-                       base: np.ndarray | None = None) -> None:
+    def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
         """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per
-        pattern: the padded taps' correction on packed input, or (raw input) in_add * the weight sum of the
-        valid taps, the input offset that the zero-padded raw image leaves out, plus `base` per output."""
+        pattern: the padded taps' correction on packed input, or (raw input, lanes) in_add * the weight sum of
+        the valid taps, the input offset that the zero-padded raw image leaves out."""
         o, _, kh, kw = layer.weight.shape
         _, h, w = layer.in_shape
         rows, rmasks = border_patterns(ch, layer.stride, layer.pad, kh, h)
@@ -562,8 +449,7 @@ class _Planner:
         corr, interior = border_corrections(layer.weight, rmasks, cmasks)
         if raw_offset:
             wsum = layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1)
-            corr = int(layer.in_add) * (wsum - corr.astype(np.int64)) + (0 if base is None else base)
-            corr = corr.astype(np.int32)
+            corr = (int(layer.in_add) * (wsum - corr.astype(np.int64))).astype(np.int32)
         else:
             f["interior"] = interior
         if self.lanes:
@@ -646,7 +532,7 @@ class _Planner:
                     Array(f"{st.name}_thr", "int32_t", t),
                     Array(f"{st.name}_flip", "uint32_t", flip_words(flip)),
                 ]
-                st.threshold_bytes = t.size * 4 + flip_words(flip).size * 4
+                st.threshold_bytes += t.size * 4 + flip_words(flip).size * 4  # (+ a pixel-lane conv's own)
                 st.fields.update(thr=f"{st.name}_thr", flip=f"{st.name}_flip")
                 st.src += f" + {thr.name}" if pool is None else f" + {pool.name} + {thr.name}"
                 i += 2 + (pool is not None)

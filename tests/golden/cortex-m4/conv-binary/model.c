@@ -63,7 +63,6 @@ static const dnnc_conv_t L0 = {
     .pix = 0,
     .ptab = NULL,
     .pchunk = 0,
-    .pshift = 0,
     .pw2 = NULL,
     .pthr = NULL,
 };
@@ -140,7 +139,6 @@ static const dnnc_conv_t L1 = {
     .pix = 0,
     .ptab = NULL,
     .pchunk = 0,
-    .pshift = 0,
     .pw2 = NULL,
     .pthr = NULL,
 };

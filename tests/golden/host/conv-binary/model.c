@@ -100,7 +100,6 @@ static const dnnc_conv_t L0 = {
     .pix = 0,
     .ptab = NULL,
     .pchunk = 0,
-    .pshift = 0,
     .pw2 = NULL,
     .pthr = NULL,
 };
@@ -202,7 +201,6 @@ static const dnnc_conv_t L1 = {
     .pix = 0,
     .ptab = NULL,
     .pchunk = 0,
-    .pshift = 0,
     .pw2 = NULL,
     .pthr = NULL,
 };
