@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dnnc.backends.c import pixel_lanes
+from dnnc.backends.c import helium, pixel_lanes
 from dnnc.backends.c.packing import (
     RUNTIME_KINDS,
     border_corrections,
@@ -355,6 +355,8 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
+            elif self.target["mve"] and (hc := helium.first_conv(layer, thresholds(thr)[0], ch, cw, pk)):
+                self._helium(st, f, hc)  # Helium: int16 VMLA by a scalar where the sums fit int16, else VMLADAV
             elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -389,6 +391,8 @@ class _Planner:
             # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
             pooled = 1 < pk <= 4 and not self.lanes
             ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
+            if pooled and self.target["mve"]:
+                ncol = -(-ncol // 4) * 4  # Helium counts whole vectors of 4 words (zero words past the taps)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
@@ -415,6 +419,15 @@ class _Planner:
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
+
+    def _helium(self, st: Stage, f: dict, hc: helium.FirstConv) -> None:
+        """A first conv stage in a Helium layout: its arrays named after the stage, its fields and scratch."""
+        for key, (ctype, data) in hc.arrays.items():
+            st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
+            f[key] = f"{st.name}_{key}"
+        f.update(in_u8=1, **hc.fields)
+        st.weight_bytes = hc.weight_bytes
+        st.scratch.update(col=hc.scratch_words, uimg=0)  # uimg unused: one word, a non-NULL pointer
 
     def _pix(self, st: Stage, f: dict, px: pixel_lanes.PixelConv) -> None:
         """A conv stage in pixel lanes: its arrays named after the stage, its fields and scratch."""
