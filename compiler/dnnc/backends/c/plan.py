@@ -339,7 +339,8 @@ class _Planner:
             k = c * kh * kw
             kpad = k + (k % 2)
             if self.pix and pixel_lanes.fits(layer, ch, cw):
-                self._pix(st, f, pixel_lanes.raw(layer, thresholds(thr)[0], ch, cw, oh, ow))
+                self._layout(st, f, pixel_lanes.raw(layer, thresholds(thr)[0], ch, cw, oh, ow), pix=1)
+                st.scratch.update(acc=0, mx=0)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -356,7 +357,7 @@ class _Planner:
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
             elif self.target["mve"] and (hc := helium.first_conv(layer, thresholds(thr)[0], ch, cw, pk)):
-                self._helium(st, f, hc)  # Helium: int16 VMLA by a scalar where the sums fit int16, else VMLADAV
+                self._layout(st, f, hc, in_u8=1)  # Helium: int16 VMLA where the sums fit int16, else VMLADAV
             elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -383,7 +384,8 @@ class _Planner:
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
             if self.pix and pixel_lanes.fits(layer, ch, cw):
-                self._pix(st, f, pixel_lanes.packed(layer, thresholds(thr)[0], wpp, ch, cw, oh, ow))
+                self._layout(st, f, pixel_lanes.packed(layer, thresholds(thr)[0], wpp, ch, cw, oh, ow), pix=1)
+                st.scratch.update(acc=0, mx=0)
                 f.update(kind=kind, in_wpp=wpp)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
@@ -420,23 +422,15 @@ class _Planner:
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
 
-    def _helium(self, st: Stage, f: dict, hc: helium.FirstConv) -> None:
-        """A first conv stage in a Helium layout: its arrays named after the stage, its fields and scratch."""
-        for key, (ctype, data) in hc.arrays.items():
+    def _layout(self, st: Stage, f: dict, lay: helium.FirstConv | pixel_lanes.PixelConv, **fields) -> None:
+        """A conv stage in the encoding a layout module made (helium.py, pixel_lanes.py): its arrays named after the
+        stage, its descriptor fields, sizes and scratch."""
+        for key, (ctype, data) in lay.arrays.items():
             st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
             f[key] = f"{st.name}_{key}"
-        f.update(in_u8=1, **hc.fields)
-        st.weight_bytes = hc.weight_bytes
-        st.scratch.update(col=hc.scratch_words, uimg=0)  # uimg unused: one word, a non-NULL pointer
-
-    def _pix(self, st: Stage, f: dict, px: pixel_lanes.PixelConv) -> None:
-        """A conv stage in pixel lanes: its arrays named after the stage, its fields and scratch."""
-        for key, (ctype, data) in px.arrays.items():
-            st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
-            f[key] = f"{st.name}_{key}"
-        f.update(pix=1, **px.fields)
-        st.weight_bytes, st.threshold_bytes = px.weight_bytes, px.threshold_bytes
-        st.scratch.update(col=px.scratch_words, uimg=0, acc=0, mx=0)
+        f.update(**lay.fields, **fields)
+        st.weight_bytes, st.threshold_bytes = lay.weight_bytes, getattr(lay, "threshold_bytes", 0)
+        st.scratch.update(col=lay.scratch_words, uimg=0)  # uimg unused: one word, a non-NULL pointer
 
     def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
         """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per
