@@ -266,6 +266,26 @@ static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint
 #define DNNC_PIX_ASM_STEP(NIB)                                                                                  \
     NIB("0", "(%[s])") NIB("16", "(%[s],%[pl])") NIB("32", "(%[s],%[pl],2)") NIB("48", "(%[s3])")
 
+/* The kernels' step for fewer than 4 registers (a layer's last ones), in C: nr (1..3) registers of pixels at src
+ * times u (output o, into a0..a2) and v (output o + 1, into b0..b2), PROD(pixels, weights) summed with ADD. */
+#define DNNC_PIX_FEW(src_, nr_, PROD, ADD)                                                                      \
+    do {                                                                                                         \
+        x = _mm256_loadu_si256((const __m256i *)(const void *)(src_));                                           \
+        a0 = ADD(a0, PROD(x, u));                                                                                \
+        b0 = ADD(b0, PROD(x, v));                                                                                \
+        if ((nr_) > 1) {                                                                                         \
+            x = _mm256_loadu_si256((const __m256i *)(const void *)((src_) + 32));                                \
+            a1 = ADD(a1, PROD(x, u));                                                                            \
+            b1 = ADD(b1, PROD(x, v));                                                                            \
+        }                                                                                                        \
+        if ((nr_) > 2) {                                                                                         \
+            x = _mm256_loadu_si256((const __m256i *)(const void *)((src_) + 64));                                \
+            a2 = ADD(a2, PROD(x, u));                                                                            \
+            b2 = ADD(b2, PROD(x, v));                                                                            \
+        }                                                                                                        \
+    } while (0)
+#define DNNC_PIX_LOOKUP(x, table) _mm256_shuffle_epi8((table), (x))
+
 /* The int16 sums of the even and odd pixels of an int8 register of 32 pixels. */
 #define DNNC_PIX_WIDEN(a, s)                                                                                     \
     do {                                                                                                         \
@@ -317,17 +337,9 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
                 } else {
                     int32_t h;
                     for (h = 0; h < 4; h++) {
-                        const uint8_t *sh = src + h * plen;
                         u = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(ta + 16 * h)));
                         v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(tb + 16 * h)));
-                        x = _mm256_loadu_si256((const __m256i *)(const void *)sh);
-                        a0 = _mm256_add_epi8(a0, _mm256_shuffle_epi8(u, x));
-                        b0 = _mm256_add_epi8(b0, _mm256_shuffle_epi8(v, x));
-                        if (nr > 1) {
-                            x = _mm256_loadu_si256((const __m256i *)(const void *)(sh + 32));
-                            a1 = _mm256_add_epi8(a1, _mm256_shuffle_epi8(u, x));
-                            b1 = _mm256_add_epi8(b1, _mm256_shuffle_epi8(v, x));
-                        }
+                        DNNC_PIX_FEW(src + h * plen, nr, DNNC_PIX_LOOKUP, _mm256_add_epi8);
                     }
                     (void)t;
                     (void)src3;
@@ -488,19 +500,7 @@ static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *plane
         } else {
             u = _mm256_set1_epi32((int)*wa);
             v = _mm256_set1_epi32((int)*wb);
-            x = _mm256_loadu_si256((const __m256i *)(const void *)src);
-            a0 = _mm256_add_epi16(a0, _mm256_maddubs_epi16(x, u));
-            b0 = _mm256_add_epi16(b0, _mm256_maddubs_epi16(x, v));
-            if (nr > 1) {
-                x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 32));
-                a1 = _mm256_add_epi16(a1, _mm256_maddubs_epi16(x, u));
-                b1 = _mm256_add_epi16(b1, _mm256_maddubs_epi16(x, v));
-            }
-            if (nr > 2) {
-                x = _mm256_loadu_si256((const __m256i *)(const void *)(src + 64));
-                a2 = _mm256_add_epi16(a2, _mm256_maddubs_epi16(x, u));
-                b2 = _mm256_add_epi16(b2, _mm256_maddubs_epi16(x, v));
-            }
+            DNNC_PIX_FEW(src, nr, _mm256_maddubs_epi16, _mm256_add_epi16);
             (void)t;
         }
     }
