@@ -70,11 +70,11 @@
     DNNC_T1_CSA("r3", "r4", "r2")          /* t r2, f0 r4 */                                       \
     D2("r3", "r5", "r7")                                                                           \
     DNNC_T1_CSA("r6", "r3", "r5")          /* o r5, c2 r3 */                                       \
-    "str r4, [sp]\n\t"                     /* park f0 */                                           \
+    "str r4, [sp, #4]\n\t"                 /* park f0 */                                           \
     D2("r4", "r6", "r7")                                                                           \
     DNNC_T1_CSA("r5", "r4", "r6")          /* o r6, c3 r4 */                                       \
     DNNC_T1_CSA("r2", "r3", "r4")          /* t r4, f1 r3 */                                       \
-    "ldr r5, [sp]\n\t"                                                                             \
+    "ldr r5, [sp, #4]\n\t"                                                                         \
     "mov r7, r8\n\t"                                                                               \
     DNNC_T1_CSA("r7", "r5", "r3")          /* fours r3, eights carry r5 */                        \
     "mov r8, r3\n\t"                                                                               \
@@ -95,89 +95,148 @@
     "movs r2, r6\n\t"                                                                              \
     "movs r3, r4\n\t"
 
-/* nb >= 1 blocks from the state (*ones, *twos, *fours); returns the byte counters of the eights carries. */
-#define DNNC_T1_BLOCKS(D2, D4)                                                             \
+/* Per-byte popcount of register x in place (t scratch; masks 0x55555555 m1, 0x33333333 m2, 0x0F0F0F0F m4). */
+#define DNNC_T1_POPBYTES(x, t, m1, m2, m4)                                                         \
+    "lsrs " t ", " x ", #1\n\t"                                                                   \
+    "ands " t ", " m1 "\n\t"                                                                      \
+    "subs " x ", " x ", " t "\n\t"                                                                \
+    "lsrs " t ", " x ", #2\n\t"                                                                   \
+    "ands " t ", " m2 "\n\t"                                                                      \
+    "ands " x ", " m2 "\n\t"                                                                      \
+    "adds " x ", " x ", " t "\n\t"                                                                \
+    "lsrs " t ", " x ", #4\n\t"                                                                   \
+    "adds " x ", " x ", " t "\n\t"                                                                \
+    "ands " x ", " m4 "\n\t"
+
+/* One 4-word block after the 8-word ones (when n % 8 >= 4): its fours carry f0 meets the fours state in a half
+ * adder; the eights carry (fours & f0) is counted into r9. */
+#define DNNC_T1_HALF(D2, D4)                                                                       \
+    D4("r4", "r5", "r6", "r7")                                                                     \
+    DNNC_T1_CSA("r2", "r4", "r5")          /* o r5, c0 r4 */                                       \
+    D2("r2", "r6", "r7")                                                                           \
+    DNNC_T1_CSA("r5", "r2", "r6")          /* o r6, c1 r2 */                                       \
+    DNNC_T1_CSA("r3", "r4", "r2")          /* t r2, f0 r4 */                                       \
+    "mov r7, r8\n\t"                                                                               \
+    "movs r5, r7\n\t"                                                                              \
+    "ands r5, r4\n\t"                                                                              \
+    "eors r7, r4\n\t"                                                                              \
+    "mov r8, r7\n\t"                                                                               \
+    "movs r3, r2\n\t"                                                                              \
+    "movs r2, r6\n\t"                                                                              \
+    "mov r4, r10\n\t"                                                                              \
+    "mov r6, r11\n\t"                                                                              \
+    "mov r7, lr\n\t"                                                                               \
+    DNNC_T1_POPBYTES("r5", "r1", "r4", "r6", "r7") /* r1 is free: x is not read again */           \
+    "add r9, r5\n\t"
+
+/* The count of nb <= 31 8-word blocks, then one 4-word block if `half`, from a zero state, final sums
+ * included: cnt = pc(ones) + 2 pc(twos) + 4 pc(fours) + 8 (bytes of r9). w and x advance past the blocks. */
+#define DNNC_T1_ROW(D2, D4)                                                                        \
     static const uint32_t masks[3] = {0x55555555u, 0x33333333u, 0x0F0F0F0Fu};                      \
     register const uint32_t *rw __asm__("r0") = *w;                                                \
     register const uint32_t *rx __asm__("r1") = *x;                                                \
-    register uint32_t ro __asm__("r2") = s[0];                                                     \
-    register uint32_t rt __asm__("r3") = s[1];                                                     \
-    register uint32_t rf __asm__("r4") = s[2];                                                     \
-    register uint32_t ra __asm__("r5") = (uint32_t)(uintptr_t)(*x + 8 * nb);                       \
+    register uint32_t rn __asm__("r2") = (uint32_t)nb;                                             \
+    register uint32_t rh __asm__("r3") = (uint32_t)half;                                           \
     register const uint32_t *rm __asm__("r6") = masks;                                             \
+    *x += 8 * nb + 4 * half;                                                                       \
     __asm__ volatile(                                                                              \
         DNNC_T1_UNIFIED                                                                            \
-        "push {r6, r7}\n\t" /* r7 saved; [sp] is the park slot */                                  \
-        "mov r8, r4\n\t"                                                                           \
-        "mov r12, r5\n\t"                                                                          \
+        "push {r3, r6, r7}\n\t" /* half at [sp], [sp, #4] the park slot, r7 saved */               \
+        "lsls r5, r2, #5\n\t"                                                                      \
+        "adds r5, r5, r1\n\t"                                                                      \
+        "mov r12, r5\n\t" /* end of the 8-word blocks */                                           \
         "ldmia r6!, {r4, r5, r7}\n\t"                                                              \
         "mov r10, r4\n\t"                                                                          \
         "mov r11, r5\n\t"                                                                          \
         "mov lr, r7\n\t"                                                                           \
-        "movs r4, #0\n\t"                                                                          \
-        "mov r9, r4\n\t"                                                                           \
+        "movs r2, #0\n\t"                                                                          \
+        "movs r3, #0\n\t"                                                                          \
+        "mov r8, r2\n\t"                                                                           \
+        "mov r9, r2\n\t"                                                                           \
+        "cmp r1, r12\n\t"                                                                          \
+        "beq 2f\n\t"                                                                               \
         "1:\n\t"                                                                                   \
         DNNC_T1_BLOCK(D2, D4)                                                                      \
         "cmp r1, r12\n\t"                                                                          \
         "bne 1b\n\t"                                                                               \
-        "mov r4, r8\n\t"                                                                           \
-        "mov r5, r9\n\t"                                                                           \
-        "pop {r6, r7}\n\t"                                                                         \
+        "2:\n\t"                                                                                   \
+        "ldr r4, [sp]\n\t"                                                                         \
+        "cmp r4, #0\n\t"                                                                           \
+        "beq 3f\n\t"                                                                               \
+        DNNC_T1_HALF(D2, D4)                                                                       \
+        "3:\n\t"                                                                                   \
+        "mov r4, r10\n\t"                                                                          \
+        "mov r5, r11\n\t"                                                                          \
+        "mov r6, lr\n\t"                                                                           \
+        DNNC_T1_POPBYTES("r2", "r7", "r4", "r5", "r6")                                             \
+        DNNC_T1_POPBYTES("r3", "r7", "r4", "r5", "r6")                                             \
+        "lsls r3, r3, #1\n\t"                                                                      \
+        "adds r2, r2, r3\n\t"                                                                      \
+        "mov r3, r8\n\t"                                                                           \
+        DNNC_T1_POPBYTES("r3", "r7", "r4", "r5", "r6")                                             \
+        "lsls r3, r3, #2\n\t"                                                                      \
+        "adds r2, r2, r3\n\t" /* bytes <= 56, their sum <= 224: one multiply */                   \
+        "lsrs r7, r6, #3\n\t"                                                                      \
+        "ands r7, r6\n\t" /* 0x01010101 */                                                        \
+        "muls r2, r7\n\t"                                                                          \
+        "lsrs r2, r2, #24\n\t"                                                                     \
+        "mov r3, r9\n\t" /* bytes <= 248: to halfwords, then their sum */                         \
+        "movs r5, #255\n\t"                                                                        \
+        "lsls r6, r5, #16\n\t"                                                                     \
+        "orrs r5, r6\n\t"                                                                          \
+        "lsrs r4, r3, #8\n\t"                                                                      \
+        "ands r3, r5\n\t"                                                                          \
+        "ands r4, r5\n\t"                                                                          \
+        "adds r3, r3, r4\n\t"                                                                      \
+        "lsrs r4, r3, #16\n\t"                                                                     \
+        "uxth r3, r3\n\t"                                                                          \
+        "adds r3, r3, r4\n\t"                                                                      \
+        "lsls r3, r3, #3\n\t"                                                                      \
+        "adds r2, r2, r3\n\t"                                                                      \
+        "pop {r3, r6, r7}\n\t"                                                                     \
         DNNC_T1_DIVIDED                                                                            \
-        : "+r"(rw), "+r"(rx), "+r"(ro), "+r"(rt), "+r"(rf), "+r"(ra), "+r"(rm)                     \
+        : "+r"(rw), "+r"(rx), "+r"(rn), "+r"(rh), "+r"(rm)                                         \
         :                                                                                          \
-        : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");                                  \
+        : "r4", "r5", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");                      \
     *w = rw;                                                                                       \
-    *x = rx;                                                                                       \
-    s[0] = ro;                                                                                     \
-    s[1] = rt;                                                                                     \
-    s[2] = rf;                                                                                     \
-    return ra;
+    return rn;
 
-static inline uint32_t dnnc_t1_blocks_binary(const uint32_t **w, const uint32_t **x, int32_t nb, uint32_t *s)
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_binary(const uint32_t **w, const uint32_t **x, int32_t nb,
+                                                                         int32_t half)
 {
-    DNNC_T1_BLOCKS(DNNC_T1_D2_BINARY, DNNC_T1_D2_BINARY4)
+    DNNC_T1_ROW(DNNC_T1_D2_BINARY, DNNC_T1_D2_BINARY4)
 }
 
-static inline uint32_t dnnc_t1_blocks_ternary(const uint32_t **w, const uint32_t **x, int32_t nb, uint32_t *s)
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_ternary(const uint32_t **w, const uint32_t **x, int32_t nb,
+                                                                         int32_t half)
 {
-    DNNC_T1_BLOCKS(DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
+    DNNC_T1_ROW(DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
 }
 
-/* The count of n words (planes 1: binary, 2: ternary; D(j) the disagreement word j): the 8-word blocks in
- * assembly, a remaining 4-word block through the same tree in C, the last n % 4 words one SWAR count each. */
-#define DNNC_T1_COUNT(BLOCKS, D, planes)                                                           \
-    uint32_t s[3] = {0, 0, 0}, eights = 0, tail = 0;                                               \
-    int32_t left = n >> 3, j;                                                                      \
-    while (left > 0) {                                                                             \
-        const int32_t nb = left < 31 ? left : 31;                                                  \
-        left -= nb;                                                                                \
-        eights += dnnc_bytesum(BLOCKS(&w, &x, nb, s));                                             \
+/* Any n: rows of up to 31 8-word blocks (and a last 4-word block) in assembly, the last n % 4 words one SWAR
+ * count each (D(j) the disagreement word j after the rows). */
+#define DNNC_T1_COUNT(ROW, D)                                                                      \
+    uint32_t r = 0;                                                                                \
+    int32_t j;                                                                                     \
+    while (n >= 4) {                                                                               \
+        const int32_t nb = n >> 3 < 31 ? n >> 3 : 31, half = nb == n >> 3 ? (n >> 2) & 1 : 0;      \
+        n -= 8 * nb + 4 * half;                                                                    \
+        r += ROW(&w, &x, nb, half);                                                                \
     }                                                                                              \
-    if (n & 4) {                                                                                   \
-        uint32_t ta, tb, fa;                                                                       \
-        DNNC_CSA(ta, s[0], s[0], D(0), D(1));                                                      \
-        DNNC_CSA(tb, s[0], s[0], D(2), D(3));                                                      \
-        DNNC_CSA(fa, s[1], s[1], ta, tb);                                                          \
-        eights += dnnc_popcount32(s[2] & fa); /* fours + fa = 2 (fours & fa) + (fours ^ fa) */     \
-        s[2] ^= fa;                                                                                \
-        w += 4 * (planes);                                                                         \
-        x += 4;                                                                                    \
-    }                                                                                              \
-    for (j = 0; j < (n & 3); j++) tail += dnnc_popcount32(D(j));                                   \
-    return 8u * eights + tail + dnnc_pc_124(s[0], s[1], s[2]);
+    for (j = 0; j < n; j++) r += dnnc_popcount32(D(j));                                            \
+    return r;
 
-static inline uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+static inline __attribute__((always_inline)) uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
 #define DNNC_D_(j) (w[(j)] ^ x[(j)])
-    DNNC_T1_COUNT(dnnc_t1_blocks_binary, DNNC_D_, 1)
+    DNNC_T1_COUNT(dnnc_t1_row_binary, DNNC_D_)
 #undef DNNC_D_
 }
 
-static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
+static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
 #define DNNC_D_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
-    DNNC_T1_COUNT(dnnc_t1_blocks_ternary, DNNC_D_, 2)
+    DNNC_T1_COUNT(dnnc_t1_row_ternary, DNNC_D_)
 #undef DNNC_D_
 }
 
