@@ -129,30 +129,31 @@
     DNNC_T1_POPBYTES("r5", "r1", "r4", "r6", "r7") /* r1 is free: x is not read again */           \
     "add r9, r5\n\t"
 
-/* The count of nb <= 31 8-word blocks, then one 4-word block if `half`, from a zero state, final sums
- * included: cnt = pc(ones) + 2 pc(twos) + 4 pc(fours) + 8 (bytes of r9). w and x advance past the blocks. */
+/* The count of nb <= 31 8-word blocks, then one 4-word block if `half`, from the state (ones, twos, 0), final
+ * sums included: cnt = pc(ones) + 2 pc(twos) + 4 pc(fours) + 8 (bytes of r9). w and x advance past the blocks. */
 #define DNNC_T1_ROW(D2, D4)                                                                        \
     static const uint32_t masks[3] = {0x55555555u, 0x33333333u, 0x0F0F0F0Fu};                      \
     register const uint32_t *rw __asm__("r0") = *w;                                                \
     register const uint32_t *rx __asm__("r1") = *x;                                                \
-    register uint32_t rn __asm__("r2") = (uint32_t)nb;                                             \
-    register uint32_t rh __asm__("r3") = (uint32_t)half;                                           \
+    register uint32_t ro __asm__("r2") = ones;                                                     \
+    register uint32_t rt __asm__("r3") = twos;                                                     \
+    register uint32_t rn __asm__("r4") = (uint32_t)nb;                                             \
+    register uint32_t rh __asm__("r5") = (uint32_t)half;                                           \
     register const uint32_t *rm __asm__("r6") = masks;                                             \
     *x += 8 * nb + 4 * half;                                                                       \
     __asm__ volatile(                                                                              \
         DNNC_T1_UNIFIED                                                                            \
-        "push {r3, r6, r7}\n\t" /* half at [sp], [sp, #4] the park slot, r7 saved */               \
-        "lsls r5, r2, #5\n\t"                                                                      \
-        "adds r5, r5, r1\n\t"                                                                      \
-        "mov r12, r5\n\t" /* end of the 8-word blocks */                                           \
+        "push {r5, r6, r7}\n\t" /* half at [sp], [sp, #4] the park slot, r7 saved */               \
+        "lsls r4, r4, #5\n\t"                                                                      \
+        "adds r4, r4, r1\n\t"                                                                      \
+        "mov r12, r4\n\t" /* end of the 8-word blocks */                                           \
         "ldmia r6!, {r4, r5, r7}\n\t"                                                              \
         "mov r10, r4\n\t"                                                                          \
         "mov r11, r5\n\t"                                                                          \
         "mov lr, r7\n\t"                                                                           \
-        "movs r2, #0\n\t"                                                                          \
-        "movs r3, #0\n\t"                                                                          \
-        "mov r8, r2\n\t"                                                                           \
-        "mov r9, r2\n\t"                                                                           \
+        "movs r4, #0\n\t"                                                                          \
+        "mov r8, r4\n\t"                                                                           \
+        "mov r9, r4\n\t"                                                                           \
         "cmp r1, r12\n\t"                                                                          \
         "beq 2f\n\t"                                                                               \
         "1:\n\t"                                                                                   \
@@ -193,50 +194,62 @@
         "adds r3, r3, r4\n\t"                                                                      \
         "lsls r3, r3, #3\n\t"                                                                      \
         "adds r2, r2, r3\n\t"                                                                      \
-        "pop {r3, r6, r7}\n\t"                                                                     \
+        "pop {r5, r6, r7}\n\t"                                                                     \
         DNNC_T1_DIVIDED                                                                            \
-        : "+r"(rw), "+r"(rx), "+r"(rn), "+r"(rh), "+r"(rm)                                         \
+        : "+r"(rw), "+r"(rx), "+r"(ro), "+r"(rt), "+r"(rn), "+r"(rh), "+r"(rm)                     \
         :                                                                                          \
-        : "r4", "r5", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");                      \
+        : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");                                  \
     *w = rw;                                                                                       \
-    return rn;
+    return ro;
 
 static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_binary(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                         int32_t half)
+                                                                         int32_t half, uint32_t ones, uint32_t twos)
 {
     DNNC_T1_ROW(DNNC_T1_D2_BINARY, DNNC_T1_D2_BINARY4)
 }
 
 static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_ternary(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                         int32_t half)
+                                                                         int32_t half, uint32_t ones, uint32_t twos)
 {
     DNNC_T1_ROW(DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
 }
 
-/* Any n: rows of up to 31 8-word blocks (and a last 4-word block) in assembly, the last n % 4 words one SWAR
- * count each (D(j) the disagreement word j after the rows). */
-#define DNNC_T1_COUNT(ROW, D)                                                                      \
-    uint32_t r = 0;                                                                                \
+/* Any n >= 4: the first n % 4 words seed the carry-save state (d1 + d2 + d3 = ones + 2 twos: one CSA in C),
+ * then rows of up to 31 8-word blocks (and a last 4-word block) in assembly. */
+#define DNNC_T1_COUNT(ROW, D, planes)                                                              \
+    uint32_t r = 0, ones = 0, twos = 0;                                                            \
+    const int32_t t = n & 3;                                                                       \
     int32_t j;                                                                                     \
-    while (n >= 4) {                                                                               \
+    if (n < 4) {                                                                                   \
+        for (j = 0; j < n; j++) r += dnnc_popcount32(D(j));                                        \
+        return r;                                                                                  \
+    }                                                                                              \
+    if (t) {                                                                                       \
+        const uint32_t d1 = D(0), d2 = t > 1 ? D(1) : 0u, d3 = t > 2 ? D(2) : 0u;                  \
+        DNNC_CSA(twos, ones, d1, d2, d3);                                                          \
+        w += (planes) * t;                                                                         \
+        x += t;                                                                                    \
+        n -= t;                                                                                    \
+    }                                                                                              \
+    do {                                                                                           \
         const int32_t nb = n >> 3 < 31 ? n >> 3 : 31, half = nb == n >> 3 ? (n >> 2) & 1 : 0;      \
         n -= 8 * nb + 4 * half;                                                                    \
-        r += ROW(&w, &x, nb, half);                                                                \
-    }                                                                                              \
-    for (j = 0; j < n; j++) r += dnnc_popcount32(D(j));                                            \
+        r += ROW(&w, &x, nb, half, ones, twos);                                                    \
+        ones = twos = 0;                                                                           \
+    } while (n > 0);                                                                               \
     return r;
 
 static inline __attribute__((always_inline)) uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
 #define DNNC_D_(j) (w[(j)] ^ x[(j)])
-    DNNC_T1_COUNT(dnnc_t1_row_binary, DNNC_D_)
+    DNNC_T1_COUNT(dnnc_t1_row_binary, DNNC_D_, 1)
 #undef DNNC_D_
 }
 
 static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
 #define DNNC_D_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
-    DNNC_T1_COUNT(dnnc_t1_row_ternary, DNNC_D_)
+    DNNC_T1_COUNT(dnnc_t1_row_ternary, DNNC_D_, 2)
 #undef DNNC_D_
 }
 
