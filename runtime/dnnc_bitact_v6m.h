@@ -70,28 +70,30 @@
     DNNC_T1_CSA("r3", "r4", "r2")          /* t r2, f0 r4 */                                       \
     D2("r3", "r5", "r7")                                                                           \
     DNNC_T1_CSA("r6", "r3", "r5")          /* o r5, c2 r3 */                                       \
-    "str r4, [sp, #4]\n\t"                 /* park f0 */                                           \
+    "str r4, [sp]\n\t"                     /* park f0 */                                           \
     D2("r4", "r6", "r7")                                                                           \
     DNNC_T1_CSA("r5", "r4", "r6")          /* o r6, c3 r4 */                                       \
     DNNC_T1_CSA("r2", "r3", "r4")          /* t r4, f1 r3 */                                       \
-    "ldr r5, [sp, #4]\n\t"                                                                         \
-    "mov r7, r8\n\t"                                                                               \
+    "ldr r5, [sp]\n\t"                                                                             \
+    "ldr r7, [sp, #16]\n\t"                                                                        \
     DNNC_T1_CSA("r7", "r5", "r3")          /* fours r3, eights carry r5 */                        \
-    "mov r8, r3\n\t"                                                                               \
+    "str r3, [sp, #16]\n\t"                                                                        \
     "lsrs r2, r5, #1\n\t"                  /* per-byte popcount of r5, added to r9 */              \
-    "mov r7, r10\n\t"                                                                              \
+    "ldr r7, [sp, #4]\n\t"                                                                         \
     "ands r2, r7\n\t"                                                                              \
     "subs r5, r5, r2\n\t"                                                                          \
     "lsrs r2, r5, #2\n\t"                                                                          \
-    "mov r7, r11\n\t"                                                                              \
+    "ldr r7, [sp, #8]\n\t"                                                                         \
     "ands r2, r7\n\t"                                                                              \
     "ands r5, r7\n\t"                                                                              \
     "adds r5, r5, r2\n\t"                                                                          \
     "lsrs r2, r5, #4\n\t"                                                                          \
     "adds r5, r5, r2\n\t"                                                                          \
-    "mov r7, lr\n\t"                                                                               \
+    "ldr r7, [sp, #12]\n\t"                                                                        \
     "ands r5, r7\n\t"                                                                              \
-    "add r9, r5\n\t"                                                                               \
+    "ldr r7, [sp, #20]\n\t"                                                                        \
+    "adds r7, r7, r5\n\t"                                                                          \
+    "str r7, [sp, #20]\n\t"                                                                        \
     "movs r2, r6\n\t"                                                                              \
     "movs r3, r4\n\t"
 
@@ -116,18 +118,19 @@
     D2("r2", "r6", "r7")                                                                           \
     DNNC_T1_CSA("r5", "r2", "r6")          /* o r6, c1 r2 */                                       \
     DNNC_T1_CSA("r3", "r4", "r2")          /* t r2, f0 r4 */                                       \
-    "mov r7, r8\n\t"                                                                               \
+    "ldr r7, [sp, #16]\n\t"                                                                        \
     "movs r5, r7\n\t"                                                                              \
     "ands r5, r4\n\t"                                                                              \
     "eors r7, r4\n\t"                                                                              \
-    "mov r8, r7\n\t"                                                                               \
+    "str r7, [sp, #16]\n\t"                                                                        \
     "movs r3, r2\n\t"                                                                              \
     "movs r2, r6\n\t"                                                                              \
-    "mov r4, r10\n\t"                                                                              \
-    "mov r6, r11\n\t"                                                                              \
-    "mov r7, lr\n\t"                                                                               \
+    "add r4, sp, #4\n\t"                                                                           \
+    "ldmia r4, {r4, r6, r7}\n\t"                                                                   \
     DNNC_T1_POPBYTES("r5", "r1", "r4", "r6", "r7") /* r1 is free: x is not read again */           \
-    "add r9, r5\n\t"
+    "ldr r7, [sp, #20]\n\t"                                                                        \
+    "adds r7, r7, r5\n\t"                                                                          \
+    "str r7, [sp, #20]\n\t"
 
 /* The count of nb <= 31 8-word blocks, then one 4-word block if `half`, from the state (ones, twos, 0), final
  * sums included: cnt = pc(ones) + 2 pc(twos) + 4 pc(fours) + 8 (bytes of r9). w and x advance past the blocks. */
@@ -143,37 +146,36 @@
     *x += 8 * nb + 4 * half;                                                                       \
     __asm__ volatile(                                                                              \
         DNNC_T1_UNIFIED                                                                            \
-        "push {r5, r6, r7}\n\t" /* half at [sp], [sp, #4] the park slot, r7 saved */               \
-        "lsls r4, r4, #5\n\t"                                                                      \
-        "adds r4, r4, r1\n\t"                                                                      \
-        "mov r12, r4\n\t" /* end of the 8-word blocks */                                           \
-        "ldmia r6!, {r4, r5, r7}\n\t"                                                              \
-        "mov r10, r4\n\t"                                                                          \
-        "mov r11, r5\n\t"                                                                          \
-        "mov lr, r7\n\t"                                                                           \
+        "push {r5, r7}\n\t"                                                                        \
+        "lsls r7, r4, #5\n\t"                                                                      \
+        "adds r7, r7, r1\n\t"                                                                      \
         "movs r4, #0\n\t"                                                                          \
-        "mov r8, r4\n\t"                                                                           \
-        "mov r9, r4\n\t"                                                                           \
-        "cmp r1, r12\n\t"                                                                          \
+        "movs r5, #0\n\t"                                                                          \
+        "push {r4, r5, r7}\n\t" /* fours = 0, byte counters = 0, the end of the 8-word blocks */   \
+        "ldmia r6!, {r4, r5, r7}\n\t"                                                              \
+        "push {r4, r5, r7}\n\t" /* the masks */                                                    \
+        "sub sp, #4\n\t" /* the park slot */                                                       \
+        "ldr r4, [sp, #24]\n\t"                                                                    \
+        "cmp r1, r4\n\t"                                                                           \
         "beq 2f\n\t"                                                                               \
         "1:\n\t"                                                                                   \
         DNNC_T1_BLOCK(D2, D4)                                                                      \
-        "cmp r1, r12\n\t"                                                                          \
+        "ldr r7, [sp, #24]\n\t"                                                                    \
+        "cmp r1, r7\n\t"                                                                          \
         "bne 1b\n\t"                                                                               \
         "2:\n\t"                                                                                   \
-        "ldr r4, [sp]\n\t"                                                                         \
+        "ldr r4, [sp, #28]\n\t"                                                                    \
         "cmp r4, #0\n\t"                                                                           \
         "beq 3f\n\t"                                                                               \
         DNNC_T1_HALF(D2, D4)                                                                       \
         "3:\n\t"                                                                                   \
-        "mov r4, r10\n\t"                                                                          \
-        "mov r5, r11\n\t"                                                                          \
-        "mov r6, lr\n\t"                                                                           \
+        "add r4, sp, #4\n\t"                                                                       \
+        "ldmia r4, {r4, r5, r6}\n\t"                                                               \
         DNNC_T1_POPBYTES("r2", "r7", "r4", "r5", "r6")                                             \
         DNNC_T1_POPBYTES("r3", "r7", "r4", "r5", "r6")                                             \
         "lsls r3, r3, #1\n\t"                                                                      \
         "adds r2, r2, r3\n\t"                                                                      \
-        "mov r3, r8\n\t"                                                                           \
+        "ldr r3, [sp, #16]\n\t"                                                                    \
         DNNC_T1_POPBYTES("r3", "r7", "r4", "r5", "r6")                                             \
         "lsls r3, r3, #2\n\t"                                                                      \
         "adds r2, r2, r3\n\t" /* bytes <= 56, their sum <= 224: one multiply */                   \
@@ -181,7 +183,7 @@
         "ands r7, r6\n\t" /* 0x01010101 */                                                        \
         "muls r2, r7\n\t"                                                                          \
         "lsrs r2, r2, #24\n\t"                                                                     \
-        "mov r3, r9\n\t" /* bytes <= 248: to halfwords, then their sum */                         \
+        "ldr r3, [sp, #20]\n\t" /* bytes <= 248: to halfwords, then their sum */                         \
         "movs r5, #255\n\t"                                                                        \
         "lsls r6, r5, #16\n\t"                                                                     \
         "orrs r5, r6\n\t"                                                                          \
@@ -194,11 +196,12 @@
         "adds r3, r3, r4\n\t"                                                                      \
         "lsls r3, r3, #3\n\t"                                                                      \
         "adds r2, r2, r3\n\t"                                                                      \
-        "pop {r5, r6, r7}\n\t"                                                                     \
+        "add sp, #28\n\t"                                                                          \
+        "pop {r5, r7}\n\t"                                                                         \
         DNNC_T1_DIVIDED                                                                            \
         : "+r"(rw), "+r"(rx), "+r"(ro), "+r"(rt), "+r"(rn), "+r"(rh), "+r"(rm)                     \
         :                                                                                          \
-        : "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");                                  \
+        : "cc", "memory");                                                                         \
     *w = rw;                                                                                       \
     return ro;
 
@@ -231,13 +234,11 @@ static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_ternary(const 
         x += t;                                                                                    \
         n -= t;                                                                                    \
     }                                                                                              \
-    do {                                                                                           \
-        const int32_t nb = n >> 3 < 31 ? n >> 3 : 31, half = nb == n >> 3 ? (n >> 2) & 1 : 0;      \
-        n -= 8 * nb + 4 * half;                                                                    \
-        r += ROW(&w, &x, nb, half, ones, twos);                                                    \
+    for (; n > 252; n -= 248) { /* <= 255 words a call: <= 31 eights carries a bit, 248 a byte */  \
+        r += ROW(&w, &x, 31, 0, ones, twos);                                                       \
         ones = twos = 0;                                                                           \
-    } while (n > 0);                                                                               \
-    return r;
+    }                                                                                              \
+    return r + ROW(&w, &x, n >> 3, (n >> 2) & 1, ones, twos);
 
 static inline __attribute__((always_inline)) uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
 {

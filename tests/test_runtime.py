@@ -41,10 +41,10 @@ def _cases(rng: np.random.Generator, asm: int):
     inp.append(i32(5))
     out.append(i32(asm))
     for kind, planes in ((0, 1), (1, 2), (2, 2), (3, 3)):
-        for n in (1, 3, 4, 8, 12, 13, 20, 28, 29, 31, 40, 124, 128, 248, 251, 252, 256, 260):
+        for n in (1, 3, 4, 8, 12, 13, 20, 28, 29, 31, 40, 124, 128, 248, 251, 252, 255, 256, 260):
             w = rng.integers(0, 2**32, size=n * planes, dtype=np.uint64).astype(np.uint32)
             x = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
-            if rng.random() < 0.3:
+            if rng.random() < 0.3 or n in (252, 255):
                 x[:] = 0xFFFFFFFF  # all bits set: counters at their maximum
                 w[:] = np.where(np.arange(w.size) % planes == 0, 0, 0xFFFFFFFF).astype(np.uint32)
             inp += [i32(1, kind, n), w.tobytes(), x.tobytes()]
