@@ -217,13 +217,13 @@ static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_ternary(const 
     DNNC_T1_ROW(DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
 }
 
-/* Any n >= 4: the first n % 4 words seed the carry-save state (d1 + d2 + d3 = ones + 2 twos: one CSA in C),
+/* Any n >= 6: the first n % 4 words seed the carry-save state (d1 + d2 + d3 = ones + 2 twos: one CSA in C),
  * then rows of up to 31 8-word blocks (and a last 4-word block) in assembly. */
 #define DNNC_T1_COUNT(ROW, D, planes)                                                              \
     uint32_t r = 0, ones = 0, twos = 0;                                                            \
     const int32_t t = n & 3;                                                                       \
     int32_t j;                                                                                     \
-    if (n < 4) {                                                                                   \
+    if (n < 6) { /* rows this short: fewer instructions with one SWAR count a word (measured) */      \
         for (j = 0; j < n; j++) r += dnnc_popcount32(D(j));                                        \
         return r;                                                                                  \
     }                                                                                              \
