@@ -1,5 +1,5 @@
 """Armv6-M bit counts: instructions per row of the Thumb-1 assembly (runtime/dnnc_bitact_v6m.h) against the
-portable C on the same core (-DDNNC_NO_ASM), binary and ternary, side by side in one run.
+portable C on the same core (-DDNNC_NO_ASM), side by side in one run.
 
 One driver (benchmarks/thumb1_counts.c) calls dnnc_count for each row length REPS times between two SysTick
 reads, built twice with the cortex-m0plus target's flags; QEMU (-icount shift=0) counts instructions, one a
@@ -39,12 +39,12 @@ def measure(rows: list[int]) -> list[dict]:
                               ['-DDNNC_OUT_PATH="out.bin"', "-DDNNC_V6M_KERNELS=1", f"-DDNNC_REPS={REPS}",
                                f"-DDNNC_ROWS={','.join(map(str, rows))}"])
             execute(target, exe, tmp)
-            ticks = np.fromfile(tmp / "out.bin", np.uint32).reshape(len(rows), 3).astype(np.float64)
+            ticks = np.fromfile(tmp / "out.bin", np.uint32).reshape(len(rows), 5).astype(np.float64)
         ns = 1e9 / target["emulator"]["timer_hz"]
-        per[label] = (ticks[:, :2] - ticks[:, 2:]) * ns / REPS
+        per[label] = (ticks[:, :4] - ticks[:, 4:]) * ns / REPS
     return [{"words": n, "kind": kind, "asm": float(per["asm"][i, k]), "c": float(per["C"][i, k]),
              "ratio": float(per["asm"][i, k] / per["C"][i, k])}
-            for i, n in enumerate(rows) for k, kind in enumerate(("binary", "ternary"))]
+            for i, n in enumerate(rows) for k, kind in enumerate(("binary", "ternary", "quaternary", "quinary"))]
 
 
 def main() -> None:

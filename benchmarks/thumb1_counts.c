@@ -8,13 +8,13 @@
 #include "dnnc_runtime.h"
 
 static const int32_t rows[] = {DNNC_ROWS};
-static uint32_t w[2 * 256], x[256];
+static uint32_t w[3 * 256], x[256];
 volatile uint32_t dnnc_sink;
 
 /* One call per kind (noinline: the loop around it is the same for every build). */
 __attribute__((noinline)) static uint32_t count(int32_t kind, const uint32_t *ww, const uint32_t *xx, int32_t n)
 {
-    return kind == 2 ? 0u : dnnc_count(kind, ww, xx, n);
+    return kind == 4 ? 0u : dnnc_count(kind, ww, xx, n);
 }
 
 int main(void)
@@ -22,10 +22,10 @@ int main(void)
     dnnc_file fout = dnnc_open(DNNC_OUT_PATH, 1);
     int32_t i, r, kind;
     if (!dnnc_file_ok(fout)) return 1;
-    for (i = 0; i < 2 * 256; i++) w[i] = 0x9E3779B9u * (uint32_t)(i + 1);
+    for (i = 0; i < 3 * 256; i++) w[i] = 0x9E3779B9u * (uint32_t)(i + 1);
     for (i = 0; i < 256; i++) x[i] = 0x7F4A7C15u * (uint32_t)(i + 3);
     for (r = 0; r < (int32_t)(sizeof rows / sizeof rows[0]); r++) {
-        for (kind = 0; kind < 3; kind++) { /* binary, ternary, the empty call */
+        for (kind = 0; kind < 5; kind++) { /* binary, ternary, quaternary, quinary, the empty call */
             uint32_t t0, t1;
             dnnc_cycles_start();
             t0 = dnnc_cycles_now();

@@ -85,7 +85,7 @@ static inline int32_t dnnc_planes(int32_t kind)
 #if defined(DNNC_V7EM_ASM)
 #include "dnnc_bitact_v7em.h"
 #elif defined(DNNC_V6M_ASM)
-#include "dnnc_bitact_v6m.h" /* binary and ternary; quaternary and quinary: the portable C below */
+#include "dnnc_bitact_v6m.h"
 #elif defined(DNNC_POPCOUNT_BUILTIN)
 /* Hosts with a popcount instruction. */
 /* Plain loops: the compiler vectorizes them where the host has a vector popcount, and they keep register
@@ -129,8 +129,8 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 
 #endif
 
-#if defined(DNNC_V7EM_ASM)
-/* dnnc_count_quater, dnnc_count_quinary: dnnc_bitact_v7em.h */
+#if defined(DNNC_V7EM_ASM) || defined(DNNC_V6M_ASM)
+/* dnnc_count_quater, dnnc_count_quinary: dnnc_bitact_v7em.h, dnnc_bitact_v6m.h */
 #elif defined(DNNC_POPCOUNT_BUILTIN)
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {

@@ -60,6 +60,37 @@
     "eors " b ", " t "\n\t"                                                                       \
     "ands " b ", " u "\n\t"
 
+/* One plane pair of wider words, with LDR offsets (4 scratch registers gain nothing here): quaternary's sign
+ * plane alone (words (s, b1): D = s ^ x), quinary's sign with b0 or with b1 (words (s, b0, b1): D = (s ^ x) & b). */
+#define DNNC_T1_D2_SIGN2(a, b, t)                                                                  \
+    "ldmia r1!, {" a ", " b "}\n\t"                                                               \
+    "ldr " t ", [r0]\n\t"                                                                         \
+    "eors " a ", " t "\n\t"                                                                       \
+    "ldr " t ", [r0, #8]\n\t"                                                                     \
+    "eors " b ", " t "\n\t"                                                                       \
+    "adds r0, #16\n\t"
+#define DNNC_T1_D2_SIGN2_4(a, b, t, u)                                                             \
+    "ldmia r1!, {" a ", " b "}\n\t"                                                               \
+    "ldmia r0!, {" t ", " u "}\n\t"                                                               \
+    "eors " a ", " t "\n\t"                                                                       \
+    "ldmia r0!, {" t ", " u "}\n\t"                                                               \
+    "eors " b ", " t "\n\t"
+#define DNNC_T1_D2_QUINARY(a, b, t, m0, m1)                                                        \
+    "ldmia r1!, {" a ", " b "}\n\t"                                                               \
+    "ldr " t ", [r0]\n\t"                                                                         \
+    "eors " a ", " t "\n\t"                                                                       \
+    "ldr " t ", [r0, #" m0 "]\n\t"                                                                \
+    "ands " a ", " t "\n\t"                                                                       \
+    "ldr " t ", [r0, #12]\n\t"                                                                    \
+    "eors " b ", " t "\n\t"                                                                       \
+    "ldr " t ", [r0, #" m1 "]\n\t"                                                                \
+    "ands " b ", " t "\n\t"                                                                       \
+    "adds r0, #24\n\t"
+#define DNNC_T1_D2_QB0(a, b, t) DNNC_T1_D2_QUINARY(a, b, t, "4", "16")
+#define DNNC_T1_D2_QB1(a, b, t) DNNC_T1_D2_QUINARY(a, b, t, "8", "20")
+#define DNNC_T1_D2_QB0_4(a, b, t, u) DNNC_T1_D2_QB0(a, b, t)
+#define DNNC_T1_D2_QB1_4(a, b, t, u) DNNC_T1_D2_QB1(a, b, t)
+
 /* One 8-word block (r0 = w, r1 = x advance): ones r2 and twos r3 in and out, fours in r8, byte counters r9.
  * Register use after each step in the comments (o ones, t twos, c/f carries). */
 #define DNNC_T1_BLOCK(D2, D4)                                                                      \
@@ -217,6 +248,24 @@ static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_ternary(const 
     DNNC_T1_ROW(DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
 }
 
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_sign2(const uint32_t **w, const uint32_t **x, int32_t nb,
+                                                                        int32_t half, uint32_t ones, uint32_t twos)
+{
+    DNNC_T1_ROW(DNNC_T1_D2_SIGN2, DNNC_T1_D2_SIGN2_4)
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_qb0(const uint32_t **w, const uint32_t **x, int32_t nb,
+                                                                      int32_t half, uint32_t ones, uint32_t twos)
+{
+    DNNC_T1_ROW(DNNC_T1_D2_QB0, DNNC_T1_D2_QB0_4)
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_qb1(const uint32_t **w, const uint32_t **x, int32_t nb,
+                                                                      int32_t half, uint32_t ones, uint32_t twos)
+{
+    DNNC_T1_ROW(DNNC_T1_D2_QB1, DNNC_T1_D2_QB1_4)
+}
+
 /* Any n >= 6: the first n % 4 words seed the carry-save state (d1 + d2 + d3 = ones + 2 twos: one CSA in C),
  * then rows of up to 31 8-word blocks (and a last 4-word block) in assembly. */
 #define DNNC_T1_COUNT(ROW, D, planes)                                                              \
@@ -252,6 +301,38 @@ static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary(const u
 #define DNNC_D_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
     DNNC_T1_COUNT(dnnc_t1_row_ternary, DNNC_D_, 2)
 #undef DNNC_D_
+}
+
+/* Quaternary (|w| = 1 + 2 b1) and quinary (|w| = b0 + 2 b1): two passes of the same tree, one a plane. */
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_sign2(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+#define DNNC_D_(j) (w[2 * (j)] ^ x[(j)])
+    DNNC_T1_COUNT(dnnc_t1_row_sign2, DNNC_D_, 2)
+#undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_qb0(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 1])
+    DNNC_T1_COUNT(dnnc_t1_row_qb0, DNNC_D_, 3)
+#undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_qb1(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 2])
+    DNNC_T1_COUNT(dnnc_t1_row_qb1, DNNC_D_, 3)
+#undef DNNC_D_
+}
+
+static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_t1_count_sign2(w, x, n) + 2u * dnnc_count_ternary(w, x, n);
+}
+
+static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_t1_count_qb0(w, x, n) + 2u * dnnc_t1_count_qb1(w, x, n);
 }
 
 #endif /* DNNC_BITACT_V6M_H */

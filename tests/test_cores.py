@@ -254,7 +254,8 @@ def test_cortex_m55_library_ships_and_includes_the_helium_header(tmp_path):
 
 
 @_needs("arm")
-@pytest.mark.parametrize("ws", ["binary", "ternary"])
+@pytest.mark.parametrize("ws", ["binary", "ternary", pytest.param("quaternary", marks=pytest.mark.slow),
+                                pytest.param("quinary", marks=pytest.mark.slow)])
 def test_thumb1_counts_on_edge_shapes(tmp_path, ws):
     """The Armv6-M assembly counts (runtime/dnnc_bitact_v6m.h) in whole networks: dense rows of 129 words (16
     8-word blocks and a last word; one output disagrees in nearly every bit, constant channels, ties) and pooled
