@@ -267,12 +267,13 @@ static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_qb1(const uint
 }
 
 /* Any n >= 6: the first n % 4 words seed the carry-save state (d1 + d2 + d3 = ones + 2 twos: one CSA in C),
- * then rows of up to 31 8-word blocks (and a last 4-word block) in assembly. */
-#define DNNC_T1_COUNT(ROW, D, planes)                                                              \
+ * then rows of up to 31 8-word blocks (and a last 4-word block) in assembly. `used` (a constant: the kind is in
+ * DNNC_KINDS) keeps the assembly out of the kinds a library does not use (dnnc_count names all four). */
+#define DNNC_T1_COUNT(ROW, D, planes, used)                                                        \
     uint32_t r = 0, ones = 0, twos = 0;                                                            \
     const int32_t t = n & 3;                                                                       \
     int32_t j;                                                                                     \
-    if (n < 6) { /* rows this short: fewer instructions with one SWAR count a word (measured) */      \
+    if (n < 6 || !(used)) { /* rows this short: fewer instructions one SWAR count a word (measured) */ \
         for (j = 0; j < n; j++) r += dnnc_popcount32(D(j));                                        \
         return r;                                                                                  \
     }                                                                                              \
@@ -289,50 +290,67 @@ static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_qb1(const uint
     }                                                                                              \
     return r + ROW(&w, &x, n >> 3, (n >> 2) & 1, ones, twos);
 
-static inline __attribute__((always_inline)) uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_binary(const uint32_t *w, const uint32_t *x,
+                                                                           int32_t n, int32_t used)
 {
 #define DNNC_D_(j) (w[(j)] ^ x[(j)])
-    DNNC_T1_COUNT(dnnc_t1_row_binary, DNNC_D_, 1)
+    DNNC_T1_COUNT(dnnc_t1_row_binary, DNNC_D_, 1, used)
 #undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_ternary(const uint32_t *w, const uint32_t *x,
+                                                                            int32_t n, int32_t used)
+{
+#define DNNC_D_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
+    DNNC_T1_COUNT(dnnc_t1_row_ternary, DNNC_D_, 2, used)
+#undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_sign2(const uint32_t *w, const uint32_t *x,
+                                                                          int32_t n, int32_t used)
+{
+#define DNNC_D_(j) (w[2 * (j)] ^ x[(j)])
+    DNNC_T1_COUNT(dnnc_t1_row_sign2, DNNC_D_, 2, used)
+#undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_qb0(const uint32_t *w, const uint32_t *x,
+                                                                        int32_t n, int32_t used)
+{
+#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 1])
+    DNNC_T1_COUNT(dnnc_t1_row_qb0, DNNC_D_, 3, used)
+#undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_qb1(const uint32_t *w, const uint32_t *x,
+                                                                        int32_t n, int32_t used)
+{
+#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 2])
+    DNNC_T1_COUNT(dnnc_t1_row_qb1, DNNC_D_, 3, used)
+#undef DNNC_D_
+}
+
+static inline __attribute__((always_inline)) uint32_t dnnc_count_binary(const uint32_t *w, const uint32_t *x, int32_t n)
+{
+    return dnnc_t1_count_binary(w, x, n, DNNC_HAS_KIND(DNNC_W_BINARY));
 }
 
 static inline __attribute__((always_inline)) uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
-#define DNNC_D_(j) ((w[2 * (j)] ^ x[(j)]) & w[2 * (j) + 1])
-    DNNC_T1_COUNT(dnnc_t1_row_ternary, DNNC_D_, 2)
-#undef DNNC_D_
+    return dnnc_t1_count_ternary(w, x, n, DNNC_HAS_KIND(DNNC_W_TERNARY));
 }
 
 /* Quaternary (|w| = 1 + 2 b1) and quinary (|w| = b0 + 2 b1): two passes of the same tree, one a plane. */
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_sign2(const uint32_t *w, const uint32_t *x, int32_t n)
-{
-#define DNNC_D_(j) (w[2 * (j)] ^ x[(j)])
-    DNNC_T1_COUNT(dnnc_t1_row_sign2, DNNC_D_, 2)
-#undef DNNC_D_
-}
-
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_qb0(const uint32_t *w, const uint32_t *x, int32_t n)
-{
-#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 1])
-    DNNC_T1_COUNT(dnnc_t1_row_qb0, DNNC_D_, 3)
-#undef DNNC_D_
-}
-
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_count_qb1(const uint32_t *w, const uint32_t *x, int32_t n)
-{
-#define DNNC_D_(j) ((w[3 * (j)] ^ x[(j)]) & w[3 * (j) + 2])
-    DNNC_T1_COUNT(dnnc_t1_row_qb1, DNNC_D_, 3)
-#undef DNNC_D_
-}
-
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {
-    return dnnc_t1_count_sign2(w, x, n) + 2u * dnnc_count_ternary(w, x, n);
+    return dnnc_t1_count_sign2(w, x, n, DNNC_HAS_KIND(DNNC_W_QUATER))
+           + 2u * dnnc_t1_count_ternary(w, x, n, DNNC_HAS_KIND(DNNC_W_QUATER));
 }
 
 static inline uint32_t dnnc_count_quinary(const uint32_t *w, const uint32_t *x, int32_t n)
 {
-    return dnnc_t1_count_qb0(w, x, n) + 2u * dnnc_t1_count_qb1(w, x, n);
+    return dnnc_t1_count_qb0(w, x, n, DNNC_HAS_KIND(DNNC_W_QUINARY))
+           + 2u * dnnc_t1_count_qb1(w, x, n, DNNC_HAS_KIND(DNNC_W_QUINARY));
 }
 
 #endif /* DNNC_BITACT_V6M_H */
