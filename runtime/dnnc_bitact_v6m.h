@@ -1,18 +1,20 @@
-/* dnnc runtime: Armv6-M (Cortex-M0/M0+, Thumb-1) assembly kernels for the binary and ternary bit counts.
- * Included by dnnc_bitact.h when compiling for Thumb-1 (define DNNC_NO_ASM to use the portable C instead).
- * Conventions and the meaning of the counts: dnnc_bitact.h.
+/* dnnc runtime: Armv6-M (Cortex-M0/M0+, Thumb-1) assembly kernels for the packed bit counts. Included by
+ * dnnc_bitact.h when compiling for Thumb-1 (define DNNC_NO_ASM to use the portable C instead). Conventions and
+ * the meaning of the counts: dnnc_bitact.h.
  *
  * The portable C's Harley-Seal tree, written for Thumb-1's 2-operand ALU and 8 low registers: 8 words per
- * block into the carry-save state (ones, twos in low registers, fours in r8) and one SWAR count of the eights
- * carry into per-byte counters (r9); the SWAR masks wait in r10, r11 and lr, the end pointer in r12. Each
- * carry-save adder is 5 two-operand instructions: with u = lo ^ b, the majority is (u & c) | (lo & ~u) and
- * u & c = u & ~(u ^ c), so
+ * block into the carry-save state (ones, twos in low registers, fours in the stack frame) and one SWAR count of
+ * the eights carry into per-byte counters. Each carry-save adder is 5 two-operand instructions: with
+ * u = lo ^ b, the majority is (u & c) | (lo & ~u) and u & c = u & ~(u ^ c), so
  *     eors b, lo; bics lo, b; eors c, b; bics b, c; orrs b, lo      (sum in c, carry in b, lo free)
- * and the state moves between registers from step to step. Per 8-word block: binary 76 instructions, ternary
- * 91 (gcc -O2 compiles the portable C's ternary block to 135). At most 31 blocks per call (byte counters <=
- * 248). r7 (the Thumb frame pointer at -O0, with -fno-omit-frame-pointer and by default with clang) is
- * never declared clobbered: the asm saves it with PUSH and restores it with POP; the pushed word below it is
- * the slot where the block parks one carry. */
+ * and the state moves between registers from step to step. Per 8-word block with the loop: binary 79
+ * instructions, ternary 94 (gcc -O2 compiles the portable C's ternary block to 135). fours, the byte
+ * counters, the SWAR masks and the end pointer live in the asm's own stack frame, with a slot where a block
+ * parks one carry: no high register is clobbered, so the compiler keeps its loop state in r8-r12 around the
+ * asm (with them in r8-r12 and lr the block was 3 instructions shorter, but a pooled conv spilled around every
+ * count: more instructions in all, docs/targets/cortex-m0plus.md). r7 (the Thumb frame pointer at -O0, with
+ * -fno-omit-frame-pointer and by default with clang) is never declared clobbered: the asm pushes and pops it.
+ * At most 255 words per asm: a bit position takes at most 31 eights carries, a byte counter 248. */
 #ifndef DNNC_BITACT_V6M_H
 #define DNNC_BITACT_V6M_H
 
@@ -91,7 +93,8 @@
 #define DNNC_T1_D2_QB0_4(a, b, t, u) DNNC_T1_D2_QB0(a, b, t)
 #define DNNC_T1_D2_QB1_4(a, b, t, u) DNNC_T1_D2_QB1(a, b, t)
 
-/* One 8-word block (r0 = w, r1 = x advance): ones r2 and twos r3 in and out, fours in r8, byte counters r9.
+/* One 8-word block (r0 = w, r1 = x advance): ones r2 and twos r3 in and out; [sp] the park slot, [sp, #4..12]
+ * the masks, [sp, #16] fours, [sp, #20] the byte counters.
  * Register use after each step in the comments (o ones, t twos, c/f carries). */
 #define DNNC_T1_BLOCK(D2, D4)                                                                      \
     D4("r4", "r5", "r6", "r7")                                                                     \
@@ -109,7 +112,7 @@
     "ldr r7, [sp, #16]\n\t"                                                                        \
     DNNC_T1_CSA("r7", "r5", "r3")          /* fours r3, eights carry r5 */                        \
     "str r3, [sp, #16]\n\t"                                                                        \
-    "lsrs r2, r5, #1\n\t"                  /* per-byte popcount of r5, added to r9 */              \
+    "lsrs r2, r5, #1\n\t"                  /* per-byte popcount of r5, to the counters */              \
     "ldr r7, [sp, #4]\n\t"                                                                         \
     "ands r2, r7\n\t"                                                                              \
     "subs r5, r5, r2\n\t"                                                                          \
@@ -142,7 +145,7 @@
     "ands " x ", " m4 "\n\t"
 
 /* One 4-word block after the 8-word ones (when n % 8 >= 4): its fours carry f0 meets the fours state in a half
- * adder; the eights carry (fours & f0) is counted into r9. */
+ * adder; the eights carry (fours & f0) is counted into the byte counters. */
 #define DNNC_T1_HALF(D2, D4)                                                                       \
     D4("r4", "r5", "r6", "r7")                                                                     \
     DNNC_T1_CSA("r2", "r4", "r5")          /* o r5, c0 r4 */                                       \
@@ -164,7 +167,7 @@
     "str r7, [sp, #20]\n\t"
 
 /* The count of nb <= 31 8-word blocks, then one 4-word block if `half`, from the state (ones, twos, 0), final
- * sums included: cnt = pc(ones) + 2 pc(twos) + 4 pc(fours) + 8 (bytes of r9). w and x advance past the blocks. */
+ * sums included: cnt = pc(ones) + 2 pc(twos) + 4 pc(fours) + 8 (sum of the byte counters). w and x advance. */
 #define DNNC_T1_ROW(D2, D4)                                                                        \
     static const uint32_t masks[3] = {0x55555555u, 0x33333333u, 0x0F0F0F0Fu};                      \
     register const uint32_t *rw __asm__("r0") = *w;                                                \
@@ -214,7 +217,7 @@
         "ands r7, r6\n\t" /* 0x01010101 */                                                        \
         "muls r2, r7\n\t"                                                                          \
         "lsrs r2, r2, #24\n\t"                                                                     \
-        "ldr r3, [sp, #20]\n\t" /* bytes <= 248: to halfwords, then their sum */                         \
+        "ldr r3, [sp, #20]\n\t" /* bytes <= 248: to halfwords, then their sum */                   \
         "movs r5, #255\n\t"                                                                        \
         "lsls r6, r5, #16\n\t"                                                                     \
         "orrs r5, r6\n\t"                                                                          \
