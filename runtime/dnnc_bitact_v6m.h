@@ -62,8 +62,8 @@
     "eors " b ", " t "\n\t"                                                                       \
     "ands " b ", " u "\n\t"
 
-/* One plane pair of wider words, with LDR offsets (4 scratch registers gain nothing here): quaternary's sign
- * plane alone (words (s, b1): D = s ^ x), quinary's sign with b0 or with b1 (words (s, b0, b1): D = (s ^ x) & b). */
+/* The planes of wider words, with LDR offsets where one scratch register is free: quaternary's sign plane alone
+ * (words (s, b1): D = s ^ x), quinary's sign with b0 or with b1 (words (s, b0, b1): D = (s ^ x) & b). */
 #define DNNC_T1_D2_SIGN2(a, b, t)                                                                  \
     "ldmia r1!, {" a ", " b "}\n\t"                                                               \
     "ldr " t ", [r0]\n\t"                                                                         \
