@@ -8,9 +8,12 @@ is the padding dnnc's preset implements); they were measured on the same QEMU bo
 targets here (cortex-m0plus runs QEMU's cortex-m0 model, as the anchor did). Ratio = dnnc / CMSIS-NN.
 QEMU counts every Cortex-M55 loop-end `le`, which the hardware mostly skips (for dnnc and CMSIS-NN alike).
 With --vs-c, each core also runs the same library built with -DDNNC_NO_ASM (the runtime's portable C instead of
-its assembly kernels: Armv7E-M/Armv8-M DSP, Armv6-M), a row "CORE (C)" beside it.
+its assembly kernels: Armv7E-M/Armv8-M DSP, Armv6-M), a row "CORE (C)" beside it. With --vs-mve, each core
+with Helium (`mve = true`) also runs without it, a row "CORE (no MVE)": the target with `mve = false` and
+`first_dense = "lut"`, i.e. the Cortex-M4 kernels on the same core, and a row "CORE (MVE SWAR)": the Helium
+kernels with per-byte SWAR bit counts instead of the table gather (-DDNNC_MVE_SWAR).
 Run: `python benchmarks/bench_cores.py [--cores a,b] [--weights ternary,binary] [--presets mnist-pi,mnist-cnn]
-[--vs-c] [--json]`.
+[--vs-c] [--vs-mve] [--json]`.
 """
 
 from __future__ import annotations
@@ -37,22 +40,30 @@ CMSIS_NN = {
 }
 
 
-def _targets(core: str, vs_c: bool) -> list[tuple[str, dict]]:
+def _targets(core: str, vs_c: bool, vs_mve: bool = False) -> list[tuple[str, dict]]:
     target = load_target(core)
-    if not vs_c:
-        return [(core, target)]
-    plain = load_target(core)
-    plain["cflags"] = [*plain["cflags"], "-DDNNC_NO_ASM"]
-    return [(core, target), (f"{core} (C)", plain)]
+    out = [(core, target)]
+    if vs_c:
+        plain = load_target(core)
+        plain["cflags"] = [*plain["cflags"], "-DDNNC_NO_ASM"]
+        out.append((f"{core} (C)", plain))
+    if vs_mve and target["mve"]:
+        scalar = load_target(core)
+        scalar.update(mve=False, first_dense="lut")
+        swar = load_target(core)
+        swar["cflags"] = [*swar["cflags"], "-DDNNC_MVE_SWAR"]
+        out += [(f"{core} (no MVE)", scalar), (f"{core} (MVE SWAR)", swar)]
+    return out
 
 
-def measure(cores: list[str], presets: list[str], weights: list[str], vs_c: bool = False) -> list[dict]:
+def measure(cores: list[str], presets: list[str], weights: list[str], vs_c: bool = False,
+            vs_mve: bool = False) -> list[dict]:
     raw = mnist10k("test")[0][:1]
     rows = []
     for preset in presets:
         for ws in weights:
             ir = from_net(random_net(preset, ws), "model").ir
-            for core, target in (t for c in cores for t in _targets(c, vs_c)):
+            for core, target in (t for c in cores for t in _targets(c, vs_c, vs_mve)):
                 r = bench(ir, target, raw)
                 anchor = CMSIS_NN.get(core.split(" ")[0], (None, None))[preset == "mnist-cnn"]
                 rows.append({"core": core, "preset": preset, "weights": ws, "instructions": r["instructions"],
@@ -68,9 +79,10 @@ def main() -> None:
     ap.add_argument("--presets", default="mnist-pi,mnist-cnn", help="comma-separated presets")
     ap.add_argument("--weights", default="ternary,binary", help="comma-separated weight sets")
     ap.add_argument("--vs-c", action="store_true", help="also each core with the portable C kernels (DNNC_NO_ASM)")
+    ap.add_argument("--vs-mve", action="store_true", help="also each Helium core without MVE, and with SWAR counts")
     ap.add_argument("--json", action="store_true", help="print one JSON list")
     args = ap.parse_args()
-    rows = measure(args.cores.split(","), args.presets.split(","), args.weights.split(","), args.vs_c)
+    rows = measure(args.cores.split(","), args.presets.split(","), args.weights.split(","), args.vs_c, args.vs_mve)
     if args.json:
         print(json.dumps(rows))
         return

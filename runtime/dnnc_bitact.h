@@ -234,8 +234,8 @@ static inline void dnnc_dense_bits(int32_t kind, const uint32_t *w, const int32_
     const int32_t stride = n * dnnc_planes(kind);
     int32_t o;
 #if defined(DNNC_MVE)
-    if ((kind == DNNC_W_BINARY || kind == DNNC_W_TERNARY) && n % 4 == 0) { /* the plan pads to 4 words */
-        dnnc_mve_dense_bits(kind == DNNC_W_TERNARY, w, tot, x, n, nout, acc);
+    if (n % 4 == 0) { /* the plan pads to 4 words */
+        dnnc_mve_dense_bits(kind, w, tot, x, n, nout, acc);
         return;
     }
 #endif

@@ -401,6 +401,9 @@ DNNC_LANES_U8_KERNEL(dnnc_lanes_codes8, 8)
 /* Codes of 1, 2 or 4 bits (VPMADDUBSW: unsigned codes times signed p - 128, at most 15 * 128 * 2 per int16, so
  * the R code planes of a group sum in int16 before one VPMADDWD); 8-bit codes would saturate VPMADDUBSW and
  * take the plain C loop. Two blocks (four registers) per pass. */
+/* Groups whose int16 sums can be added before VPMADDWD: a group's pair sums are at most R * 2 * (2^BITS - 1) * 128
+ * (8 * 256, 4 * 768 or 2 * 3840) */
+#define DNNC_U8_GROUPS(BITS) ((BITS) == 1 ? 15 : (BITS) == 2 ? 10 : 4)
 #define DNNC_LANES_U8_KERNEL(fname, BITS)                                                                        \
     static inline void fname(const uint8_t *w, const uint8_t *raw, int32_t nin, int32_t nout, int32_t *d_out)     \
     {                                                                                                             \
@@ -416,8 +419,9 @@ DNNC_LANES_U8_KERNEL(dnnc_lanes_codes8, 8)
         for (b = 0; b < nout; b += 2 * DNNC_LANES) {                                                              \
             const uint8_t *w0 = w + (b / DNNC_LANES) * bstride;                                                   \
             const int32_t nv = nout - b >= 2 * DNNC_LANES ? 4 : 2; /* registers of 8 lanes */                     \
-            __m256i a[4];                                                                                         \
-            for (k = 0; k < 4; k++) a[k] = _mm256_setzero_si256();                                                \
+            __m256i a[4], h[4];                                                                                   \
+            int32_t left = DNNC_U8_GROUPS(BITS);                                                                  \
+            for (k = 0; k < 4; k++) a[k] = h[k] = _mm256_setzero_si256();                                         \
             for (g = 0; g < ng; g++) {                                                                            \
                 const uint8_t *src = g == ng - 1 ? tail : raw + g * GIN;                                          \
                 for (r = 0; r < R; r++)                                                                           \
@@ -428,7 +432,14 @@ DNNC_LANES_U8_KERNEL(dnnc_lanes_codes8, 8)
                     for (r = 1; r < R; r++)                                                                       \
                         t = _mm256_add_epi16(                                                                     \
                             t, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, (BITS) * r), mask), x[r])); \
-                    a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(t, ones));                                    \
+                    h[k] = _mm256_add_epi16(h[k], t);                                                             \
+                }                                                                                                 \
+                if (--left == 0 || g == ng - 1) { /* int16 sums of up to DNNC_U8_GROUPS groups, then int32 */     \
+                    for (k = 0; k < nv; k++) {                                                                    \
+                        a[k] = _mm256_add_epi32(a[k], _mm256_madd_epi16(h[k], ones));                             \
+                        h[k] = _mm256_setzero_si256();                                                            \
+                    }                                                                                             \
+                    left = DNNC_U8_GROUPS(BITS);                                                                  \
                 }                                                                                                 \
             }                                                                                                     \
             for (k = 0; k < nv; k++) _mm256_storeu_si256((__m256i *)(d_out + b + 8 * k), a[k]);                  \

@@ -66,8 +66,11 @@ typedef struct {
     int32_t in_mul, in_add;    /* raw input: u = in_mul * p + in_add */
     int32_t kpad;              /* raw input: receptive field length c*kh*kw rounded up to even */
     const uint32_t *w32;       /* raw input: [ceil(out_c/4)][kpad/2][4] int16 pairs of (c, ky, kx), 4 outputs */
-    int32_t u8_wide;           /* raw input: 1 = w16 layout instead (targets without SMLAD) */
-    const int16_t *w16;        /* raw input, u8_wide: [c*kh*kw][out_c], all outputs per input element */
+    int32_t u8_wide;           /* raw input: 1 = w16 layout instead (targets without SMLAD); Helium: 2 = w8
+                                  [out_c][kpad] int8, kpad a multiple of 16 (corr: constants per border pattern),
+                                  3 = w8 [ceil(out_c/16)][c][kh][kw][16] int8, w16 the thresholds */
+    const int16_t *w16;        /* raw input, u8_wide 1: [c*kh*kw][out_c], all outputs per input element;
+                                  u8_wide 3: int16 thresholds on the sums [border pattern][ceil(out_c/16)*16] */
     int32_t kind, in_wpp;      /* packed input: weight kind (dnnc_bitact.h), words per input pixel */
     int32_t ncol;              /* packed input: kh*kw*in_wpp rounded up to a multiple of 4 (zero words) */
     const uint32_t *w;         /* packed input: [out_c][ncol][planes], taps (ky, kx) */
@@ -180,6 +183,9 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
     /* packed input only; the test also keeps gcc -O3 from warning (-Warray-bounds) in a specialized copy of
      * this function for a raw-input layer (tot = NULL) that no call reaches */
     if (L->in_u8) return;
+#if defined(DNNC_MVE_KERNELS) /* rows padded to 4 words (Helium): zero the tails the gathers leave */
+    for (q = 0; q < nq; q++) dnnc_zero_words(col + q * n + L->kh * L->kw * L->in_wpp, n - L->kh * L->kw * L->in_wpp);
+#endif
     for (py = 0; py < L->out_h; py++) {
         for (px = 0; px < L->out_w; px++) {
             uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
@@ -188,6 +194,11 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                                                 col + q * n);
             for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
             if (DNNC_HAS_KIND(DNNC_W_TERNARY) && kind == DNNC_W_TERNARY) {
+#if defined(DNNC_MVE)
+                if (n % 4 == 0) {
+                    dnnc_mve_pool_ternary(W, tot, thr, col, corr, nq, n, out_c, o32);
+                } else
+#endif
 #if defined(DNNC_V7EM_ASM)
                 if (n >= 4 && n <= 127) { /* one copy of the loop per n % 4: straight-line seed */
                     const int32_t nb = n >> 2;
@@ -205,6 +216,11 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                     DNNC_POOL_CHANNELS(dnnc_count_ternary)
                 }
             } else if (DNNC_HAS_KIND(DNNC_W_BINARY) && kind == DNNC_W_BINARY) {
+#if defined(DNNC_MVE)
+                if (n % 4 == 0) {
+                    dnnc_mve_pool_binary(W, tot, thr, col, corr, nq, n, out_c, o32);
+                } else
+#endif
 #if defined(DNNC_V7EM_ASM)
                 if (n >= 8 && n <= 255 && (n & 7) < 4) { /* one copy of the loop per n % 8 < 4 */
                     const int32_t nb = n >> 3;
@@ -221,6 +237,13 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
                 {
                     DNNC_POOL_CHANNELS(dnnc_count_binary)
                 }
+#if defined(DNNC_MVE)
+            } else if ((DNNC_HAS_KIND(DNNC_W_QUATER) || DNNC_HAS_KIND(DNNC_W_QUINARY)) && n % 4 == 0) {
+                if (kind == DNNC_W_QUATER)
+                    dnnc_mve_pool_quater(W, tot, thr, col, corr, nq, n, out_c, o32);
+                else
+                    dnnc_mve_pool_quinary(W, tot, thr, col, corr, nq, n, out_c, o32);
+#endif
             } else if (DNNC_HAS_KIND(DNNC_W_QUATER) || DNNC_HAS_KIND(DNNC_W_QUINARY)) {
 #if defined(DNNC_V7EM_ASM)
                 const int32_t planes = kind == DNNC_W_QUATER ? 2 : 3;
@@ -251,6 +274,119 @@ static inline void dnnc_conv_bits_pool(const dnnc_conv_t *L, const uint32_t *x, 
         }
     }
 }
+
+#if defined(DNNC_MVE_KERNELS) /* the layout is planned for Helium targets only */
+/* First conv layer on the raw input, int16 sums of 16 outputs a vector (u8_wide == 3, Helium; the compiler
+ * chose it because 255 * sum |w| fits int16): the input once into a zero-padded u8 image img, then per pooled
+ * pixel its pool window's windows and border patterns into dnnc_mve_conv_s16, whose thresholds w16 [pattern]
+ * [o16] already hold the input affine and border constants. Exact max-pool: a bit is set when any window's
+ * sum reaches its threshold. */
+static inline void dnnc_conv_u8_s16(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, uint8_t *img)
+{
+    const int32_t nq = L->pool_k * L->pool_k, out_wpp = (L->out_c + 31) / 32, o16 = (L->out_c + 15) / 16 * 16;
+    const int32_t in_h = L->in_h, in_w = L->in_w, hp = in_h + 2 * L->pad, wp = in_w + 2 * L->pad;
+    const uint8_t *win[64];
+    const int16_t *tq[64];
+    int32_t c, y, py, px, q, wi;
+    memset(img, 0, (size_t)(L->in_c * hp * wp));
+    for (c = 0; c < L->in_c; c++)
+        for (y = 0; y < in_h; y++)
+            memcpy(img + (c * hp + y + L->pad) * wp + L->pad, raw + (c * in_h + y) * in_w, (size_t)in_w);
+    for (py = 0; py < L->out_h; py++) {
+        for (px = 0; px < L->out_w; px++) {
+            uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
+            for (q = 0; q < nq; q++) {
+                const int32_t oy = py * L->pool_s + q / L->pool_k, ox = px * L->pool_s + q % L->pool_k;
+                win[q] = img + oy * L->stride * wp + ox * L->stride;
+                tq[q] = L->w16 + (L->rowpat[oy] * L->ncolpat + L->colpat[ox]) * o16;
+            }
+#if defined(DNNC_MVE)
+            dnnc_mve_conv_s16(L->w8, win, tq, nq, L->in_c, L->kh, L->kw, wp, hp * wp, o16, o32);
+#else
+            {
+                const int32_t ntap = L->in_c * L->kh * L->kw;
+                int32_t o, k;
+                for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
+                for (o = 0; o < L->out_c; o++) {
+                    const int8_t *wo = L->w8 + (o / 16) * 16 * ntap + o % 16;
+                    uint32_t hit = 0;
+                    for (q = 0; q < nq && !hit; q++) {
+                        int32_t s = 0;
+                        for (k = 0; k < ntap; k++)
+                            s += wo[16 * k] * win[q][(k / (L->kh * L->kw)) * hp * wp + (k / L->kw % L->kh) * wp + k % L->kw];
+                        hit = s >= tq[q][o];
+                    }
+                    o32[o >> 5] |= hit << (o & 31);
+                }
+            }
+#endif
+            for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
+        }
+    }
+}
+
+/* First conv layer on the raw input with int8 weights w8 [out_c][kpad] (u8_wide == 2: Helium targets, when the
+ * int16 sums of dnnc_conv_u8_s16 could overflow; VMLADAV, portable C without it). The input once into an int8
+ * image of p - 128 whose padding is p = 0 (-128); the receptive fields of a pool window's pixels gathered as
+ * int8 rows of kpad bytes (zero past c*kh*kw, where the weights are 0);
+ * acc_q = in_mul * (w . col_q) + corr[pattern][o], the compiler's constant per border pattern (128 * in_mul *
+ * sum w, plus in_add * the valid taps' weight sum). Pooling with the early exit of dnnc_conv_bits_pool: an
+ * output's pixels are computed only until one reaches the threshold (exact). col: nq * kpad bytes, the image. */
+static inline void dnnc_conv_u8_i8(const dnnc_conv_t *L, const uint8_t *raw, uint32_t *out, int8_t *col)
+{
+    const int32_t nq = L->pool_k * L->pool_k, kpad = L->kpad, out_c = L->out_c, out_wpp = (out_c + 31) / 32;
+    const int32_t in_c = L->in_c, in_h = L->in_h, in_w = L->in_w, kh = L->kh, kw = L->kw, mul = L->in_mul;
+    const int32_t hp = in_h + 2 * L->pad, wp = in_w + 2 * L->pad, k = in_c * kh * kw;
+    const int32_t *thr = L->thr;
+    int8_t *img = col + nq * kpad;
+    const int32_t *cst[16];
+    int32_t c, y, x, py, px, q, wi, ky, kx;
+    memset(img, 0x80, (size_t)(in_c * hp * wp));
+    for (c = 0; c < in_c; c++)
+        for (y = 0; y < in_h; y++) {
+            const uint8_t *src = raw + (c * in_h + y) * in_w;
+            int8_t *dst = img + (c * hp + y + L->pad) * wp + L->pad;
+            for (x = 0; x < in_w; x++) dst[x] = (int8_t)(src[x] ^ 0x80u);
+        }
+    for (q = 0; q < nq; q++) memset(col + q * kpad + k, 0, (size_t)(kpad - k));
+    for (py = 0; py < L->out_h; py++) {
+        for (px = 0; px < L->out_w; px++) {
+            uint32_t *o32 = out + (py * L->out_w + px) * out_wpp;
+            for (q = 0; q < nq; q++) {
+                const int32_t oy = py * L->pool_s + q / L->pool_k, ox = px * L->pool_s + q % L->pool_k;
+                const int8_t *src = img + oy * L->stride * wp + ox * L->stride;
+                int8_t *dst = col + q * kpad;
+                for (c = 0; c < in_c; c++, src += hp * wp) {
+                    for (ky = 0; ky < kh; ky++, dst += kw) {
+                        if (kw == 5) /* the common 5x5 kernel: one fixed-size copy */
+                            memcpy(dst, src + ky * wp, 5);
+                        else
+                            for (kx = 0; kx < kw; kx++) dst[kx] = src[ky * wp + kx];
+                    }
+                }
+                cst[q] = L->corr + (L->rowpat[oy] * L->ncolpat + L->colpat[ox]) * out_c;
+            }
+#if defined(DNNC_MVE)
+            dnnc_mve_pool_s8(L->w8, kpad, thr, col, cst, nq, mul, out_c, o32);
+#else
+            int32_t o;
+            for (wi = 0; wi < out_wpp; wi++) o32[wi] = 0;
+            for (o = 0; o < out_c; o++) {
+                const int8_t *wo = L->w8 + o * kpad;
+                uint32_t hit = thr[o] == INT32_MIN;
+                for (q = 0; q < nq && !hit; q++) {
+                    int32_t s = 0, i;
+                    for (i = 0; i < kpad; i++) s += (int32_t)wo[i] * (int32_t)col[q * kpad + i];
+                    hit = mul * s + cst[q][o] >= thr[o];
+                }
+                o32[o >> 5] |= hit << (o & 31);
+            }
+#endif
+            for (wi = 0; wi < out_wpp; wi++) o32[wi] ^= L->flip[wi];
+        }
+    }
+}
+#endif
 
 /* Accumulators of all outputs at conv pixel (oy, ox) from the padded u image. col: int16[kpad] gathered
  * receptive field followed by uint32[kpad/2] packed pairs. */
@@ -381,6 +517,16 @@ DNNC_LAYER_INLINE void dnnc_conv(const dnnc_conv_t *L, const void *in, uint32_t 
 #if defined(DNNC_LANES_LAYOUT)
     if (L->lanes) {
         dnnc_conv_lanes(L, in, out, col, acc, mx);
+        return;
+    }
+#endif
+#if defined(DNNC_MVE_KERNELS)
+    if (L->in_u8 && L->u8_wide == 3) {
+        dnnc_conv_u8_s16(L, (const uint8_t *)in, out, (uint8_t *)col);
+        return;
+    }
+    if (L->in_u8 && L->u8_wide == 2) {
+        dnnc_conv_u8_i8(L, (const uint8_t *)in, out, (int8_t *)col);
         return;
     }
 #endif

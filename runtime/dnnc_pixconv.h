@@ -6,9 +6,10 @@
  * per 256 products. Here the vector lanes are conv pixels: one VPSHUFB looks up, for 32 pixels at once, the dot
  * product of 4 input channels with the 4 weights of one output and tap (a 16-entry table per weight nibble, made
  * by the compiler), and one VPADDB sums it: 2 µops per 128 products, for every weight set. The first conv on the
- * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Each conv pixel is compared with its output's
- * threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t exactly when one
- * pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
+ * raw image sums tap pairs of 16 pixels with VPMADDUBSW the same way. Padding is exact (a padded nibble reads 0;
+ * the raw image is zero-padded and the input affine's offset goes into the thresholds). Each conv pixel is compared
+ * with its own int16 threshold as soon as it is summed; max-pool is then an OR of those bits (the maximum is >= t
+ * exactly when one pixel is), and 32 x 32 bit transposes turn them into the HWC words of dnnc_bitact.h.
  *
  *   packed input  ptab [out_c2][kh][kw][8*in_wpp][16] int8  entry v: h = (e - parity) / 2, e the sum over the 4
  *                                                           channels of nibble g of w * (bit of v ? +1 : -1) (its
@@ -39,7 +40,6 @@
 /* Byte index that reads 0 from every table (VPSHUFB zeroes a lane whose index has bit 7 set): zero padding. */
 #define DNNC_PIX_PAD 0x80
 
-/* Scratch of dnnc_conv_pix in bytes (plan.py sizes the layer's `col` with the same formula). */
 /* Packed input: the row pitch of the planes in pixels. conv_w rounded up to 16 where that adds no register of 32
  * pixels: the loads of a pixel register then start 16-byte aligned and fewer cross a cache line. */
 static inline int32_t dnnc_pix_pitch(const dnnc_conv_t *L)
@@ -173,6 +173,7 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
                 v = _pext_u32(t, sel);
 #else
                 for (px = 0; px < out_w; px++) v |= ((t >> (px * ps)) & 1u) << px;
+                (void)sel;
 #endif
                 v ^= flip;
                 pooled[qw * oc + o] |= v << qs;
@@ -282,8 +283,8 @@ static inline uint32_t dnnc_pix_mask8(const __m256i *s, const int16_t *t)
     return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(_mm256_and_si256(ce, lo), _mm256_andnot_si256(lo, co)));
 }
 
-/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for
- * `chunk` taps, then in int16; the bits go to bits[o][r]. */
+/* Outputs o, o + 1 over the pixel registers r0 .. r0 + nr - 1 (nr <= 4): table lookups summed in int8 for pchunk
+ * lookups at a time, then in int16; the bits go to bits[r][o] (o-minor, see dnnc_pix_pool_pack). */
 static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o,
                                          int32_t r0, int32_t nr, uint32_t *bits)
 {
@@ -462,7 +463,7 @@ static inline uint32_t dnnc_pix_mask16(__m256i a, __m256i b, const int16_t *t)
     return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(ca, cb), 0xD8));
 }
 
-/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[o][]. */
+/* Outputs o, o + 1 over the registers r0 .. r0 + nr - 1 (nr <= 4, r0 even) of 16 pixels; bits to bits[word][o]. */
 static inline void dnnc_pix_raw_block(const dnnc_conv_t *L, const uint8_t *planes, int32_t plen, int32_t o, int32_t r0,
                                       int32_t nr, uint32_t *bits, int32_t words)
 {
@@ -545,7 +546,9 @@ static inline void dnnc_pix_raw(const dnnc_conv_t *L, const uint8_t *in, uint8_t
 #endif
 }
 
-/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC). */
+/* The whole conv layer in the pixel-lane layout (in: packed bits HWC, or the raw image; out: packed HWC).
+ * col (plan.py sizes it, `_pix_packed` / `_pix_raw`): the nibble planes (64-byte aligned) and 8 nibble rows, or the
+ * padded image and the pair planes; then the conv pixels' bits [words + 2][oc] and the pooled bits [npw][oc]. */
 static inline void dnnc_conv_pix(const dnnc_conv_t *L, const void *in, uint32_t *out, void *col)
 {
     uint8_t *scratch = (uint8_t *)col;

@@ -19,7 +19,7 @@ from dnnc.backends.c.toolchain import vector_kernels, vector_lanes
 from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.ir.model import Threshold
-from dnnc.netspec import DiscreteNet, LinearLayer
+from dnnc.netspec import BatchNorm, DiscreteNet, LinearLayer
 from dnnc.targets import load_target
 from dnnc.vocabulary import WEIGHT_SETS
 from exactness import assert_matches_onnxruntime
@@ -134,6 +134,26 @@ def test_host_avx2_pixel_lane_first_conv_negative_input_scale():
     raw = np.random.default_rng(3).integers(0, 256, size=(60, *loaded.ir.input_shape), dtype=np.uint8)
     raw[:4] = np.array([0, 255, 1, 254], np.uint8)[:, None, None, None]
     got, want = cbackend.run(loaded.ir, _host_avx2(), raw, sanitize=True), interpret(loaded.ir, raw)
+    assert np.array_equal(got.acc, want.acc) and np.array_equal(got.logits.view(np.uint32), want.logits.view(np.uint32))
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+@pytest.mark.parametrize("ws", ["binary", "ternary", "quinary"])
+def test_host_avx2_first_dense_int16_sums_at_their_bound(ws):
+    """Every weight at its set's largest code on 784 raw inputs of 0 (p - 128 = -128) and 255: the AVX2 first
+    dense layer's int16 sums over DNNC_U8_GROUPS groups reach their bound (30720) without wrapping."""
+    rng = np.random.default_rng(5)
+    codes = WEIGHT_SETS[ws][0]
+    w0 = np.full((48, 784), max(codes), np.int8)
+    w0[1::2] = min(codes)
+    h0 = LinearLayer("dense", w0, ws, bn=BatchNorm(gamma=np.ones(48), beta=np.zeros(48), mean=rng.normal(0, 50, 48),
+                                                    inv_std=np.ones(48)))
+    out = LinearLayer("dense", rng.choice(codes, size=(10, 48)).astype(np.int8), ws, bias=np.zeros(10),
+                      out_scale=0.1)
+    loaded = from_net(DiscreteNet((1, 28, 28), [h0], out, arch=f"bound-{ws}"), "bound")
+    raw = rng.integers(0, 256, size=(8, 1, 28, 28), dtype=np.uint8)
+    raw[0], raw[1] = 0, 255
+    got, want = cbackend.run(loaded.ir, _host_avx2(), raw), interpret(loaded.ir, raw)
     assert np.array_equal(got.acc, want.acc) and np.array_equal(got.logits.view(np.uint32), want.logits.view(np.uint32))
 
 

@@ -18,7 +18,7 @@ from dnnc.frontend import from_net
 from dnnc.ir.interpreter import run as interpret
 from dnnc.targets import load_target
 from exactness import assert_matches_onnxruntime
-from models import conv_model, dense_model, output_only_model, wide_conv_model
+from models import conv_model, dense_model, output_only_model, pixel_lane_model, wide_conv_model
 
 HERE = Path(__file__).resolve().parent
 needs_arm_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
@@ -78,6 +78,13 @@ def test_ships_exactly_the_runtime_headers_model_c_includes(tmp_path, case, make
     assert ("dnnc_bitact_v7em.h" in shipped) == (name == "cortex-m4")
     assert ("dnnc_bitact_v6m.h" in shipped) == (name == "cortex-m0plus")
     assert ("dnnc_lanes.h" in shipped) == bool(overrides.get("lanes"))
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+def test_ships_the_pixel_lane_header_where_a_conv_uses_it(pix_lib):
+    shipped = {p.name for p in (pix_lib / "runtime").iterdir()}
+    assert "dnnc_pixconv.h" in shipped
+    assert shipped == _included_runtime_headers(_target("host", cpu_flags=["-march=x86-64-v3"]), pix_lib)
 
 
 def _make(lib: Path, workdir: Path, *variables: str) -> None:
@@ -158,6 +165,25 @@ def test_host_library_simd_kernels_build_warning_free(host_lib, tmp_path, cc, ma
     """The same library with AVX2 or NEON enabled, at every optimization level, with and without a frame pointer."""
     for i, opt in enumerate(OPT):
         _make(host_lib, tmp_path / f"lib{i}", f"CC={cc}", f"CFLAGS=-std=c11 {march} {' '.join(opt)} {WARN}")
+
+
+@pytest.fixture(scope="module")
+def pix_lib(tmp_path_factory):
+    """A library generated for an AVX2 host: both convs in pixel lanes (runtime/dnnc_pixconv.h)."""
+    out = tmp_path_factory.mktemp("pix") / "lib"
+    lib = _compile(pixel_lane_model("ternary"), "pix", _target("host", cpu_flags=["-march=x86-64-v3"]), out)
+    assert "DNNC_PIX_CONV 1" in (lib / "model.c").read_text()
+    return lib
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 only")
+@pytest.mark.parametrize("cc", ["gcc", pytest.param("clang", marks=needs_clang)])
+@pytest.mark.parametrize("march", ["-march=x86-64-v3", "-march=x86-64"], ids=["avx2", "portable"])
+def test_host_pixel_lane_library_builds_warning_free(pix_lib, tmp_path, cc, march):
+    """Its inline assembly (AVX2) and its portable loops (a plain x86-64 build of the same files) at every
+    optimization level, with and without a frame pointer."""
+    for i, opt in enumerate(OPT):
+        _make(pix_lib, tmp_path / f"lib{i}", f"CC={cc}", f"CFLAGS=-std=c11 {march} {' '.join(opt)} {WARN}")
 
 
 @needs_qemu

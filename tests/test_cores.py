@@ -87,11 +87,77 @@ def helium_edge_model(weight_set: str, seed: int = 0) -> DiscreteNet:
 
 
 @_needs("arm")
-@pytest.mark.parametrize("ws", ["binary", "ternary"])
+@pytest.mark.parametrize("ws", ["binary", "ternary", "quaternary", "quinary"])
 def test_helium_kernels_on_edge_shapes(tmp_path, ws):
     path = tmp_path / f"helium_{ws}.onnx"
     save_onnx(export_onnx(helium_edge_model(ws), f"helium_{ws}"), path)
     _verify(path, "cortex-m55", 200)
+
+
+def helium_conv_model(weight_set: str, seed: int = 0, k2: int = 3) -> DiscreteNet:
+    """Paths of the Helium conv kernels (runtime/dnnc_mve.h), input u = 2p - 255 (border constants): (2, 12, 13)
+    -> conv 3x3 pad 1 (int16 sums, kw 3 unrolled) 40 ch + pool 3 -> conv k2 x k2 pad 1 on 40 channels (2 words a
+    pixel: k2 = 3, 18 words padded to 20, straight-line; k2 = 2, 8 words, the loop) 37 ch + pool 2 -> 10. Both
+    convs: gamma < 0 and gamma = 0 channels, ties."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (40, 2, 3, 3), weight_set), _weights(rng, (37, 40, k2, k2), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, padding=1, pool=3, bn=_bn(rng, 40, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("conv", w1, weight_set, padding=1, pool=2, bn=_bn(rng, 37, ws, False, _bit_ties(rng, w1)))
+    side = (4 + 3 - k2) // 2
+    return DiscreteNet((2, 12, 13), [h0, h1], _out(rng, 10, 37 * side * side, weight_set),
+                       arch=f"helium-conv-{weight_set}")
+
+
+def helium_conv_model_kw4(weight_set: str, seed: int = 0) -> DiscreteNet:
+    """(1, 14, 15), input u = 255 - 2p (a negative input scale: the weights negated) -> conv 3x4 stride 2 pad 1
+    (int16 sums, the kernel-row loop) 17 ch + pool 2 (3x3) -> conv 3x3 pad 1 on 17 channels (9 words, padded to
+    12) 20 ch + pool 2 (1x1) -> conv 2x2 pad 1 unpooled 12 ch (2x2) -> 10."""
+    rng = np.random.default_rng(seed)
+    ws = WEIGHT_SETS[weight_set][1]
+    w0, w1 = _weights(rng, (17, 1, 3, 4), weight_set), _weights(rng, (20, 17, 3, 3), weight_set)
+    w2 = _weights(rng, (12, 20, 2, 2), weight_set)
+    h0 = LinearLayer("conv", w0, weight_set, stride=2, padding=1, pool=2,
+                     bn=_bn(rng, 17, ws, True, _first_ties(rng, w0)))
+    h1 = LinearLayer("conv", w1, weight_set, padding=1, pool=2, bn=_bn(rng, 20, ws, False, _bit_ties(rng, w1)))
+    h2 = LinearLayer("conv", w2, weight_set, padding=1, bn=_bn(rng, 12, ws, False, _bit_ties(rng, w2)))
+    return DiscreteNet((1, 14, 15), [h0, h1, h2], _out(rng, 10, 12 * 2 * 2, weight_set),
+                       arch=f"helium-conv-kw4-{weight_set}", input_mul=-2, input_add=255)
+
+
+@_needs("arm")
+@pytest.mark.parametrize("ws", ["binary", "ternary", "quaternary", "quinary"])
+def test_helium_conv_kernels_on_edge_shapes(tmp_path, ws):
+    for i, net in enumerate((helium_conv_model(ws), helium_conv_model(ws, k2=2), helium_conv_model_kw4(ws))):
+        path = tmp_path / f"helium_conv{i}_{ws}.onnx"
+        save_onnx(export_onnx(net, f"helium_conv{i}_{ws}"), path)
+        _verify(path, "cortex-m55", 100)
+
+
+@_needs("arm")
+@pytest.mark.parametrize("ws, in_c", [("quaternary", 3), ("ternary", 3), ("quinary", 1)])
+def test_helium_5x5_first_conv(tmp_path, ws, in_c):
+    """5x5 first convs with 70 outputs (two 32-output passes of the assembly kernel rows, then 16) on 1 or 3
+    channels, and 3 channels x 5x5 quaternary taps, whose sums of |w| above 128 may overflow int16: the int8
+    VMLADAV kernel (80-byte rows, early-exit pooling). Then 67 channels, 3 words a pixel."""
+    from models import wide_conv_model
+
+    path = tmp_path / f"wide_conv{in_c}_{ws}.onnx"
+    save_onnx(export_onnx(wide_conv_model(ws, seed=2, in_c=in_c), f"wide_conv{in_c}_{ws}"), path)
+    _verify(path, "cortex-m55", 100)
+
+
+@_needs("arm")
+def test_helium_swar_counts(tmp_path):
+    """The -DDNNC_MVE_SWAR variant (per-byte SWAR bit counts instead of the table gather, the pooled rows a C
+    loop) is exact too: a conv and a dense edge model, ternary and quinary."""
+    text = (resource_dir("targets") / "cortex-m55.toml").read_text()
+    text, n = re.subn(r'(?m)^cflags = \[(.*)\]$', r'cflags = [\1, "-DDNNC_MVE_SWAR"]', text)
+    assert n == 1
+    (tmp_path / "swar.toml").write_text(text)
+    for name, net in (("conv", helium_conv_model("ternary")), ("dense", helium_edge_model("quinary"))):
+        save_onnx(export_onnx(net, f"swar_{name}"), tmp_path / f"{name}.onnx")
+        _verify(tmp_path / f"{name}.onnx", str(tmp_path / "swar.toml"), 60)
 
 
 @_needs("arm")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dnnc.backends.c import helium, pixel_lanes
 from dnnc.backends.c.packing import (
     RUNTIME_KINDS,
     border_corrections,
@@ -169,9 +170,10 @@ class _Planner:
         self.target = target
         self.lut_bytes = target["lut_bytes"]
         self.lanes = vector_lanes(target)  # output-lane layout (runtime/dnnc_lanes.h) when > 0
-        # pixel-lane conv kernels (runtime/dnnc_pixconv.h) where only AVX2 is there: VPSHUFB table lookups beat
-        # the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
-        self.pix = self.lanes > 0 and target["pixel_lanes"] == "auto" and vector_kernels(target) == "avx2"
+        self.avx2 = self.lanes > 0 and vector_kernels(target) == "avx2"  # the output lanes' AVX2 kernels
+        # pixel-lane conv kernels (runtime/dnnc_pixconv.h, pixel_lanes.py) where only AVX2 is there: VPSHUFB table
+        # lookups beat the nibble-table popcount of the output lanes (docs/targets/host.md, "Pixel lanes")
+        self.pix = self.avx2 and target["pixel_lanes"] == "auto"
 
     def check_kind(self, layer: Linear) -> tuple[str, int]:
         kind = runtime_kind(layer.weight_values)
@@ -202,7 +204,9 @@ class _Planner:
         if values.size > 1 and np.array_equal(values, values[0] + a * np.arange(values.size)):
             b = int(values[0])
             d = np.searchsorted(values, layer.weight.astype(np.int64))
-            bits = next(k for k in (1, 2, 4, 8) if values.size <= 2**k)
+            # (AVX2: binary codes in 2-bit slots, 4 planes a group instead of 8 (whose registers spill): mnist-pi's
+            # first layer 10.6 -> 9.3 us)
+            bits = next(k for k in ((2, 4, 8) if self.avx2 else (1, 2, 4, 8)) if values.size <= 2**k)
         else:  # not affine in the index: plain bytes, d = w + 128
             a, b, bits = 1, -128, 8
             d = layer.weight.astype(np.int64) + 128
@@ -334,8 +338,9 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
-            if self._pix_fits(layer, ch, cw):
-                self._pix_raw(layer, st, f, thr, ch, cw, oh, ow)
+            if self.pix and pixel_lanes.fits(layer, ch, cw):
+                self._layout(st, f, pixel_lanes.raw(layer, thresholds(thr)[0], ch, cw, oh, ow), pix=1)
+                st.scratch.update(acc=0, mx=0)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
@@ -351,6 +356,8 @@ class _Planner:
                 st.weight_bytes = sum(a.nbytes for a in st.arrays)
                 f.update(in_u8=1, kq=kq, w8=f"{st.name}_w8")
                 st.scratch.update(col=-(-(c * (h + 2 * p) * (w + 2 * p) + 4) // 4))  # the padded image, + 3 bytes
+            elif self.target["mve"] and (hc := helium.first_conv(layer, thresholds(thr)[0], ch, cw, pk)):
+                self._layout(st, f, hc, in_u8=1)  # Helium: int16 VMLA where the sums fit int16, else VMLADAV
             elif not self.target["dsp"]:
                 # no SMLAD: weights [k][o] int16, one loop over all outputs per input element (vectorized)
                 w16t = np.ascontiguousarray(layer.weight.reshape(o, k).T.astype(np.int16))
@@ -376,14 +383,18 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            if self._pix_fits(layer, ch, cw):
-                self._pix_packed(layer, st, f, thr, wpp, ch, cw, oh, ow)
+            if self.pix and pixel_lanes.fits(layer, ch, cw):
+                self._layout(st, f, pixel_lanes.packed(layer, thresholds(thr)[0], wpp, ch, cw, oh, ow), pix=1)
+                st.scratch.update(acc=0, mx=0)
+                f.update(kind=kind, in_wpp=wpp)
                 st.fields.update(f)
                 st.macs = o * ch * cw * c * kh * kw
                 return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
             # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
             pooled = 1 < pk <= 4 and not self.lanes
             ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
+            if pooled and self.target["mve"]:
+                ncol = -(-ncol // 4) * 4  # Helium counts whole vectors of 4 words (zero words past the taps)
             wfull = np.zeros((o, ncol * 32), np.int8)
             wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
             wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
@@ -411,92 +422,15 @@ class _Planner:
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
 
-    def _pix_fits(self, layer: Linear, ch: int, cw: int) -> bool:
-        """Whether a conv layer takes the pixel-lane kernels: stride 1, conv rows of at most 32 pixels (a row of
-        bits is one word), at least 64 conv pixels (Brevitas CNV's 10 x 10 conv measured faster in pixel lanes),
-        tables within 1 MiB, int16 sums that cannot wrap (sum |w| <= 32767 per output)."""
-        o, c, kh, kw = layer.weight.shape
-        wabs = int(np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).max())
-        if layer.in_dtype == UINT8:  # sums of w * p, p <= 255, and the input affine's scale folded into thresholds
-            fits = 255 * wabs <= 32767 and layer.in_mul != 0
-        else:
-            fits = wabs <= 32767 and o * kh * kw * 8 * -(-c // 32) * 16 <= 1 << 20
-        return fits and self.pix and layer.stride == 1 and layer.pad <= 16 and cw <= 32 and ch * cw >= 64
-
-    def _pix_packed(self, layer: Linear, st: Stage, f: dict, thr: Threshold, wpp: int, ch: int, cw: int, oh: int,
-                    ow: int) -> None:
-        """Packed-input conv in pixel lanes (runtime dnnc_pix_packed): per output, tap and nibble g of the input
-        words, the 16 dot products e of channels 4g..4g+3 with every input nibble (bit 1 = +1). e has the parity of
-        the 4 weights' sum whatever the input, so the tables hold h = (e - parity) / 2 (twice as many int8 sums
-        before widening), and each pixel's threshold folds in the parities of its valid taps:
-        2 sum(h) + C(o, pixel) >= t exactly when sum(h) > ceil((t - C) / 2) - 1."""
-        o, c, kh, kw = layer.weight.shape
-        _, h_in, w_in = layer.in_shape
-        G, o2 = 8 * wpp, o + o % 2
-        w = np.zeros((o2, kh, kw, 4 * G), np.int64)  # [o][ky][kx][channel], outputs padded to even
-        w[:o, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
-        signs = np.array([[1 if (v >> i) & 1 else -1 for i in range(4)] for v in range(16)], np.int64)  # [v][i]
-        tab = w.reshape(o2, kh, kw, G, 4) @ signs.T  # [o][ky][kx][g][v]
-        par = tab[..., :1] & 1
-        tab = (tab - par) >> 1
-        st.arrays.append(Array(f"{st.name}_ptab", "int8_t", tab.astype(np.int8).reshape(-1)))
-        big = int(np.abs(tab).max()) or 1
-        # int8 sums of a multiple of 4 lookups (the kernel takes four nibbles a step)
-        f.update(kind=self.check_kind(layer)[0], in_wpp=wpp, pix=1, ptab=f"{st.name}_ptab", pchunk=127 // big & ~3,
-                 pthr=f"{st.name}_pthr")
-        p16 = -(-cw // 16) * 16  # the planes' row pitch: dnnc_pix_pitch
-        pitch = p16 if -(-(ch * p16) // 32) == -(-(ch * cw) // 32) else cw
-        plen = -(-((layer.in_shape[1] + 2 * layer.pad) * pitch + 64) // 64) * 64
-        words = -(-(ch * pitch) // 32)
-        # per pixel (y, x) at y * pitch + x: the parities of its valid taps, and the threshold on sum(h)
-        vr = np.array([[0 <= y + ky - layer.pad < h_in for ky in range(kh)] for y in range(ch)], np.int64)
-        vc = np.array([[0 <= x + kx - layer.pad < w_in for kx in range(kw)] for x in range(cw)], np.int64)
-        cpar = np.einsum("yk,xl,okl->oyx", vr, vc, par[:o, ..., 0].sum(axis=3))
-        t = thresholds(thr)[0].astype(np.int64)[:, None, None]
-        bound = np.full((o, ch, pitch), 32767, np.int64)  # past conv_w: never set
-        bound[:, :, :cw] = np.clip(-((cpar - t) // 2) - 1, -32768, 32767)  # ceil((t - C) / 2) - 1
-        flat = np.full((o, words * 32), 32767, np.int64)
-        flat[:, :ch * pitch] = bound.reshape(o, -1)
-        # the kernel's order: per register of 32 pixels, the 16 even ones, then the 16 odd ones
-        pthr = flat.reshape(o, words, 16, 2).transpose(0, 1, 3, 2)
-        st.arrays.append(Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1)))
-        st.weight_bytes = tab.size
-        st.threshold_bytes = pthr.size * 2
-        npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-        # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; pixel bits (+ 2 rows), pooled bits
-        scratch_bytes = 64 + kw * G * plen + 8 * (-(-(layer.in_shape[2] + 96) // 32) * 32)
-        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
-
-    def _pix_raw(self, layer: Linear, st: Stage, f: dict, thr: Threshold, ch: int, cw: int, oh: int, ow: int) -> None:
-        """First conv in pixel lanes (runtime dnnc_pix_raw): VPMADDUBSW of tap pairs. The output is
-        in_mul * S + in_add * (sum of the valid taps' weights) >= t, so with S' = sign(in_mul) * S (weights negated
-        for in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output and pixel."""
-        o, c, kh, kw = layer.weight.shape
-        _, h, w = layer.in_shape
-        ntap, nreg = c * kh * kw, -(-(ch * cw) // 16)
-        mul, sgn = int(layer.in_mul), 1 if layer.in_mul > 0 else -1
-        taps = np.zeros((o + o % 2, ntap + ntap % 2), np.int64)
-        taps[:o, :ntap] = sgn * layer.weight.astype(np.int64).reshape(o, -1)  # (c, ky, kx) order
-        b = taps.reshape(o + o % 2, -1, 2).astype(np.int8).view(np.uint8).astype(np.uint32)
-        pw2 = b[..., 0] | b[..., 1] << 8 | b[..., 0] << 16 | b[..., 1] << 24
-        rows, rmasks = border_patterns(ch, 1, layer.pad, kh, h)
-        cols, cmasks = border_patterns(cw, 1, layer.pad, kw, w)
-        invalid, _ = border_corrections(layer.weight, rmasks, cmasks)  # [rp][cp][o]: the padded taps' weights
-        offset = int(layer.in_add) * (layer.weight.astype(np.int64).reshape(o, -1).sum(axis=1) - invalid)
-        t = thresholds(thr)[0].astype(np.int64)
-        pix_off = offset[np.array(rows)][:, np.array(cols)].reshape(ch * cw, o)  # [pixel][o]
-        pthr = np.full((o, -(-nreg // 2) * 32), 32767, np.int64)  # whole words of pixels
-        pthr[:, :ch * cw] = np.clip(-((pix_off - t) // abs(mul)) - 1, -32768, 32767).T  # ceil((t - off) / |mul|) - 1
-        st.arrays += [Array(f"{st.name}_pw2", "uint32_t", pw2.reshape(-1)),
-                      Array(f"{st.name}_pthr", "int16_t", pthr.astype(np.int16).reshape(-1))]
-        st.weight_bytes = pw2.size * 4
-        st.threshold_bytes = pthr.size * 2
-        f.update(in_u8=1, pix=1, pw2=f"{st.name}_pw2", pthr=f"{st.name}_pthr")
-        npw, out_wpp, words = -(-(oh * ow) // 32), -(-o // 32), -(-(ch * cw) // 32)
-        # dnnc_conv_pix: padded image, pair planes; pixel bits (+ 2 rows), pooled bits
-        img = -(-(c * (h + 2 * layer.pad) * (w + 2 * layer.pad + 32)) // 32) * 32
-        scratch_bytes = img + -(-ntap // 2) * (32 * nreg + 32)
-        st.scratch.update(col=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp, uimg=0, acc=0, mx=0)
+    def _layout(self, st: Stage, f: dict, lay: helium.FirstConv | pixel_lanes.PixelConv, **fields) -> None:
+        """A conv stage in the encoding a layout module made (helium.py, pixel_lanes.py): its arrays named after the
+        stage, its descriptor fields, sizes and scratch."""
+        for key, (ctype, data) in lay.arrays.items():
+            st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
+            f[key] = f"{st.name}_{key}"
+        f.update(**lay.fields, **fields)
+        st.weight_bytes, st.threshold_bytes = lay.weight_bytes, getattr(lay, "threshold_bytes", 0)
+        st.scratch.update(col=lay.scratch_words, uimg=0)  # uimg unused: one word, a non-NULL pointer
 
     def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
         """Border patterns of a padded conv (a pattern id per output row and column) and one int32 row per
