@@ -72,12 +72,20 @@ static inline int32_t dnnc_planes(int32_t kind)
 #define DNNC_V7EM_ASM 1
 #endif
 
+/* The Armv6-M assembly kernels (model.c of a target with `thumb1 = true` defines DNNC_V6M_KERNELS), when the
+ * compiler targets Thumb-1 only (Cortex-M0, M0+, M1; Armv8-M Baseline's M23). */
+#if defined(DNNC_V6M_KERNELS) && defined(__thumb__) && !defined(__thumb2__) && !defined(DNNC_NO_ASM)
+#define DNNC_V6M_ASM 1
+#endif
+
 #if defined(DNNC_MVE_KERNELS)
 #include "dnnc_mve.h"
 #endif
 
 #if defined(DNNC_V7EM_ASM)
 #include "dnnc_bitact_v7em.h"
+#elif defined(DNNC_V6M_ASM)
+#include "dnnc_bitact_v6m.h"
 #elif defined(DNNC_POPCOUNT_BUILTIN)
 /* Hosts with a popcount instruction. */
 /* Plain loops: the compiler vectorizes them where the host has a vector popcount, and they keep register
@@ -121,8 +129,8 @@ static inline uint32_t dnnc_count_ternary(const uint32_t *w, const uint32_t *x, 
 
 #endif
 
-#if defined(DNNC_V7EM_ASM)
-/* dnnc_count_quater, dnnc_count_quinary: dnnc_bitact_v7em.h */
+#if defined(DNNC_V7EM_ASM) || defined(DNNC_V6M_ASM)
+/* dnnc_count_quater, dnnc_count_quinary: dnnc_bitact_v7em.h, dnnc_bitact_v6m.h */
 #elif defined(DNNC_POPCOUNT_BUILTIN)
 static inline uint32_t dnnc_count_quater(const uint32_t *w, const uint32_t *x, int32_t n)
 {

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dnnc_popcount.h" /* DNNC_T1_UNIFIED */
+
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #endif
@@ -159,15 +161,6 @@ static inline int32_t dnnc_lut_sum(const int32_t *t, const uint8_t *p, int32_t n
     "bne 2b\n\t"                             \
     "pop {r7}\n\t"                           \
     DNNC_T1_DIVIDED
-
-/* gcc reads Thumb-1 inline assembly in divided syntax (clang: unified); the bodies below are unified. */
-#if defined(__clang__)
-#define DNNC_T1_UNIFIED
-#define DNNC_T1_DIVIDED
-#else
-#define DNNC_T1_UNIFIED ".syntax unified\n\t"
-#define DNNC_T1_DIVIDED ".syntax divided\n\t"
-#endif
 
 /* One Armv6-M lookup: code byte k of r2, times 4, the entry of table r1 into r0; r1 to the next table (r6 bytes
  * on). */

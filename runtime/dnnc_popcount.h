@@ -23,6 +23,16 @@
 #include <arm_acle.h>
 #endif
 
+/* gcc reads Thumb-1 inline assembly in divided syntax (clang: unified); the Thumb-1 kernels' bodies
+ * (dnnc_intin.h, dnnc_bitact_v6m.h) are unified. */
+#if defined(__clang__)
+#define DNNC_T1_UNIFIED
+#define DNNC_T1_DIVIDED
+#else
+#define DNNC_T1_UNIFIED ".syntax unified\n\t"
+#define DNNC_T1_DIVIDED ".syntax divided\n\t"
+#endif
+
 static inline uint32_t dnnc_popcount32(uint32_t x)
 {
 #if defined(DNNC_POPCOUNT_ZBB)

@@ -61,6 +61,7 @@ def _included_runtime_headers(target: dict, lib: Path) -> set[str]:
 
 TARGETS = {
     "cortex-m4": pytest.param(("cortex-m4", {}), marks=needs_arm_gcc),
+    "cortex-m0plus": pytest.param(("cortex-m0plus", {}), marks=needs_arm_gcc),
     "host-lanes": ("host", {"lanes": 16}),
     "host-plain": ("host", {"lanes": 0}),
 }
@@ -75,6 +76,7 @@ def test_ships_exactly_the_runtime_headers_model_c_includes(tmp_path, case, make
     shipped = {p.name for p in (lib / "runtime").iterdir()}
     assert shipped == _included_runtime_headers(target, lib)
     assert ("dnnc_bitact_v7em.h" in shipped) == (name == "cortex-m4")
+    assert ("dnnc_bitact_v6m.h" in shipped) == (name == "cortex-m0plus")
     assert ("dnnc_lanes.h" in shipped) == bool(overrides.get("lanes"))
 
 

@@ -24,7 +24,7 @@ from dnnc.interchange.export import save_onnx
 from dnnc.netspec import DiscreteNet, LinearLayer
 from dnnc.resources import resource_dir
 from dnnc.vocabulary import WEIGHT_SETS
-from models import _bit_ties, _bn, _first_ties, _out, _weights, conv_model, dense_model
+from models import _bit_ties, _bn, _first_ties, _out, _weights, conv_model, dense_model, wide_conv_model
 
 CORES = ("cortex-m0plus", "cortex-m3", "cortex-m33", "cortex-m55", "riscv32", "riscv32-zbb")
 TOOLS = {"arm": ("arm-none-eabi-gcc", "qemu-system-arm"), "riscv": ("riscv64-unknown-elf-gcc", "qemu-system-riscv32")}
@@ -317,3 +317,16 @@ def test_cortex_m55_library_ships_and_includes_the_helium_header(tmp_path):
     opened = {Path(d).name for d in out.replace("\\\n", " ").split()[1:] if Path(d).parent.name == "runtime"}
     shipped = {p.name for p in (lib / "runtime").iterdir()}
     assert "dnnc_mve.h" in shipped and opened == shipped
+
+
+@_needs("arm")
+@pytest.mark.parametrize("ws", ["binary", "ternary", pytest.param("quaternary", marks=pytest.mark.slow),
+                                pytest.param("quinary", marks=pytest.mark.slow)])
+def test_thumb1_counts_on_edge_shapes(tmp_path, ws):
+    """The Armv6-M assembly counts (runtime/dnnc_bitact_v6m.h) in whole networks: dense rows of 129 words (16
+    8-word blocks and a last word; one output disagrees in nearly every bit, constant channels, ties) and pooled
+    conv rows of 28 words (3 blocks and a 4-word block) with more than 64 channels and padding."""
+    for name, net in ((f"edge_{ws}", helium_edge_model(ws)), (f"wide_{ws}", wide_conv_model(ws))):
+        path = tmp_path / f"{name}.onnx"
+        save_onnx(export_onnx(net, name), path)
+        _verify(path, "cortex-m0plus", 100)

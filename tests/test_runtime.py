@@ -33,17 +33,18 @@ def _count_ref(kind: int, w: np.ndarray, x: np.ndarray) -> int:
     return _pc(d & planes[:, 1]) + 2 * _pc(d & planes[:, 2])
 
 
-def _cases(rng: np.random.Generator, v7em: bool):
-    """(input bytes, expected output bytes); v7em: the build is expected to use the Armv7E-M assembly kernels."""
+def _cases(rng: np.random.Generator, asm: int):
+    """(input bytes, expected output bytes); asm: the assembly kernels the build is expected to use (0 none,
+    1 Armv7E-M, 2 Armv6-M)."""
     inp, out = [], []
     i32 = lambda *v: np.array(v, np.int32).tobytes()
     inp.append(i32(5))
-    out.append(i32(int(v7em)))
+    out.append(i32(asm))
     for kind, planes in ((0, 1), (1, 2), (2, 2), (3, 3)):
-        for n in (4, 8, 12, 20, 28, 40, 124, 128, 248, 252, 256, 260):
+        for n in (1, 3, 4, 8, 12, 13, 20, 28, 29, 31, 40, 124, 128, 248, 251, 252, 255, 256, 260):
             w = rng.integers(0, 2**32, size=n * planes, dtype=np.uint64).astype(np.uint32)
             x = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
-            if rng.random() < 0.3:
+            if rng.random() < 0.3 or n in (252, 255):
                 x[:] = 0xFFFFFFFF  # all bits set: counters at their maximum
                 w[:] = np.where(np.arange(w.size) % planes == 0, 0, 0xFFFFFFFF).astype(np.uint32)
             inp += [i32(1, kind, n), w.tobytes(), x.tobytes()]
@@ -93,7 +94,8 @@ def _run(target_name: str, tmp_path: Path, sanitize: bool, popcount: str | None 
     shutil.copytree(resource_dir("runtime"), lib / "runtime", ignore=shutil.ignore_patterns("__*"))
     write_support(target, tmp_path)
     shutil.copyfile(HERE / "test_runtime_kernels.c", tmp_path / "kernels.c")
-    data, want = _cases(np.random.default_rng(7), v7em="DNNC_V7EM_KERNELS" in features)
+    asm = 1 if "DNNC_V7EM_KERNELS" in features else 2 if "DNNC_V6M_KERNELS" in features else 0
+    data, want = _cases(np.random.default_rng(7), asm)
     (tmp_path / "in.bin").write_bytes(data)
     exe = compile_exe(target, lib, tmp_path, ["kernels.c"], "kernels.elf",
                       ['-DDNNC_IN_PATH="in.bin"', '-DDNNC_OUT_PATH="out.bin"', *(f"-D{m}" for m in features)],
@@ -115,3 +117,11 @@ def test_kernels_host_sanitized(tmp_path, popcount):
 def test_kernels_cortex_m4(tmp_path, opt):
     """The Armv7E-M assembly kernels, also in a debug build (r7 is the frame pointer there)."""
     _run("cortex-m4", tmp_path, sanitize=False, opt=opt)
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                    reason="arm-none-eabi-gcc / qemu-system-arm not installed (tools/setup.sh)")
+@pytest.mark.parametrize("opt", [(), ("-O0", "-fno-omit-frame-pointer")], ids=["target-flags", "O0-frame-pointer"])
+def test_kernels_cortex_m0plus(tmp_path, opt):
+    """The Armv6-M assembly kernels (counter limits, n not a multiple of 8), also where r7 is the frame pointer."""
+    _run("cortex-m0plus", tmp_path, sanitize=False, opt=opt)

@@ -55,9 +55,11 @@ int main(void)
             dnnc_lut_build(ubuf, group, levels, vg, values, 0, ng, tab);
             s = dnnc_lut_sum(tab, codes, ng, vg);
             dnnc_write(fout, &s, 4);
-        } else if (op == 5) { /* which count kernels this build uses: 1 = the Armv7E-M assembly */
+        } else if (op == 5) { /* which count kernels this build uses: 1 = the Armv7E-M, 2 = the Armv6-M assembly */
 #if defined(DNNC_V7EM_ASM)
             const int32_t v7em = 1;
+#elif defined(DNNC_V6M_ASM)
+            const int32_t v7em = 2;
 #else
             const int32_t v7em = 0;
 #endif

@@ -94,6 +94,8 @@ C_SCHEMA = {
                      ("builtin", "zbb", "swar")),
     "dsp": Key((bool,), "Arm DSP extension (Armv7E-M, Armv8-M Mainline): SMLAD in the first conv layer, the "
                 "assembly bit counts of runtime/dnnc_bitact_v7em.h", False),
+    "thumb1": Key((bool,), "Armv6-M (Thumb-1 only): the assembly bit counts of runtime/dnnc_bitact_v6m.h (packed "
+                   "layers, every weight kind)", False),
     "mve": Key((bool,), "Armv8.1-M Helium (MVE): the vector kernels of runtime/dnnc_mve.h (packed dense and "
                 "pooled conv layers, the `direct` first dense layer and the first conv layer)", False),
     "flash_bytes": _int("flash budget for const data in report.md; 0 = none", 0),

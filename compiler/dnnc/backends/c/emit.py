@@ -25,6 +25,7 @@ RUNTIME_HEADERS = {
     "dnnc_layers.h": None,
     "dnnc_bitact.h": None,
     "dnnc_bitact_v7em.h": "DNNC_V7EM_KERNELS",
+    "dnnc_bitact_v6m.h": "DNNC_V6M_KERNELS",
     "dnnc_intin.h": None,
     "dnnc_lanes.h": "DNNC_LANES_LAYOUT",
     "dnnc_pixconv.h": "DNNC_PIX_CONV",
@@ -113,6 +114,8 @@ def features(target: dict, lanes: int = 0, kbit: bool = False, pix: bool = False
     out = ["DNNC_KBIT"] if kbit else []
     if target["dsp"]:  # the Armv7E-M DSP extension: its assembly kernels
         out.append("DNNC_V7EM_KERNELS")
+    if target["thumb1"]:  # Armv6-M: the Thumb-1 bit counts of dnnc_bitact_v6m.h
+        out.append("DNNC_V6M_KERNELS")
     if target["mve"]:  # Helium: the vector kernels of dnnc_mve.h
         out.append("DNNC_MVE_KERNELS")
     if lanes:
