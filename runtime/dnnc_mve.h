@@ -54,6 +54,22 @@ static inline const uint8_t *dnnc_mve_pop8x2(void)
  * packed vectors to 4 words); ternary popcount((w0 ^ x) & w1) with the planes interleaved (w0 = w[2j],
  * w1 = w[2j + 1]). Gather: each vector's byte counts summed at once. SWAR: byte counts in runs of at most
  * 31 vectors. */
+/* The next 4 words' disagreement bits (s ^ x, & m for ternary), advancing w and x past them. */
+static inline uint32x4_t dnnc_mve_disagree(const uint32_t **w, const uint32_t **x, int ternary)
+{
+    uint32x4_t d;
+    if (ternary) {
+        const uint32x4x2_t wv = vld2q_u32(*w);
+        d = vandq_u32(veorq_u32(wv.val[0], vld1q_u32(*x)), wv.val[1]);
+        *w += 8;
+    } else {
+        d = veorq_u32(vld1q_u32(*w), vld1q_u32(*x));
+        *w += 4;
+    }
+    *x += 4;
+    return d;
+}
+
 static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint32_t *x, int32_t n)
 {
     uint32_t total = 0;
@@ -64,16 +80,7 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
         uint8x16_t bytes = vdupq_n_u8(0);
         nfull -= k;
         for (v = 0; v < k; v++) {
-            uint32x4_t d;
-            if (ternary) {
-                const uint32x4x2_t wv = vld2q_u32(w);
-                d = vandq_u32(veorq_u32(wv.val[0], vld1q_u32(x)), wv.val[1]);
-                w += 8;
-            } else {
-                d = veorq_u32(vld1q_u32(w), vld1q_u32(x));
-                w += 4;
-            }
-            x += 4;
+            const uint32x4_t d = dnnc_mve_disagree(&w, &x, ternary);
             bytes = vaddq_u8(bytes, dnnc_mve_popbytes(vreinterpretq_u8_u32(d)));
         }
         total = vaddvaq_u8(total, bytes);
@@ -83,16 +90,7 @@ static inline uint32_t dnnc_mve_count(int ternary, const uint32_t *w, const uint
     int32_t v;
     __asm__("" : "+r"(pop8)); /* the table address in a register (gcc reloaded it from the literal pool per vector) */
     for (v = n >> 2; v > 0; v--) {
-        uint32x4_t d;
-        if (ternary) {
-            const uint32x4x2_t wv = vld2q_u32(w);
-            d = vandq_u32(veorq_u32(wv.val[0], vld1q_u32(x)), wv.val[1]);
-            w += 8;
-        } else {
-            d = veorq_u32(vld1q_u32(w), vld1q_u32(x));
-            w += 4;
-        }
-        x += 4;
+        const uint32x4_t d = dnnc_mve_disagree(&w, &x, ternary);
         total = vaddvaq_u8(total, vldrbq_gather_offset_u8(pop8, vreinterpretq_u8_u32(d)));
     }
 #endif

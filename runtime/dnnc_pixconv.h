@@ -294,6 +294,19 @@ static inline void dnnc_pix_planes(const dnnc_conv_t *L, const uint32_t *x, uint
         (a) = _mm256_setzero_si256();                                                                            \
     } while (0)
 
+/* All eight int8 accumulators of dnnc_pix_packed_block into its int16 sums s. */
+#define DNNC_PIX_WIDEN_ALL()                                                                                     \
+    do {                                                                                                         \
+        DNNC_PIX_WIDEN(a0, s + 0);                                                                               \
+        DNNC_PIX_WIDEN(a1, s + 2);                                                                               \
+        DNNC_PIX_WIDEN(a2, s + 4);                                                                               \
+        DNNC_PIX_WIDEN(a3, s + 6);                                                                               \
+        DNNC_PIX_WIDEN(b0, s + 8);                                                                               \
+        DNNC_PIX_WIDEN(b1, s + 10);                                                                              \
+        DNNC_PIX_WIDEN(b2, s + 12);                                                                              \
+        DNNC_PIX_WIDEN(b3, s + 14);                                                                              \
+    } while (0)
+
 /* 32 pixel bits (sum > t) from the even / odd int16 sums of a register and their thresholds t[0..15], t[16..31]. */
 static inline uint32_t dnnc_pix_mask8(const __m256i *s, const int16_t *t)
 {
@@ -346,27 +359,13 @@ static inline void dnnc_pix_packed_block(const dnnc_conv_t *L, const uint8_t *pl
                 }
                 left -= 4;
                 if (left == 0) {
-                    DNNC_PIX_WIDEN(a0, s + 0);
-                    DNNC_PIX_WIDEN(a1, s + 2);
-                    DNNC_PIX_WIDEN(a2, s + 4);
-                    DNNC_PIX_WIDEN(a3, s + 6);
-                    DNNC_PIX_WIDEN(b0, s + 8);
-                    DNNC_PIX_WIDEN(b1, s + 10);
-                    DNNC_PIX_WIDEN(b2, s + 12);
-                    DNNC_PIX_WIDEN(b3, s + 14);
+                    DNNC_PIX_WIDEN_ALL();
                     left = L->pchunk;
                 }
             }
         }
     }
-    DNNC_PIX_WIDEN(a0, s + 0);
-    DNNC_PIX_WIDEN(a1, s + 2);
-    DNNC_PIX_WIDEN(a2, s + 4);
-    DNNC_PIX_WIDEN(a3, s + 6);
-    DNNC_PIX_WIDEN(b0, s + 8);
-    DNNC_PIX_WIDEN(b1, s + 10);
-    DNNC_PIX_WIDEN(b2, s + 12);
-    DNNC_PIX_WIDEN(b3, s + 14);
+    DNNC_PIX_WIDEN_ALL();
     for (k = 0; k < nr; k++) {
         const int16_t *t = L->pthr + ((size_t)o * words + r0 + k) * 32;
         bits[(r0 + k) * oc + o] = dnnc_pix_mask8(s + 2 * k, t);
