@@ -239,35 +239,18 @@
     *w = rw;                                                                                       \
     return ro;
 
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_binary(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                         int32_t half, uint32_t ones, uint32_t twos)
-{
-    DNNC_T1_ROW(DNNC_T1_D2_BINARY, DNNC_T1_D2_BINARY4)
-}
-
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_ternary(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                         int32_t half, uint32_t ones, uint32_t twos)
-{
-    DNNC_T1_ROW(DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
-}
-
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_sign2(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                        int32_t half, uint32_t ones, uint32_t twos)
-{
-    DNNC_T1_ROW(DNNC_T1_D2_SIGN2, DNNC_T1_D2_SIGN2_4)
-}
-
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_qb0(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                      int32_t half, uint32_t ones, uint32_t twos)
-{
-    DNNC_T1_ROW(DNNC_T1_D2_QB0, DNNC_T1_D2_QB0_4)
-}
-
-static inline __attribute__((always_inline)) uint32_t dnnc_t1_row_qb1(const uint32_t **w, const uint32_t **x, int32_t nb,
-                                                                      int32_t half, uint32_t ones, uint32_t twos)
-{
-    DNNC_T1_ROW(DNNC_T1_D2_QB1, DNNC_T1_D2_QB1_4)
-}
+/* One row kernel per weight kind: DNNC_T1_ROW with its 8-word and 4-word disagreement blocks. */
+#define DNNC_T1_ROW_FN(name, D8, D4)                                                               \
+    static inline __attribute__((always_inline)) uint32_t name(const uint32_t **w, const uint32_t **x, int32_t nb, \
+                                                               int32_t half, uint32_t ones, uint32_t twos) \
+    {                                                                                              \
+        DNNC_T1_ROW(D8, D4)                                                                        \
+    }
+DNNC_T1_ROW_FN(dnnc_t1_row_binary, DNNC_T1_D2_BINARY, DNNC_T1_D2_BINARY4)
+DNNC_T1_ROW_FN(dnnc_t1_row_ternary, DNNC_T1_D2_TERNARY, DNNC_T1_D2_TERNARY4)
+DNNC_T1_ROW_FN(dnnc_t1_row_sign2, DNNC_T1_D2_SIGN2, DNNC_T1_D2_SIGN2_4)
+DNNC_T1_ROW_FN(dnnc_t1_row_qb0, DNNC_T1_D2_QB0, DNNC_T1_D2_QB0_4)
+DNNC_T1_ROW_FN(dnnc_t1_row_qb1, DNNC_T1_D2_QB1, DNNC_T1_D2_QB1_4)
 
 /* Any n >= 6: the first n % 4 words seed the carry-save state (d1 + d2 + d3 = ones + 2 twos: one CSA in C),
  * then rows of up to 31 8-word blocks (and a last 4-word block) in assembly. `used` (a constant: the kind is in
