@@ -117,8 +117,8 @@ static inline void dnnc_pix_pool_pack(const dnnc_conv_t *L, const uint32_t *bits
     for (px = 0; px < out_w; px++) sel |= 1u << (px * ps);
     memset(pooled, 0, sizeof(uint32_t) * (size_t)npw * oc);
 #if defined(DNNC_PIX_AVX2)
-    if (ps <= 2) {
-        const uint32_t cwmask = cw == 32 ? 0xFFFFFFFFu : (1u << cw) - 1u; /* 8 outputs a vector: shifts by the same count, strides 1 and 2 compressed by shifts and masks */
+    if (ps <= 2) { /* 8 outputs a vector: shifts by the same count, strides 1 and 2 compressed by shifts and masks */
+        const uint32_t cwmask = cw == 32 ? 0xFFFFFFFFu : (1u << cw) - 1u;
         for (o = 0; o < oc; o += 8) {
             const __m256i lane = _mm256_add_epi32(_mm256_set1_epi32(o), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(out_c), lane);

@@ -4,23 +4,13 @@ scratch, in the order the runtime reads them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from dnnc.backends.c.packing import border_corrections, border_patterns
+from dnnc.backends.c.packing import ConvEncoding, border_corrections, border_patterns
 from dnnc.ir.model import Linear
 
 
-@dataclass
-class FirstConv:
-    arrays: dict  # descriptor field -> (C type, data)
-    fields: dict  # other descriptor fields
-    weight_bytes: int
-    scratch_words: int  # the layer's `col`
-
-
-def first_conv(layer: Linear, t: np.ndarray, ch: int, cw: int, pool_k: int) -> FirstConv | None:
+def first_conv(layer: Linear, t: np.ndarray, ch: int, cw: int, pool_k: int) -> ConvEncoding | None:
     """The int16 layout where its sums cannot overflow, else the int8 one, else None (another target's layout)."""
     return _s16(layer, t, ch, cw, pool_k) or (_i8(layer, ch, cw, pool_k) if pool_k <= 4 else None)
 
@@ -36,7 +26,7 @@ def _patterns(layer: Linear, ch: int, cw: int) -> tuple[list, list, np.ndarray]:
     return rows, cols, (wsum[None, None, :] - padsum.astype(np.int64)).reshape(-1, o)
 
 
-def _s16(layer: Linear, t: np.ndarray, ch: int, cw: int, pool_k: int) -> FirstConv | None:
+def _s16(layer: Linear, t: np.ndarray, ch: int, cw: int, pool_k: int) -> ConvEncoding | None:
     """VMLA by a scalar (u8_wide = 3): sixteen outputs in two int16 vectors, each raw pixel p of the zero-padded
     image times its tap's weights, w8 [o16/16][c][kh][kw][16]. The int16 sums s = sum w p are exact when
     255 * sum |w| <= 32640; the test in_mul * s + in_add * (the valid taps' weight sum) >= t becomes s >= T per
@@ -59,11 +49,11 @@ def _s16(layer: Linear, t: np.ndarray, ch: int, cw: int, pool_k: int) -> FirstCo
     t16[:, :o] = np.where(tt == np.iinfo(np.int32).min, -32767, np.clip(big, -32767, 32767))
     arrays = {"w8": ("int8_t", w8.astype(np.int8).reshape(-1)), "w16": ("int16_t", t16.astype(np.int16).reshape(-1)),
               "rowpat": ("uint8_t", np.array(rows, np.uint8)), "colpat": ("uint8_t", np.array(cols, np.uint8))}
-    return FirstConv(arrays, {"u8_wide": 3, "ncolpat": len(set(cols))}, w8.size + t16.size * 2,
+    return ConvEncoding(arrays, {"u8_wide": 3, "ncolpat": len(set(cols))}, w8.size + t16.size * 2,
                      -(-(c * (h + 2 * layer.pad) * (w + 2 * layer.pad) + 4) // 4))  # the padded image, + 3 bytes
 
 
-def _i8(layer: Linear, ch: int, cw: int, pool_k: int) -> FirstConv | None:
+def _i8(layer: Linear, ch: int, cw: int, pool_k: int) -> ConvEncoding | None:
     """VMLADAV (u8_wide = 2): int8 weights [o][kpad], kpad = c*kh*kw rounded up to 16, the pixels as p - 128 and
     the zero padding as p = 0; corr holds the constant of each border pattern, 128 * in_mul * sum(w) + in_add *
     (the valid taps' weight sum). None when the weights or the sums do not fit int8 / int32."""
@@ -86,5 +76,5 @@ def _i8(layer: Linear, ch: int, cw: int, pool_k: int) -> FirstConv | None:
     arrays = {"w8": ("int8_t", w8.reshape(-1)), "rowpat": ("uint8_t", np.array(rows, np.uint8)),
               "colpat": ("uint8_t", np.array(cols, np.uint8)), "corr": ("int32_t", corr.astype(np.int32).reshape(-1))}
     # col: the pool window's receptive fields, then the image
-    return FirstConv(arrays, {"u8_wide": 2, "kpad": kpad, "ncolpat": len(set(cols))}, w8.size + corr.size * 4,
+    return ConvEncoding(arrays, {"u8_wide": 2, "kpad": kpad, "ncolpat": len(set(cols))}, w8.size + corr.size * 4,
                      -(-(pool_k * pool_k * kpad + c * (h + 2 * layer.pad) * (w + 2 * layer.pad)) // 4))

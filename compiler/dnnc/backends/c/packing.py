@@ -3,6 +3,8 @@ encoding, padded-tap corrections. Pure numpy, no C text."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dnnc.errors import DnncError
@@ -17,6 +19,17 @@ RUNTIME_KINDS = {
     "quinary": ("DNNC_W_QUINARY", 3),
 }
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass
+class ConvEncoding:
+    """A conv layer as a layout module encodes it (helium.py, pixel_lanes.py), for plan.py to name and size."""
+
+    arrays: dict  # descriptor field -> (C type, data)
+    fields: dict  # other descriptor fields
+    weight_bytes: int
+    scratch_words: int  # the layer's `col`, as the runtime lays it out
+    threshold_bytes: int = 0
 
 
 def runtime_kind(values) -> tuple[str, int] | None:

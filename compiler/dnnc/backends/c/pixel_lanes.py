@@ -3,22 +3,11 @@ their tables, per-pixel thresholds and scratch, in the order the runtime reads t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from dnnc.backends.c.packing import border_corrections, border_patterns
+from dnnc.backends.c.packing import ConvEncoding, border_corrections, border_patterns
 from dnnc.ir.model import Linear
 from dnnc.vocabulary import UINT8
-
-
-@dataclass
-class PixelConv:
-    arrays: dict  # descriptor field -> (C type, data)
-    fields: dict  # other descriptor fields
-    weight_bytes: int
-    threshold_bytes: int
-    scratch_words: int  # the layer's `col`, as dnnc_conv_pix lays it out
 
 
 def fits(layer: Linear, ch: int, cw: int) -> bool:
@@ -34,7 +23,7 @@ def fits(layer: Linear, ch: int, cw: int) -> bool:
     return ok and layer.stride == 1 and layer.pad <= 16 and cw <= 32 and ch * cw >= 64
 
 
-def packed(layer: Linear, t: np.ndarray, wpp: int, ch: int, cw: int, oh: int, ow: int) -> PixelConv:
+def packed(layer: Linear, t: np.ndarray, wpp: int, ch: int, cw: int, oh: int, ow: int) -> ConvEncoding:
     """Packed input (dnnc_pix_packed): per output, tap and nibble g of the input words, the 16 dot products e of
     channels 4g..4g+3 with every input nibble (bit 1 = +1). e has the parity of the 4 weights' sum whatever the
     input, so the tables hold h = (e - parity) / 2 (twice as many int8 sums before widening), and each pixel's
@@ -64,17 +53,16 @@ def packed(layer: Linear, t: np.ndarray, wpp: int, ch: int, cw: int, oh: int, ow
     flat[:, :ch * pitch] = bound.reshape(o, -1)
     # the kernel's order: per register of 32 pixels, the 16 even ones, then the 16 odd ones
     pthr = flat.reshape(o, words, 16, 2).transpose(0, 1, 3, 2)
-    npw, out_wpp = -(-(oh * ow) // 32), -(-o // 32)
-    # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; pixel bits (+ 2 rows), pooled bits
+    # dnnc_conv_pix: 64-byte alignment, nibble planes, 8 nibble rows; then the bits
     scratch_bytes = 64 + kw * G * plen + 8 * (-(-(w_in + 96) // 32) * 32)
-    return PixelConv(
+    return ConvEncoding(
         arrays={"ptab": ("int8_t", tab.astype(np.int8).reshape(-1)), "pthr": ("int16_t", pthr.astype(np.int16).reshape(-1))},
         fields={"pchunk": 127 // big & ~3},  # int8 sums of a multiple of 4 lookups (four nibbles a kernel step)
         weight_bytes=tab.size, threshold_bytes=pthr.size * 2,
-        scratch_words=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp)
+        scratch_words=scratch_bytes // 4 + _bits_words(words, o, oh, ow))
 
 
-def raw(layer: Linear, t: np.ndarray, ch: int, cw: int, oh: int, ow: int) -> PixelConv:
+def raw(layer: Linear, t: np.ndarray, ch: int, cw: int, oh: int, ow: int) -> ConvEncoding:
     """The first conv on the raw image (dnnc_pix_raw): VPMADDUBSW of tap pairs. The output is
     in_mul * S + in_add * (sum of the valid taps' weights) >= t, so with S' = sign(in_mul) * S (weights negated for
     in_mul < 0) each pixel's bit is S' > ceil((t - offset) / |in_mul|) - 1: one int16 per output and pixel."""
@@ -93,11 +81,16 @@ def raw(layer: Linear, t: np.ndarray, ch: int, cw: int, oh: int, ow: int) -> Pix
     pix_off = offset[np.array(rows)][:, np.array(cols)].reshape(ch * cw, o)  # [pixel][o]
     pthr = np.full((o, -(-nreg // 2) * 32), 32767, np.int64)  # whole words of pixels
     pthr[:, :ch * cw] = np.clip(-((pix_off - t.astype(np.int64)) // abs(mul)) - 1, -32768, 32767).T
-    npw, out_wpp, words = -(-(oh * ow) // 32), -(-o // 32), -(-(ch * cw) // 32)
-    # dnnc_conv_pix: padded image, pair planes; pixel bits (+ 2 rows), pooled bits
+    # dnnc_conv_pix: padded image, pair planes; then the bits
     img = -(-(c * (h + 2 * layer.pad) * (w + 2 * layer.pad + 32)) // 32) * 32
     scratch_bytes = img + -(-ntap // 2) * (32 * nreg + 32)
-    return PixelConv(
+    return ConvEncoding(
         arrays={"pw2": ("uint32_t", pw2.reshape(-1)), "pthr": ("int16_t", pthr.astype(np.int16).reshape(-1))},
         fields={"in_u8": 1}, weight_bytes=pw2.size * 4, threshold_bytes=pthr.size * 2,
-        scratch_words=scratch_bytes // 4 + (words + 2 + npw) * 32 * out_wpp)
+        scratch_words=scratch_bytes // 4 + _bits_words(-(-(ch * cw) // 32), o, oh, ow))
+
+
+def _bits_words(words: int, o: int, oh: int, ow: int) -> int:
+    """dnnc_conv_pix's bit arrays after the planes: the conv pixels' bits, `words` a row and 2 more (the pooling
+    reads past a row), and the pooled pixels' bits, each for the outputs rounded up to 32."""
+    return (words + 2 + -(-(oh * ow) // 32)) * 32 * -(-o // 32)

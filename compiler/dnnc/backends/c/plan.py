@@ -15,6 +15,7 @@ import numpy as np
 from dnnc.backends.c import helium, pixel_lanes
 from dnnc.backends.c.packing import (
     RUNTIME_KINDS,
+    ConvEncoding,
     border_corrections,
     border_patterns,
     flip_words,
@@ -329,6 +330,7 @@ class _Planner:
         if self.lanes and pk > 8:  # DNNC_POOL_MAX in runtime/dnnc_layers.h
             raise DnncError(f"layer '{pool.name}': max-pool window {pk} > 8 is not supported on this target")
         oh, ow = conv_out_size(ch, pk, ps), conv_out_size(cw, pk, ps)
+        pix = self.pix and pixel_lanes.fits(layer, ch, cw)
         f = dict(CONV_FIELDS)
         f.update(in_c=c, in_h=h, in_w=w, out_c=o, kh=kh, kw=kw, stride=s, pad=p, conv_h=ch, conv_w=cw, pool_k=pk,
                  pool_s=ps, out_h=oh, out_w=ow, in_mul=layer.in_mul, in_add=layer.in_add, lanes=1 if self.lanes else 0)
@@ -338,13 +340,9 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': input affine range {umax} does not fit int16")
             k = c * kh * kw
             kpad = k + (k % 2)
-            if self.pix and pixel_lanes.fits(layer, ch, cw):
+            if pix:
                 self._layout(st, f, pixel_lanes.raw(layer, thresholds(thr)[0], ch, cw, oh, ow), pix=1)
-                st.scratch.update(acc=0, mx=0)
-                st.fields.update(f)
-                st.macs = o * ch * cw * c * kh * kw
-                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
-            if self.lanes:
+            elif self.lanes:
                 # int8 taps in quads per kernel row (taps past kw: weight 0), on the zero-padded raw image; the
                 # input affine's offset is a constant per border pattern (padding is u = 0, i.e. no offset)
                 kq = -(-kw // 4)
@@ -383,53 +381,57 @@ class _Planner:
                 raise DnncError(f"layer '{layer.name}': a conv after a dense layer is not supported")
             kind, _ = self.check_kind(layer)
             wpp = in_layout[4]
-            if self.pix and pixel_lanes.fits(layer, ch, cw):
-                self._layout(st, f, pixel_lanes.packed(layer, thresholds(thr)[0], wpp, ch, cw, oh, ow), pix=1)
-                st.scratch.update(acc=0, mx=0)
-                f.update(kind=kind, in_wpp=wpp)
-                st.fields.update(f)
-                st.macs = o * ch * cw * c * kh * kw
-                return ("hwc", o, oh, ow, -(-o // 32)), oh * ow * -(-o // 32)
-            # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
-            pooled = 1 < pk <= 4 and not self.lanes
-            ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
-            if pooled and self.target["mve"]:
-                ncol = -(-ncol // 4) * 4  # Helium counts whole vectors of 4 words (zero words past the taps)
-            wfull = np.zeros((o, ncol * 32), np.int8)
-            wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
-            wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
-            wfull[:, : kh * kw * wpp * 32] = wtap.reshape(o, -1)
-            planes = weight_planes(wfull, tuple(int(v) for v in layer.weight_values))
-            tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
-            if self.lanes:
-                planes = to_lanes(planes.reshape(o, ncol, -1), self.lanes)
-                tot = pad_lanes(tot, self.lanes)
-            st.arrays += [
-                Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
-                Array(f"{st.name}_tot", "int32_t", tot),
-            ]
-            self._border_tables(layer, st, f, ch, cw, raw_offset=False)
-            st.weight_bytes = sum(a.nbytes for a in st.arrays)
-            f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", ncol=ncol)
-            if self.lanes:  # the zero-bordered input image
-                st.scratch.update(col=(h + 2 * p) * (w + 2 * p) * wpp + 1, uimg=0)
-            else:  # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
-                st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
-        acc = -(-o // self.lanes) * self.lanes if self.lanes else -(-o // 4) * 4
+            if pix:
+                self._layout(st, f, pixel_lanes.packed(layer, thresholds(thr)[0], wpp, ch, cw, oh, ow), pix=1,
+                             kind=kind, in_wpp=wpp)
+            else:
+                self._packed_conv(layer, st, f, kind, wpp, ch, cw, pk)
+        acc = 0 if pix else -(-o // self.lanes) * self.lanes if self.lanes else -(-o // 4) * 4  # (pixel lanes: none)
         st.scratch.update(acc=acc, mx=acc)
         st.fields.update(f)
         st.macs = o * ch * cw * c * kh * kw
         wpp_out = -(-o // 32)
         return ("hwc", o, oh, ow, wpp_out), oh * ow * wpp_out
 
-    def _layout(self, st: Stage, f: dict, lay: helium.FirstConv | pixel_lanes.PixelConv, **fields) -> None:
+    def _packed_conv(self, layer: Linear, st: Stage, f: dict, kind: str, wpp: int, ch: int, cw: int, pk: int) -> None:
+        """A conv on packed input in interleaved planes (output lanes or the plain layout)."""
+        o, c, kh, kw = layer.weight.shape
+        _, h, w = layer.in_shape
+        p = layer.pad
+        # dnnc_conv_bits_pool: per-output counts of any length, rows unpadded (lanes: never pads)
+        pooled = 1 < pk <= 4 and not self.lanes
+        ncol = kh * kw * wpp if pooled or self.lanes else pad_words(kh * kw * wpp, kind)
+        if pooled and self.target["mve"]:
+            ncol = -(-ncol // 4) * 4  # Helium counts whole vectors of 4 words (zero words past the taps)
+        wfull = np.zeros((o, ncol * 32), np.int8)
+        wtap = np.zeros((o, kh, kw, wpp * 32), np.int8)
+        wtap[:, :, :, :c] = layer.weight.transpose(0, 2, 3, 1)
+        wfull[:, : kh * kw * wpp * 32] = wtap.reshape(o, -1)
+        planes = weight_planes(wfull, tuple(int(v) for v in layer.weight_values))
+        tot = np.abs(layer.weight.astype(np.int64)).reshape(o, -1).sum(axis=1).astype(np.int32)
+        if self.lanes:
+            planes = to_lanes(planes.reshape(o, ncol, -1), self.lanes)
+            tot = pad_lanes(tot, self.lanes)
+        st.arrays += [
+            Array(f"{st.name}_w", "uint32_t", planes.reshape(-1)),
+            Array(f"{st.name}_tot", "int32_t", tot),
+        ]
+        self._border_tables(layer, st, f, ch, cw, raw_offset=False)
+        st.weight_bytes = sum(a.nbytes for a in st.arrays)
+        f.update(kind=kind, in_wpp=wpp, w=f"{st.name}_w", tot=f"{st.name}_tot", ncol=ncol)
+        if self.lanes:  # the zero-bordered input image
+            st.scratch.update(col=(h + 2 * p) * (w + 2 * p) * wpp + 1, uimg=0)
+        else:  # pooled layers gather the whole pool window (early exit in dnnc_conv_bits_pool)
+            st.scratch.update(col=ncol * (pk * pk if pooled else 1), uimg=0)
+
+    def _layout(self, st: Stage, f: dict, lay: ConvEncoding, **fields) -> None:
         """A conv stage in the encoding a layout module made (helium.py, pixel_lanes.py): its arrays named after the
         stage, its descriptor fields, sizes and scratch."""
         for key, (ctype, data) in lay.arrays.items():
             st.arrays.append(Array(f"{st.name}_{key}", ctype, data))
             f[key] = f"{st.name}_{key}"
         f.update(**lay.fields, **fields)
-        st.weight_bytes, st.threshold_bytes = lay.weight_bytes, getattr(lay, "threshold_bytes", 0)
+        st.weight_bytes, st.threshold_bytes = lay.weight_bytes, lay.threshold_bytes
         st.scratch.update(col=lay.scratch_words, uimg=0)  # uimg unused: one word, a non-NULL pointer
 
     def _border_tables(self, layer: Linear, st: Stage, f: dict, ch: int, cw: int, raw_offset: bool) -> None:
