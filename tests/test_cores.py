@@ -53,14 +53,6 @@ def _bench(model: Path, target: str) -> dict:
     return json.loads(res.output)
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("small")
-    save_onnx(export_onnx(dense_model("ternary"), "small"), d / "small.onnx")
-    save_onnx(export_onnx(conv_model("binary"), "smallconv"), d / "smallconv.onnx")
-    return d
-
-
 @pytest.mark.parametrize("target", ["cortex-m0plus", "cortex-m55", "riscv32-zbb"])
 def test_new_isa_verifies_and_benches(small, target):
     if any(shutil.which(t) is None for t in TOOLS[_family(target)]):

@@ -13,8 +13,6 @@ import pytest
 from click.testing import CliRunner
 from dnnc.cli import main
 from dnnc.errors import DnncError
-from dnnc.frontend import export_onnx
-from dnnc.interchange.export import save_onnx
 from dnnc.resources import resource_dir
 from dnnc.targets import (
     C_SCHEMA,
@@ -29,7 +27,6 @@ from dnnc.targets import (
     reference_table,
     validate,
 )
-from models import conv_model, dense_model
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_arm = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
@@ -129,14 +126,6 @@ def test_names_with_path_parts_are_refused(tmp_path, monkeypatch, spec, msg):
     (tmp_path / "host").write_text(_shipped("host"))  # a file of that name here must not be picked up
     res = CliRunner().invoke(main, ["verify", "m.onnx", "-t", spec])
     assert res.exit_code == 2 and msg in res.output and len(res.output.strip().splitlines()) == 1, res.output
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("small")
-    save_onnx(export_onnx(dense_model("ternary"), "small"), d / "small.onnx")
-    save_onnx(export_onnx(conv_model("binary"), "smallconv"), d / "smallconv.onnx")
-    return d
 
 
 def test_user_target_file_compiles_and_verifies_on_the_host(small, tmp_path, monkeypatch):
